@@ -1,0 +1,547 @@
+//! The thin AWS layer: one set of clients per process, and small async functions that make one
+//! call each and speak our own types. No decisions are made here.
+
+use crate::alarms::{AlarmSpec, Comparison, KeptFields, MetricQuery, StreamMetric};
+use crate::policy::{StreamMode, StreamStatus};
+use crate::settings::RetrySettings;
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
+use aws_sdk_cloudwatch::types as cw;
+use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
+use aws_sdk_kinesis::types as kn;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use std::collections::HashMap;
+
+/// One client per service, built once per process (Lambda container) and shared.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub lambda: aws_sdk_lambda::Client,
+}
+
+impl AwsClients {
+    /// Loads the default AWS configuration (environment, profile, `AWS_ENDPOINT_URL`, ...)
+    /// with throttling retried `retry.count` times, backing off with jitter between
+    /// `retry.min_sleep` and `retry.max_sleep`.
+    pub async fn load(retry: &RetrySettings) -> Self {
+        let retry_config = RetryConfig::standard()
+            .with_max_attempts(retry.count.saturating_add(1))
+            .with_initial_backoff(retry.min_sleep)
+            .with_max_backoff(retry.max_sleep);
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry_config)
+            .load()
+            .await;
+        Self::new(&config)
+    }
+
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        AwsClients {
+            kinesis: aws_sdk_kinesis::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+        }
+    }
+}
+
+/// Whether a failed call surely changed nothing (the service answered with a refusal) or may
+/// have taken effect (time-out, connection lost, 5xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Refused,
+    Unknown,
+}
+
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
+#[error("{call} {target} failed: {message}")]
+pub struct AwsError {
+    pub call: &'static str,
+    pub target: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub kind: FailureKind,
+}
+
+impl AwsError {
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
+    fn from_sdk<E>(call: &'static str, target: &str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let (code, kind) = match &err {
+            SdkError::ServiceError(service) => {
+                let kind = if service.raw().status().is_server_error() {
+                    FailureKind::Unknown
+                } else {
+                    FailureKind::Refused
+                };
+                (service.err().code().map(str::to_string), kind)
+            }
+            SdkError::ConstructionFailure(_) => (None, FailureKind::Refused),
+            _ => (None, FailureKind::Unknown),
+        };
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => DisplayErrorContext(&err).to_string(),
+        };
+        AwsError {
+            call,
+            target: target.to_string(),
+            code,
+            message,
+            kind,
+        }
+    }
+}
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+// ---- Kinesis ----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSummary {
+    pub status: StreamStatus,
+    pub mode: StreamMode,
+    pub open_shards: u32,
+}
+
+pub async fn stream_summary(aws: &AwsClients, stream: &str) -> AwsResult<StreamSummary> {
+    let out = aws
+        .kinesis
+        .describe_stream_summary()
+        .stream_name(stream)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeStreamSummary", stream, e))?;
+    let invalid = |why: &str| AwsError {
+        call: "DescribeStreamSummary",
+        target: stream.to_string(),
+        code: None,
+        message: why.to_string(),
+        kind: FailureKind::Refused,
+    };
+    let summary = out
+        .stream_description_summary()
+        .ok_or_else(|| invalid("no StreamDescriptionSummary in the answer"))?;
+    let status = match summary.stream_status() {
+        kn::StreamStatus::Active => StreamStatus::Active,
+        kn::StreamStatus::Updating => StreamStatus::Updating,
+        kn::StreamStatus::Creating => StreamStatus::Creating,
+        kn::StreamStatus::Deleting => StreamStatus::Deleting,
+        other => return Err(invalid(&format!("unknown stream status {other}"))),
+    };
+    let mode = match summary.stream_mode_details().map(|d| d.stream_mode()) {
+        Some(kn::StreamMode::OnDemand) => StreamMode::OnDemand,
+        _ => StreamMode::Provisioned,
+    };
+    let open_shards = u32::try_from(summary.open_shard_count())
+        .map_err(|_| invalid("negative OpenShardCount in the answer"))?;
+    Ok(StreamSummary {
+        status,
+        mode,
+        open_shards,
+    })
+}
+
+pub async fn stream_tags(aws: &AwsClients, stream: &str) -> AwsResult<HashMap<String, String>> {
+    let mut tags = HashMap::new();
+    let mut start: Option<String> = None;
+    loop {
+        let out = aws
+            .kinesis
+            .list_tags_for_stream()
+            .stream_name(stream)
+            .set_exclusive_start_tag_key(start.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListTagsForStream", stream, e))?;
+        for tag in out.tags() {
+            tags.insert(
+                tag.key().to_string(),
+                tag.value().unwrap_or_default().to_string(),
+            );
+        }
+        match (out.has_more_tags(), out.tags().last()) {
+            (true, Some(last)) => start = Some(last.key().to_string()),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+pub async fn tag_stream(aws: &AwsClients, stream: &str, key: &str, value: &str) -> AwsResult<()> {
+    aws.kinesis
+        .add_tags_to_stream()
+        .stream_name(stream)
+        .tags(key, value)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("AddTagsToStream", stream, e))
+}
+
+pub async fn untag_stream(aws: &AwsClients, stream: &str, key: &str) -> AwsResult<()> {
+    aws.kinesis
+        .remove_tags_from_stream()
+        .stream_name(stream)
+        .tag_keys(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("RemoveTagsFromStream", stream, e))
+}
+
+pub async fn update_shard_count(aws: &AwsClients, stream: &str, target: u32) -> AwsResult<()> {
+    let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
+    aws.kinesis
+        .update_shard_count()
+        .stream_name(stream)
+        .target_shard_count(target_i32)
+        .scaling_type(kn::ScalingType::UniformScaling)
+        // The SDK counts LimitExceededException as throttling; here it usually means a limit
+        // that waiting seconds will not lift, so do not spend the full retry budget on it.
+        .customize()
+        .config_override(
+            aws_sdk_kinesis::config::Config::builder()
+                .retry_config(RetryConfig::standard().with_max_attempts(3)),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("UpdateShardCount", stream, e))
+}
+
+/// Shards the account may still open in this region.
+pub async fn account_headroom(aws: &AwsClients) -> AwsResult<u32> {
+    let out = aws
+        .kinesis
+        .describe_limits()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeLimits", "account", e))?;
+    Ok(u32::try_from(out.shard_limit().saturating_sub(out.open_shard_count())).unwrap_or(0))
+}
+
+// ---- CloudWatch -------------------------------------------------------------------------
+
+/// An existing alarm, as far as we read it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExistingAlarm {
+    pub arn: String,
+    pub state: String,
+    pub spec: AlarmSpec,
+}
+
+impl ExistingAlarm {
+    pub fn kept(&self) -> KeptFields {
+        KeptFields {
+            description: self.spec.description.clone(),
+            alarm_actions: self.spec.alarm_actions.clone(),
+            ok_actions: self.spec.ok_actions.clone(),
+            insufficient_data_actions: self.spec.insufficient_data_actions.clone(),
+        }
+    }
+}
+
+pub async fn describe_alarms(
+    aws: &AwsClients,
+    names: &[String],
+) -> AwsResult<HashMap<String, ExistingAlarm>> {
+    let out = aws
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeAlarms", &names.join(","), e))?;
+    Ok(out
+        .metric_alarms()
+        .iter()
+        .filter_map(existing_alarm)
+        .map(|alarm| (alarm.spec.name.clone(), alarm))
+        .collect())
+}
+
+/// Every metric alarm whose name starts with `prefix` (all alarms for an empty prefix).
+pub async fn alarms_with_prefix(aws: &AwsClients, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
+    let mut alarms = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = aws
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_name_prefix(Some(prefix.to_string()).filter(|p| !p.is_empty()))
+            .alarm_types(cw::AlarmType::MetricAlarm)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeAlarms", prefix, e))?;
+        alarms.extend(out.metric_alarms().iter().filter_map(existing_alarm));
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(alarms),
+        }
+    }
+}
+
+fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
+    let comparison = match alarm.comparison_operator()? {
+        cw::ComparisonOperator::GreaterThanOrEqualToThreshold => {
+            Comparison::GreaterThanOrEqualToThreshold
+        }
+        cw::ComparisonOperator::LessThanThreshold => Comparison::LessThanThreshold,
+        _ => return None,
+    };
+    let metrics = alarm
+        .metrics()
+        .iter()
+        .map(|q| MetricQuery {
+            id: q.id().unwrap_or_default().to_string(),
+            label: q.label().unwrap_or_default().to_string(),
+            expression: q.expression().map(str::to_string),
+            metric: q.metric_stat().map(|stat| {
+                let metric = stat.metric();
+                StreamMetric {
+                    namespace: metric
+                        .and_then(|m| m.namespace())
+                        .unwrap_or_default()
+                        .to_string(),
+                    metric_name: metric
+                        .and_then(|m| m.metric_name())
+                        .unwrap_or_default()
+                        .to_string(),
+                    stream: metric
+                        .map(|m| m.dimensions())
+                        .unwrap_or_default()
+                        .iter()
+                        .find(|d| d.name() == Some("StreamName"))
+                        .and_then(|d| d.value())
+                        .unwrap_or_default()
+                        .to_string(),
+                    period_secs: stat
+                        .period()
+                        .and_then(|p| u32::try_from(p).ok())
+                        .unwrap_or_default(),
+                    stat: stat.stat().unwrap_or_default().to_string(),
+                }
+            }),
+            return_data: q.return_data().unwrap_or(true),
+        })
+        .collect();
+    let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or_default();
+    Some(ExistingAlarm {
+        arn: alarm.alarm_arn()?.to_string(),
+        state: alarm
+            .state_value()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        spec: AlarmSpec {
+            name: alarm.alarm_name()?.to_string(),
+            description: alarm.alarm_description().map(str::to_string),
+            actions_enabled: alarm.actions_enabled().unwrap_or(true),
+            alarm_actions: alarm.alarm_actions().to_vec(),
+            ok_actions: alarm.ok_actions().to_vec(),
+            insufficient_data_actions: alarm.insufficient_data_actions().to_vec(),
+            evaluation_periods: count(alarm.evaluation_periods()),
+            datapoints_to_alarm: count(alarm.datapoints_to_alarm().or(alarm.evaluation_periods())),
+            threshold: alarm.threshold().unwrap_or(f64::NAN),
+            comparison,
+            treat_missing_data: alarm.treat_missing_data().unwrap_or("missing").to_string(),
+            metrics,
+        },
+    })
+}
+
+pub async fn alarm_tags(aws: &AwsClients, arn: &str) -> AwsResult<HashMap<String, String>> {
+    let out = aws
+        .cloudwatch
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ListTagsForResource", arn, e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect())
+}
+
+fn cw_tags(tags: &[(String, String)]) -> Vec<cw::Tag> {
+    tags.iter()
+        .map(|(k, v)| cw::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Creates or overwrites an alarm. `tags` apply when the alarm is created (CloudWatch
+/// ignores them on update; use [`tag_alarm`] there).
+pub async fn put_alarm(
+    aws: &AwsClients,
+    spec: &AlarmSpec,
+    tags: &[(String, String)],
+) -> AwsResult<()> {
+    let metrics = spec
+        .metrics
+        .iter()
+        .map(|q| {
+            let stat = q.metric.as_ref().map(|m| {
+                cw::MetricStat::builder()
+                    .metric(
+                        cw::Metric::builder()
+                            .namespace(&m.namespace)
+                            .metric_name(&m.metric_name)
+                            .dimensions(
+                                cw::Dimension::builder()
+                                    .name("StreamName")
+                                    .value(&m.stream)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .period(i32::try_from(m.period_secs).unwrap_or(i32::MAX))
+                    .stat(&m.stat)
+                    .build()
+            });
+            cw::MetricDataQuery::builder()
+                .id(&q.id)
+                .label(&q.label)
+                .set_expression(q.expression.clone())
+                .set_metric_stat(stat)
+                .return_data(q.return_data)
+                .build()
+        })
+        .collect();
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    aws.cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&spec.name)
+        .set_alarm_description(spec.description.clone())
+        .actions_enabled(spec.actions_enabled)
+        .set_alarm_actions(Some(spec.alarm_actions.clone()))
+        .set_ok_actions(Some(spec.ok_actions.clone()))
+        .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
+        .evaluation_periods(count(spec.evaluation_periods))
+        .datapoints_to_alarm(count(spec.datapoints_to_alarm))
+        .threshold(spec.threshold)
+        .comparison_operator(cw::ComparisonOperator::from(spec.comparison.as_str()))
+        .treat_missing_data(&spec.treat_missing_data)
+        .set_metrics(Some(metrics))
+        .set_tags(Some(cw_tags(tags)).filter(|t| !t.is_empty()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("PutMetricAlarm", &spec.name, e))
+}
+
+pub async fn set_alarm_state(
+    aws: &AwsClients,
+    alarm: &str,
+    state: &str,
+    reason: &str,
+) -> AwsResult<()> {
+    aws.cloudwatch
+        .set_alarm_state()
+        .alarm_name(alarm)
+        .state_value(cw::StateValue::from(state))
+        .state_reason(reason)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("SetAlarmState", alarm, e))
+}
+
+pub async fn tag_alarm(aws: &AwsClients, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
+    aws.cloudwatch
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(cw_tags(tags)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("TagResource", arn, e))
+}
+
+pub async fn delete_alarms(aws: &AwsClients, names: &[String]) -> AwsResult<()> {
+    aws.cloudwatch
+        .delete_alarms()
+        .set_alarm_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("DeleteAlarms", &names.join(","), e))
+}
+
+/// An alarm's ARN from a sibling's: same partition, region and account.
+pub fn sibling_alarm_arn(arn: &str, sibling_name: &str) -> Option<String> {
+    let (prefix, _) = arn.split_once(":alarm:")?;
+    Some(format!("{prefix}:alarm:{sibling_name}"))
+}
+
+// ---- Lambda -----------------------------------------------------------------------------
+
+pub async fn put_function_concurrency(
+    aws: &AwsClients,
+    function: &str,
+    reserved: u32,
+) -> AwsResult<()> {
+    aws.lambda
+        .put_function_concurrency()
+        .function_name(function)
+        .reserved_concurrent_executions(i32::try_from(reserved).unwrap_or(i32::MAX))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("PutFunctionConcurrency", function, e))
+}
+
+pub async fn delete_function_concurrency(aws: &AwsClients, function: &str) -> AwsResult<()> {
+    aws.lambda
+        .delete_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("DeleteFunctionConcurrency", function, e))
+}
+
+pub async fn function_concurrency(aws: &AwsClients, function: &str) -> AwsResult<Option<u32>> {
+    let out = aws
+        .lambda
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetFunctionConcurrency", function, e))?;
+    Ok(out
+        .reserved_concurrent_executions()
+        .and_then(|n| u32::try_from(n).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sibling_arns_share_partition_region_and_account() {
+        assert_eq!(
+            sibling_alarm_arn(
+                "arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:orders-scale-up",
+                "orders-scale-down"
+            )
+            .as_deref(),
+            Some("arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:orders-scale-down")
+        );
+        assert_eq!(sibling_alarm_arn("not-an-arn", "x"), None);
+    }
+}

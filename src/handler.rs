@@ -1,0 +1,520 @@
+//! Handling one invocation: parse, gather state, decide, execute, report. The order of the
+//! AWS calls of a scale event (each line one round of parallel calls):
+//!
+//! 1. gather: DescribeAlarms (both), ListTagsForResource (triggering alarm),
+//!    DescribeStreamSummary, ListTagsForStream, DescribeLimits (scale-up only)
+//! 2. AddTagsToStream: the reshard history with this reshard in it (the budget's record)
+//! 3. UpdateShardCount
+//! 4. PutMetricAlarm (both), PutFunctionConcurrency
+//! 5. SetAlarmState INSUFFICIENT_DATA (both), TagResource (both)
+//!
+//! Rounds 4 and 5 are sequential per alarm because an emulator (and, for new alarms, AWS)
+//! may reset an alarm's state when it is written.
+
+use crate::aws::{self, AwsClients, AwsError, ExistingAlarm, FailureKind};
+use crate::event::{self, AlarmNotification, Direction, EventError, Invocation};
+use crate::history::ReshardHistory;
+use crate::metrics::{self, FATAL_ERROR_METRIC};
+use crate::policy::{
+    self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
+};
+use crate::settings::{tag, Settings};
+use chrono::Utc;
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub const TAG_SCALE_ACTION: &str = "ScaleAction";
+pub const TAG_COMPLIMENTARY_ALARM: &str = "ComplimentaryAlarm";
+pub const TAG_LAST_SCALED: &str = "LastScaledTimestamp";
+
+/// Everything a handled alarm needs: clients, settings, and the name metrics carry.
+pub struct Autoscaler {
+    pub aws: AwsClients,
+    pub settings: Settings,
+    pub function_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The stream was resharded (see `errors` for follow-up steps that failed).
+    Scaled,
+    /// `DRY_RUN`: the plan was made and logged, nothing was changed.
+    DryRun,
+    /// A rule said no; the alarm was reset where that lets it fire again.
+    Refused,
+    /// Not a scaling alarm, or not in ALARM.
+    Ignored,
+    /// An AWS call or the stream's tags stopped the event.
+    Failed,
+    /// The record could not be understood; nothing was changed.
+    Invalid,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmOutcome {
+    pub record: usize,
+    pub alarm: Option<String>,
+    pub stream: Option<String>,
+    pub action: Option<Direction>,
+    pub from: Option<u32>,
+    pub to: Option<u32>,
+    pub outcome: Outcome,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// The full decision, for dry runs and refusals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+impl AlarmOutcome {
+    fn new(record: usize, outcome: Outcome, reason: impl Into<String>) -> Self {
+        AlarmOutcome {
+            record,
+            alarm: None,
+            stream: None,
+            action: None,
+            from: None,
+            to: None,
+            outcome,
+            reason: reason.into(),
+            errors: Vec::new(),
+            decision: None,
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        !matches!(self.outcome, Outcome::Failed | Outcome::Invalid) && self.errors.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvocationReport {
+    pub dry_run: bool,
+    pub alarms: Vec<AlarmOutcome>,
+    /// Embedded Metric Format lines to print (stdout in Lambda).
+    #[serde(skip)]
+    pub metric_lines: Vec<String>,
+}
+
+impl InvocationReport {
+    pub fn succeeded(&self) -> bool {
+        self.alarms.iter().all(AlarmOutcome::is_success)
+    }
+}
+
+/// Why gathering stopped before a decision could be made.
+#[derive(Debug, thiserror::Error)]
+enum GatherError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A tag we own or read is unusable: change nothing until a person fixes it.
+    #[error("{0}")]
+    BadTag(String),
+}
+
+impl Autoscaler {
+    /// Handles a Lambda payload: every SNS record in order.
+    pub async fn handle_invocation(&self, invocation: Invocation) -> InvocationReport {
+        let mut report = InvocationReport {
+            dry_run: self.settings.dry_run,
+            alarms: Vec::new(),
+            metric_lines: Vec::new(),
+        };
+        let records = match invocation {
+            Invocation::Alarms(records) => records,
+            Invocation::Scheduled => {
+                let mut outcome = AlarmOutcome::new(
+                    0,
+                    Outcome::Invalid,
+                    "scheduled events run `reconcile`, which this build does not include",
+                );
+                outcome.errors.push(outcome.reason.clone());
+                report.alarms.push(outcome);
+                return report;
+            }
+        };
+        for (index, record) in records.into_iter().enumerate() {
+            let outcome = match record {
+                Ok(notification) => self.handle_alarm(index, &notification).await,
+                Err(err) => invalid(index, &err),
+            };
+            log_summary(&outcome);
+            if !outcome.is_success() || outcome_needs_attention(&outcome) {
+                report.metric_lines.push(metrics::emf_line(
+                    &self.settings.metric_namespace,
+                    &self.function_name,
+                    FATAL_ERROR_METRIC,
+                    1.0,
+                    Utc::now(),
+                ));
+            }
+            report.alarms.push(outcome);
+        }
+        report
+    }
+
+    pub async fn handle_alarm(
+        &self,
+        record: usize,
+        notification: &AlarmNotification,
+    ) -> AlarmOutcome {
+        let mut outcome = AlarmOutcome::new(record, Outcome::Ignored, "");
+        outcome.alarm = Some(notification.alarm_name.clone());
+        outcome.stream = Some(notification.stream.clone());
+        let trigger = match policy::triage(notification) {
+            Ok(trigger) => trigger,
+            Err(ignored) => {
+                outcome.reason = ignored.to_string();
+                return outcome;
+            }
+        };
+        outcome.action = Some(trigger.direction);
+
+        let gathered = self.gather(&trigger, &notification.alarm_arn).await;
+        let (observed, existing) = match gathered {
+            Ok(state) => state,
+            Err(err) => {
+                outcome.outcome = Outcome::Failed;
+                outcome.reason = err.to_string();
+                outcome.errors.push(err.to_string());
+                // Let the alarm fire again after a passing failure; a missing stream or a
+                // bad tag needs a person, and a dry run changes nothing.
+                let retry = match &err {
+                    GatherError::Aws(e) => !e.is("ResourceNotFoundException"),
+                    GatherError::BadTag(_) => false,
+                };
+                if retry && !self.settings.dry_run {
+                    let reset = AlarmReset {
+                        alarm: trigger.alarm_name.clone(),
+                        state: policy::ResetState::Ok,
+                        reason: format!("Scaling failed, the alarm will fire again: {err}"),
+                    };
+                    self.reset(&reset, &mut outcome.errors).await;
+                }
+                return outcome;
+            }
+        };
+        outcome.from = Some(observed.stream.open_shards);
+
+        let now = Utc::now();
+        let decision = policy::plan(&trigger, &observed, &self.settings, now);
+        if self.settings.dry_run {
+            outcome.outcome = Outcome::DryRun;
+            if let Decision::Scale(plan) = &decision {
+                outcome.to = Some(plan.to);
+            }
+            outcome.reason = describe(&decision);
+            outcome.decision = Some(decision);
+            return outcome;
+        }
+        match decision {
+            Decision::Refuse {
+                refusal,
+                reset,
+                realign,
+            } => {
+                outcome.outcome = Outcome::Refused;
+                outcome.reason = refusal.to_string();
+                if let Some(alarms) = &realign {
+                    let written = tokio::join!(
+                        aws::put_alarm(&self.aws, &alarms.scale_up, &[]),
+                        aws::put_alarm(&self.aws, &alarms.scale_down, &[])
+                    );
+                    collect(&mut outcome.errors, [written.0, written.1]);
+                }
+                if let Some(reset) = &reset {
+                    self.reset(reset, &mut outcome.errors).await;
+                }
+                outcome.decision = Some(Decision::Refuse {
+                    refusal,
+                    reset,
+                    realign,
+                });
+            }
+            Decision::Scale(plan) => {
+                outcome.to = Some(plan.to);
+                self.scale(
+                    &trigger,
+                    notification,
+                    &plan,
+                    &existing,
+                    &observed.stream.history,
+                    &mut outcome,
+                )
+                .await;
+            }
+        }
+        outcome
+    }
+
+    /// Round 1: everything the decision needs, in parallel.
+    async fn gather(
+        &self,
+        trigger: &Trigger,
+        alarm_arn: &str,
+    ) -> Result<(Observed, HashMap<String, ExistingAlarm>), GatherError> {
+        let names = [
+            trigger.pair.name(Direction::Up),
+            trigger.pair.name(Direction::Down),
+        ];
+        let headroom = async {
+            match trigger.direction {
+                Direction::Up => aws::account_headroom(&self.aws).await.map(Some),
+                Direction::Down => Ok(None),
+            }
+        };
+        let (alarms, alarm_tags, summary, stream_tags, headroom) = tokio::join!(
+            aws::describe_alarms(&self.aws, &names),
+            aws::alarm_tags(&self.aws, alarm_arn),
+            aws::stream_summary(&self.aws, &trigger.stream),
+            aws::stream_tags(&self.aws, &trigger.stream),
+            headroom
+        );
+        let (alarms, alarm_tags, summary, stream_tags, headroom) =
+            (alarms?, alarm_tags?, summary?, stream_tags?, headroom?);
+
+        let last_scaled = match alarm_tags.get(TAG_LAST_SCALED) {
+            None => None,
+            Some(value) if value.is_empty() => None,
+            Some(value) => Some(event::parse_alarm_time(value).ok_or_else(|| {
+                GatherError::BadTag(format!(
+                    "alarm {}: tag {TAG_LAST_SCALED}={value:?} is not of the form 2006-01-02T15:04:05.000+0000",
+                    trigger.alarm_name
+                ))
+            })?),
+        };
+        let stream_settings = self
+            .settings
+            .for_stream(&trigger.stream, &stream_tags)
+            .map_err(|e| GatherError::BadTag(e.to_string()))?;
+        let history = match stream_tags.get(tag::RESHARD_HISTORY) {
+            Some(value) => ReshardHistory::parse(&trigger.stream, value)
+                .map_err(|e| GatherError::BadTag(e.to_string()))?,
+            None => ReshardHistory::default(),
+        };
+        let kept = |direction| {
+            alarms
+                .get(&trigger.pair.name(direction))
+                .map(ExistingAlarm::kept)
+                .unwrap_or_default()
+        };
+        let observed = Observed {
+            stream: StreamState {
+                name: trigger.stream.clone(),
+                status: summary.status,
+                mode: summary.mode,
+                open_shards: summary.open_shards,
+                settings: stream_settings,
+                history,
+            },
+            alarms: AlarmsState {
+                last_scaled,
+                kept_up: kept(Direction::Up),
+                kept_down: kept(Direction::Down),
+            },
+            account_headroom: headroom,
+        };
+        Ok((observed, alarms))
+    }
+
+    /// Rounds 2 to 5.
+    async fn scale(
+        &self,
+        trigger: &Trigger,
+        notification: &AlarmNotification,
+        plan: &ScalePlan,
+        existing: &HashMap<String, ExistingAlarm>,
+        previous_history: &ReshardHistory,
+        outcome: &mut AlarmOutcome,
+    ) {
+        let stream = &plan.stream;
+        let retry_later = |reason: String| AlarmReset {
+            alarm: trigger.alarm_name.clone(),
+            state: policy::ResetState::Ok,
+            reason,
+        };
+
+        // Round 2: record the reshard before making it, so the budget never under-counts.
+        if let Err(err) = aws::tag_stream(
+            &self.aws,
+            stream,
+            tag::RESHARD_HISTORY,
+            &plan.history.encode(),
+        )
+        .await
+        {
+            outcome.outcome = Outcome::Failed;
+            outcome.reason = format!(
+                "could not record the reshard in the stream's history, so did not reshard: {err}"
+            );
+            outcome.errors.push(err.to_string());
+            self.reset(&retry_later(outcome.reason.clone()), &mut outcome.errors)
+                .await;
+            return;
+        }
+
+        // Round 3.
+        if let Err(err) = aws::update_shard_count(&self.aws, stream, plan.to).await {
+            let busy = err.is("ResourceInUseException");
+            outcome.outcome = if busy {
+                Outcome::Refused
+            } else {
+                Outcome::Failed
+            };
+            outcome.reason = if busy {
+                format!("stream is busy (ResourceInUseException); the alarm will fire again: {err}")
+            } else {
+                format!(
+                    "UpdateShardCount {} -> {} failed: {err}",
+                    plan.from, plan.to
+                )
+            };
+            if !busy {
+                outcome.errors.push(err.to_string());
+            }
+            // A refusal surely changed nothing: take our record back. After a time-out the
+            // reshard may have happened, so the record stays (over-counting is the safe side).
+            if err.kind == FailureKind::Refused {
+                let rollback = if previous_history.times().is_empty() {
+                    aws::untag_stream(&self.aws, stream, tag::RESHARD_HISTORY).await
+                } else {
+                    aws::tag_stream(
+                        &self.aws,
+                        stream,
+                        tag::RESHARD_HISTORY,
+                        &previous_history.encode(),
+                    )
+                    .await
+                };
+                collect(&mut outcome.errors, [rollback]);
+            }
+            self.reset(&retry_later(outcome.reason.clone()), &mut outcome.errors)
+                .await;
+            return;
+        }
+        outcome.outcome = Outcome::Scaled;
+        outcome.reason = format!("resharded {} -> {}", plan.from, plan.to);
+
+        // Rounds 4 and 5: both alarms and the consumer, in parallel.
+        let scaled_at = event::format_alarm_time(plan.scaled_at);
+        let rewrite = |direction: Direction| {
+            let (spec, partner) = match direction {
+                Direction::Up => (&plan.alarms.scale_up, &plan.alarms.scale_down.name),
+                Direction::Down => (&plan.alarms.scale_down, &plan.alarms.scale_up.name),
+            };
+            let arn = existing
+                .get(&spec.name)
+                .map(|a| a.arn.clone())
+                .or_else(|| aws::sibling_alarm_arn(&notification.alarm_arn, &spec.name));
+            let tags = vec![
+                (
+                    TAG_SCALE_ACTION.to_string(),
+                    direction.tag_value().to_string(),
+                ),
+                (TAG_COMPLIMENTARY_ALARM.to_string(), partner.clone()),
+                (TAG_LAST_SCALED.to_string(), scaled_at.clone()),
+            ];
+            async move {
+                let mut results = vec![aws::put_alarm(&self.aws, spec, &tags).await];
+                if results[0].is_ok() {
+                    let reason = format!(
+                        "Metric math and threshold value update for {} shards",
+                        plan.to
+                    );
+                    let tag_call = async {
+                        match &arn {
+                            Some(arn) => aws::tag_alarm(&self.aws, arn, &tags).await,
+                            None => Ok(()),
+                        }
+                    };
+                    let (state, tagged) = tokio::join!(
+                        aws::set_alarm_state(&self.aws, &spec.name, "INSUFFICIENT_DATA", &reason),
+                        tag_call
+                    );
+                    results.extend([state, tagged]);
+                }
+                results
+            }
+        };
+        let concurrency = async {
+            let Some(change) = &plan.concurrency else {
+                return Vec::new();
+            };
+            match aws::put_function_concurrency(&self.aws, &change.function, change.reserved).await
+            {
+                Ok(()) => Vec::new(),
+                Err(err) => {
+                    // Upstream's fallback: better unreserved than capped below the shards.
+                    let fallback =
+                        aws::delete_function_concurrency(&self.aws, &change.function).await;
+                    vec![Err(err), fallback]
+                }
+            }
+        };
+        let (up, down, consumer) = tokio::join!(
+            rewrite(Direction::Up),
+            rewrite(Direction::Down),
+            concurrency
+        );
+        collect(
+            &mut outcome.errors,
+            up.into_iter().chain(down).chain(consumer),
+        );
+    }
+
+    async fn reset(&self, reset: &AlarmReset, errors: &mut Vec<String>) {
+        let result =
+            aws::set_alarm_state(&self.aws, &reset.alarm, reset.state.as_str(), &reset.reason)
+                .await;
+        collect(errors, [result]);
+    }
+}
+
+fn collect(errors: &mut Vec<String>, results: impl IntoIterator<Item = Result<(), AwsError>>) {
+    errors.extend(
+        results
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| e.to_string()),
+    );
+}
+
+fn invalid(index: usize, err: &EventError) -> AlarmOutcome {
+    let mut outcome = AlarmOutcome::new(index, Outcome::Invalid, err.to_string());
+    if let EventError::Alarm { alarm, .. } = err {
+        outcome.alarm = Some(alarm.clone());
+    }
+    outcome
+}
+
+fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
+    matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
+}
+
+fn describe(decision: &Decision) -> String {
+    match decision {
+        Decision::Scale(plan) => format!("would reshard {} -> {}", plan.from, plan.to),
+        Decision::Refuse { refusal, .. } => format!("would refuse: {refusal}"),
+    }
+}
+
+/// The one line per handled alarm.
+fn log_summary(outcome: &AlarmOutcome) {
+    let action = outcome.action.map(|a| a.to_string());
+    let outcome_name = serde_json::to_value(outcome.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string));
+    let fields = (
+        outcome.alarm.as_deref().unwrap_or(""),
+        outcome.stream.as_deref().unwrap_or(""),
+        action.as_deref().unwrap_or(""),
+        outcome_name.as_deref().unwrap_or(""),
+    );
+    if outcome.is_success() {
+        tracing::info!(alarm = fields.0, stream = fields.1, action = fields.2, from = outcome.from, to = outcome.to, outcome = fields.3, reason = %outcome.reason, "alarm handled");
+    } else {
+        tracing::error!(alarm = fields.0, stream = fields.1, action = fields.2, from = outcome.from, to = outcome.to, outcome = fields.3, reason = %outcome.reason, errors = ?outcome.errors, "alarm handled");
+    }
+}

@@ -1,0 +1,74 @@
+//! The Lambda entry point: clients and settings built once per container, then one
+//! [`Autoscaler::handle_invocation`] per event.
+
+use crate::aws::AwsClients;
+use crate::event;
+use crate::handler::{Autoscaler, InvocationReport};
+use crate::settings::Settings;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error("the event could not be understood: {0}")]
+    Event(#[from] event::EventError),
+    #[error("{failed} of {total} alarm notifications failed; see the log lines above")]
+    Failed { failed: usize, total: usize },
+}
+
+impl From<InvocationError> for Diagnostic {
+    fn from(err: InvocationError) -> Diagnostic {
+        let error_type = match err {
+            InvocationError::Event(_) => "InvalidEvent",
+            InvocationError::Failed { .. } => "ScalingFailed",
+        };
+        Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// JSON logs, one object per line, level from `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`).
+pub fn init_json_logs() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string())
+        .to_lowercase();
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_target(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .init();
+}
+
+pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
+    let aws = AwsClients::load(&settings.throttle_retry).await;
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "kinesis-autoscaler".into());
+    let autoscaler = Autoscaler {
+        aws,
+        settings,
+        function_name,
+    };
+    let autoscaler = &autoscaler;
+    tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let invocation = event::parse_invocation(&event.payload)?;
+        let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
+        for line in &report.metric_lines {
+            println!("{line}");
+        }
+        let failed = report.alarms.iter().filter(|a| !a.is_success()).count();
+        if failed > 0 {
+            return Err(InvocationError::Failed {
+                failed,
+                total: report.alarms.len(),
+            });
+        }
+        Ok::<InvocationReport, InvocationError>(report)
+    }))
+    .await
+}

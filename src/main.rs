@@ -1,0 +1,131 @@
+//! The `kinesis-autoscaler` binary: the Lambda function when started by the Lambda runtime
+//! without arguments, a command-line tool otherwise. It only parses input and wires parts.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kinesis_autoscaler::aws::AwsClients;
+use kinesis_autoscaler::event;
+use kinesis_autoscaler::handler::Autoscaler;
+use kinesis_autoscaler::lambda;
+use kinesis_autoscaler::settings::Settings;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Autoscaler for provisioned Kinesis data streams.
+///
+/// Started by the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) without a subcommand, it serves
+/// CloudWatch alarm notifications from SNS. Settings come from the environment variables of
+/// the Go kinesis-auto-scaling Lambda (SCALE_UP_THRESHOLD, DRY_RUN, ...; see README.md), and
+/// AWS access from the default AWS configuration, AWS_ENDPOINT_URL included.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Handle one Lambda event (an SNS event of CloudWatch alarm notifications, exactly as
+    /// Lambda receives it) outside Lambda, through the same code path, and print the outcome
+    /// as JSON. Exits 0 when every notification was handled (a refusal is handled), 1 when
+    /// an event was unusable or an AWS call failed. Metric lines (EMF) go to stderr.
+    Handle {
+        /// The event file; `-` reads standard input.
+        #[arg(long, value_name = "FILE")]
+        event: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+            runtime.block_on(serve_lambda())
+        }
+        None => Err(anyhow::anyhow!(
+            "no subcommand given; see --help (without one, the binary only runs inside Lambda)"
+        )),
+        Some(command) => {
+            init_cli_logs();
+            runtime.block_on(run(command))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_lambda() -> anyhow::Result<ExitCode> {
+    lambda::init_json_logs();
+    let settings = Settings::from_env().context("invalid settings")?;
+    lambda::run(settings)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_cli_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(filter)
+        .init();
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Handle { event } => handle(&event).await,
+    }
+}
+
+async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the event from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the event file {}", path.display()))?
+    };
+    let settings = Settings::from_env().context("invalid settings")?;
+    let invocation =
+        event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
+    let aws = AwsClients::load(&settings.throttle_retry).await;
+    let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .unwrap_or_else(|_| "kinesis-autoscaler-cli".into());
+    let autoscaler = Autoscaler {
+        aws,
+        settings,
+        function_name,
+    };
+    let report = autoscaler.handle_invocation(invocation).await;
+    for line in &report.metric_lines {
+        eprintln!("{line}");
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

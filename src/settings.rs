@@ -1,0 +1,613 @@
+//! Settings: parsed once, at start-up, from the environment (the Go Lambda's variables plus
+//! ours), and per-stream overrides read from stream tags. Every error names its culprit.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The hard cap AWS puts on one stream's shard count.
+pub const STREAM_SHARD_CAP: u32 = 10_000;
+/// AWS refuses an 11th `UpdateShardCount` for one stream within a rolling 24 hours.
+pub const AWS_DAILY_RESHARD_LIMIT: u32 = 10;
+
+/// Stream tags that override the global settings for one stream.
+pub mod tag {
+    pub const MIN_SHARDS: &str = "AutoscalerMinShards";
+    pub const MAX_SHARDS: &str = "AutoscalerMaxShards";
+    pub const CONSUMER_FUNCTION: &str = "AutoscalerConsumerFunction";
+    pub const LAMBDAS_PER_SHARD: &str = "AutoscalerLambdasPerShard";
+    /// Times of this stream's recent reshards, written before each `UpdateShardCount`.
+    pub const RESHARD_HISTORY: &str = "AutoscalerReshardHistory";
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SettingsError {
+    #[error("environment variable {variable}={value:?} is invalid: expected {expected}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error("environment variables {first} and {second} disagree: {why}")]
+    Inconsistent {
+        first: &'static str,
+        second: &'static str,
+        why: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("stream {stream}: tag {tag}={value:?} is invalid: expected {expected}")]
+pub struct StreamTagError {
+    pub stream: String,
+    pub tag: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+/// Threshold and M-out-of-N datapoints of one alarm of the pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlarmSettings {
+    pub threshold: f64,
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetrySettings {
+    pub min_sleep: Duration,
+    pub max_sleep: Duration,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Length of one alarm datapoint, in minutes (`SCALE_PERIOD_MINS`).
+    pub period_mins: u32,
+    pub scale_up: AlarmSettings,
+    pub scale_down: AlarmSettings,
+    /// A stream whose consumers are this many minutes behind is not scaled down (`s2`).
+    pub scale_down_min_iter_age_mins: i64,
+    pub processing_lambda: Option<String>,
+    pub lambdas_per_shard: u32,
+    pub dry_run: bool,
+    pub throttle_retry: RetrySettings,
+    /// CloudWatch namespace of our own metrics; never under `AWS/`.
+    pub metric_namespace: String,
+    /// Our own ceiling on reshards per stream per rolling 24 h (at most AWS's 10).
+    pub max_reshards_per_day: u32,
+    /// Reshards of the daily budget that only a scale-up may use.
+    pub scale_up_reserve: u32,
+    pub min_shards: u32,
+    pub max_shards: u32,
+}
+
+impl Default for Settings {
+    /// The values the Go Lambda's CloudFormation template deploys (see README for each).
+    fn default() -> Self {
+        Settings {
+            period_mins: 5,
+            scale_up: AlarmSettings {
+                threshold: 0.75,
+                evaluation_periods: 5,
+                datapoints_to_alarm: 5,
+            },
+            scale_down: AlarmSettings {
+                threshold: 0.25,
+                evaluation_periods: 60,
+                datapoints_to_alarm: 57,
+            },
+            scale_down_min_iter_age_mins: 30,
+            processing_lambda: None,
+            lambdas_per_shard: 1,
+            dry_run: false,
+            throttle_retry: RetrySettings {
+                min_sleep: Duration::from_secs(1),
+                max_sleep: Duration::from_secs(3),
+                count: 30,
+            },
+            metric_namespace: "KinesisAutoscaler".to_string(),
+            max_reshards_per_day: AWS_DAILY_RESHARD_LIMIT,
+            scale_up_reserve: 2,
+            min_shards: 1,
+            max_shards: STREAM_SHARD_CAP,
+        }
+    }
+}
+
+/// Reads one variable: unset and empty both mean "use the default" (CloudFormation passes
+/// empty strings for optional parameters).
+struct Env<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn raw(&self, variable: &'static str) -> Option<String> {
+        (self.lookup)(variable)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        variable: &'static str,
+        default: T,
+        expected: &str,
+        valid: impl Fn(&T) -> bool,
+    ) -> Result<T, SettingsError> {
+        let Some(value) = self.raw(variable) else {
+            return Ok(default);
+        };
+        match value.parse::<T>() {
+            Ok(parsed) if valid(&parsed) => Ok(parsed),
+            _ => Err(SettingsError::Invalid {
+                variable,
+                value,
+                expected: expected.to_string(),
+            }),
+        }
+    }
+
+    fn flag(&self, variable: &'static str, default: bool) -> Result<bool, SettingsError> {
+        let Some(value) = self.raw(variable) else {
+            return Ok(default);
+        };
+        // The spellings Go's strconv.ParseBool accepts, so upstream's values keep working.
+        match value.as_str() {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+            _ => Err(SettingsError::Invalid {
+                variable,
+                value,
+                expected: "true or false".to_string(),
+            }),
+        }
+    }
+}
+
+fn finite(v: &f64) -> bool {
+    v.is_finite()
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates every variable; `lookup` returns a variable's value if set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let env = Env { lookup: &lookup };
+        let d = Settings::default();
+        let positive = |v: &u32| *v >= 1;
+
+        let period_mins = env.parse(
+            "SCALE_PERIOD_MINS",
+            d.period_mins,
+            "whole minutes, 1 to 1440",
+            |v| (1..=1440).contains(v),
+        )?;
+        let scale_up = AlarmSettings {
+            threshold: env.parse(
+                "SCALE_UP_THRESHOLD",
+                d.scale_up.threshold,
+                "a positive number (1.0 = 100% of shard capacity)",
+                |v: &f64| finite(v) && *v > 0.0,
+            )?,
+            evaluation_periods: env.parse(
+                "SCALE_UP_EVALUATION_PERIOD",
+                d.scale_up.evaluation_periods,
+                "a whole number of periods, at least 1",
+                positive,
+            )?,
+            datapoints_to_alarm: env.parse(
+                "SCALE_UP_DATAPOINTS_REQUIRED",
+                d.scale_up.datapoints_to_alarm,
+                "a whole number of datapoints, at least 1",
+                positive,
+            )?,
+        };
+        let scale_down = AlarmSettings {
+            threshold: env.parse(
+                "SCALE_DOWN_THRESHOLD",
+                d.scale_down.threshold,
+                "a number below SCALE_UP_THRESHOLD",
+                finite,
+            )?,
+            evaluation_periods: env.parse(
+                "SCALE_DOWN_EVALUATION_PERIOD",
+                d.scale_down.evaluation_periods,
+                "a whole number of periods, at least 1",
+                positive,
+            )?,
+            datapoints_to_alarm: env.parse(
+                "SCALE_DOWN_DATAPOINTS_REQUIRED",
+                d.scale_down.datapoints_to_alarm,
+                "a whole number of datapoints, at least 1",
+                positive,
+            )?,
+        };
+        let scale_down_min_iter_age_mins = env.parse(
+            "SCALE_DOWN_MIN_ITER_AGE_MINS",
+            d.scale_down_min_iter_age_mins,
+            "whole minutes, not 0 (a negative value disables the iterator-age guard)",
+            |v: &i64| *v != 0,
+        )?;
+        let processing_lambda = env.raw("PROCESSING_LAMBDA_ARN");
+        let lambdas_per_shard = env.parse(
+            "PROCESSING_LAMBDAS_PER_SHARD",
+            d.lambdas_per_shard,
+            "a whole number, at least 1",
+            positive,
+        )?;
+        let dry_run = env.flag("DRY_RUN", d.dry_run)?;
+        let min_sleep: u64 = env.parse("THROTTLE_RETRY_MIN_SLEEP", 1, "whole seconds", |_| true)?;
+        let max_sleep: u64 = env.parse(
+            "THROTTLE_RETRY_MAX_SLEEP",
+            3,
+            "whole seconds, at least 1",
+            |v| *v >= 1,
+        )?;
+        let count = env.parse(
+            "THROTTLE_RETRY_COUNT",
+            d.throttle_retry.count,
+            "a whole number of retries",
+            |_| true,
+        )?;
+        let metric_namespace = env
+            .raw("ERROR_METRIC_NAMESPACE")
+            .unwrap_or(d.metric_namespace);
+        if metric_namespace.starts_with("AWS/") || metric_namespace.len() > 255 {
+            return Err(SettingsError::Invalid {
+                variable: "ERROR_METRIC_NAMESPACE",
+                value: metric_namespace,
+                expected: "a custom namespace (CloudWatch rejects names starting with AWS/)".into(),
+            });
+        }
+        let max_reshards_per_day = env.parse(
+            "MAX_RESHARDS_PER_DAY",
+            d.max_reshards_per_day,
+            "a whole number from 1 to 10 (AWS's limit)",
+            |v| (1..=AWS_DAILY_RESHARD_LIMIT).contains(v),
+        )?;
+        let scale_up_reserve = env.parse(
+            "SCALE_UP_RESHARD_RESERVE",
+            d.scale_up_reserve,
+            "a whole number below MAX_RESHARDS_PER_DAY",
+            |_| true,
+        )?;
+        let min_shards = env.parse(
+            "MIN_SHARDS",
+            d.min_shards,
+            "a whole number from 1 to 10000",
+            |v| (1..=STREAM_SHARD_CAP).contains(v),
+        )?;
+        let max_shards = env.parse(
+            "MAX_SHARDS",
+            d.max_shards,
+            "a whole number from 1 to 10000",
+            |v| (1..=STREAM_SHARD_CAP).contains(v),
+        )?;
+
+        let settings = Settings {
+            period_mins,
+            scale_up,
+            scale_down,
+            scale_down_min_iter_age_mins,
+            processing_lambda,
+            lambdas_per_shard,
+            dry_run,
+            throttle_retry: RetrySettings {
+                min_sleep: Duration::from_secs(min_sleep),
+                max_sleep: Duration::from_secs(max_sleep),
+                count,
+            },
+            metric_namespace,
+            max_reshards_per_day,
+            scale_up_reserve,
+            min_shards,
+            max_shards,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Cross-variable rules, shared by the environment parser and the CLI's flags.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let inconsistent =
+            |first, second, why: String| Err(SettingsError::Inconsistent { first, second, why });
+        if self.scale_up.datapoints_to_alarm > self.scale_up.evaluation_periods {
+            return inconsistent(
+                "SCALE_UP_DATAPOINTS_REQUIRED",
+                "SCALE_UP_EVALUATION_PERIOD",
+                "datapoints required cannot exceed the evaluation period".into(),
+            );
+        }
+        if self.scale_down.datapoints_to_alarm > self.scale_down.evaluation_periods {
+            return inconsistent(
+                "SCALE_DOWN_DATAPOINTS_REQUIRED",
+                "SCALE_DOWN_EVALUATION_PERIOD",
+                "datapoints required cannot exceed the evaluation period".into(),
+            );
+        }
+        // CloudWatch refuses alarms that look back more than one day.
+        for (variable, periods) in [
+            (
+                "SCALE_UP_EVALUATION_PERIOD",
+                self.scale_up.evaluation_periods,
+            ),
+            (
+                "SCALE_DOWN_EVALUATION_PERIOD",
+                self.scale_down.evaluation_periods,
+            ),
+        ] {
+            if u64::from(periods) * u64::from(self.period_mins) > 24 * 60 {
+                return inconsistent(variable, "SCALE_PERIOD_MINS", format!("{periods} periods of {} minutes look back more than the 24 hours CloudWatch allows", self.period_mins));
+            }
+        }
+        if self.scale_down.threshold >= self.scale_up.threshold {
+            return inconsistent(
+                "SCALE_DOWN_THRESHOLD",
+                "SCALE_UP_THRESHOLD",
+                format!(
+                    "scale-down threshold {} must be below scale-up threshold {}",
+                    self.scale_down.threshold, self.scale_up.threshold
+                ),
+            );
+        }
+        if self.throttle_retry.min_sleep > self.throttle_retry.max_sleep {
+            return inconsistent(
+                "THROTTLE_RETRY_MIN_SLEEP",
+                "THROTTLE_RETRY_MAX_SLEEP",
+                "the minimum sleep exceeds the maximum".into(),
+            );
+        }
+        if self.scale_up_reserve >= self.max_reshards_per_day {
+            return inconsistent(
+                "SCALE_UP_RESHARD_RESERVE",
+                "MAX_RESHARDS_PER_DAY",
+                format!(
+                    "a reserve of {} leaves no reshard for scale-downs out of {}",
+                    self.scale_up_reserve, self.max_reshards_per_day
+                ),
+            );
+        }
+        if self.min_shards > self.max_shards {
+            return inconsistent(
+                "MIN_SHARDS",
+                "MAX_SHARDS",
+                format!(
+                    "minimum {} is above maximum {}",
+                    self.min_shards, self.max_shards
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The settings of one stream: the global ones, overridden by the stream's tags.
+    pub fn for_stream(
+        &self,
+        stream: &str,
+        tags: &HashMap<String, String>,
+    ) -> Result<StreamSettings, StreamTagError> {
+        let tag_error = |tag: &'static str, value: &str, expected: &str| StreamTagError {
+            stream: stream.to_string(),
+            tag,
+            value: value.to_string(),
+            expected: expected.to_string(),
+        };
+        let shard_tag = |tag: &'static str, default: u32| -> Result<u32, StreamTagError> {
+            match tags.get(tag) {
+                None => Ok(default),
+                Some(value) => value
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|v| (1..=STREAM_SHARD_CAP).contains(v))
+                    .ok_or_else(|| {
+                        tag_error(tag, value, "a whole number of shards from 1 to 10000")
+                    }),
+            }
+        };
+        let min_shards = shard_tag(tag::MIN_SHARDS, self.min_shards)?;
+        let max_shards = shard_tag(tag::MAX_SHARDS, self.max_shards)?;
+        if min_shards > max_shards {
+            return Err(tag_error(
+                tag::MIN_SHARDS,
+                &min_shards.to_string(),
+                &format!("at most the maximum ({max_shards})"),
+            ));
+        }
+        let lambdas_per_shard = match tags.get(tag::LAMBDAS_PER_SHARD) {
+            None => self.lambdas_per_shard,
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v >= 1)
+                .ok_or_else(|| {
+                    tag_error(tag::LAMBDAS_PER_SHARD, value, "a whole number, at least 1")
+                })?,
+        };
+        let consumer_function = tags
+            .get(tag::CONSUMER_FUNCTION)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.processing_lambda.clone());
+        Ok(StreamSettings {
+            min_shards,
+            max_shards,
+            consumer_function,
+            lambdas_per_shard,
+        })
+    }
+}
+
+/// What one stream is allowed, after its tags are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSettings {
+    pub min_shards: u32,
+    pub max_shards: u32,
+    pub consumer_function: Option<String>,
+    pub lambdas_per_shard: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn unset_and_empty_variables_take_upstream_template_defaults() {
+        assert_eq!(parse(&[]).unwrap(), Settings::default());
+        assert_eq!(
+            parse(&[("SCALE_UP_THRESHOLD", ""), ("PROCESSING_LAMBDA_ARN", "")]).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn upstream_variables_are_read() {
+        let s = parse(&[
+            ("SCALE_PERIOD_MINS", "1"),
+            ("SCALE_UP_THRESHOLD", "0.5"),
+            ("SCALE_UP_EVALUATION_PERIOD", "3"),
+            ("SCALE_UP_DATAPOINTS_REQUIRED", "2"),
+            ("SCALE_DOWN_THRESHOLD", "0.1"),
+            ("SCALE_DOWN_EVALUATION_PERIOD", "30"),
+            ("SCALE_DOWN_DATAPOINTS_REQUIRED", "25"),
+            ("SCALE_DOWN_MIN_ITER_AGE_MINS", "-1"),
+            (
+                "PROCESSING_LAMBDA_ARN",
+                "arn:aws:lambda:us-east-1:123456789012:function:consumer",
+            ),
+            ("PROCESSING_LAMBDAS_PER_SHARD", "5"),
+            ("DRY_RUN", "True"),
+            ("THROTTLE_RETRY_COUNT", "4"),
+        ])
+        .unwrap();
+        assert_eq!(s.period_mins, 1);
+        assert_eq!(
+            s.scale_up,
+            AlarmSettings {
+                threshold: 0.5,
+                evaluation_periods: 3,
+                datapoints_to_alarm: 2
+            }
+        );
+        assert_eq!(
+            s.scale_down,
+            AlarmSettings {
+                threshold: 0.1,
+                evaluation_periods: 30,
+                datapoints_to_alarm: 25
+            }
+        );
+        assert_eq!(s.scale_down_min_iter_age_mins, -1);
+        assert_eq!(
+            s.processing_lambda.as_deref(),
+            Some("arn:aws:lambda:us-east-1:123456789012:function:consumer")
+        );
+        assert_eq!(s.lambdas_per_shard, 5);
+        assert!(s.dry_run);
+        assert_eq!(s.throttle_retry.count, 4);
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        let err = parse(&[("SCALE_UP_THRESHOLD", "lots")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SCALE_UP_THRESHOLD=\"lots\""),
+            "{err}"
+        );
+        let err = parse(&[("DRY_RUN", "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("DRY_RUN"), "{err}");
+        let err = parse(&[("SCALE_DOWN_MIN_ITER_AGE_MINS", "0")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SCALE_DOWN_MIN_ITER_AGE_MINS"),
+            "{err}"
+        );
+        let err = parse(&[("ERROR_METRIC_NAMESPACE", "AWS/Lambda")]).unwrap_err();
+        assert!(err.to_string().contains("ERROR_METRIC_NAMESPACE"), "{err}");
+        let err = parse(&[("MAX_RESHARDS_PER_DAY", "11")]).unwrap_err();
+        assert!(err.to_string().contains("MAX_RESHARDS_PER_DAY"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_variables_are_named_together() {
+        let err = parse(&[("SCALE_UP_DATAPOINTS_REQUIRED", "6")]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SettingsError::Inconsistent {
+                    first: "SCALE_UP_DATAPOINTS_REQUIRED",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = parse(&[("SCALE_DOWN_THRESHOLD", "0.9")]).unwrap_err();
+        assert!(err.to_string().contains("SCALE_DOWN_THRESHOLD"), "{err}");
+        let err = parse(&[("SCALE_UP_RESHARD_RESERVE", "10")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SCALE_UP_RESHARD_RESERVE"),
+            "{err}"
+        );
+        let err = parse(&[("SCALE_PERIOD_MINS", "60")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SCALE_DOWN_EVALUATION_PERIOD"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stream_tags_override_global_settings() {
+        let s = Settings {
+            processing_lambda: Some("global".into()),
+            ..Settings::default()
+        };
+        let tags: HashMap<String, String> = [
+            (tag::MIN_SHARDS, "2"),
+            (tag::MAX_SHARDS, "64"),
+            (tag::CONSUMER_FUNCTION, "orders-consumer"),
+            (tag::LAMBDAS_PER_SHARD, "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let stream = s.for_stream("orders", &tags).unwrap();
+        assert_eq!(
+            stream,
+            StreamSettings {
+                min_shards: 2,
+                max_shards: 64,
+                consumer_function: Some("orders-consumer".into()),
+                lambdas_per_shard: 3
+            }
+        );
+        let plain = s.for_stream("other", &HashMap::new()).unwrap();
+        assert_eq!(plain.consumer_function.as_deref(), Some("global"));
+        assert_eq!((plain.min_shards, plain.max_shards), (1, 10_000));
+    }
+
+    #[test]
+    fn a_bad_stream_tag_names_stream_and_tag() {
+        let tags: HashMap<String, String> = [(tag::MAX_SHARDS.to_string(), "0".to_string())].into();
+        let err = Settings::default().for_stream("orders", &tags).unwrap_err();
+        assert_eq!(err.stream, "orders");
+        assert_eq!(err.tag, tag::MAX_SHARDS);
+        let tags: HashMap<String, String> = [
+            (tag::MIN_SHARDS.to_string(), "8".to_string()),
+            (tag::MAX_SHARDS.to_string(), "4".to_string()),
+        ]
+        .into();
+        let err = Settings::default().for_stream("orders", &tags).unwrap_err();
+        assert!(err.to_string().contains("orders"), "{err}");
+    }
+}
