@@ -1,0 +1,213 @@
+//! Shared by the integration tests: clients for the moto server that `scripts/test.sh`
+//! starts, and builders for streams, wired alarms and alarm events.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Duration, Utc};
+use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
+use kinesis_autoscaler::aws::{self, AwsClients, ExistingAlarm};
+use kinesis_autoscaler::event::{AlarmPair, Direction};
+use kinesis_autoscaler::handler::{Autoscaler, InvocationReport};
+use kinesis_autoscaler::settings::{RetrySettings, Settings};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+pub fn topic_arn() -> String {
+    format!("arn:aws:sns:{REGION}:{ACCOUNT}:kinesis-autoscaler")
+}
+
+/// The emulator's endpoint; integration tests need one.
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("integration tests talk to a moto server: run scripts/test.sh, which starts one, or set AWS_ENDPOINT_URL and test credentials")
+    })
+}
+
+pub async fn clients() -> AwsClients {
+    endpoint();
+    AwsClients::load(&RetrySettings {
+        min_sleep: std::time::Duration::from_millis(10),
+        max_sleep: std::time::Duration::from_millis(50),
+        count: 2,
+    })
+    .await
+}
+
+/// A name no other test in this moto server uses.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn autoscaler(settings: Settings) -> Autoscaler {
+    Autoscaler {
+        aws: clients().await,
+        settings,
+        function_name: "kinesis-autoscaler-test".into(),
+    }
+}
+
+pub async fn create_stream(aws: &AwsClients, name: &str, shards: i32) {
+    aws.kinesis
+        .create_stream()
+        .stream_name(name)
+        .shard_count(shards)
+        .send()
+        .await
+        .expect("CreateStream");
+}
+
+pub async fn tag_stream(aws: &AwsClients, name: &str, key: &str, value: &str) {
+    aws::tag_stream(aws, name, key, value)
+        .await
+        .expect("AddTagsToStream");
+}
+
+pub async fn open_shards(aws: &AwsClients, name: &str) -> u32 {
+    aws::stream_summary(aws, name)
+        .await
+        .expect("DescribeStreamSummary")
+        .open_shards
+}
+
+pub async fn stream_tags(aws: &AwsClients, name: &str) -> HashMap<String, String> {
+    aws::stream_tags(aws, name)
+        .await
+        .expect("ListTagsForStream")
+}
+
+/// Wires the alarm pair the way `wire` does: the shared builder at the current count.
+pub async fn wire(aws: &AwsClients, settings: &Settings, stream: &str, shards: u32) -> AlarmPair {
+    let pair = AlarmPair::new(stream);
+    let target = AlarmTarget {
+        pair: &pair,
+        stream,
+        shards,
+        min_shards: 1,
+        max_shards: 10_000,
+    };
+    let specs = alarms::build_pair(
+        settings,
+        &target,
+        Some(&topic_arn()),
+        &KeptFields::default(),
+        &KeptFields::default(),
+    );
+    for (spec, direction, partner) in [
+        (&specs.scale_up, "Up", &specs.scale_down.name),
+        (&specs.scale_down, "Down", &specs.scale_up.name),
+    ] {
+        let tags = [
+            ("ScaleAction".to_string(), direction.to_string()),
+            ("ComplimentaryAlarm".to_string(), partner.clone()),
+        ];
+        aws::put_alarm(aws, spec, &tags)
+            .await
+            .expect("PutMetricAlarm");
+    }
+    pair
+}
+
+pub async fn alarm(aws: &AwsClients, name: &str) -> ExistingAlarm {
+    let mut found = aws::describe_alarms(aws, &[name.to_string()])
+        .await
+        .expect("DescribeAlarms");
+    found
+        .remove(name)
+        .unwrap_or_else(|| panic!("alarm {name} does not exist"))
+}
+
+pub async fn alarm_tags(aws: &AwsClients, name: &str) -> HashMap<String, String> {
+    aws::alarm_tags(aws, &alarm_arn(name))
+        .await
+        .expect("ListTagsForResource")
+}
+
+pub fn alarm_arn(name: &str) -> String {
+    format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}")
+}
+
+/// An SNS event carrying one alarm notification, shaped as Lambda delivers it.
+pub fn alarm_event(
+    alarm_name: &str,
+    stream: &str,
+    state: &str,
+    changed_at: DateTime<Utc>,
+) -> String {
+    sns_event(&[alarm_message(alarm_name, stream, state, changed_at)])
+}
+
+pub fn alarm_message(
+    alarm_name: &str,
+    stream: &str,
+    state: &str,
+    changed_at: DateTime<Utc>,
+) -> serde_json::Value {
+    let dims = json!([{"value": stream, "name": "StreamName"}]);
+    json!({
+        "AlarmName": alarm_name,
+        "AlarmDescription": "Alarm to scale Kinesis stream",
+        "AWSAccountId": ACCOUNT,
+        "NewStateValue": state,
+        "NewStateReason": "Threshold Crossed",
+        "StateChangeTime": changed_at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
+        "Region": "US East (N. Virginia)",
+        "AlarmArn": alarm_arn(alarm_name),
+        "OldStateValue": "OK",
+        "Trigger": {
+            "Period": 300, "EvaluationPeriods": 5, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Threshold": 0.75, "TreatMissingData": "ignore", "EvaluateLowSampleCountPercentile": "",
+            "Metrics": [
+                {"Id": "m1", "Label": "IncomingBytes", "ReturnData": false, "MetricStat": {"Metric": {"Dimensions": dims, "MetricName": "IncomingBytes", "Namespace": "AWS/Kinesis"}, "Period": 300, "Stat": "Sum"}},
+                {"Id": "m2", "Label": "IncomingRecords", "ReturnData": false, "MetricStat": {"Metric": {"Dimensions": dims, "MetricName": "IncomingRecords", "Namespace": "AWS/Kinesis"}, "Period": 300, "Stat": "Sum"}},
+                {"Id": "e6", "Expression": "MAX([e3,e4])", "Label": "MaxIncomingUsageFactor", "ReturnData": true}
+            ]
+        }
+    })
+}
+
+pub fn sns_event(messages: &[serde_json::Value]) -> String {
+    let records: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| {
+            let text = match message {
+                serde_json::Value::String(raw) => raw.clone(),
+                other => other.to_string(),
+            };
+            json!({
+                "EventSource": "aws:sns", "EventVersion": "1.0",
+                "EventSubscriptionArn": format!("{}:sub", topic_arn()),
+                "Sns": {
+                    "Type": "Notification", "MessageId": format!("message-{i}"), "TopicArn": topic_arn(),
+                    "Subject": "ALARM", "Message": text, "Timestamp": "2026-11-23T10:15:44.812Z",
+                    "SignatureVersion": "1", "Signature": "EXAMPLE", "SigningCertUrl": "EXAMPLE",
+                    "UnsubscribeUrl": "EXAMPLE", "MessageAttributes": {}
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records }).to_string()
+}
+
+/// A state change a moment ago: after any reshard made before this call.
+pub fn just_now() -> DateTime<Utc> {
+    Utc::now() - Duration::milliseconds(1)
+}
+
+pub async fn handle(autoscaler: &Autoscaler, event: &str) -> InvocationReport {
+    let invocation =
+        kinesis_autoscaler::event::parse_invocation_text(event).expect("a parsable event");
+    autoscaler.handle_invocation(invocation).await
+}
+
+pub fn direction_name(pair: &AlarmPair, direction: Direction) -> String {
+    pair.name(direction)
+}

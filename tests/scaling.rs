@@ -1,0 +1,433 @@
+//! The scaling Lambda's code path against a moto server, through the real AWS SDK.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use kinesis_autoscaler::event::Direction;
+use kinesis_autoscaler::handler::Outcome;
+use kinesis_autoscaler::history::ReshardHistory;
+use kinesis_autoscaler::settings::{tag, Settings};
+
+#[tokio::test]
+async fn scale_up_doubles_rewrites_both_alarms_and_records_the_reshard() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("up");
+    create_stream(&aws, &stream, 2).await;
+    let pair = wire(&aws, &settings, &stream, 2).await;
+    let autoscaler = autoscaler(settings).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    let outcome = &report.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::Scaled, "{outcome:?}");
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!((outcome.from, outcome.to), (Some(2), Some(4)));
+    assert_eq!(open_shards(&aws, &stream).await, 4);
+    for direction in [Direction::Up, Direction::Down] {
+        let alarm = alarm(&aws, &pair.name(direction)).await;
+        assert_eq!(alarm.spec.shard_count(), Some(4), "{direction} alarm math");
+        assert_eq!(alarm.state, "INSUFFICIENT_DATA", "{direction} alarm state");
+        let tags = alarm_tags(&aws, &pair.name(direction)).await;
+        assert_eq!(
+            tags.get("ScaleAction").map(String::as_str),
+            Some(direction.tag_value())
+        );
+        assert!(tags.contains_key("LastScaledTimestamp"), "{tags:?}");
+    }
+    let history = stream_tags(&aws, &stream)
+        .await
+        .remove(tag::RESHARD_HISTORY)
+        .expect("history tag");
+    assert_eq!(
+        ReshardHistory::parse(&stream, &history)
+            .unwrap()
+            .times()
+            .len(),
+        1
+    );
+    assert!(report.metric_lines.is_empty());
+}
+
+#[tokio::test]
+async fn scale_down_halves_rounding_up_then_stops_at_one_shard() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("down");
+    create_stream(&aws, &stream, 3).await;
+    let pair = wire(&aws, &settings, &stream, 3).await;
+    let autoscaler = autoscaler(settings).await;
+    let down = pair.name(Direction::Down);
+
+    let first = handle(
+        &autoscaler,
+        &alarm_event(&down, &stream, "ALARM", just_now()),
+    )
+    .await;
+    assert_eq!(
+        (first.alarms[0].from, first.alarms[0].to),
+        (Some(3), Some(2))
+    );
+    let second = handle(
+        &autoscaler,
+        &alarm_event(&down, &stream, "ALARM", just_now()),
+    )
+    .await;
+    assert_eq!(
+        (second.alarms[0].from, second.alarms[0].to),
+        (Some(2), Some(1))
+    );
+    assert_eq!(open_shards(&aws, &stream).await, 1);
+    let scale_down = alarm(&aws, &down).await;
+    assert_eq!(scale_down.spec.threshold, -1.0, "disarmed at the floor");
+
+    let third = handle(
+        &autoscaler,
+        &alarm_event(&down, &stream, "ALARM", just_now()),
+    )
+    .await;
+    assert_eq!(third.alarms[0].outcome, Outcome::Refused);
+    assert_eq!(open_shards(&aws, &stream).await, 1);
+}
+
+#[tokio::test]
+async fn stale_and_duplicate_deliveries_scale_once() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("dup");
+    create_stream(&aws, &stream, 1).await;
+    let pair = wire(&aws, &settings, &stream, 1).await;
+    let autoscaler = autoscaler(settings).await;
+    let event = alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now());
+
+    let first = handle(&autoscaler, &event).await;
+    let again = handle(&autoscaler, &event).await;
+
+    assert_eq!(first.alarms[0].outcome, Outcome::Scaled);
+    assert_eq!(
+        again.alarms[0].outcome,
+        Outcome::Refused,
+        "{:?}",
+        again.alarms[0]
+    );
+    assert!(
+        again.alarms[0].reason.contains("stale"),
+        "{}",
+        again.alarms[0].reason
+    );
+    assert_eq!(open_shards(&aws, &stream).await, 2);
+    assert_eq!(
+        alarm(&aws, &pair.name(Direction::Up)).await.state,
+        "INSUFFICIENT_DATA"
+    );
+
+    // An event from before the last reshard is stale too.
+    let old = handle(
+        &autoscaler,
+        &alarm_event(
+            &pair.name(Direction::Up),
+            &stream,
+            "ALARM",
+            just_now() - Duration::hours(1),
+        ),
+    )
+    .await;
+    assert_eq!(old.alarms[0].outcome, Outcome::Refused);
+    assert_eq!(open_shards(&aws, &stream).await, 2);
+}
+
+#[tokio::test]
+async fn dry_run_plans_and_changes_nothing() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("dry");
+    create_stream(&aws, &stream, 2).await;
+    let pair = wire(&aws, &settings, &stream, 2).await;
+    let before = alarm(&aws, &pair.name(Direction::Up)).await;
+    let autoscaler = autoscaler(Settings {
+        dry_run: true,
+        ..settings
+    })
+    .await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    let outcome = &report.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::DryRun);
+    assert_eq!(outcome.to, Some(4));
+    assert!(outcome.decision.is_some(), "the full plan is reported");
+    assert_eq!(open_shards(&aws, &stream).await, 2);
+    assert_eq!(alarm(&aws, &pair.name(Direction::Up)).await, before);
+    assert!(!stream_tags(&aws, &stream)
+        .await
+        .contains_key(tag::RESHARD_HISTORY));
+}
+
+#[tokio::test]
+async fn a_malformed_record_changes_nothing_and_the_others_are_handled() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("bad");
+    create_stream(&aws, &stream, 1).await;
+    let pair = wire(&aws, &settings, &stream, 1).await;
+    let autoscaler = autoscaler(settings).await;
+    let mut no_stream = alarm_message(&pair.name(Direction::Up), &stream, "ALARM", just_now());
+    no_stream["Trigger"]["Metrics"] = serde_json::json!([]);
+    let event = sns_event(&[serde_json::Value::String("{not json".into()), no_stream]);
+
+    let report = handle(&autoscaler, &event).await;
+
+    assert_eq!(report.alarms.len(), 2);
+    assert!(
+        report.alarms.iter().all(|a| a.outcome == Outcome::Invalid),
+        "{:?}",
+        report.alarms
+    );
+    assert!(
+        report.alarms[1].reason.contains(&pair.name(Direction::Up)),
+        "{}",
+        report.alarms[1].reason
+    );
+    assert!(!report.succeeded());
+    assert_eq!(
+        report.metric_lines.len(),
+        2,
+        "one error metric per failed record"
+    );
+    assert_eq!(open_shards(&aws, &stream).await, 1);
+    assert_eq!(
+        alarm(&aws, &pair.name(Direction::Up)).await.state,
+        "OK",
+        "moto's new alarms start in OK"
+    );
+}
+
+#[tokio::test]
+async fn on_demand_streams_are_left_alone() {
+    let aws = clients().await;
+    let stream = unique("ondemand");
+    aws.kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .stream_mode_details(
+            aws_sdk_kinesis::types::StreamModeDetails::builder()
+                .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = open_shards(&aws, &stream).await;
+    let autoscaler = autoscaler(Settings::default()).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&format!("{stream}-scale-up"), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    assert_eq!(
+        report.alarms[0].outcome,
+        Outcome::Refused,
+        "{:?}",
+        report.alarms[0]
+    );
+    assert!(report.alarms[0].reason.contains("ON_DEMAND"));
+    assert_eq!(open_shards(&aws, &stream).await, before);
+}
+
+#[tokio::test]
+async fn ok_notifications_and_foreign_alarms_are_ignored() {
+    let aws = clients().await;
+    let stream = unique("ignored");
+    create_stream(&aws, &stream, 1).await;
+    let autoscaler = autoscaler(Settings::default()).await;
+    let event = sns_event(&[
+        alarm_message(&format!("{stream}-scale-up"), &stream, "OK", just_now()),
+        alarm_message(&format!("{stream}-latency"), &stream, "ALARM", just_now()),
+    ]);
+
+    let report = handle(&autoscaler, &event).await;
+
+    assert!(
+        report.alarms.iter().all(|a| a.outcome == Outcome::Ignored),
+        "{:?}",
+        report.alarms
+    );
+    assert!(report.succeeded());
+    assert_eq!(open_shards(&aws, &stream).await, 1);
+}
+
+#[tokio::test]
+async fn the_daily_limit_refuses_an_eleventh_reshard_and_resets_the_alarm() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("budget");
+    create_stream(&aws, &stream, 4).await;
+    let pair = wire(&aws, &settings, &stream, 4).await;
+    let now = just_now();
+    let full = ReshardHistory::new(
+        (1..=10)
+            .map(|i| now - Duration::hours(20) + Duration::minutes(i))
+            .collect(),
+    );
+    tag_stream(&aws, &stream, tag::RESHARD_HISTORY, &full.encode()).await;
+    let eight = ReshardHistory::new(full.times()[2..].to_vec());
+    let autoscaler = autoscaler(settings).await;
+
+    let up = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+    assert_eq!(up.alarms[0].outcome, Outcome::Refused, "{:?}", up.alarms[0]);
+    assert!(
+        up.alarms[0].reason.contains("10 of 10"),
+        "{}",
+        up.alarms[0].reason
+    );
+    assert_eq!(alarm(&aws, &pair.name(Direction::Up)).await.state, "OK");
+
+    // With 8 used, a scale-down would eat into the 2 kept for scale-ups.
+    tag_stream(&aws, &stream, tag::RESHARD_HISTORY, &eight.encode()).await;
+    let down = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Down), &stream, "ALARM", just_now()),
+    )
+    .await;
+    assert_eq!(down.alarms[0].outcome, Outcome::Refused);
+    assert!(
+        down.alarms[0].reason.contains("kept for scale-ups"),
+        "{}",
+        down.alarms[0].reason
+    );
+    assert_eq!(open_shards(&aws, &stream).await, 4);
+}
+
+#[tokio::test]
+async fn per_stream_bounds_come_from_stream_tags() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("bounded");
+    create_stream(&aws, &stream, 4).await;
+    tag_stream(&aws, &stream, tag::MAX_SHARDS, "6").await;
+    let pair = wire(&aws, &settings, &stream, 4).await;
+    let autoscaler = autoscaler(settings).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    assert_eq!(report.alarms[0].to, Some(6));
+    assert_eq!(open_shards(&aws, &stream).await, 6);
+    assert!(
+        alarm(&aws, &pair.name(Direction::Up))
+            .await
+            .spec
+            .is_disarmed(),
+        "scale-up disarmed at the maximum"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupted_tag_stops_the_event_with_a_clear_message() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("corrupt");
+    create_stream(&aws, &stream, 2).await;
+    tag_stream(&aws, &stream, tag::RESHARD_HISTORY, "last tuesday").await;
+    let pair = wire(&aws, &settings, &stream, 2).await;
+    let autoscaler = autoscaler(settings).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    let outcome = &report.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::Failed);
+    assert!(
+        outcome.reason.contains(&stream) && outcome.reason.contains("AutoscalerReshardHistory"),
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(report.metric_lines.len(), 1);
+    assert_eq!(open_shards(&aws, &stream).await, 2);
+    assert_eq!(
+        alarm(&aws, &pair.name(Direction::Up))
+            .await
+            .spec
+            .shard_count(),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn the_rewrite_keeps_what_it_does_not_own() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("keep");
+    create_stream(&aws, &stream, 1).await;
+    let pair = wire(&aws, &settings, &stream, 1).await;
+    let up_name = pair.name(Direction::Up);
+    let mut custom = alarm(&aws, &up_name).await.spec;
+    custom.description = Some("orders: page the data team".into());
+    custom.ok_actions = vec![format!("arn:aws:sns:{REGION}:{ACCOUNT}:ok-topic")];
+    custom
+        .alarm_actions
+        .push(format!("arn:aws:sns:{REGION}:{ACCOUNT}:pager"));
+    custom.insufficient_data_actions = vec![format!("arn:aws:sns:{REGION}:{ACCOUNT}:nodata")];
+    kinesis_autoscaler::aws::put_alarm(&aws, &custom, &[])
+        .await
+        .unwrap();
+    kinesis_autoscaler::aws::tag_alarm(
+        &aws,
+        &alarm_arn(&up_name),
+        &[("team".into(), "data".into())],
+    )
+    .await
+    .unwrap();
+    let autoscaler = autoscaler(settings).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&up_name, &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    assert_eq!(
+        report.alarms[0].outcome,
+        Outcome::Scaled,
+        "{:?}",
+        report.alarms[0]
+    );
+    let after = alarm(&aws, &up_name).await.spec;
+    assert_eq!(after.shard_count(), Some(2));
+    assert_eq!(after.description, custom.description);
+    assert_eq!(after.ok_actions, custom.ok_actions);
+    assert_eq!(after.alarm_actions, custom.alarm_actions);
+    assert_eq!(
+        after.insufficient_data_actions,
+        custom.insufficient_data_actions
+    );
+    assert_eq!(
+        alarm_tags(&aws, &up_name)
+            .await
+            .get("team")
+            .map(String::as_str),
+        Some("data")
+    );
+}
