@@ -431,3 +431,88 @@ async fn the_rewrite_keeps_what_it_does_not_own() {
         Some("data")
     );
 }
+
+#[tokio::test]
+async fn the_streams_consumer_gets_shards_times_lambdas_per_shard() {
+    let aws = clients().await;
+    let settings = Settings::default();
+    let stream = unique("consumed");
+    let consumer = unique("consumer");
+    create_consumer_function(&aws, &consumer).await;
+    create_stream(&aws, &stream, 2).await;
+    tag_stream(&aws, &stream, tag::CONSUMER_FUNCTION, &consumer).await;
+    tag_stream(&aws, &stream, tag::LAMBDAS_PER_SHARD, "3").await;
+    let pair = wire(&aws, &settings, &stream, 2).await;
+    let autoscaler = autoscaler(settings).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    assert_eq!(
+        report.alarms[0].outcome,
+        Outcome::Scaled,
+        "{:?}",
+        report.alarms[0]
+    );
+    assert!(
+        report.alarms[0].errors.is_empty(),
+        "{:?}",
+        report.alarms[0].errors
+    );
+    let reserved = kinesis_autoscaler::aws::function_concurrency(&aws, &consumer)
+        .await
+        .unwrap();
+    assert_eq!(reserved, Some(12));
+}
+
+#[tokio::test]
+async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric() {
+    let aws = clients().await;
+    let stream = unique("noconsumer");
+    create_stream(&aws, &stream, 1).await;
+    let settings = Settings {
+        processing_lambda: Some(format!(
+            "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}",
+            unique("missing")
+        )),
+        ..Settings::default()
+    };
+    let pair = wire(&aws, &settings, &stream, 1).await;
+    let autoscaler = autoscaler(settings).await;
+
+    let report = handle(
+        &autoscaler,
+        &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
+    )
+    .await;
+
+    let outcome = &report.alarms[0];
+    assert_eq!(
+        outcome.outcome,
+        Outcome::Scaled,
+        "the reshard itself happened"
+    );
+    assert!(
+        outcome
+            .errors
+            .iter()
+            .any(|e| e.contains("PutFunctionConcurrency")),
+        "{:?}",
+        outcome.errors
+    );
+    assert!(
+        outcome
+            .errors
+            .iter()
+            .any(|e| e.contains("DeleteFunctionConcurrency")),
+        "fallback tried: {:?}",
+        outcome.errors
+    );
+    assert!(!report.succeeded());
+    assert_eq!(report.metric_lines.len(), 1);
+    assert!(report.metric_lines[0].contains("FATAL_ERROR_KINESIS_SCALING"));
+    assert_eq!(open_shards(&aws, &stream).await, 2);
+}

@@ -211,3 +211,66 @@ pub async fn handle(autoscaler: &Autoscaler, event: &str) -> InvocationReport {
 pub fn direction_name(pair: &AlarmPair, direction: Direction) -> String {
     pair.name(direction)
 }
+
+/// Creates an IAM role in moto with a plain query-protocol POST (moto checks that a
+/// function's role exists; the IAM SDK crate is not worth compiling for one call).
+fn create_moto_role(name: &str) -> String {
+    use std::io::{Read, Write};
+    let endpoint = endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let encoded: String = policy
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let body = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={encoded}"
+    );
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261123/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut socket = std::net::TcpStream::connect(host).expect("connect to moto");
+    socket
+        .write_all(request.as_bytes())
+        .expect("send CreateRole");
+    let mut answer = String::new();
+    socket
+        .read_to_string(&mut answer)
+        .expect("read CreateRole answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.contains("EntityAlreadyExists"),
+        "CreateRole: {answer}"
+    );
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+/// A consumer function in moto whose reserved concurrency the autoscaler can set.
+pub async fn create_consumer_function(aws: &AwsClients, name: &str) -> String {
+    let role = create_moto_role(&format!("{name}-role"));
+    // The smallest valid zip archive: an end-of-central-directory record and nothing else.
+    let mut empty_zip = b"PK\x05\x06".to_vec();
+    empty_zip.resize(22, 0);
+    let out = aws
+        .lambda
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(role)
+        .handler("consumer.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(empty_zip.into())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateFunction");
+    out.function_arn().expect("function ARN").to_string()
+}

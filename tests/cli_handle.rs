@@ -1,0 +1,142 @@
+//! `kinesis-autoscaler handle --event FILE`: the real binary, the same code path as Lambda.
+
+mod common;
+
+use common::*;
+use kinesis_autoscaler::event::Direction;
+use kinesis_autoscaler::settings::Settings;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kinesis-autoscaler"));
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("AWS_LAMBDA_RUNTIME_API");
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn event_file(text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("{}.json", unique("event")));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn handle_scales_and_prints_the_outcome_as_json() {
+    let aws = clients().await;
+    let stream = unique("cli");
+    create_stream(&aws, &stream, 1).await;
+    let pair = wire(&aws, &Settings::default(), &stream, 1).await;
+    let path = event_file(&alarm_event(
+        &pair.name(Direction::Up),
+        &stream,
+        "ALARM",
+        just_now(),
+    ));
+
+    let out = run(&["handle", "--event", path.to_str().unwrap()], None, &[]);
+
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["alarms"][0]["outcome"], "scaled");
+    assert_eq!(report["alarms"][0]["from"], 1);
+    assert_eq!(report["alarms"][0]["to"], 2);
+    assert_eq!(open_shards(&aws, &stream).await, 2);
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        logs.contains("alarm handled") && logs.contains(&stream),
+        "one summary line: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn handle_reads_stdin_and_a_refusal_is_handled() {
+    let aws = clients().await;
+    let stream = unique("clistdin");
+    create_stream(&aws, &stream, 1).await;
+    let pair = wire(&aws, &Settings::default(), &stream, 1).await;
+
+    let out = run(
+        &["handle", "--event", "-"],
+        Some(&alarm_event(
+            &pair.name(Direction::Down),
+            &stream,
+            "ALARM",
+            just_now(),
+        )),
+        &[],
+    );
+
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["alarms"][0]["outcome"], "refused");
+}
+
+#[test]
+fn handle_fails_on_an_unusable_event_and_changes_nothing() {
+    endpoint();
+    let path = event_file("{\"Records\": [{\"Sns\": {\"Message\": \"{}\"}}]}");
+    let out = run(&["handle", "--event", path.to_str().unwrap()], None, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["alarms"][0]["outcome"], "invalid");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FATAL_ERROR_KINESIS_SCALING"),
+        "EMF line on stderr"
+    );
+
+    let out = run(&["handle", "--event", "/nonexistent/event.json"], None, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/event.json"));
+}
+
+#[test]
+fn an_invalid_setting_is_a_start_up_error_naming_the_variable() {
+    let path = event_file("{\"Records\": []}");
+    let out = run(
+        &["handle", "--event", path.to_str().unwrap()],
+        None,
+        &[("SCALE_UP_THRESHOLD", "high")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SCALE_UP_THRESHOLD"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn help_explains_the_subcommands() {
+    let out = run(&["handle", "--help"], None, &[]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--event") && (help.contains("stdin") || help.contains("standard input")),
+        "{help}"
+    );
+}
