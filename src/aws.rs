@@ -5,6 +5,7 @@ use crate::alarms::{AlarmSpec, Comparison, KeptFields, MetricQuery, StreamMetric
 use crate::policy::{StreamMode, StreamStatus};
 use crate::settings::RetrySettings;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::types as cw;
@@ -12,6 +13,11 @@ use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kinesis::types as kn;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::collections::HashMap;
+use std::time::Duration;
+
+/// A hung call is abandoned (and retried) after this long; a scale event's whole budget is the
+/// Lambda timeout.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One client per service, built once per process (Lambda container) and shared.
 #[derive(Clone, Debug)]
@@ -26,12 +32,26 @@ impl AwsClients {
     /// with throttling retried `retry.count` times, backing off with jitter between
     /// `retry.min_sleep` and `retry.max_sleep`.
     pub async fn load(retry: &RetrySettings) -> Self {
+        Self::load_with_attempt_timeout(retry, DEFAULT_ATTEMPT_TIMEOUT).await
+    }
+
+    /// As [`AwsClients::load`], with each attempt of a call given up after `attempt_timeout`
+    /// (then retried like any transient failure).
+    pub async fn load_with_attempt_timeout(
+        retry: &RetrySettings,
+        attempt_timeout: Duration,
+    ) -> Self {
         let retry_config = RetryConfig::standard()
             .with_max_attempts(retry.count.saturating_add(1))
             .with_initial_backoff(retry.min_sleep)
             .with_max_backoff(retry.max_sleep);
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(attempt_timeout)
+            .build();
         let config = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry_config)
+            .timeout_config(timeouts)
             .load()
             .await;
         Self::new(&config)

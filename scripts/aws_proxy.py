@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""A loopback HTTP proxy in front of moto that counts AWS calls, adds latency and injects faults.
+
+Used by the fault-matrix tests and the latency benchmark; standard library only.
+
+    aws_proxy.py --upstream http://127.0.0.1:PORT [--port 0]
+
+It prints its own URL on the first line of stdout, then serves until killed. Point
+AWS_ENDPOINT_URL at it. Control it over HTTP on the same port:
+
+    POST /_proxy/config  {"latency_ms": 50, "faults": [{"action": "UpdateShardCount",
+                          "nth": 1, "kind": "throttle"}]}   (replaces config, clears the log)
+    GET  /_proxy/log     [{"action": ..., "start": s, "end": s, "status": 200, "fault": null}]
+
+Fault kinds: throttle, http500, timeout (hold the request, then close without answering),
+drop_response (forward, then close without answering: the call took effect but the caller
+cannot know), LimitExceeded, ResourceInUse, AccessDenied. A fault applies to the nth call
+(1-based) of that action since the last config, once.
+"""
+
+import argparse
+import http.client
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+STATE_LOCK = threading.Lock()
+STATE = {"latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15}
+
+
+def action_of(method, path, headers, body):
+    target = headers.get("X-Amz-Target")
+    if target:  # JSON protocols (Kinesis): Kinesis_20131202.UpdateShardCount
+        return target.split(".")[-1]
+    if body and b"Action=" in body[:200]:  # query protocol (CloudWatch, IAM)
+        fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return fields.get("Action", ["?"])[0]
+    match = re.match(r"^/2017-10-31/functions/[^/]+/concurrency", path) or re.match(
+        r"^/2019-09-30/functions/[^/]+/concurrency", path
+    )
+    if match:  # Lambda REST
+        return {"PUT": "PutFunctionConcurrency", "DELETE": "DeleteFunctionConcurrency"}.get(
+            method, "GetFunctionConcurrency"
+        )
+    return f"{method} {path.split('?')[0]}"
+
+
+def service_of(headers, body):
+    if headers.get("X-Amz-Target"):
+        return "json"
+    if body and b"Action=" in body[:200]:
+        return "query"
+    return "rest"
+
+
+def fault_response(kind, protocol):
+    """(status, headers, body) for a refused call in the caller's protocol."""
+    codes = {
+        "throttle": (400, {"json": "LimitExceededException", "query": "Throttling", "rest": "TooManyRequestsException"}),
+        "http500": (500, {"json": "InternalFailure", "query": "InternalFailure", "rest": "ServiceException"}),
+        "LimitExceeded": (400, {"json": "LimitExceededException", "query": "LimitExceeded", "rest": "TooManyRequestsException"}),
+        "ResourceInUse": (400, {"json": "ResourceInUseException", "query": "ResourceInUse", "rest": "ResourceConflictException"}),
+        "AccessDenied": (400, {"json": "AccessDeniedException", "query": "AccessDenied", "rest": "AccessDeniedException"}),
+    }
+    status, by_protocol = codes[kind]
+    code = by_protocol[protocol]
+    if kind == "throttle" and protocol == "rest":
+        status = 429
+    if kind == "AccessDenied" and protocol == "rest":
+        status = 403
+    message = f"injected {kind}"
+    if protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+        ).encode()
+        return status, {"Content-Type": "text/xml"}, body
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+
+
+class Proxy(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = ("127.0.0.1", 0)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _reply(self, status, headers, body):
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _control(self, body):
+        if self.path == "/_proxy/config" and self.command == "POST":
+            config = json.loads(body or b"{}")
+            with STATE_LOCK:
+                STATE["latency_ms"] = config.get("latency_ms", 0)
+                STATE["faults"] = [dict(f, used=False) for f in config.get("faults", [])]
+                STATE["timeout_s"] = config.get("timeout_s", 15)
+                STATE["log"] = []
+                STATE["counts"] = {}
+            return self._reply(200, {"Content-Type": "application/json"}, b"{}")
+        if self.path == "/_proxy/log":
+            with STATE_LOCK:
+                body = json.dumps(STATE["log"]).encode()
+            return self._reply(200, {"Content-Type": "application/json"}, body)
+        return self._reply(404, {}, b"unknown proxy control path")
+
+    def _handle(self):
+        body = self._body()
+        if self.path.startswith("/_proxy/"):
+            return self._control(body)
+        start = time.time()
+        action = action_of(self.command, self.path, self.headers, body)
+        with STATE_LOCK:
+            n = STATE["counts"].get(action, 0) + 1
+            STATE["counts"][action] = n
+            fault = next((f for f in STATE["faults"] if f["action"] == action and f["nth"] == n and not f["used"]), None)
+            if fault:
+                fault["used"] = True
+            latency = STATE["latency_ms"] / 1000.0
+            timeout_s = STATE["timeout_s"]
+        if latency:
+            time.sleep(latency)
+        kind = fault["kind"] if fault else None
+        entry = {"action": action, "start": start, "fault": kind}
+        if kind == "timeout":
+            time.sleep(timeout_s)
+            self._record(entry, 0)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if kind and kind != "drop_response":
+            status, headers, payload = fault_response(kind, service_of(self.headers, body))
+            self._record(entry, status)
+            return self._reply(status, headers, payload)
+        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        answer = conn.getresponse()
+        payload = answer.read()
+        conn.close()
+        if kind == "drop_response":
+            self._record(entry, 0)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._record(entry, answer.status)
+        skip = ("transfer-encoding", "connection", "content-length", "keep-alive")
+        self._reply(answer.status, {k: v for k, v in answer.getheaders() if k.lower() not in skip}, payload)
+
+    def _record(self, entry, status):
+        entry.update(end=time.time(), status=status)
+        with STATE_LOCK:
+            STATE["log"].append(entry)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
+    args = parser.parse_args()
+    upstream = urllib.parse.urlparse(args.upstream)
+    Proxy.upstream = (upstream.hostname, upstream.port)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Proxy)
+    server.daemon_threads = True
+    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
