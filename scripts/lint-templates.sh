@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Lints the deployment templates: cfn-lint on the SAM template and the CloudFormation
+# templates under infra/, and a structural check of the KEDA manifests under infra/keda/.
+# Exits non-zero on any failure.
+#
+#   CFN_LINT  the cfn-lint command (default: cfn-lint)
+#   PYTHON    a Python with PyYAML (default: the Python cfn-lint runs on, else python3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CFN_LINT="${CFN_LINT:-cfn-lint}"
+if ! command -v "$CFN_LINT" >/dev/null 2>&1; then
+  echo "lint-templates: $CFN_LINT not found; install it with 'pip install cfn-lint' or set CFN_LINT" >&2
+  exit 2
+fi
+if [ -z "${PYTHON:-}" ]; then
+  # cfn-lint depends on PyYAML, so the interpreter next to it has it.
+  cfn_lint_dir="$(dirname "$(command -v "$CFN_LINT")")"
+  if [ -x "$cfn_lint_dir/python" ]; then
+    PYTHON="$cfn_lint_dir/python"
+  else
+    PYTHON=python3
+  fi
+fi
+
+status=0
+templates=(template.yaml infra/*.yaml)
+echo "lint-templates: $CFN_LINT ${templates[*]}" >&2
+if ! "$CFN_LINT" -- "${templates[@]}"; then
+  status=1
+fi
+
+keda=(infra/keda/*.yaml)
+echo "lint-templates: KEDA manifests ${keda[*]}" >&2
+if ! "$PYTHON" - "${keda[@]}" <<'PY'
+import sys
+
+import yaml
+
+failures = []
+scaled_objects = 0
+for path in sys.argv[1:]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            docs = [d for d in yaml.safe_load_all(f) if d is not None]
+    except (OSError, yaml.YAMLError) as err:
+        failures.append(f"{path}: not valid YAML: {err}")
+        continue
+    for index, doc in enumerate(docs):
+        where = f"{path} document {index + 1}"
+        if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
+            failures.append(f"{where}: not a Kubernetes object (apiVersion and kind)")
+            continue
+        if not (doc.get("metadata") or {}).get("name"):
+            failures.append(f"{where}: {doc['kind']} has no metadata.name")
+        if doc["kind"] != "ScaledObject":
+            continue
+        scaled_objects += 1
+        spec = doc.get("spec") or {}
+        if not (spec.get("scaleTargetRef") or {}).get("name"):
+            failures.append(f"{where}: ScaledObject has no spec.scaleTargetRef.name")
+        triggers = spec.get("triggers") or []
+        kinesis = [t for t in triggers if isinstance(t, dict) and t.get("type") == "aws-kinesis-stream"]
+        if not kinesis:
+            failures.append(f"{where}: ScaledObject has no aws-kinesis-stream trigger")
+        for trigger in kinesis:
+            metadata = trigger.get("metadata") or {}
+            for key in ("streamName", "awsRegion", "shardCount"):
+                if not isinstance(metadata.get(key), str) or not metadata[key]:
+                    failures.append(f"{where}: aws-kinesis-stream trigger needs metadata.{key} as a string")
+        low, high = spec.get("minReplicaCount"), spec.get("maxReplicaCount")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            failures.append(f"{where}: minReplicaCount {low} exceeds maxReplicaCount {high}")
+if scaled_objects == 0:
+    failures.append("no KEDA ScaledObject found under infra/keda/")
+for failure in failures:
+    print(f"lint-templates: {failure}", file=sys.stderr)
+sys.exit(1 if failures else 0)
+PY
+then
+  status=1
+fi
+
+if [ "$status" -eq 0 ]; then
+  echo "lint-templates: clean" >&2
+fi
+exit "$status"
