@@ -378,6 +378,27 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
     })
 }
 
+/// Each alarm's state and when it entered it.
+pub async fn alarm_states(aws: &AwsClients, names: &[String]) -> AwsResult<HashMap<String, (String, Option<chrono::DateTime<chrono::Utc>>)>> {
+    let out = aws
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeAlarms", &names.join(","), e))?;
+    Ok(out
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| {
+            let since = a
+                .state_updated_timestamp()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+            Some((a.alarm_name()?.to_string(), (a.state_value()?.as_str().to_string(), since)))
+        })
+        .collect())
+}
+
 pub async fn alarm_tags(aws: &AwsClients, arn: &str) -> AwsResult<HashMap<String, String>> {
     let out = aws
         .cloudwatch

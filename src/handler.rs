@@ -14,6 +14,7 @@
 use crate::aws::{self, AwsClients, AwsError, ExistingAlarm, FailureKind};
 use crate::event::{self, AlarmNotification, Direction, EventError, Invocation};
 use crate::history::ReshardHistory;
+use crate::reconcile::{self, ReconcileReport};
 use crate::metrics::{self, FATAL_ERROR_METRIC};
 use crate::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
@@ -93,6 +94,9 @@ impl AlarmOutcome {
 pub struct InvocationReport {
     pub dry_run: bool,
     pub alarms: Vec<AlarmOutcome>,
+    /// What a scheduled reconcile found and fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<ReconcileReport>,
     /// Embedded Metric Format lines to print (stdout in Lambda).
     #[serde(skip)]
     pub metric_lines: Vec<String>,
@@ -101,6 +105,7 @@ pub struct InvocationReport {
 impl InvocationReport {
     pub fn succeeded(&self) -> bool {
         self.alarms.iter().all(AlarmOutcome::is_success)
+            && self.reconcile.as_ref().is_none_or(|r| r.failed() == 0)
     }
 }
 
@@ -120,18 +125,13 @@ impl Autoscaler {
         let mut report = InvocationReport {
             dry_run: self.settings.dry_run,
             alarms: Vec::new(),
+            reconcile: None,
             metric_lines: Vec::new(),
         };
         let records = match invocation {
             Invocation::Alarms(records) => records,
             Invocation::Scheduled => {
-                let mut outcome = AlarmOutcome::new(
-                    0,
-                    Outcome::Invalid,
-                    "scheduled events run `reconcile`, which this build does not include",
-                );
-                outcome.errors.push(outcome.reason.clone());
-                report.alarms.push(outcome);
+                self.reconcile_all(&mut report).await;
                 return report;
             }
         };
@@ -462,6 +462,29 @@ impl Autoscaler {
             &mut outcome.errors,
             up.into_iter().chain(down).chain(consumer),
         );
+    }
+
+    /// The scheduled run: every managed stream, fixes counted in `DRIFT_FIXED`.
+    async fn reconcile_all(&self, report: &mut InvocationReport) {
+        let metric = |name: &str, value: usize| {
+            metrics::emf_line(&self.settings.metric_namespace, &self.function_name, name, value as f64, Utc::now())
+        };
+        match reconcile::reconcile(&self.aws, &self.settings, &[], self.settings.dry_run, Utc::now()).await {
+            Ok(result) => {
+                report.metric_lines.push(metric(metrics::DRIFT_FIXED_METRIC, result.fixes()));
+                if result.failed() > 0 {
+                    report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
+                }
+                report.reconcile = Some(result);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "reconcile failed");
+                let mut outcome = AlarmOutcome::new(0, Outcome::Failed, format!("reconcile failed: {err}"));
+                outcome.errors.push(err.to_string());
+                report.alarms.push(outcome);
+                report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
+            }
+        }
     }
 
     async fn reset(&self, reset: &AlarmReset, errors: &mut Vec<String>) {

@@ -8,6 +8,7 @@
 //! - [`alarms`]: the one builder of the alarm definitions
 //! - [`history`]: the reshard history that enforces the daily limit
 //! - [`aws`]: the thin AWS layer
+//! - [`reconcile`]: self-healing of alarms and consumer concurrency
 //! - [`handler`]: one invocation, from event to executed plan
 //! - [`lambda`]: the Lambda entry point
 
@@ -19,4 +20,5 @@ pub mod history;
 pub mod lambda;
 pub mod metrics;
 pub mod policy;
+pub mod reconcile;
 pub mod settings;

@@ -36,6 +36,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
     },
+    /// Bring every managed stream (or the given ones) back in line with its real shard count:
+    /// alarm math and thresholds, missing alarms, consumer concurrency, alarms stuck in ALARM.
+    /// Changes nothing that is already right. The Lambda runs the same on its schedule.
+    Reconcile {
+        /// Streams to check; default: every stream with a `<stream>-scale-up` alarm.
+        streams: Vec<String>,
+        /// Show the drift without fixing it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +106,7 @@ fn init_cli_logs() {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Handle { event } => handle(&event).await,
+        Command::Reconcile { streams, dry_run, json } => reconcile(&streams, dry_run, json).await,
     }
 }
 
@@ -128,4 +142,18 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn reconcile(streams: &[String], dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_env().context("invalid settings")?;
+    let aws = AwsClients::load(&settings.throttle_retry).await;
+    let report = kinesis_autoscaler::reconcile::reconcile(&aws, &settings, streams, dry_run, chrono::Utc::now()).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", kinesis_autoscaler::reconcile::table(&report));
+        let verb = if dry_run { "to fix" } else { "fixed" };
+        println!("{} stream(s), {} drift(s) {verb}, {} failed", report.streams.len(), report.fixes(), report.failed());
+    }
+    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
