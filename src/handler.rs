@@ -14,11 +14,11 @@
 use crate::aws::{self, AwsClients, AwsError, ExistingAlarm, FailureKind};
 use crate::event::{self, AlarmNotification, Direction, EventError, Invocation};
 use crate::history::ReshardHistory;
-use crate::reconcile::{self, ReconcileReport};
 use crate::metrics::{self, FATAL_ERROR_METRIC};
 use crate::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
 };
+use crate::reconcile::{self, ReconcileReport};
 use crate::settings::{tag, Settings};
 use chrono::Utc;
 use serde::Serialize;
@@ -163,7 +163,7 @@ impl Autoscaler {
         let mut outcome = AlarmOutcome::new(record, Outcome::Ignored, "");
         outcome.alarm = Some(notification.alarm_name.clone());
         outcome.stream = Some(notification.stream.clone());
-        let trigger = match policy::triage(notification) {
+        let trigger = match policy::triage(notification, &self.settings) {
             Ok(trigger) => trigger,
             Err(ignored) => {
                 outcome.reason = ignored.to_string();
@@ -467,11 +467,27 @@ impl Autoscaler {
     /// The scheduled run: every managed stream, fixes counted in `DRIFT_FIXED`.
     async fn reconcile_all(&self, report: &mut InvocationReport) {
         let metric = |name: &str, value: usize| {
-            metrics::emf_line(&self.settings.metric_namespace, &self.function_name, name, value as f64, Utc::now())
+            metrics::emf_line(
+                &self.settings.metric_namespace,
+                &self.function_name,
+                name,
+                value as f64,
+                Utc::now(),
+            )
         };
-        match reconcile::reconcile(&self.aws, &self.settings, &[], self.settings.dry_run, Utc::now()).await {
+        match reconcile::reconcile(
+            &self.aws,
+            &self.settings,
+            &[],
+            self.settings.dry_run,
+            Utc::now(),
+        )
+        .await
+        {
             Ok(result) => {
-                report.metric_lines.push(metric(metrics::DRIFT_FIXED_METRIC, result.fixes()));
+                report
+                    .metric_lines
+                    .push(metric(metrics::DRIFT_FIXED_METRIC, result.fixes()));
                 if result.failed() > 0 {
                     report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
                 }
@@ -479,7 +495,8 @@ impl Autoscaler {
             }
             Err(err) => {
                 tracing::error!(error = %err, "reconcile failed");
-                let mut outcome = AlarmOutcome::new(0, Outcome::Failed, format!("reconcile failed: {err}"));
+                let mut outcome =
+                    AlarmOutcome::new(0, Outcome::Failed, format!("reconcile failed: {err}"));
                 outcome.errors.push(err.to_string());
                 report.alarms.push(outcome);
                 report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));

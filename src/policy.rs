@@ -36,13 +36,21 @@ pub enum Ignored {
     NotInAlarm(String),
     #[error("alarm name does not end in -scale-up or -scale-down")]
     NotAScalingAlarm,
+    #[error("stream {0} is outside MANAGED_STREAM_PREFIX {1:?}")]
+    NotManaged(String, String),
 }
 
-pub fn triage(notification: &AlarmNotification) -> Result<Trigger, Ignored> {
+pub fn triage(notification: &AlarmNotification, settings: &Settings) -> Result<Trigger, Ignored> {
     let (pair, direction) =
         AlarmPair::from_alarm_name(&notification.alarm_name).ok_or(Ignored::NotAScalingAlarm)?;
     if !notification.is_alarm() {
         return Err(Ignored::NotInAlarm(notification.new_state.clone()));
+    }
+    if !settings.manages(&notification.stream) {
+        return Err(Ignored::NotManaged(
+            notification.stream.clone(),
+            settings.managed_stream_prefix.clone(),
+        ));
     }
     Ok(Trigger {
         pair,
@@ -674,14 +682,26 @@ mod tests {
             stream: "orders".into(),
         };
         assert_eq!(
-            triage(&notification("orders-scale-up", "OK")),
+            triage(&notification("orders-scale-up", "OK"), &Settings::default()),
             Err(Ignored::NotInAlarm("OK".into()))
         );
         assert_eq!(
-            triage(&notification("orders-high", "ALARM")),
+            triage(&notification("orders-high", "ALARM"), &Settings::default()),
             Err(Ignored::NotAScalingAlarm)
         );
-        let t = triage(&notification("orders-scale-down", "ALARM")).unwrap();
+        let t = triage(
+            &notification("orders-scale-down", "ALARM"),
+            &Settings::default(),
+        )
+        .unwrap();
+        let scoped = Settings {
+            managed_stream_prefix: "prod-".into(),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            triage(&notification("orders-scale-up", "ALARM"), &scoped),
+            Err(Ignored::NotManaged(..))
+        ));
         assert_eq!(
             (t.direction, t.partner_alarm()),
             (Direction::Down, "orders-scale-up".to_string())

@@ -67,7 +67,10 @@ impl ReconcileReport {
     }
 
     pub fn failed(&self) -> usize {
-        self.streams.iter().filter(|s| s.verdict == StreamVerdict::Failed).count()
+        self.streams
+            .iter()
+            .filter(|s| s.verdict == StreamVerdict::Failed)
+            .count()
     }
 }
 
@@ -85,8 +88,17 @@ pub async fn reconcile(
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<ReconcileReport, WiringError> {
-    let streams = if streams.is_empty() { wiring::managed_streams(aws).await? } else { streams.to_vec() };
-    let mut report = ReconcileReport { dry_run, streams: Vec::new() };
+    // Discovery stays within the prefix the IAM policy grants; named streams are checked as asked.
+    let streams = if streams.is_empty() {
+        let all = wiring::managed_streams(aws).await?;
+        all.into_iter().filter(|s| settings.manages(s)).collect()
+    } else {
+        streams.to_vec()
+    };
+    let mut report = ReconcileReport {
+        dry_run,
+        streams: Vec::new(),
+    };
     for stream in streams {
         let outcome = reconcile_stream(aws, settings, &stream, dry_run, now).await;
         let outcome = outcome.unwrap_or_else(|err| StreamReconcile {
@@ -119,19 +131,30 @@ async fn reconcile_stream(
     let summary = match aws::stream_summary(aws, stream).await {
         Ok(summary) => summary,
         Err(err) if err.is("ResourceNotFoundException") => {
-            return Ok(skipped("stream no longer exists; its alarms can be removed with `unwire`".into()))
+            return Ok(skipped(
+                "stream no longer exists; its alarms can be removed with `unwire`".into(),
+            ))
         }
         Err(err) => return Err(err.into()),
     };
     if summary.mode == StreamMode::OnDemand {
-        return Ok(skipped("stream is ON_DEMAND; its scaling alarms do nothing (`unwire` removes them)".into()));
+        return Ok(skipped(
+            "stream is ON_DEMAND; its scaling alarms do nothing (`unwire` removes them)".into(),
+        ));
     }
     if summary.status != StreamStatus::Active {
-        return Ok(skipped(format!("stream is {:?}; checked again on the next run", summary.status)));
+        return Ok(skipped(format!(
+            "stream is {:?}; checked again on the next run",
+            summary.status
+        )));
     }
 
     let mut fixes = Vec::new();
-    let options = WireOptions { topic_arn: None, dry_run, stream_tags: Default::default() };
+    let options = WireOptions {
+        topic_arn: None,
+        dry_run,
+        stream_tags: Default::default(),
+    };
     let wired = wiring::wire_stream(aws, settings, stream, &options).await?;
     let mut rewritten = Vec::new();
     for alarm in &wired.alarms {
@@ -161,7 +184,9 @@ async fn reconcile_stream(
     let tags = aws::stream_tags(aws, stream).await?;
     let stream_settings = settings.for_stream(stream, &tags)?;
     if let Some(function) = &stream_settings.consumer_function {
-        let wanted = wired.shards.saturating_mul(stream_settings.lambdas_per_shard);
+        let wanted = wired
+            .shards
+            .saturating_mul(stream_settings.lambdas_per_shard);
         let current = aws::function_concurrency(aws, function).await?;
         if current != Some(wanted) {
             if !dry_run {
@@ -170,7 +195,10 @@ async fn reconcile_stream(
             fixes.push(Fix {
                 kind: FixKind::ConsumerConcurrency,
                 target: function.clone(),
-                detail: format!("reserved concurrency {} -> {wanted}", current.map_or("unreserved".to_string(), |c| c.to_string())),
+                detail: format!(
+                    "reserved concurrency {} -> {wanted}",
+                    current.map_or("unreserved".to_string(), |c| c.to_string())
+                ),
             });
         }
     }
@@ -179,8 +207,11 @@ async fn reconcile_stream(
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
     let states = aws::alarm_states(aws, &names).await?;
     for name in names.iter().filter(|n| !rewritten.contains(n)) {
-        let Some((state, since)) = states.get(name) else { continue };
-        let stuck = state == "ALARM" && since.is_some_and(|since| now - since > stuck_after(settings));
+        let Some((state, since)) = states.get(name) else {
+            continue;
+        };
+        let stuck =
+            state == "ALARM" && since.is_some_and(|since| now - since > stuck_after(settings));
         if stuck {
             if !dry_run {
                 let reason = "Reconcile: in ALARM with no scaling action pending; reset so it can fire again";
@@ -189,14 +220,21 @@ async fn reconcile_stream(
             fixes.push(Fix {
                 kind: FixKind::StuckAlarm,
                 target: name.clone(),
-                detail: format!("in ALARM since {}; reset to OK", since.map(|s| s.to_rfc3339()).unwrap_or_default()),
+                detail: format!(
+                    "in ALARM since {}; reset to OK",
+                    since.map(|s| s.to_rfc3339()).unwrap_or_default()
+                ),
             });
         }
     }
 
     Ok(StreamReconcile {
         stream: stream.to_string(),
-        verdict: if fixes.is_empty() { StreamVerdict::InLine } else { StreamVerdict::Drifted },
+        verdict: if fixes.is_empty() {
+            StreamVerdict::InLine
+        } else {
+            StreamVerdict::Drifted
+        },
         shards: Some(wired.shards),
         fixes,
         note: None,
@@ -204,8 +242,15 @@ async fn reconcile_stream(
 }
 
 fn log_stream(outcome: &StreamReconcile, dry_run: bool) {
-    let verdict = serde_json::to_value(outcome.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let fixes: Vec<String> = outcome.fixes.iter().map(|f| format!("{}: {}", f.target, f.detail)).collect();
+    let verdict = serde_json::to_value(outcome.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let fixes: Vec<String> = outcome
+        .fixes
+        .iter()
+        .map(|f| format!("{}: {}", f.target, f.detail))
+        .collect();
     if outcome.verdict == StreamVerdict::Failed {
         tracing::error!(stream = %outcome.stream, verdict, dry_run, note = outcome.note.as_deref().unwrap_or(""), "stream reconciled");
     } else {
@@ -215,10 +260,22 @@ fn log_stream(outcome: &StreamReconcile, dry_run: bool) {
 
 /// A table for people.
 pub fn table(report: &ReconcileReport) -> String {
-    let mut rows = vec![vec!["STREAM".to_string(), "SHARDS".into(), "VERDICT".into(), "DETAIL".into()]];
+    let mut rows = vec![vec![
+        "STREAM".to_string(),
+        "SHARDS".into(),
+        "VERDICT".into(),
+        "DETAIL".into(),
+    ]];
     for s in &report.streams {
-        let verdict = serde_json::to_value(s.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let mut details: Vec<String> = s.fixes.iter().map(|f| format!("{}: {}", f.target, f.detail)).collect();
+        let verdict = serde_json::to_value(s.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut details: Vec<String> = s
+            .fixes
+            .iter()
+            .map(|f| format!("{}: {}", f.target, f.detail))
+            .collect();
         details.extend(s.note.clone());
         if details.is_empty() {
             details.push("-".into());
@@ -226,9 +283,21 @@ pub fn table(report: &ReconcileReport) -> String {
         for (i, detail) in details.into_iter().enumerate() {
             let first = i == 0;
             rows.push(vec![
-                if first { s.stream.clone() } else { String::new() },
-                if first { s.shards.map_or("-".into(), |n| n.to_string()) } else { String::new() },
-                if first { verdict.clone() } else { String::new() },
+                if first {
+                    s.stream.clone()
+                } else {
+                    String::new()
+                },
+                if first {
+                    s.shards.map_or("-".into(), |n| n.to_string())
+                } else {
+                    String::new()
+                },
+                if first {
+                    verdict.clone()
+                } else {
+                    String::new()
+                },
                 detail,
             ]);
         }

@@ -79,6 +79,8 @@ pub struct Settings {
     pub scale_up_reserve: u32,
     pub min_shards: u32,
     pub max_shards: u32,
+    /// Only streams whose names start with this are managed (the IAM policy's scope).
+    pub managed_stream_prefix: String,
 }
 
 impl Default for Settings {
@@ -110,6 +112,7 @@ impl Default for Settings {
             scale_up_reserve: 2,
             min_shards: 1,
             max_shards: STREAM_SHARD_CAP,
+            managed_stream_prefix: String::new(),
         }
     }
 }
@@ -305,6 +308,7 @@ impl Settings {
             scale_up_reserve,
             min_shards,
             max_shards,
+            managed_stream_prefix: env.raw("MANAGED_STREAM_PREFIX").unwrap_or_default(),
         };
         settings.check()?;
         Ok(settings)
@@ -381,6 +385,11 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    /// Whether `stream` is within `MANAGED_STREAM_PREFIX`.
+    pub fn manages(&self, stream: &str) -> bool {
+        stream.starts_with(&self.managed_stream_prefix)
     }
 
     /// The settings of one stream: the global ones, overridden by the stream's tags.
@@ -517,6 +526,9 @@ mod tests {
         assert_eq!(s.lambdas_per_shard, 5);
         assert!(s.dry_run);
         assert_eq!(s.throttle_retry.count, 4);
+        let scoped = parse(&[("MANAGED_STREAM_PREFIX", "prod-")]).unwrap();
+        assert!(scoped.manages("prod-orders") && !scoped.manages("dev-orders"));
+        assert!(Settings::default().manages("anything"));
     }
 
     #[test]
