@@ -22,3 +22,4 @@ pub mod metrics;
 pub mod policy;
 pub mod reconcile;
 pub mod settings;
+pub mod wiring;

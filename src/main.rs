@@ -49,6 +49,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    Wire(kinesis_autoscaler::wiring::cli::WireArgs),
+    Unwire(kinesis_autoscaler::wiring::cli::UnwireArgs),
+    Status(kinesis_autoscaler::wiring::cli::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Handle { event } => handle(&event).await,
         Command::Reconcile { streams, dry_run, json } => reconcile(&streams, dry_run, json).await,
+        Command::Wire(args) => Ok(kinesis_autoscaler::wiring::cli::wire(args).await?),
+        Command::Unwire(args) => Ok(kinesis_autoscaler::wiring::cli::unwire(args).await?),
+        Command::Status(args) => Ok(kinesis_autoscaler::wiring::cli::status(args).await?),
     }
 }
 

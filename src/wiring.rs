@@ -1,0 +1,1176 @@
+//! The `wire`, `unwire` and `status` commands: connecting a stream to the autoscaler by
+//! writing its alarm pair, disconnecting it, and showing where each managed stream stands.
+//!
+//! `wire` writes exactly what the Lambda writes after a reshard: the same builder
+//! ([`alarms::build_pair`]) at the stream's current open shard count, with the same settings
+//! (the Lambda's environment variables), keeping what the Lambda keeps of existing alarms. So
+//! a freshly wired pair and a rewritten pair at the same count are the same alarms, and wiring
+//! again changes nothing.
+
+use crate::alarms::{self, AlarmPairSpec, AlarmSpec, AlarmTarget, KeptFields};
+use crate::aws::{self, AwsClients, AwsError, ExistingAlarm};
+use crate::event::{self, AlarmPair, Direction, SCALE_UP_SUFFIX};
+use crate::handler::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
+use crate::history::{HistoryError, ReshardHistory};
+use crate::policy::{StreamMode, StreamStatus};
+use crate::settings::{tag, Settings, SettingsError, StreamTagError, STREAM_SHARD_CAP};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error("stream {stream} does not exist")]
+    NoSuchStream { stream: String },
+    #[error("stream {stream} is ON_DEMAND: Kinesis scales it by itself, so it gets no scaling alarms (switch it to PROVISIONED first)")]
+    OnDemand { stream: String },
+    #[error("stream {stream} is {status}: wire it again once it is ACTIVE (its open shard count may be about to change)")]
+    NotActive { stream: String, status: String },
+    #[error("stream {stream}: no topic for the alarms: pass --topic-arn (or set KINESIS_AUTOSCALER_TOPIC_ARN); without one, wire reuses the actions of an existing alarm of the pair, and {stream} has none")]
+    NoTopic { stream: String },
+    #[error("{flag} {value:?} is invalid: expected {expected}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error(transparent)]
+    StreamTag(#[from] StreamTagError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("invalid settings: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("cannot write the output: {0}")]
+    Output(String),
+}
+
+/// Maps "the stream is not there" to an error that says so; other failures stay as they are.
+fn stream_error(stream: &str, err: AwsError) -> WiringError {
+    if err.is("ResourceNotFoundException") {
+        WiringError::NoSuchStream {
+            stream: stream.to_string(),
+        }
+    } else {
+        WiringError::Aws(err)
+    }
+}
+
+// ---- wire ---------------------------------------------------------------------------------
+
+/// Per-stream settings given on the command line, written as stream tags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamTagFlags {
+    pub min_shards: Option<u32>,
+    pub max_shards: Option<u32>,
+    pub consumer_function: Option<String>,
+    pub lambdas_per_shard: Option<u32>,
+}
+
+impl StreamTagFlags {
+    /// The tags the flags ask for, validated the way the Lambda validates the tags.
+    pub fn tags(&self) -> Result<BTreeMap<String, String>, WiringError> {
+        let shards = |flag: &'static str, value: Option<u32>| match value {
+            Some(v) if !(1..=STREAM_SHARD_CAP).contains(&v) => Err(WiringError::InvalidFlag {
+                flag,
+                value: v.to_string(),
+                expected: format!("a whole number of shards from 1 to {STREAM_SHARD_CAP}"),
+            }),
+            _ => Ok(value),
+        };
+        let min = shards("--min-shards", self.min_shards)?;
+        let max = shards("--max-shards", self.max_shards)?;
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                return Err(WiringError::InvalidFlag {
+                    flag: "--min-shards",
+                    value: min.to_string(),
+                    expected: format!("at most --max-shards ({max})"),
+                });
+            }
+        }
+        if let Some(0) = self.lambdas_per_shard {
+            return Err(WiringError::InvalidFlag {
+                flag: "--lambdas-per-shard",
+                value: "0".into(),
+                expected: "a whole number, at least 1".into(),
+            });
+        }
+        let consumer = match self.consumer_function.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(WiringError::InvalidFlag {
+                    flag: "--consumer-function",
+                    value: String::new(),
+                    expected: "a function name or ARN".into(),
+                })
+            }
+            other => other.map(str::to_string),
+        };
+        let mut tags = BTreeMap::new();
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                tags.insert(key.to_string(), value);
+            }
+        };
+        put(tag::MIN_SHARDS, min.map(|v| v.to_string()));
+        put(tag::MAX_SHARDS, max.map(|v| v.to_string()));
+        put(tag::CONSUMER_FUNCTION, consumer);
+        put(
+            tag::LAMBDAS_PER_SHARD,
+            self.lambdas_per_shard.map(|v| v.to_string()),
+        );
+        Ok(tags)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WireOptions {
+    /// The SNS topic that invokes the Lambda; `None` reuses an existing alarm's actions.
+    pub topic_arn: Option<String>,
+    pub dry_run: bool,
+    pub stream_tags: StreamTagFlags,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmChange {
+    pub name: String,
+    pub change: Change,
+    /// Whether the definition (as opposed to only the tags) is written.
+    pub definition_written: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags_written: BTreeMap<String, String>,
+    /// In a dry run, the definition that would be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<AlarmSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WireReport {
+    pub stream: String,
+    pub shards: u32,
+    pub dry_run: bool,
+    pub alarms: Vec<AlarmChange>,
+    /// Stream tags written (or, in a dry run, that would be).
+    pub stream_tags_written: BTreeMap<String, String>,
+}
+
+impl WireReport {
+    pub fn unchanged(&self) -> bool {
+        self.stream_tags_written.is_empty()
+            && self.alarms.iter().all(|a| a.change == Change::Unchanged)
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        let verb = if self.dry_run { "would be " } else { "" };
+        let alarms = self
+            .alarms
+            .iter()
+            .map(|a| match (a.change, a.definition_written) {
+                (Change::Updated, false) => format!("{} {verb}updated (tags only)", a.name),
+                (change, _) => format!("{} {verb}{}", a.name, change.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut line = format!("{} ({} shards): {alarms}", self.stream, self.shards);
+        if !self.stream_tags_written.is_empty() {
+            let tags = self
+                .stream_tags_written
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let _ = write!(line, "; stream tags {verb}written: {tags}");
+        }
+        line
+    }
+}
+
+/// The alarm tags `wire` and the Lambda's rewrite agree on (the rewrite adds
+/// `LastScaledTimestamp`).
+pub fn alarm_tags_for(direction: Direction, pair: &AlarmPair) -> BTreeMap<String, String> {
+    let partner = match direction {
+        Direction::Up => pair.name(Direction::Down),
+        Direction::Down => pair.name(Direction::Up),
+    };
+    BTreeMap::from([
+        (
+            TAG_SCALE_ACTION.to_string(),
+            direction.tag_value().to_string(),
+        ),
+        (TAG_COMPLIMENTARY_ALARM.to_string(), partner),
+    ])
+}
+
+/// Whether an existing alarm already is the desired one.
+pub fn same_definition(existing: &AlarmSpec, desired: &AlarmSpec) -> bool {
+    existing == desired
+}
+
+/// The stream tags among `wanted` whose value differs from `current`.
+pub fn tags_to_write(
+    current: &HashMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    wanted
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The alarm pair as the Lambda would write it for `shards`: what `wire` writes.
+pub fn desired_pair(
+    settings: &Settings,
+    target: &AlarmTarget,
+    topic_arn: Option<&str>,
+    existing: &HashMap<String, ExistingAlarm>,
+) -> AlarmPairSpec {
+    let pair = target.pair;
+    let kept = |direction: Direction| {
+        existing
+            .get(&pair.name(direction))
+            .map(ExistingAlarm::kept)
+            .unwrap_or_default()
+    };
+    let (mut kept_up, mut kept_down) = (kept(Direction::Up), kept(Direction::Down));
+    // Without a topic, a missing alarm of the pair publishes where its partner does.
+    if topic_arn.is_none() {
+        let up_exists = existing.contains_key(&pair.name(Direction::Up));
+        let down_exists = existing.contains_key(&pair.name(Direction::Down));
+        if up_exists && !down_exists {
+            kept_down = KeptFields {
+                alarm_actions: kept_up.alarm_actions.clone(),
+                ..KeptFields::default()
+            };
+        } else if down_exists && !up_exists {
+            kept_up = KeptFields {
+                alarm_actions: kept_down.alarm_actions.clone(),
+                ..KeptFields::default()
+            };
+        }
+    }
+    alarms::build_pair(settings, target, topic_arn, &kept_up, &kept_down)
+}
+
+/// Wires one stream: writes its stream tags (from the flags) and both alarms, each only if
+/// it differs from what is there. With `dry_run`, reads and reports but writes nothing.
+pub async fn wire_stream(
+    aws: &AwsClients,
+    settings: &Settings,
+    stream: &str,
+    options: &WireOptions,
+) -> Result<WireReport, WiringError> {
+    let wanted_tags = options.stream_tags.tags()?;
+    let pair = AlarmPair::new(stream);
+    let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
+    let (summary, current_tags, existing) = tokio::join!(
+        aws::stream_summary(aws, stream),
+        aws::stream_tags(aws, stream),
+        aws::describe_alarms(aws, &names)
+    );
+    let summary = summary.map_err(|e| stream_error(stream, e))?;
+    let current_tags = current_tags.map_err(|e| stream_error(stream, e))?;
+    let existing = existing?;
+    if summary.mode == StreamMode::OnDemand {
+        return Err(WiringError::OnDemand {
+            stream: stream.to_string(),
+        });
+    }
+    if summary.status != StreamStatus::Active {
+        return Err(WiringError::NotActive {
+            stream: stream.to_string(),
+            status: enum_name(&summary.status),
+        });
+    }
+
+    // The settings the stream will have once the flags are written, checked before writing.
+    let stream_tags_written = tags_to_write(&current_tags, &wanted_tags);
+    let mut merged = current_tags.clone();
+    merged.extend(stream_tags_written.clone());
+    let stream_settings = settings.for_stream(stream, &merged)?;
+
+    let topic = options
+        .topic_arn
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let target = AlarmTarget {
+        pair: &pair,
+        stream,
+        shards: summary.open_shards,
+        min_shards: stream_settings.min_shards,
+        max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
+    };
+    let desired = desired_pair(settings, &target, topic, &existing);
+    if desired.scale_up.alarm_actions.is_empty() || desired.scale_down.alarm_actions.is_empty() {
+        return Err(WiringError::NoTopic {
+            stream: stream.to_string(),
+        });
+    }
+
+    // What to write for each alarm.
+    let mut plans = Vec::new();
+    for (direction, spec) in [
+        (Direction::Up, &desired.scale_up),
+        (Direction::Down, &desired.scale_down),
+    ] {
+        let tags = alarm_tags_for(direction, &pair);
+        let plan = match existing.get(&spec.name) {
+            None => (spec, None, Change::Created, true, tags),
+            Some(current) => {
+                let current_tags = aws::alarm_tags(aws, &current.arn).await?;
+                let missing: BTreeMap<_, _> = tags
+                    .into_iter()
+                    .filter(|(k, v)| current_tags.get(k) != Some(v))
+                    .collect();
+                let rewrite = !same_definition(&current.spec, spec);
+                let change = if rewrite || !missing.is_empty() {
+                    Change::Updated
+                } else {
+                    Change::Unchanged
+                };
+                (spec, Some(current.arn.clone()), change, rewrite, missing)
+            }
+        };
+        plans.push(plan);
+    }
+
+    if !options.dry_run {
+        for (key, value) in &stream_tags_written {
+            aws::tag_stream(aws, stream, key, value)
+                .await
+                .map_err(|e| stream_error(stream, e))?;
+        }
+        for (spec, arn, change, rewrite, tags) in &plans {
+            let tags: Vec<(String, String)> =
+                tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            if *rewrite {
+                aws::put_alarm(aws, spec, &tags).await?;
+            }
+            if let (Some(arn), Change::Updated, false) = (arn, change, tags.is_empty()) {
+                aws::tag_alarm(aws, arn, &tags).await?;
+            }
+        }
+    }
+
+    Ok(WireReport {
+        stream: stream.to_string(),
+        shards: summary.open_shards,
+        dry_run: options.dry_run,
+        alarms: plans
+            .into_iter()
+            .map(|(spec, _, change, rewrite, tags)| AlarmChange {
+                name: spec.name.clone(),
+                change,
+                definition_written: rewrite,
+                tags_written: tags,
+                definition: (options.dry_run && rewrite).then(|| spec.clone()),
+            })
+            .collect(),
+        stream_tags_written,
+    })
+}
+
+// ---- unwire -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Removal {
+    Deleted,
+    AlreadyAbsent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnwireReport {
+    pub stream: String,
+    pub alarms: BTreeMap<String, Removal>,
+    /// Stream tags removed (only with `remove_tags`).
+    pub stream_tags_removed: Vec<String>,
+}
+
+impl UnwireReport {
+    pub fn summary(&self) -> String {
+        let alarms = self
+            .alarms
+            .iter()
+            .map(|(name, removal)| match removal {
+                Removal::Deleted => format!("{name} deleted"),
+                Removal::AlreadyAbsent => format!("{name} already absent"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut line = format!("{}: {alarms}", self.stream);
+        if !self.stream_tags_removed.is_empty() {
+            let _ = write!(
+                line,
+                "; stream tags removed: {}",
+                self.stream_tags_removed.join(" ")
+            );
+        }
+        line
+    }
+}
+
+/// The stream tags the autoscaler reads or writes; `unwire --remove-tags` removes them.
+pub const OUR_STREAM_TAGS: [&str; 5] = [
+    tag::RESHARD_HISTORY,
+    tag::MIN_SHARDS,
+    tag::MAX_SHARDS,
+    tag::CONSUMER_FUNCTION,
+    tag::LAMBDAS_PER_SHARD,
+];
+
+/// Deletes the stream's alarm pair (and, with `remove_tags`, our stream tags). The stream
+/// need not exist unless tags are to be removed.
+pub async fn unwire_stream(
+    aws: &AwsClients,
+    stream: &str,
+    remove_tags: bool,
+) -> Result<UnwireReport, WiringError> {
+    let pair = AlarmPair::new(stream);
+    let names = vec![pair.name(Direction::Up), pair.name(Direction::Down)];
+    let existing = aws::describe_alarms(aws, &names).await?;
+    let present: Vec<String> = names
+        .iter()
+        .filter(|n| existing.contains_key(*n))
+        .cloned()
+        .collect();
+    if !present.is_empty() {
+        aws::delete_alarms(aws, &present).await?;
+    }
+    let mut stream_tags_removed = Vec::new();
+    if remove_tags {
+        let tags = aws::stream_tags(aws, stream)
+            .await
+            .map_err(|e| stream_error(stream, e))?;
+        for key in OUR_STREAM_TAGS {
+            if tags.contains_key(key) {
+                aws::untag_stream(aws, stream, key)
+                    .await
+                    .map_err(|e| stream_error(stream, e))?;
+                stream_tags_removed.push(key.to_string());
+            }
+        }
+    }
+    Ok(UnwireReport {
+        stream: stream.to_string(),
+        alarms: names
+            .into_iter()
+            .map(|n| {
+                let removal = if existing.contains_key(&n) {
+                    Removal::Deleted
+                } else {
+                    Removal::AlreadyAbsent
+                };
+                (n, removal)
+            })
+            .collect(),
+        stream_tags_removed,
+    })
+}
+
+// ---- status -------------------------------------------------------------------------------
+
+/// The streams that have a `<stream>-scale-up` alarm watching the stream of that name.
+pub async fn managed_streams(aws: &AwsClients) -> Result<Vec<String>, WiringError> {
+    let alarms = aws::alarms_with_prefix(aws, "").await?;
+    Ok(managed_streams_of(alarms.iter().map(|a| &a.spec)))
+}
+
+pub fn managed_streams_of<'a>(specs: impl IntoIterator<Item = &'a AlarmSpec>) -> Vec<String> {
+    specs
+        .into_iter()
+        .filter_map(|spec| {
+            let prefix = spec.name.strip_suffix(SCALE_UP_SUFFIX)?;
+            (!prefix.is_empty() && spec.stream() == Some(prefix)).then(|| prefix.to_string())
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmStatus {
+    pub name: String,
+    pub state: String,
+    pub threshold: f64,
+    /// The shard count the math is written for (`s1`).
+    pub s1: Option<u32>,
+    pub disarmed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastReshardSource {
+    /// The stream's `AutoscalerReshardHistory` tag.
+    History,
+    /// The alarms' `LastScaledTimestamp` tag.
+    AlarmTag,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamReport {
+    pub stream: String,
+    pub shards: u32,
+    pub mode: StreamMode,
+    pub status: StreamStatus,
+    pub min_shards: Option<u32>,
+    pub max_shards: Option<u32>,
+    pub scale_up: Option<AlarmStatus>,
+    pub scale_down: Option<AlarmStatus>,
+    pub last_reshard: Option<DateTime<Utc>>,
+    pub last_reshard_source: Option<LastReshardSource>,
+    pub reshards_used: Option<u32>,
+    pub reshards_left: Option<u32>,
+    pub max_reshards_per_day: u32,
+    pub consumer_function: Option<String>,
+    pub consumer_reserved_concurrency: Option<u32>,
+    /// Where the alarms are not what the Lambda would write for the stream as it is.
+    pub drift: Vec<String>,
+    /// What could not be read (bad tags, a missing consumer function...).
+    pub problems: Vec<String>,
+}
+
+impl StreamReport {
+    pub fn in_drift(&self) -> bool {
+        !self.drift.is_empty()
+    }
+}
+
+fn enum_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn alarm_status(alarm: &ExistingAlarm) -> AlarmStatus {
+    AlarmStatus {
+        name: alarm.spec.name.clone(),
+        state: alarm.state.clone(),
+        threshold: alarm.spec.threshold,
+        s1: alarm.spec.shard_count(),
+        disarmed: alarm.spec.is_disarmed(),
+    }
+}
+
+/// Where one stream stands. A stream that cannot be described is an error; anything else
+/// that cannot be read is reported in `problems`.
+pub async fn stream_status(
+    aws: &AwsClients,
+    settings: &Settings,
+    stream: &str,
+    now: DateTime<Utc>,
+) -> Result<StreamReport, WiringError> {
+    let pair = AlarmPair::new(stream);
+    let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
+    let (summary, tags, existing) = tokio::join!(
+        aws::stream_summary(aws, stream),
+        aws::stream_tags(aws, stream),
+        aws::describe_alarms(aws, &names)
+    );
+    let summary = summary.map_err(|e| stream_error(stream, e))?;
+    let tags = tags.map_err(|e| stream_error(stream, e))?;
+    let existing = existing?;
+    let mut problems = Vec::new();
+    let mut drift = Vec::new();
+
+    let stream_settings = match settings.for_stream(stream, &tags) {
+        Ok(s) => Some(s),
+        Err(err) => {
+            problems.push(err.to_string());
+            None
+        }
+    };
+    let history = match tags.get(tag::RESHARD_HISTORY) {
+        None => Some(ReshardHistory::default()),
+        Some(value) => match ReshardHistory::parse(stream, value) {
+            Ok(h) => Some(h),
+            Err(err) => {
+                problems.push(err.to_string());
+                None
+            }
+        },
+    };
+
+    // Last reshard: the history, else the alarms' LastScaledTimestamp.
+    let mut last_reshard = history.as_ref().and_then(ReshardHistory::last);
+    let mut last_reshard_source = last_reshard.map(|_| LastReshardSource::History);
+    if last_reshard.is_none() {
+        for alarm in existing.values() {
+            match aws::alarm_tags(aws, &alarm.arn).await {
+                Ok(alarm_tags) => {
+                    let scaled = alarm_tags
+                        .get(TAG_LAST_SCALED)
+                        .filter(|v| !v.is_empty())
+                        .and_then(|v| event::parse_alarm_time(v));
+                    if scaled > last_reshard {
+                        last_reshard = scaled;
+                        last_reshard_source = Some(LastReshardSource::AlarmTag);
+                    }
+                }
+                Err(err) => problems.push(err.to_string()),
+            }
+        }
+    }
+
+    let scale_up = existing.get(&names[0]).map(alarm_status);
+    let scale_down = existing.get(&names[1]).map(alarm_status);
+    for (name, status) in [(&names[0], &scale_up), (&names[1], &scale_down)] {
+        match status {
+            None => drift.push(format!("{name} is missing")),
+            Some(AlarmStatus { s1, .. }) if *s1 != Some(summary.open_shards) => {
+                let written_for = s1.map_or("an unknown count".to_string(), |n| n.to_string());
+                drift.push(format!(
+                    "{name} is written for {written_for} shards, the stream has {}",
+                    summary.open_shards
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    // Beyond s1: does the rest of the definition match what the Lambda would write now?
+    if let (Some(limits), Some(_), Some(_)) = (&stream_settings, &scale_up, &scale_down) {
+        if drift.is_empty() && summary.mode == StreamMode::Provisioned {
+            let target = AlarmTarget {
+                pair: &pair,
+                stream,
+                shards: summary.open_shards,
+                min_shards: limits.min_shards,
+                max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
+            };
+            let desired = desired_pair(settings, &target, None, &existing);
+            for spec in [&desired.scale_up, &desired.scale_down] {
+                if let Some(current) = existing.get(&spec.name) {
+                    if !same_definition(&current.spec, spec) {
+                        drift.push(format!(
+                            "{} differs from what `wire` and the Lambda would write",
+                            spec.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if summary.mode == StreamMode::OnDemand && (scale_up.is_some() || scale_down.is_some()) {
+        problems.push(format!(
+            "stream {stream} is ON_DEMAND: its scaling alarms are refused by the Lambda; unwire it"
+        ));
+    }
+
+    let consumer_function = stream_settings
+        .as_ref()
+        .and_then(|s| s.consumer_function.clone());
+    let consumer_reserved_concurrency = match &consumer_function {
+        None => None,
+        Some(function) => match aws::function_concurrency(aws, function).await {
+            Ok(reserved) => reserved,
+            Err(err) => {
+                problems.push(err.to_string());
+                None
+            }
+        },
+    };
+    let used = history.as_ref().map(|h| h.used_in_day(now));
+    Ok(StreamReport {
+        stream: stream.to_string(),
+        shards: summary.open_shards,
+        mode: summary.mode,
+        status: summary.status,
+        min_shards: stream_settings.as_ref().map(|s| s.min_shards),
+        max_shards: stream_settings.as_ref().map(|s| s.max_shards),
+        scale_up,
+        scale_down,
+        last_reshard,
+        last_reshard_source,
+        reshards_used: used,
+        reshards_left: used.map(|u| settings.max_reshards_per_day.saturating_sub(u)),
+        max_reshards_per_day: settings.max_reshards_per_day,
+        consumer_function,
+        consumer_reserved_concurrency,
+        drift,
+        problems,
+    })
+}
+
+/// Lays out rows as columns separated by two spaces, each as wide as its widest cell.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[c].saturating_sub(cell.chars().count()) + 2;
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn alarm_cell(alarm: &Option<AlarmStatus>) -> String {
+    match alarm {
+        None => "missing".to_string(),
+        Some(a) => {
+            let s1 = a.s1.map_or("?".to_string(), |n| n.to_string());
+            let threshold = if a.disarmed {
+                "disarmed".to_string()
+            } else {
+                format!("{}", a.threshold)
+            };
+            format!("{} {threshold} s1={s1}", a.state)
+        }
+    }
+}
+
+/// The status table for people, with drift and problems listed under it.
+pub fn status_table(reports: &[StreamReport]) -> String {
+    let mut rows = vec![[
+        "STREAM",
+        "SHARDS",
+        "BOUNDS",
+        "MODE",
+        "STATUS",
+        "SCALE-UP",
+        "SCALE-DOWN",
+        "LAST RESHARD",
+        "RESHARDS 24H",
+        "CONSUMER",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for r in reports {
+        let shards = if r.in_drift() {
+            format!("{} (drift)", r.shards)
+        } else {
+            r.shards.to_string()
+        };
+        let bounds = match (r.min_shards, r.max_shards) {
+            (Some(min), Some(max)) => format!("{min}-{max}"),
+            _ => "?".to_string(),
+        };
+        let last = r.last_reshard.map_or("-".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+        });
+        let reshards = match (r.reshards_used, r.reshards_left) {
+            (Some(used), Some(left)) => {
+                format!("{used}/{} ({left} left)", r.max_reshards_per_day)
+            }
+            _ => "?".to_string(),
+        };
+        let consumer = match (&r.consumer_function, r.consumer_reserved_concurrency) {
+            (None, _) => "-".to_string(),
+            (Some(f), Some(n)) => format!("{f} (reserved {n})"),
+            (Some(f), None) => format!("{f} (unreserved)"),
+        };
+        rows.push(vec![
+            r.stream.clone(),
+            shards,
+            bounds,
+            enum_name(&r.mode),
+            enum_name(&r.status),
+            alarm_cell(&r.scale_up),
+            alarm_cell(&r.scale_down),
+            last,
+            reshards,
+            consumer,
+        ]);
+    }
+    let mut out = table(&rows);
+    for r in reports {
+        for note in &r.drift {
+            let _ = writeln!(out, "drift: {}: {note}", r.stream);
+        }
+        for note in &r.problems {
+            let _ = writeln!(out, "problem: {}: {note}", r.stream);
+        }
+    }
+    out
+}
+
+/// The command-line side: arguments, and printing for people or scripts.
+pub mod cli {
+    use super::*;
+    use std::process::ExitCode;
+
+    /// Connect streams to the autoscaler: write their scale-up / scale-down alarms.
+    ///
+    /// Creates or updates each stream's `<stream>-scale-up` / `<stream>-scale-down` alarms
+    /// for its current open shard count, publishing to the autoscaler's SNS topic.
+    ///
+    /// The alarms are built by the code the Lambda uses to rewrite them after a reshard, from
+    /// the same environment variables (SCALE_UP_THRESHOLD, SCALE_PERIOD_MINS, MIN_SHARDS, ...;
+    /// see README.md), so run `wire` with the Lambda's settings: a wired alarm then equals a
+    /// rewritten one. Descriptions and extra actions of existing alarms are kept. Only what
+    /// differs is written: wiring again reports "unchanged". Streams must be PROVISIONED and
+    /// ACTIVE.
+    ///
+    /// Per-stream settings given as flags are written as stream tags (AutoscalerMinShards,
+    /// AutoscalerMaxShards, AutoscalerConsumerFunction, AutoscalerLambdasPerShard) before the
+    /// alarms, and apply to every stream named.
+    #[derive(clap::Args, Debug, Clone)]
+    pub struct WireArgs {
+        /// The streams to wire.
+        #[arg(required = true, value_name = "STREAM")]
+        pub streams: Vec<String>,
+        /// The SNS topic that invokes the autoscaler Lambda: the stack's AutoscalerTopicArn
+        /// output (`aws cloudformation describe-stacks --stack-name NAME --query
+        /// "Stacks[0].Outputs[?OutputKey=='AutoscalerTopicArn'].OutputValue" --output text`).
+        /// Without it, the actions of the stream's existing alarms are reused; a stream with
+        /// no alarm yet is then an error.
+        #[arg(long, env = "KINESIS_AUTOSCALER_TOPIC_ARN", value_name = "ARN")]
+        pub topic_arn: Option<String>,
+        /// Print the alarm definitions and tags that would be written (JSON); write nothing.
+        #[arg(long)]
+        pub dry_run: bool,
+        /// Never scale below N shards (stream tag AutoscalerMinShards).
+        #[arg(long, value_name = "N")]
+        pub min_shards: Option<u32>,
+        /// Never scale above N shards (stream tag AutoscalerMaxShards).
+        #[arg(long, value_name = "N")]
+        pub max_shards: Option<u32>,
+        /// The Lambda function consuming the stream, whose reserved concurrency follows the
+        /// shard count (stream tag AutoscalerConsumerFunction).
+        #[arg(long, value_name = "NAME_OR_ARN")]
+        pub consumer_function: Option<String>,
+        /// Reserved concurrency of the consumer per shard (stream tag
+        /// AutoscalerLambdasPerShard).
+        #[arg(long, value_name = "N")]
+        pub lambdas_per_shard: Option<u32>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        pub json: bool,
+    }
+
+    /// Disconnect streams from the autoscaler: delete their scale-up / scale-down alarms.
+    ///
+    /// Alarms already gone are reported as "already absent"; the streams themselves are not
+    /// touched (they keep their shard count) unless --remove-tags is given.
+    #[derive(clap::Args, Debug, Clone)]
+    pub struct UnwireArgs {
+        /// The streams to unwire.
+        #[arg(required = true, value_name = "STREAM")]
+        pub streams: Vec<String>,
+        /// Also remove the autoscaler's stream tags: AutoscalerReshardHistory,
+        /// AutoscalerMinShards, AutoscalerMaxShards, AutoscalerConsumerFunction,
+        /// AutoscalerLambdasPerShard.
+        #[arg(long)]
+        pub remove_tags: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        pub json: bool,
+    }
+
+    /// Show where managed streams stand: shards, alarms, drift, reshards left today.
+    ///
+    /// Per stream: open shards, mode and status, both alarms' state, threshold and the shard count their math is written for (drift is flagged when it is
+    /// not the open count, or when an alarm differs from what `wire` would write), the last
+    /// reshard, reshards used in the rolling 24 hours against MAX_RESHARDS_PER_DAY, and the
+    /// consumer function's reserved concurrency. Settings come from the same environment
+    /// variables as the Lambda.
+    #[derive(clap::Args, Debug, Clone)]
+    pub struct StatusArgs {
+        /// The streams to show; by default every stream with a `<stream>-scale-up` alarm
+        /// watching it.
+        #[arg(value_name = "STREAM")]
+        pub streams: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        pub json: bool,
+    }
+
+    #[derive(Serialize)]
+    struct Failure {
+        stream: String,
+        error: String,
+    }
+
+    #[derive(Serialize)]
+    struct Output<'a, T: Serialize> {
+        streams: &'a [T],
+        errors: &'a [Failure],
+    }
+
+    fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> Result<(), WiringError> {
+        let text = serde_json::to_string_pretty(&Output { streams, errors })
+            .map_err(|e| WiringError::Output(e.to_string()))?;
+        println!("{text}");
+        Ok(())
+    }
+
+    fn exit_code(errors: &[Failure]) -> ExitCode {
+        if errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    async fn setup() -> Result<(Settings, AwsClients), WiringError> {
+        let settings = Settings::from_env()?;
+        let aws = AwsClients::load(&settings.throttle_retry).await;
+        Ok((settings, aws))
+    }
+
+    /// `wire`: exits 0 when every stream is wired, 1 when any failed (each error names its
+    /// stream; the others are still wired).
+    pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
+        let options = WireOptions {
+            topic_arn: args.topic_arn.clone(),
+            dry_run: args.dry_run,
+            stream_tags: StreamTagFlags {
+                min_shards: args.min_shards,
+                max_shards: args.max_shards,
+                consumer_function: args.consumer_function.clone(),
+                lambdas_per_shard: args.lambdas_per_shard,
+            },
+        };
+        options.stream_tags.tags()?;
+        let (settings, aws) = setup().await?;
+        let mut reports = Vec::new();
+        let mut errors = Vec::new();
+        for stream in &args.streams {
+            match wire_stream(&aws, &settings, stream, &options).await {
+                Ok(report) => reports.push(report),
+                Err(err) => errors.push(Failure {
+                    stream: stream.clone(),
+                    error: err.to_string(),
+                }),
+            }
+        }
+        if args.json || args.dry_run {
+            print_json(&reports, &errors)?;
+        } else {
+            for report in &reports {
+                println!("{}", report.summary());
+            }
+        }
+        for failure in &errors {
+            eprintln!("error: {}", failure.error);
+        }
+        Ok(exit_code(&errors))
+    }
+
+    /// `unwire`: exits 0 when every stream's alarms are gone, 1 otherwise.
+    pub async fn unwire(args: UnwireArgs) -> Result<ExitCode, WiringError> {
+        let (_, aws) = setup().await?;
+        let mut reports = Vec::new();
+        let mut errors = Vec::new();
+        for stream in &args.streams {
+            match unwire_stream(&aws, stream, args.remove_tags).await {
+                Ok(report) => reports.push(report),
+                Err(err) => errors.push(Failure {
+                    stream: stream.clone(),
+                    error: err.to_string(),
+                }),
+            }
+        }
+        if args.json {
+            print_json(&reports, &errors)?;
+        } else {
+            for report in &reports {
+                println!("{}", report.summary());
+            }
+        }
+        for failure in &errors {
+            eprintln!("error: {}", failure.error);
+        }
+        Ok(exit_code(&errors))
+    }
+
+    /// `status`: exits 0 when every stream could be described, 1 otherwise (drift is
+    /// reported, not an error).
+    pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
+        let (settings, aws) = setup().await?;
+        let streams = if args.streams.is_empty() {
+            managed_streams(&aws).await?
+        } else {
+            args.streams.clone()
+        };
+        let now = Utc::now();
+        let mut reports = Vec::new();
+        let mut errors = Vec::new();
+        for stream in &streams {
+            match stream_status(&aws, &settings, stream, now).await {
+                Ok(report) => reports.push(report),
+                Err(err) => errors.push(Failure {
+                    stream: stream.clone(),
+                    error: err.to_string(),
+                }),
+            }
+        }
+        if args.json {
+            print_json(&reports, &errors)?;
+        } else if streams.is_empty() {
+            println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
+        } else {
+            print!("{}", status_table(&reports));
+        }
+        for failure in &errors {
+            eprintln!("error: {}", failure.error);
+        }
+        Ok(exit_code(&errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, stream: &str) -> AlarmSpec {
+        let pair = AlarmPair::new(stream);
+        let mut spec = alarms::build(
+            Direction::Up,
+            &Settings::default(),
+            &AlarmTarget {
+                pair: &pair,
+                stream,
+                shards: 2,
+                min_shards: 1,
+                max_shards: 10,
+            },
+            Some("arn:topic"),
+            &KeptFields::default(),
+        );
+        spec.name = name.to_string();
+        spec
+    }
+
+    #[test]
+    fn flags_become_validated_tags() {
+        let flags = StreamTagFlags {
+            min_shards: Some(2),
+            max_shards: Some(64),
+            consumer_function: Some(" consumer ".into()),
+            lambdas_per_shard: Some(3),
+        };
+        let tags = flags.tags().unwrap();
+        assert_eq!(tags[tag::MIN_SHARDS], "2");
+        assert_eq!(tags[tag::MAX_SHARDS], "64");
+        assert_eq!(tags[tag::CONSUMER_FUNCTION], "consumer");
+        assert_eq!(tags[tag::LAMBDAS_PER_SHARD], "3");
+        assert!(StreamTagFlags::default().tags().unwrap().is_empty());
+        for bad in [
+            StreamTagFlags {
+                min_shards: Some(0),
+                ..Default::default()
+            },
+            StreamTagFlags {
+                max_shards: Some(10_001),
+                ..Default::default()
+            },
+            StreamTagFlags {
+                min_shards: Some(8),
+                max_shards: Some(4),
+                ..Default::default()
+            },
+            StreamTagFlags {
+                lambdas_per_shard: Some(0),
+                ..Default::default()
+            },
+            StreamTagFlags {
+                consumer_function: Some("  ".into()),
+                ..Default::default()
+            },
+        ] {
+            let err = bad.tags().unwrap_err();
+            assert!(err.to_string().contains("--"), "{err}");
+        }
+    }
+
+    #[test]
+    fn only_differing_tags_are_written() {
+        let current = HashMap::from([(tag::MIN_SHARDS.to_string(), "2".to_string())]);
+        let wanted = BTreeMap::from([
+            (tag::MIN_SHARDS.to_string(), "2".to_string()),
+            (tag::MAX_SHARDS.to_string(), "8".to_string()),
+        ]);
+        assert_eq!(
+            tags_to_write(&current, &wanted),
+            BTreeMap::from([(tag::MAX_SHARDS.to_string(), "8".to_string())])
+        );
+    }
+
+    #[test]
+    fn managed_streams_need_a_matching_dimension() {
+        let specs = [
+            spec("orders-scale-up", "orders"),
+            spec("orders-scale-down", "orders"),
+            spec("clicks-scale-up", "other"),
+            spec("orders-scale-up", "orders"),
+            spec("-scale-up", ""),
+        ];
+        assert_eq!(managed_streams_of(&specs), ["orders"]);
+    }
+
+    #[test]
+    fn a_missing_alarm_reuses_its_partners_actions_without_a_topic() {
+        let pair = AlarmPair::new("orders");
+        let mut up = spec("orders-scale-up", "orders");
+        up.alarm_actions = vec!["arn:topic".into(), "arn:pager".into()];
+        let existing = HashMap::from([(
+            up.name.clone(),
+            ExistingAlarm {
+                arn: "arn:alarm".into(),
+                state: "OK".into(),
+                spec: up,
+            },
+        )]);
+        let target = AlarmTarget {
+            pair: &pair,
+            stream: "orders",
+            shards: 2,
+            min_shards: 1,
+            max_shards: 10,
+        };
+        let desired = desired_pair(&Settings::default(), &target, None, &existing);
+        assert_eq!(desired.scale_down.alarm_actions, ["arn:topic", "arn:pager"]);
+        let none = desired_pair(&Settings::default(), &target, None, &HashMap::new());
+        assert!(none.scale_up.alarm_actions.is_empty());
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let out = table(&[
+            vec!["A".into(), "BB".into(), "C".into()],
+            vec!["long".into(), "x".into(), "".into()],
+        ]);
+        assert_eq!(out, "A     BB  C\nlong  x\n");
+    }
+}
