@@ -27,6 +27,8 @@ pub enum WiringError {
     OnDemand { stream: String },
     #[error("stream {stream} is {status}: wire it again once it is ACTIVE (its open shard count may be about to change)")]
     NotActive { stream: String, status: String },
+    #[error("stream {stream} is outside MANAGED_STREAM_PREFIX {prefix:?}: the Lambda would ignore its alarms (and its IAM policy does not reach it)")]
+    NotManaged { stream: String, prefix: String },
     #[error("stream {stream}: no topic for the alarms: pass --topic-arn (or set KINESIS_AUTOSCALER_TOPIC_ARN); without one, wire reuses the actions of an existing alarm of the pair, and {stream} has none")]
     NoTopic { stream: String },
     #[error("{flag} {value:?} is invalid: expected {expected}")]
@@ -282,6 +284,12 @@ pub async fn wire_stream(
     options: &WireOptions,
 ) -> Result<WireReport, WiringError> {
     let wanted_tags = options.stream_tags.tags()?;
+    if !settings.manages(stream) {
+        return Err(WiringError::NotManaged {
+            stream: stream.to_string(),
+            prefix: settings.managed_stream_prefix.clone(),
+        });
+    }
     let pair = AlarmPair::new(stream);
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
     let (summary, current_tags, existing) = tokio::join!(
@@ -672,6 +680,12 @@ pub async fn stream_status(
                 }
             }
         }
+    }
+    if !settings.manages(stream) {
+        problems.push(format!(
+            "stream {stream} is outside MANAGED_STREAM_PREFIX {:?}: the Lambda ignores its alarms",
+            settings.managed_stream_prefix
+        ));
     }
     if summary.mode == StreamMode::OnDemand && (scale_up.is_some() || scale_down.is_some()) {
         problems.push(format!(

@@ -374,6 +374,16 @@ async fn on_demand_streams_are_refused_by_name() {
     );
     assert!(pair_alarms(&aws, &AlarmPair::new(&stream)).await.is_empty());
 
+    let scoped = Settings {
+        managed_stream_prefix: "prod-".into(),
+        ..Settings::default()
+    };
+    let err = wiring::wire_stream(&aws, &scoped, &stream, &options())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WiringError::NotManaged { .. }), "{err}");
+    assert!(err.to_string().contains("MANAGED_STREAM_PREFIX"), "{err}");
+
     let missing = unique("nosuchstream");
     let err = wiring::wire_stream(&aws, &Settings::default(), &missing, &options())
         .await
