@@ -379,7 +379,10 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
 }
 
 /// Each alarm's state and when it entered it.
-pub async fn alarm_states(aws: &AwsClients, names: &[String]) -> AwsResult<HashMap<String, (String, Option<chrono::DateTime<chrono::Utc>>)>> {
+pub async fn alarm_states(
+    aws: &AwsClients,
+    names: &[String],
+) -> AwsResult<HashMap<String, (String, Option<chrono::DateTime<chrono::Utc>>)>> {
     let out = aws
         .cloudwatch
         .describe_alarms()
@@ -394,7 +397,10 @@ pub async fn alarm_states(aws: &AwsClients, names: &[String]) -> AwsResult<HashM
             let since = a
                 .state_updated_timestamp()
                 .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
-            Some((a.alarm_name()?.to_string(), (a.state_value()?.as_str().to_string(), since)))
+            Some((
+                a.alarm_name()?.to_string(),
+                (a.state_value()?.as_str().to_string(), since),
+            ))
         })
         .collect())
 }

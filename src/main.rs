@@ -90,7 +90,8 @@ fn main() -> ExitCode {
 async fn serve_lambda() -> anyhow::Result<ExitCode> {
     lambda::init_json_logs();
     let settings = Settings::from_env().context("invalid settings")?;
-    lambda::run(settings)
+    // Boxed: the runtime's and the SDK's futures nest deeper than rustc's default layout limit.
+    Box::pin(lambda::run(settings))
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(ExitCode::SUCCESS)
@@ -109,7 +110,11 @@ fn init_cli_logs() {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Handle { event } => handle(&event).await,
-        Command::Reconcile { streams, dry_run, json } => reconcile(&streams, dry_run, json).await,
+        Command::Reconcile {
+            streams,
+            dry_run,
+            json,
+        } => reconcile(&streams, dry_run, json).await,
         Command::Wire(args) => Ok(kinesis_autoscaler::wiring::cli::wire(args).await?),
         Command::Unwire(args) => Ok(kinesis_autoscaler::wiring::cli::unwire(args).await?),
         Command::Status(args) => Ok(kinesis_autoscaler::wiring::cli::status(args).await?),
@@ -153,13 +158,29 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
 async fn reconcile(streams: &[String], dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env().context("invalid settings")?;
     let aws = AwsClients::load(&settings.throttle_retry).await;
-    let report = kinesis_autoscaler::reconcile::reconcile(&aws, &settings, streams, dry_run, chrono::Utc::now()).await?;
+    let report = kinesis_autoscaler::reconcile::reconcile(
+        &aws,
+        &settings,
+        streams,
+        dry_run,
+        chrono::Utc::now(),
+    )
+    .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", kinesis_autoscaler::reconcile::table(&report));
         let verb = if dry_run { "to fix" } else { "fixed" };
-        println!("{} stream(s), {} drift(s) {verb}, {} failed", report.streams.len(), report.fixes(), report.failed());
+        println!(
+            "{} stream(s), {} drift(s) {verb}, {} failed",
+            report.streams.len(),
+            report.fixes(),
+            report.failed()
+        );
     }
-    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -10,7 +10,9 @@ use kinesis_autoscaler::reconcile::{reconcile, FixKind, StreamVerdict};
 use kinesis_autoscaler::settings::{tag, Settings};
 
 async fn reshard_by_hand(aws: &aws::AwsClients, stream: &str, to: u32) {
-    aws::update_shard_count(aws, stream, to).await.expect("UpdateShardCount");
+    aws::update_shard_count(aws, stream, to)
+        .await
+        .expect("UpdateShardCount");
 }
 
 #[tokio::test]
@@ -22,21 +24,44 @@ async fn a_reshard_by_hand_is_healed_once_and_then_left_alone() {
     let pair = wire(&aws, &settings, &stream, 2).await;
     reshard_by_hand(&aws, &stream, 4).await;
 
-    let dry = reconcile(&aws, &settings, &[stream.clone()], true, Utc::now()).await.unwrap();
+    let dry = reconcile(&aws, &settings, &[stream.clone()], true, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(dry.streams[0].verdict, StreamVerdict::Drifted);
-    assert_eq!(alarm(&aws, &pair.name(Direction::Up)).await.spec.shard_count(), Some(2), "dry run changes nothing");
+    assert_eq!(
+        alarm(&aws, &pair.name(Direction::Up))
+            .await
+            .spec
+            .shard_count(),
+        Some(2),
+        "dry run changes nothing"
+    );
 
-    let fixed = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now()).await.unwrap();
+    let fixed = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
+        .await
+        .unwrap();
     let kinds: Vec<FixKind> = fixed.streams[0].fixes.iter().map(|f| f.kind).collect();
-    assert_eq!(kinds, [FixKind::AlarmDefinition, FixKind::AlarmDefinition], "{:?}", fixed.streams[0]);
+    assert_eq!(
+        kinds,
+        [FixKind::AlarmDefinition, FixKind::AlarmDefinition],
+        "{:?}",
+        fixed.streams[0]
+    );
     for direction in [Direction::Up, Direction::Down] {
         let alarm = alarm(&aws, &pair.name(direction)).await;
         assert_eq!(alarm.spec.shard_count(), Some(4));
         assert_eq!(alarm.state, "INSUFFICIENT_DATA");
     }
 
-    let again = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now()).await.unwrap();
-    assert_eq!(again.streams[0].verdict, StreamVerdict::InLine, "{:?}", again.streams[0]);
+    let again = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.streams[0].verdict,
+        StreamVerdict::InLine,
+        "{:?}",
+        again.streams[0]
+    );
     assert!(again.streams[0].fixes.is_empty());
 }
 
@@ -50,17 +75,28 @@ async fn a_missing_alarm_and_consumer_concurrency_are_restored() {
     create_stream(&aws, &stream, 2).await;
     tag_stream(&aws, &stream, tag::CONSUMER_FUNCTION, &consumer).await;
     let pair = wire(&aws, &settings, &stream, 2).await;
-    aws::delete_alarms(&aws, &[pair.name(Direction::Down)]).await.unwrap();
+    aws::delete_alarms(&aws, &[pair.name(Direction::Down)])
+        .await
+        .unwrap();
 
-    let report = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now()).await.unwrap();
+    let report = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
+        .await
+        .unwrap();
 
     let kinds: Vec<FixKind> = report.streams[0].fixes.iter().map(|f| f.kind).collect();
     assert!(kinds.contains(&FixKind::AlarmCreated), "{kinds:?}");
     assert!(kinds.contains(&FixKind::ConsumerConcurrency), "{kinds:?}");
     let down = alarm(&aws, &pair.name(Direction::Down)).await;
     assert_eq!(down.spec.shard_count(), Some(2));
-    assert_eq!(down.spec.alarm_actions, [topic_arn()], "publishes where its partner does");
-    assert_eq!(aws::function_concurrency(&aws, &consumer).await.unwrap(), Some(2));
+    assert_eq!(
+        down.spec.alarm_actions,
+        [topic_arn()],
+        "publishes where its partner does"
+    );
+    assert_eq!(
+        aws::function_concurrency(&aws, &consumer).await.unwrap(),
+        Some(2)
+    );
 }
 
 #[tokio::test]
@@ -71,13 +107,29 @@ async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again() {
     create_stream(&aws, &stream, 2).await;
     let pair = wire(&aws, &settings, &stream, 2).await;
     let up = pair.name(Direction::Up);
-    aws::set_alarm_state(&aws, &up, "ALARM", "test: the event was lost").await.unwrap();
+    aws::set_alarm_state(&aws, &up, "ALARM", "test: the event was lost")
+        .await
+        .unwrap();
 
-    let soon = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now()).await.unwrap();
-    assert!(soon.streams[0].fixes.is_empty(), "an event may still be on its way: {:?}", soon.streams[0]);
+    let soon = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        soon.streams[0].fixes.is_empty(),
+        "an event may still be on its way: {:?}",
+        soon.streams[0]
+    );
     assert_eq!(alarm(&aws, &up).await.state, "ALARM");
 
-    let later = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now() + Duration::hours(1)).await.unwrap();
+    let later = reconcile(
+        &aws,
+        &settings,
+        &[stream.clone()],
+        false,
+        Utc::now() + Duration::hours(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(later.streams[0].fixes[0].kind, FixKind::StuckAlarm);
     assert_eq!(alarm(&aws, &up).await.state, "OK");
 }
@@ -89,13 +141,30 @@ async fn deleted_and_on_demand_streams_are_reported_not_touched() {
     let stream = unique("gone");
     create_stream(&aws, &stream, 1).await;
     let pair = wire(&aws, &settings, &stream, 1).await;
-    aws.kinesis.delete_stream().stream_name(&stream).send().await.unwrap();
+    aws.kinesis
+        .delete_stream()
+        .stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
 
-    let report = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now()).await.unwrap();
+    let report = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
+        .await
+        .unwrap();
 
     assert_eq!(report.streams[0].verdict, StreamVerdict::Skipped);
-    assert!(report.streams[0].note.as_deref().unwrap_or("").contains("no longer exists"));
-    assert_eq!(alarm(&aws, &pair.name(Direction::Up)).await.spec.shard_count(), Some(1));
+    assert!(report.streams[0]
+        .note
+        .as_deref()
+        .unwrap_or("")
+        .contains("no longer exists"));
+    assert_eq!(
+        alarm(&aws, &pair.name(Direction::Up))
+            .await
+            .spec
+            .shard_count(),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -108,12 +177,23 @@ async fn the_scheduled_lambda_event_runs_reconcile() {
     reshard_by_hand(&aws, &stream, 2).await;
     // Dry run: the schedule sees every managed stream in this shared emulator, including
     // other tests' streams in mid-flight, so it must not change them.
-    let autoscaler = autoscaler(Settings { dry_run: true, ..settings }).await;
+    let autoscaler = autoscaler(Settings {
+        dry_run: true,
+        ..settings
+    })
+    .await;
 
     let report = autoscaler.handle_invocation(Invocation::Scheduled).await;
 
     let reconciled = report.reconcile.as_ref().expect("a reconcile report");
-    let ours = reconciled.streams.iter().find(|s| s.stream == stream).expect("our stream was found");
+    let ours = reconciled
+        .streams
+        .iter()
+        .find(|s| s.stream == stream)
+        .expect("our stream was found");
     assert_eq!(ours.verdict, StreamVerdict::Drifted);
-    assert!(report.metric_lines.iter().any(|l| l.contains("DRIFT_FIXED")));
+    assert!(report
+        .metric_lines
+        .iter()
+        .any(|l| l.contains("DRIFT_FIXED")));
 }
