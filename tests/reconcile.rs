@@ -24,9 +24,15 @@ async fn a_reshard_by_hand_is_healed_once_and_then_left_alone() {
     let pair = wire(&aws, &settings, &stream, 2).await;
     reshard_by_hand(&aws, &stream, 4).await;
 
-    let dry = reconcile(&aws, &settings, &[stream.clone()], true, Utc::now())
-        .await
-        .unwrap();
+    let dry = reconcile(
+        &aws,
+        &settings,
+        std::slice::from_ref(&stream),
+        true,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(dry.streams[0].verdict, StreamVerdict::Drifted);
     assert_eq!(
         alarm(&aws, &pair.name(Direction::Up))
@@ -37,9 +43,15 @@ async fn a_reshard_by_hand_is_healed_once_and_then_left_alone() {
         "dry run changes nothing"
     );
 
-    let fixed = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
-        .await
-        .unwrap();
+    let fixed = reconcile(
+        &aws,
+        &settings,
+        std::slice::from_ref(&stream),
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     let kinds: Vec<FixKind> = fixed.streams[0].fixes.iter().map(|f| f.kind).collect();
     assert_eq!(
         kinds,
@@ -53,9 +65,15 @@ async fn a_reshard_by_hand_is_healed_once_and_then_left_alone() {
         assert_eq!(alarm.state, "INSUFFICIENT_DATA");
     }
 
-    let again = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
-        .await
-        .unwrap();
+    let again = reconcile(
+        &aws,
+        &settings,
+        std::slice::from_ref(&stream),
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         again.streams[0].verdict,
         StreamVerdict::InLine,
@@ -79,9 +97,15 @@ async fn a_missing_alarm_and_consumer_concurrency_are_restored() {
         .await
         .unwrap();
 
-    let report = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
-        .await
-        .unwrap();
+    let report = reconcile(
+        &aws,
+        &settings,
+        std::slice::from_ref(&stream),
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
 
     let kinds: Vec<FixKind> = report.streams[0].fixes.iter().map(|f| f.kind).collect();
     assert!(kinds.contains(&FixKind::AlarmCreated), "{kinds:?}");
@@ -111,9 +135,15 @@ async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again() {
         .await
         .unwrap();
 
-    let soon = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
-        .await
-        .unwrap();
+    let soon = reconcile(
+        &aws,
+        &settings,
+        std::slice::from_ref(&stream),
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert!(
         soon.streams[0].fixes.is_empty(),
         "an event may still be on its way: {:?}",
@@ -124,7 +154,7 @@ async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again() {
     let later = reconcile(
         &aws,
         &settings,
-        &[stream.clone()],
+        std::slice::from_ref(&stream),
         false,
         Utc::now() + Duration::hours(1),
     )
@@ -148,9 +178,15 @@ async fn deleted_and_on_demand_streams_are_reported_not_touched() {
         .await
         .unwrap();
 
-    let report = reconcile(&aws, &settings, &[stream.clone()], false, Utc::now())
-        .await
-        .unwrap();
+    let report = reconcile(
+        &aws,
+        &settings,
+        std::slice::from_ref(&stream),
+        false,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(report.streams[0].verdict, StreamVerdict::Skipped);
     assert!(report.streams[0]
