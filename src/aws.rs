@@ -4,6 +4,7 @@
 use crate::alarms::{AlarmSpec, Comparison, KeptFields, MetricQuery, StreamMetric};
 use crate::policy::{StreamMode, StreamStatus};
 use crate::settings::RetrySettings;
+use aws_config::retry::ErrorKind;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -11,7 +12,11 @@ use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::types as cw;
 use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kinesis::types as kn;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -229,12 +234,45 @@ pub async fn update_shard_count(aws: &AwsClients, stream: &str, target: u32) -> 
         .customize()
         .config_override(
             aws_sdk_kinesis::config::Config::builder()
-                .retry_config(RetryConfig::standard().with_max_attempts(3)),
+                .retry_config(RetryConfig::standard().with_max_attempts(3))
+                .retry_classifier(RetryOnlyThrottling),
         )
         .send()
         .await
         .map(|_| ())
         .map_err(|e| AwsError::from_sdk("UpdateShardCount", stream, e))
+}
+
+/// Retries of `UpdateShardCount` are for throttling only. After a time-out, a 5xx or a lost
+/// answer the reshard may have started, and AWS refuses the retry with ResourceInUseException,
+/// which would read as "surely nothing happened" (history rolled back, alarms left for the old
+/// count, no error metric). Without the retry the failure stays `Unknown`: reported, history kept.
+#[derive(Debug)]
+struct RetryOnlyThrottling;
+
+impl ClassifyRetry for RetryOnlyThrottling {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, _ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        match previous {
+            RetryAction::RetryIndicated(RetryReason::RetryableError {
+                kind: ErrorKind::ThrottlingError,
+                ..
+            }) => RetryAction::NoActionIndicated,
+            RetryAction::RetryIndicated(_) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "RetryOnlyThrottling"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
 }
 
 /// Shards the account may still open in this region.
@@ -255,6 +293,8 @@ pub async fn account_headroom(aws: &AwsClients) -> AwsResult<u32> {
 pub struct ExistingAlarm {
     pub arn: String,
     pub state: String,
+    /// When the alarm entered `state`.
+    pub state_since: Option<chrono::DateTime<chrono::Utc>>,
     pub spec: AlarmSpec,
 }
 
@@ -361,6 +401,9 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
             .state_value()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
+        state_since: alarm
+            .state_updated_timestamp()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
         spec: AlarmSpec {
             name: alarm.alarm_name()?.to_string(),
             description: alarm.alarm_description().map(str::to_string),
@@ -376,33 +419,6 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
             metrics,
         },
     })
-}
-
-/// Each alarm's state and when it entered it.
-pub async fn alarm_states(
-    aws: &AwsClients,
-    names: &[String],
-) -> AwsResult<HashMap<String, (String, Option<chrono::DateTime<chrono::Utc>>)>> {
-    let out = aws
-        .cloudwatch
-        .describe_alarms()
-        .set_alarm_names(Some(names.to_vec()))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeAlarms", &names.join(","), e))?;
-    Ok(out
-        .metric_alarms()
-        .iter()
-        .filter_map(|a| {
-            let since = a
-                .state_updated_timestamp()
-                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
-            Some((
-                a.alarm_name()?.to_string(),
-                (a.state_value()?.as_str().to_string(), since),
-            ))
-        })
-        .collect())
 }
 
 pub async fn alarm_tags(aws: &AwsClients, arn: &str) -> AwsResult<HashMap<String, String>> {

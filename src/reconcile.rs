@@ -205,13 +205,14 @@ async fn reconcile_stream(
 
     let pair = AlarmPair::new(stream);
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
-    let states = aws::alarm_states(aws, &names).await?;
+    let alarms = aws::describe_alarms(aws, &names).await?;
     for name in names.iter().filter(|n| !rewritten.contains(n)) {
-        let Some((state, since)) = states.get(name) else {
+        let Some(alarm) = alarms.get(name) else {
             continue;
         };
-        let stuck =
-            state == "ALARM" && since.is_some_and(|since| now - since > stuck_after(settings));
+        let since = alarm.state_since;
+        let stuck = alarm.state == "ALARM"
+            && since.is_some_and(|since| now - since > stuck_after(settings));
         if stuck {
             if !dry_run {
                 let reason = "Reconcile: in ALARM with no scaling action pending; reset so it can fire again";

@@ -1163,6 +1163,7 @@ mod tests {
             ExistingAlarm {
                 arn: "arn:alarm".into(),
                 state: "OK".into(),
+                state_since: None,
                 spec: up,
             },
         )]);
