@@ -12,6 +12,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod sim_cli;
+
 /// Autoscaler for provisioned Kinesis data streams.
 ///
 /// Started by the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) without a subcommand, it serves
@@ -36,6 +38,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         event: PathBuf,
     },
+    /// Replay an ingest trace through the alarms and the policy; see docs/simulate.md.
+    Simulate(sim_cli::SimulateArgs),
+    /// Replay every trace under upstream's policy, ours and a proposal; print a Markdown table.
+    BenchPolicy(sim_cli::BenchArgs),
     /// Bring every managed stream (or the given ones) back in line with its real shard count:
     /// alarm math and thresholds, missing alarms, consumer concurrency, alarms stuck in ALARM.
     /// Changes nothing that is already right. The Lambda runs the same on its schedule.
@@ -110,6 +116,8 @@ fn init_cli_logs() {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Handle { event } => handle(&event).await,
+        Command::Simulate(args) => sim_cli::simulate(args),
+        Command::BenchPolicy(args) => sim_cli::bench_policy(args),
         Command::Reconcile {
             streams,
             dry_run,

@@ -1,0 +1,207 @@
+//! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
+
+use anyhow::Context;
+use clap::Args;
+use kinesis_autoscaler::simulate::{self, bench, Options, Prices, Variant};
+use kinesis_autoscaler::{plot, trace};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PolicyFlag {
+    /// The autoscaler's policy, as the Lambda runs it.
+    Ours,
+    /// The upstream Go Lambda: from/2 halving, no daily reshard limit.
+    Upstream,
+    /// Proposal: size each reshard from the alarm window's peak (see --target-usage).
+    Sized,
+}
+
+/// Replay an ingest trace through the autoscaler's alarms and policy.
+///
+/// Each policy flag sets the Lambda environment variable named in its help, and is validated
+/// the same way; errors name that variable.
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The trace: CSV timestamp,incoming_bytes,incoming_records (per-period Sums).
+    #[arg(long, value_name = "FILE")]
+    trace: PathBuf,
+    /// Shards at the start [default: what the first row needs, within the bounds].
+    #[arg(long)]
+    initial_shards: Option<u32>,
+    /// Period of the alarm datapoints in minutes (SCALE_PERIOD_MINS); must match the trace.
+    #[arg(long)]
+    period_mins: Option<u32>,
+    /// SCALE_UP_THRESHOLD [default: 0.75].
+    #[arg(long)]
+    scale_up_threshold: Option<f64>,
+    /// SCALE_UP_EVALUATION_PERIOD [default: 5].
+    #[arg(long)]
+    scale_up_evaluation_periods: Option<u32>,
+    /// SCALE_UP_DATAPOINTS_REQUIRED [default: 5].
+    #[arg(long)]
+    scale_up_datapoints: Option<u32>,
+    /// SCALE_DOWN_THRESHOLD [default: 0.25].
+    #[arg(long, allow_hyphen_values = true)]
+    scale_down_threshold: Option<f64>,
+    /// SCALE_DOWN_EVALUATION_PERIOD [default: 60].
+    #[arg(long)]
+    scale_down_evaluation_periods: Option<u32>,
+    /// SCALE_DOWN_DATAPOINTS_REQUIRED [default: 57].
+    #[arg(long)]
+    scale_down_datapoints: Option<u32>,
+    /// MIN_SHARDS [default: 1].
+    #[arg(long)]
+    min_shards: Option<u32>,
+    /// MAX_SHARDS [default: 10000].
+    #[arg(long)]
+    max_shards: Option<u32>,
+    /// MAX_RESHARDS_PER_DAY [default: 10].
+    #[arg(long)]
+    max_reshards_per_day: Option<u32>,
+    /// SCALE_UP_RESHARD_RESERVE [default: 2].
+    #[arg(long)]
+    scale_up_reserve: Option<u32>,
+    /// Periods a reshard takes (stream UPDATING, old count still serving).
+    #[arg(long, default_value_t = 1)]
+    reshard_periods: u32,
+    /// Which target function decides reshard sizes.
+    #[arg(long, value_enum, default_value = "ours")]
+    policy: PolicyFlag,
+    /// With --policy sized: the usage each reshard aims at.
+    #[arg(long, default_value_t = 0.5)]
+    target_usage: f64,
+    /// USD per shard-hour (us-east-1, checked 2026-11).
+    #[arg(long, default_value_t = Prices::default().shard_hour)]
+    price_shard_hour: f64,
+    /// USD per million 25 KB PUT payload units (us-east-1, checked 2026-11).
+    #[arg(long, default_value_t = Prices::default().put_units_million)]
+    price_put_units_million: f64,
+    /// USD per on-demand stream-hour (us-east-1, checked 2026-11).
+    #[arg(long, default_value_t = Prices::default().on_demand_stream_hour)]
+    price_on_demand_stream_hour: f64,
+    /// USD per GB ingested on demand (us-east-1, checked 2026-11).
+    #[arg(long, default_value_t = Prices::default().on_demand_gb)]
+    price_on_demand_gb: f64,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write the per-period timeline CSV here.
+    #[arg(long, value_name = "OUT.csv")]
+    timeline: Option<PathBuf>,
+    /// Write an SVG chart here.
+    #[arg(long, value_name = "OUT.svg")]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Folder of *.csv traces.
+    #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/traces"))]
+    traces: PathBuf,
+}
+
+fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
+    let mut vars: HashMap<&'static str, String> = HashMap::new();
+    let mut set = |name: &'static str, value: Option<String>| {
+        if let Some(v) = value {
+            vars.insert(name, v);
+        }
+    };
+    let s = |v: Option<u32>| v.map(|v| v.to_string());
+    let f = |v: Option<f64>| v.map(|v| v.to_string());
+    set("SCALE_PERIOD_MINS", s(args.period_mins));
+    set("SCALE_UP_THRESHOLD", f(args.scale_up_threshold));
+    set(
+        "SCALE_UP_EVALUATION_PERIOD",
+        s(args.scale_up_evaluation_periods),
+    );
+    set("SCALE_UP_DATAPOINTS_REQUIRED", s(args.scale_up_datapoints));
+    set("SCALE_DOWN_THRESHOLD", f(args.scale_down_threshold));
+    set(
+        "SCALE_DOWN_EVALUATION_PERIOD",
+        s(args.scale_down_evaluation_periods),
+    );
+    set(
+        "SCALE_DOWN_DATAPOINTS_REQUIRED",
+        s(args.scale_down_datapoints),
+    );
+    set("MIN_SHARDS", s(args.min_shards));
+    set("MAX_SHARDS", s(args.max_shards));
+    set("MAX_RESHARDS_PER_DAY", s(args.max_reshards_per_day));
+    set("SCALE_UP_RESHARD_RESERVE", s(args.scale_up_reserve));
+    let settings = simulate::settings_from_vars(&vars)
+        .context("invalid policy flags (each flag sets the variable named)")?;
+    Ok(Options {
+        settings,
+        initial_shards: args.initial_shards,
+        reshard_periods: args.reshard_periods,
+        prices: Prices {
+            shard_hour: args.price_shard_hour,
+            put_units_million: args.price_put_units_million,
+            on_demand_stream_hour: args.price_on_demand_stream_hour,
+            on_demand_gb: args.price_on_demand_gb,
+        },
+        variant: match args.policy {
+            PolicyFlag::Ours => Variant::Ours,
+            PolicyFlag::Upstream => Variant::Upstream,
+            PolicyFlag::Sized => Variant::Sized {
+                target_usage: args.target_usage,
+            },
+        },
+        keep_timeline: true,
+    })
+}
+
+pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let opts = options(&args)?;
+    if !(args.target_usage.is_finite() && args.target_usage > 0.0) {
+        anyhow::bail!(
+            "--target-usage {} is invalid: expected a number above 0",
+            args.target_usage
+        );
+    }
+    let trace =
+        trace::read(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
+    let outcome = simulate::simulate(&trace, &opts)?;
+    if let Some(path) = &args.timeline {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        simulate::write_timeline(std::io::BufWriter::new(file), &outcome.timeline)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "{}: provisioned shards vs load",
+            args.trace
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        );
+        std::fs::write(path, plot::render(&outcome, &title))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
+    } else {
+        print!("{}", simulate::human_report(&outcome.summary));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let dir: &Path = &args.traces;
+    let results = bench::run(dir)?;
+    println!("Traces: {}\n", dir.display());
+    print!("{}", bench::table(&results));
+    let speed = bench::speed()?;
+    println!(
+        "\nReplay speed: a synthetic year of 1-minute periods ({} periods, {} reshards) in {:.1} ms (best of 3): {:.1} million periods/s.",
+        speed.periods,
+        speed.reshards,
+        speed.best_secs * 1e3,
+        speed.periods as f64 / speed.best_secs / 1e6
+    );
+    Ok(ExitCode::SUCCESS)
+}

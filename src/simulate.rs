@@ -1,0 +1,1009 @@
+//! Replays an ingest trace through the autoscaler's own decision code: the alarms that
+//! [`alarms::build_pair`] defines are evaluated the way CloudWatch evaluates them, each alarm
+//! action goes through [`policy::plan`], and the plan's reshard and alarm rewrite are applied
+//! to the simulated stream. See `docs/simulate.md` for the model in full; in short:
+//!
+//! - Time is cut into the trace's periods (`P` minutes, which must equal `period_mins`). Every
+//!   period yields one datapoint per alarm; a missing row counts as 0 (the alarms' `FILL(m,0)`).
+//! - A datapoint is `max(bytes/(1 MiB*60*P), records/(1000*60*P)) / s1`, with the `s1` of the
+//!   alarm definition *currently* in force applied to every datapoint in the window. The
+//!   scale-down alarm's iterator-age term `e5` is 0 (traces carry no iterator age).
+//! - Alarms are evaluated once, at the end of each period: ALARM when at least
+//!   `datapoints_to_alarm` of the last `evaluation_periods` datapoints breach. Only a
+//!   transition into ALARM notifies the Lambda.
+//! - A reset to INSUFFICIENT_DATA (both alarms after a reshard; the firing alarm after a stale
+//!   event or at a bound) forgets the window: only datapoints of later periods count, so the
+//!   alarm needs `datapoints_to_alarm` new breaching periods before it can fire again. A reset
+//!   to OK keeps the window, so a refused alarm fires again at the next evaluation if the
+//!   load still breaches (what the Lambda intends with that reset).
+//! - The Lambda acts at the evaluation instant. A reshard takes `reshard_periods` periods:
+//!   those periods still run on the old shard count and evaluations at their ends see the
+//!   stream UPDATING (so [`policy::plan`] refuses and resets to OK); the new count is in force
+//!   from the following period.
+//! - Throughput per period of `P` seconds with `S` shards: capacity `P*S*1000` records and
+//!   `P*S` MiB; the admitted fraction is `min(1, cap_records/records, cap_bytes/bytes)`. This
+//!   ignores bursts inside a period, so real throttling is at least what is reported.
+
+use crate::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFields};
+use crate::event::{AlarmPair, Direction};
+use crate::history::ReshardHistory;
+use crate::policy::{
+    self, AlarmsState, Decision, Observed, ResetState, StreamMode, StreamState, StreamStatus,
+    Trigger,
+};
+use crate::settings::{Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT};
+use crate::trace::{Row, Trace};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// Provisioned streams bill PUT payload units of 25 KB.
+const PUT_UNIT_BYTES: f64 = 25.0 * 1024.0;
+/// On-demand streams bill ingest per record rounded up to 1 KB.
+const ON_DEMAND_RECORD_ROUNDING: f64 = 1024.0;
+const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// The name of the simulated stream (and alarm prefix).
+pub const STREAM: &str = "simulated";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("invalid settings: {0}")]
+    Settings(#[from] SettingsError),
+    #[error("the trace's period is {trace_secs} s but the alarms' period is {period_mins} min: set --period-mins {hint} (or resample the trace)")]
+    PeriodMismatch {
+        trace_secs: i64,
+        period_mins: u32,
+        hint: String,
+    },
+    #[error("--initial-shards {0} is invalid: expected 1 to 10000")]
+    InitialShards(u32),
+    #[error("--reshard-periods {0} is invalid: expected 0 to 288")]
+    ReshardPeriods(u32),
+    #[error("price {name}={value} is invalid: expected a finite number >= 0")]
+    Price { name: &'static str, value: f64 },
+}
+
+/// Prices in USD, us-east-1 as published, checked 2026-11.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prices {
+    pub shard_hour: f64,
+    pub put_units_million: f64,
+    pub on_demand_stream_hour: f64,
+    pub on_demand_gb: f64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            shard_hour: 0.015,
+            put_units_million: 0.014,
+            on_demand_stream_hour: 0.04,
+            on_demand_gb: 0.08,
+        }
+    }
+}
+
+/// How the target shard count of a reshard is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// [`policy::plan`] as the Lambda runs it.
+    Ours,
+    /// The upstream Go Lambda: halving is `from/2` (at least 1) and there is no daily limit.
+    /// `plan` still decides everything else; only the target and the budget differ.
+    Upstream,
+    /// A proposal: size the target from the alarm window's measured peak so the stream runs
+    /// at `target_usage`, within AWS's 2x / half bounds per reshard.
+    Sized { target_usage: f64 },
+}
+
+impl Variant {
+    pub fn label(&self) -> String {
+        match self {
+            Variant::Ours => "ours".into(),
+            Variant::Upstream => "upstream (from/2 halving, no daily limit)".into(),
+            Variant::Sized { target_usage } => format!("sized to {target_usage} usage"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub settings: Settings,
+    /// `None`: the oracle's need at the first row, within the shard bounds.
+    pub initial_shards: Option<u32>,
+    pub reshard_periods: u32,
+    pub prices: Prices,
+    pub variant: Variant,
+    pub keep_timeline: bool,
+}
+
+impl Options {
+    pub fn new(settings: Settings) -> Self {
+        Options {
+            settings,
+            initial_shards: None,
+            reshard_periods: 1,
+            prices: Prices::default(),
+            variant: Variant::Ours,
+            keep_timeline: true,
+        }
+    }
+
+    fn check(&self) -> Result<(), SimError> {
+        self.settings.check()?;
+        if let Some(n) = self.initial_shards {
+            if !(1..=crate::settings::STREAM_SHARD_CAP).contains(&n) {
+                return Err(SimError::InitialShards(n));
+            }
+        }
+        if self.reshard_periods > 288 {
+            return Err(SimError::ReshardPeriods(self.reshard_periods));
+        }
+        let p = &self.prices;
+        for (name, value) in [
+            ("--price-shard-hour", p.shard_hour),
+            ("--price-put-units-million", p.put_units_million),
+            ("--price-on-demand-stream-hour", p.on_demand_stream_hour),
+            ("--price-on-demand-gb", p.on_demand_gb),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(SimError::Price { name, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Settings from flags: `vars` maps the Lambda's environment variable names to flag values,
+/// so the same parser validates them and every error names the variable.
+pub fn settings_from_vars<K>(vars: &HashMap<K, String>) -> Result<Settings, SettingsError>
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+{
+    Settings::from_lookup(|name| vars.get(name).cloned())
+}
+
+/// One timeline row: the period of one trace row and what the simulated stream did with it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimelineRow {
+    pub timestamp: DateTime<Utc>,
+    pub shards: u32,
+    pub incoming_bytes: f64,
+    pub incoming_records: f64,
+    pub throttled_records: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReshardEvent {
+    pub at: DateTime<Utc>,
+    pub direction: Direction,
+    pub from: u32,
+    pub to: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub variant: String,
+    /// Trace rows replayed; every per-period sum below is over these.
+    pub periods: u64,
+    /// Periods inside the trace's span without a row (counted as 0 load by the alarms).
+    pub missing_periods: u64,
+    pub period_secs: i64,
+    pub initial_shards: u32,
+    pub final_shards: u32,
+    pub shard_hours: f64,
+    pub records_total: f64,
+    pub records_throttled: f64,
+    pub throttled_fraction: f64,
+    pub throttled_periods: u64,
+    pub bytes_total: f64,
+    pub reshards: u64,
+    pub scale_ups: u64,
+    pub scale_downs: u64,
+    pub max_reshards_in_24h: u32,
+    /// Reshards that were beyond AWS's 10 in a rolling 24 h (AWS would have refused them).
+    pub reshards_over_daily_limit: u64,
+    pub alarm_actions: u64,
+    pub refusals: u64,
+    pub put_payload_units: f64,
+    pub provisioned_cost_usd: f64,
+    pub on_demand_cost_usd: f64,
+    pub oracle_shard_hours: f64,
+    pub oracle_provisioned_cost_usd: f64,
+    pub prices: Prices,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub timeline: Vec<TimelineRow>,
+    pub reshards: Vec<ReshardEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+/// One alarm of the pair as CloudWatch holds it.
+#[derive(Debug, Clone)]
+struct AlarmEval {
+    state: State,
+    /// First period whose datapoint counts (the one after the last reset to INSUFFICIENT_DATA).
+    window_start: usize,
+}
+
+impl AlarmEval {
+    fn reset(&mut self, state: ResetState, next_period: usize) {
+        match state {
+            ResetState::Ok => self.state = State::Ok,
+            ResetState::InsufficientData => {
+                self.state = State::InsufficientData;
+                self.window_start = next_period;
+            }
+        }
+    }
+}
+
+/// What the alarm evaluation needs of an [`alarms::AlarmSpec`], read once per rewrite.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    threshold: f64,
+    comparison: Comparison,
+    evaluation_periods: usize,
+    datapoints_to_alarm: usize,
+    s1: f64,
+    /// `MAX([e3,e4,e5])` with `e5 = 0` for the scale-down alarm.
+    floor_zero: bool,
+}
+
+impl Rule {
+    fn of(spec: &alarms::AlarmSpec, direction: Direction) -> Rule {
+        Rule {
+            threshold: spec.threshold,
+            comparison: spec.comparison,
+            evaluation_periods: spec.evaluation_periods as usize,
+            datapoints_to_alarm: spec.datapoints_to_alarm as usize,
+            // build_pair always writes s1; 1 only guards a hand-made spec.
+            s1: f64::from(spec.shard_count().unwrap_or(1).max(1)),
+            floor_zero: direction == Direction::Down,
+        }
+    }
+}
+
+/// A fired alarm and what the Lambda (here: [`policy::plan`]) decided about it.
+#[derive(Debug, Clone)]
+pub struct Firing {
+    pub trigger: Trigger,
+    pub observed: Observed,
+    pub now: DateTime<Utc>,
+    /// The decision as applied (for [`Variant::Ours`], exactly `plan`'s).
+    pub decision: Decision,
+}
+
+/// The simulated stream, its alarms and the running totals; advance it with [`Replay::step`].
+pub struct Replay {
+    opts: Options,
+    limits: StreamSettings,
+    pair: AlarmPair,
+    start: DateTime<Utc>,
+    period_secs: i64,
+    initial_shards: u32,
+    shards: u32,
+    /// (first period of the new count, the new count) while a reshard is under way.
+    pending: Option<(usize, u32)>,
+    history: ReshardHistory,
+    alarms: AlarmPairSpec,
+    rules: [Rule; 2],
+    evals: [AlarmEval; 2],
+    /// Per-period usage in shards (`max(bytes/(MiB*60P), records/(1000*60P))`), gaps as 0.
+    raw: Vec<f64>,
+    next_period: usize,
+    totals: Totals,
+    timeline: Vec<TimelineRow>,
+    reshards: Vec<ReshardEvent>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Totals {
+    periods: u64,
+    shard_periods: u64,
+    oracle_shard_periods: u64,
+    records: f64,
+    throttled: f64,
+    throttled_periods: u64,
+    bytes: f64,
+    put_units: f64,
+    on_demand_bytes: f64,
+    alarm_actions: u64,
+    refusals: u64,
+}
+
+/// Shards a period's load needs at 100% usage.
+pub fn needed_shards(bytes: f64, records: f64, period_secs: f64) -> f64 {
+    (bytes / (MIB * period_secs)).max(records / (1000.0 * period_secs))
+}
+
+impl Replay {
+    pub fn new(
+        opts: Options,
+        start: DateTime<Utc>,
+        period_secs: i64,
+        initial_shards: u32,
+    ) -> Result<Replay, SimError> {
+        opts.check()?;
+        let limits = StreamSettings {
+            min_shards: opts.settings.min_shards,
+            max_shards: opts.settings.max_shards,
+            consumer_function: None,
+            lambdas_per_shard: 1,
+        };
+        let pair = AlarmPair::new(STREAM);
+        let alarms = build_alarms(&opts.settings, &pair, &limits, initial_shards);
+        let rules = [
+            Rule::of(&alarms.scale_up, Direction::Up),
+            Rule::of(&alarms.scale_down, Direction::Down),
+        ];
+        let fresh = AlarmEval {
+            state: State::InsufficientData,
+            window_start: 0,
+        };
+        Ok(Replay {
+            opts,
+            limits,
+            pair,
+            start,
+            period_secs,
+            initial_shards,
+            shards: initial_shards,
+            pending: None,
+            history: ReshardHistory::default(),
+            alarms,
+            rules,
+            evals: [fresh.clone(), fresh],
+            raw: Vec::new(),
+            next_period: 0,
+            totals: Totals::default(),
+            timeline: Vec::new(),
+            reshards: Vec::new(),
+        })
+    }
+
+    /// The alarm definitions currently in force.
+    pub fn alarms(&self) -> &AlarmPairSpec {
+        &self.alarms
+    }
+
+    /// The shard count serving the next period.
+    pub fn shards(&self) -> u32 {
+        match self.pending {
+            Some((from, to)) if from <= self.next_period => to,
+            _ => self.shards,
+        }
+    }
+
+    pub fn history(&self) -> &ReshardHistory {
+        &self.history
+    }
+
+    fn period_end(&self, period: usize) -> DateTime<Utc> {
+        self.start + Duration::seconds(self.period_secs * (period as i64 + 1))
+    }
+
+    /// The state the Lambda's gather step would see after the evaluation ending `period`.
+    pub fn observed(&self, period: usize) -> Observed {
+        let updating = matches!(self.pending, Some((first, _)) if period < first);
+        Observed {
+            stream: StreamState {
+                name: STREAM.to_string(),
+                status: if updating {
+                    StreamStatus::Updating
+                } else {
+                    StreamStatus::Active
+                },
+                mode: StreamMode::Provisioned,
+                open_shards: self.shards,
+                settings: self.limits.clone(),
+                history: self.history.clone(),
+            },
+            alarms: AlarmsState::default(),
+            account_headroom: None,
+        }
+    }
+
+    pub fn trigger(&self, direction: Direction, at: DateTime<Utc>) -> Trigger {
+        Trigger {
+            pair: self.pair.clone(),
+            direction,
+            alarm_name: self.pair.name(direction),
+            stream: STREAM.to_string(),
+            state_change_time: at,
+            topic_arn: None,
+        }
+    }
+
+    /// Replays the next period; `row` is its trace row, `None` for a gap. Returns the alarm
+    /// actions of the evaluation at the period's end.
+    pub fn step(&mut self, row: Option<&Row>) -> Vec<Firing> {
+        let period = self.next_period;
+        if let Some((first, to)) = self.pending {
+            if first <= period {
+                self.shards = to;
+                self.pending = None;
+            }
+        }
+        let p = self.period_secs as f64;
+        let (bytes, records) = row.map_or((0.0, 0.0), |r| (r.incoming_bytes, r.incoming_records));
+        let need = needed_shards(bytes, records, p);
+        if let Some(row) = row {
+            self.account(row, need);
+        }
+        self.raw.push(need);
+        let firings = self.evaluate(period);
+        self.next_period += 1;
+        firings
+    }
+
+    fn account(&mut self, row: &Row, need: f64) {
+        let t = &mut self.totals;
+        let p = self.period_secs as f64;
+        let s = f64::from(self.shards);
+        let (bytes, records) = (row.incoming_bytes, row.incoming_records);
+        let mut admitted: f64 = 1.0;
+        if records > 0.0 {
+            admitted = admitted.min(p * s * 1000.0 / records);
+        }
+        if bytes > 0.0 {
+            admitted = admitted.min(p * s * MIB / bytes);
+        }
+        let throttled = records * (1.0 - admitted);
+        t.periods += 1;
+        t.shard_periods += u64::from(self.shards);
+        t.oracle_shard_periods += (need.ceil() as u64).max(1);
+        t.records += records;
+        t.bytes += bytes;
+        t.throttled += throttled;
+        if throttled > 0.0 {
+            t.throttled_periods += 1;
+        }
+        if records > 0.0 {
+            let size = bytes / records;
+            t.put_units += records * (size / PUT_UNIT_BYTES).ceil().max(1.0);
+            t.on_demand_bytes += records
+                * (size / ON_DEMAND_RECORD_ROUNDING).ceil().max(1.0)
+                * ON_DEMAND_RECORD_ROUNDING;
+        }
+        if self.opts.keep_timeline {
+            self.timeline.push(TimelineRow {
+                timestamp: row.timestamp,
+                shards: self.shards,
+                incoming_bytes: bytes,
+                incoming_records: records,
+                throttled_records: throttled,
+            });
+        }
+    }
+
+    fn breaching(&self, rule: &Rule, window_start: usize, period: usize) -> (usize, usize) {
+        let first = window_start.max((period + 1).saturating_sub(rule.evaluation_periods));
+        let window = &self.raw[first.min(period + 1)..=period];
+        let breaching = window
+            .iter()
+            .filter(|raw| {
+                let mut usage = **raw / rule.s1;
+                if rule.floor_zero {
+                    usage = usage.max(0.0);
+                }
+                rule.comparison.holds(usage, rule.threshold)
+            })
+            .count();
+        (breaching, window.len())
+    }
+
+    fn evaluate(&mut self, period: usize) -> Vec<Firing> {
+        let mut firings = Vec::new();
+        let now = self.period_end(period);
+        for (i, direction) in [(0, Direction::Up), (1, Direction::Down)] {
+            let rule = self.rules[i];
+            let (breaching, seen) = self.breaching(&rule, self.evals[i].window_start, period);
+            let next = if breaching >= rule.datapoints_to_alarm {
+                State::Alarm
+            } else if seen == 0 {
+                State::InsufficientData
+            } else {
+                State::Ok
+            };
+            let entered = next == State::Alarm && self.evals[i].state != State::Alarm;
+            self.evals[i].state = next;
+            if entered {
+                firings.push(self.act(direction, period, now));
+            }
+        }
+        firings
+    }
+
+    /// The Lambda's handling of one alarm action: decide with `plan`, then apply the outcome.
+    fn act(&mut self, direction: Direction, period: usize, now: DateTime<Utc>) -> Firing {
+        self.totals.alarm_actions += 1;
+        let trigger = self.trigger(direction, now);
+        let observed = self.observed(period);
+        let decision = self.decide(&trigger, &observed, period, now);
+        match &decision {
+            Decision::Scale(plan) => {
+                self.history = plan.history.clone();
+                self.set_alarms(plan.alarms.clone());
+                for eval in &mut self.evals {
+                    eval.reset(ResetState::InsufficientData, period + 1);
+                }
+                let first = period + 1 + self.opts.reshard_periods as usize;
+                self.pending = Some((first, plan.to));
+                self.reshards.push(ReshardEvent {
+                    at: now,
+                    direction: plan.direction,
+                    from: plan.from,
+                    to: plan.to,
+                });
+            }
+            Decision::Refuse { reset, realign, .. } => {
+                self.totals.refusals += 1;
+                if let Some(alarms) = realign {
+                    self.set_alarms(alarms.clone());
+                }
+                if let Some(reset) = reset {
+                    let i = if reset.alarm == self.alarms.scale_up.name {
+                        0
+                    } else {
+                        1
+                    };
+                    self.evals[i].reset(reset.state, period + 1);
+                }
+            }
+        }
+        Firing {
+            trigger,
+            observed,
+            now,
+            decision,
+        }
+    }
+
+    fn set_alarms(&mut self, alarms: AlarmPairSpec) {
+        self.rules = [
+            Rule::of(&alarms.scale_up, Direction::Up),
+            Rule::of(&alarms.scale_down, Direction::Down),
+        ];
+        self.alarms = alarms;
+    }
+
+    fn decide(
+        &self,
+        trigger: &Trigger,
+        observed: &Observed,
+        period: usize,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let settings = &self.opts.settings;
+        match self.opts.variant {
+            Variant::Ours => policy::plan(trigger, observed, settings, now),
+            Variant::Upstream => {
+                // Upstream counted no daily budget: an unlimited one makes plan skip the check.
+                let unlimited = Settings {
+                    max_reshards_per_day: u32::MAX / 2,
+                    scale_up_reserve: 0,
+                    ..settings.clone()
+                };
+                let mut decision = policy::plan(trigger, observed, &unlimited, now);
+                if let Decision::Scale(plan) = &mut decision {
+                    if plan.direction == Direction::Down {
+                        plan.to = (plan.from / 2).max(self.limits.min_shards).max(1);
+                        plan.alarms = build_alarms(settings, &self.pair, &self.limits, plan.to);
+                    }
+                }
+                decision
+            }
+            Variant::Sized { target_usage } => {
+                let mut decision = policy::plan(trigger, observed, settings, now);
+                if let Decision::Scale(plan) = &mut decision {
+                    let i = usize::from(plan.direction == Direction::Down);
+                    let rule = self.rules[i];
+                    let first = self.evals[i]
+                        .window_start
+                        .max((period + 1).saturating_sub(rule.evaluation_periods));
+                    let peak = self.raw[first.min(period)..=period]
+                        .iter()
+                        .fold(0.0_f64, |a, b| a.max(*b));
+                    let want = (peak / target_usage).ceil().min(f64::from(u32::MAX)) as u32;
+                    // Stay on plan's side of `from` and within AWS's per-reshard bounds.
+                    let to = match plan.direction {
+                        Direction::Up => want.clamp(plan.from + 1, plan.to),
+                        Direction::Down => want.clamp(plan.to, plan.from - 1),
+                    };
+                    plan.to = to;
+                    plan.alarms = build_alarms(settings, &self.pair, &self.limits, to);
+                }
+                decision
+            }
+        }
+    }
+
+    /// The totals so far, as the summary.
+    pub fn finish(self, trace_span_periods: u64) -> Outcome {
+        let t = &self.totals;
+        let hours_per_period = self.period_secs as f64 / 3600.0;
+        let shard_hours = t.shard_periods as f64 * hours_per_period;
+        let oracle_shard_hours = t.oracle_shard_periods as f64 * hours_per_period;
+        let p = &self.opts.prices;
+        let put_cost = t.put_units / 1e6 * p.put_units_million;
+        let (max_in_day, over) = day_counts(&self.reshards);
+        let summary = Summary {
+            variant: self.opts.variant.label(),
+            periods: t.periods,
+            missing_periods: trace_span_periods.saturating_sub(t.periods),
+            period_secs: self.period_secs,
+            initial_shards: self.initial_shards,
+            final_shards: self.shards(),
+            shard_hours,
+            records_total: t.records,
+            records_throttled: t.throttled,
+            throttled_fraction: if t.records > 0.0 {
+                t.throttled / t.records
+            } else {
+                0.0
+            },
+            throttled_periods: t.throttled_periods,
+            bytes_total: t.bytes,
+            reshards: self.reshards.len() as u64,
+            scale_ups: self
+                .reshards
+                .iter()
+                .filter(|r| r.direction == Direction::Up)
+                .count() as u64,
+            scale_downs: self
+                .reshards
+                .iter()
+                .filter(|r| r.direction == Direction::Down)
+                .count() as u64,
+            max_reshards_in_24h: max_in_day,
+            reshards_over_daily_limit: over,
+            alarm_actions: t.alarm_actions,
+            refusals: t.refusals,
+            put_payload_units: t.put_units,
+            provisioned_cost_usd: shard_hours * p.shard_hour + put_cost,
+            on_demand_cost_usd: t.periods as f64 * hours_per_period * p.on_demand_stream_hour
+                + t.on_demand_bytes / GB * p.on_demand_gb,
+            oracle_shard_hours,
+            oracle_provisioned_cost_usd: oracle_shard_hours * p.shard_hour + put_cost,
+            prices: *p,
+        };
+        Outcome {
+            summary,
+            timeline: self.timeline,
+            reshards: self.reshards,
+        }
+    }
+}
+
+/// The most reshards in any rolling 24 h, and how many reshards were beyond AWS's limit.
+fn day_counts(reshards: &[ReshardEvent]) -> (u32, u64) {
+    let mut most = 0;
+    let mut over = 0;
+    let mut first = 0;
+    for (i, r) in reshards.iter().enumerate() {
+        while reshards[first].at <= r.at - Duration::hours(24) {
+            first += 1;
+        }
+        let in_day = (i + 1 - first) as u32;
+        most = most.max(in_day);
+        if in_day > AWS_DAILY_RESHARD_LIMIT {
+            over += 1;
+        }
+    }
+    (most, over)
+}
+
+fn build_alarms(
+    settings: &Settings,
+    pair: &AlarmPair,
+    limits: &StreamSettings,
+    shards: u32,
+) -> AlarmPairSpec {
+    alarms::build_pair(
+        settings,
+        &AlarmTarget {
+            pair,
+            stream: STREAM,
+            shards,
+            min_shards: limits.min_shards,
+            max_shards: limits.max_shards.min(crate::settings::STREAM_SHARD_CAP),
+        },
+        None,
+        &KeptFields::default(),
+        &KeptFields::default(),
+    )
+}
+
+/// The default initial shard count: what the first row needs, within the bounds.
+pub fn default_initial_shards(trace: &Trace, settings: &Settings, period_secs: i64) -> u32 {
+    let need = trace.rows.first().map_or(1.0, |r| {
+        needed_shards(r.incoming_bytes, r.incoming_records, period_secs as f64)
+    });
+    let need = need
+        .ceil()
+        .clamp(1.0, f64::from(crate::settings::STREAM_SHARD_CAP)) as u32;
+    need.clamp(settings.min_shards, settings.max_shards)
+}
+
+/// Replays `trace` from start to end.
+pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
+    let period_secs = i64::from(opts.settings.period_mins) * 60;
+    if let Some(trace_secs) = trace.period_secs {
+        if trace_secs != period_secs {
+            let hint = if trace_secs % 60 == 0 {
+                (trace_secs / 60).to_string()
+            } else {
+                "<whole minutes>".into()
+            };
+            return Err(SimError::PeriodMismatch {
+                trace_secs,
+                period_mins: opts.settings.period_mins,
+                hint,
+            });
+        }
+    }
+    let initial = opts
+        .initial_shards
+        .unwrap_or_else(|| default_initial_shards(trace, &opts.settings, period_secs));
+    let Some(first) = trace.rows.first() else {
+        let replay = Replay::new(opts.clone(), Utc::now(), period_secs, initial)?;
+        return Ok(replay.finish(0));
+    };
+    let mut replay = Replay::new(opts.clone(), first.timestamp, period_secs, initial)?;
+    replay.raw.reserve(trace.rows.len());
+    let mut expected = first.timestamp;
+    for row in &trace.rows {
+        while expected < row.timestamp {
+            replay.step(None);
+            expected += Duration::seconds(period_secs);
+        }
+        replay.step(Some(row));
+        expected += Duration::seconds(period_secs);
+    }
+    let span = replay.next_period as u64;
+    Ok(replay.finish(span))
+}
+
+/// Writes the timeline as CSV: `timestamp,shards,incoming_bytes,incoming_records,throttled_records`.
+pub fn write_timeline(out: impl std::io::Write, rows: &[TimelineRow]) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "timestamp",
+        "shards",
+        "incoming_bytes",
+        "incoming_records",
+        "throttled_records",
+    ])?;
+    for r in rows {
+        w.write_record([
+            r.timestamp
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            r.shards.to_string(),
+            r.incoming_bytes.to_string(),
+            r.incoming_records.to_string(),
+            r.throttled_records.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// A few lines for a person.
+pub fn human_report(s: &Summary) -> String {
+    let pct = |x: f64| 100.0 * x;
+    format!(
+        "policy: {variant}\n\
+         periods: {periods} of {secs} s ({missing} missing), shards {init} -> {fin}\n\
+         shard-hours: {sh:.1} (oracle bound {osh:.1}, {ratio:.2}x)\n\
+         throttled: {thr:.0} of {rec:.0} records ({tf:.3}%) in {tp} periods (per-period model: a lower bound)\n\
+         reshards: {n} ({up} up, {down} down), at most {day} in 24 h{over}; {actions} alarm actions, {refused} refused\n\
+         cost: provisioned ${pc:.2} (oracle ${oc:.2}), on-demand ${od:.2}\n",
+        variant = s.variant,
+        periods = s.periods,
+        secs = s.period_secs,
+        missing = s.missing_periods,
+        init = s.initial_shards,
+        fin = s.final_shards,
+        sh = s.shard_hours,
+        osh = s.oracle_shard_hours,
+        ratio = if s.oracle_shard_hours > 0.0 { s.shard_hours / s.oracle_shard_hours } else { 0.0 },
+        thr = s.records_throttled,
+        rec = s.records_total,
+        tf = pct(s.throttled_fraction),
+        tp = s.throttled_periods,
+        n = s.reshards,
+        up = s.scale_ups,
+        down = s.scale_downs,
+        day = s.max_reshards_in_24h,
+        over = if s.reshards_over_daily_limit > 0 {
+            format!(" ({} beyond AWS's 10 per 24 h)", s.reshards_over_daily_limit)
+        } else {
+            String::new()
+        },
+        actions = s.alarm_actions,
+        refused = s.refusals,
+        pc = s.provisioned_cost_usd,
+        oc = s.oracle_provisioned_cost_usd,
+        od = s.on_demand_cost_usd,
+    )
+}
+
+/// `bench-policy`: every trace under several policies, as a Markdown table.
+pub mod bench {
+    use super::{simulate, Options, Outcome, SimError, Variant};
+    use crate::settings::Settings;
+    use crate::trace::{self, Row, Trace, TraceError};
+    use chrono::{DateTime, Duration, Utc};
+    use std::fmt::Write;
+    use std::path::{Path, PathBuf};
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum BenchError {
+        #[error("cannot list traces in {path}: {source}")]
+        Dir {
+            path: String,
+            source: std::io::Error,
+        },
+        #[error("no *.csv traces in {0}")]
+        NoTraces(String),
+        #[error("trace {path}: {source}")]
+        Trace { path: String, source: TraceError },
+        #[error("trace {path}: {source}")]
+        Sim { path: String, source: SimError },
+    }
+
+    /// The policies compared: upstream's, ours, and the proposal.
+    pub fn policies() -> Vec<(String, Options)> {
+        let defaults = Settings::default();
+        let with = |variant| Options {
+            variant,
+            keep_timeline: false,
+            ..Options::new(defaults.clone())
+        };
+        vec![
+            ("upstream Go Lambda".into(), with(Variant::Upstream)),
+            ("ours (defaults)".into(), with(Variant::Ours)),
+            (
+                "proposal: sized to 0.5".into(),
+                with(Variant::Sized { target_usage: 0.5 }),
+            ),
+        ]
+    }
+
+    pub fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| BenchError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(BenchError::NoTraces(dir.display().to_string()));
+        }
+        Ok(files)
+    }
+
+    /// Replays every trace in `dir` under every policy.
+    pub fn run(dir: &Path) -> Result<Vec<(String, String, Outcome)>, BenchError> {
+        let mut results = Vec::new();
+        for path in trace_files(dir)? {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let shown = path.display().to_string();
+            let trace = trace::read(&path).map_err(|source| BenchError::Trace {
+                path: shown.clone(),
+                source,
+            })?;
+            for (label, opts) in policies() {
+                let outcome = simulate(&trace, &opts).map_err(|source| BenchError::Sim {
+                    path: shown.clone(),
+                    source,
+                })?;
+                results.push((name.clone(), label, outcome));
+            }
+        }
+        Ok(results)
+    }
+
+    pub fn table(results: &[(String, String, Outcome)]) -> String {
+        let mut out = String::from(
+            "| trace | policy | shard-hours | vs oracle | provisioned $ | oracle $ | throttled | reshards (up/down) | most in 24 h | beyond 10/24 h | on-demand $ |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for (trace, policy, o) in results {
+            let s = &o.summary;
+            let _ = writeln!(
+                out,
+                "| {trace} | {policy} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.3}% | {} ({}/{}) | {} | {} | {:.2} |",
+                s.shard_hours,
+                if s.oracle_shard_hours > 0.0 { s.shard_hours / s.oracle_shard_hours } else { 0.0 },
+                s.provisioned_cost_usd,
+                s.oracle_provisioned_cost_usd,
+                100.0 * s.throttled_fraction,
+                s.reshards,
+                s.scale_ups,
+                s.scale_downs,
+                s.max_reshards_in_24h,
+                s.reshards_over_daily_limit,
+                s.on_demand_cost_usd,
+            );
+        }
+        out
+    }
+
+    /// A year of 1-minute periods: a daily cycle between ~300 and ~2700 records/s with a
+    /// deterministic jitter, 800 bytes per record.
+    pub fn synthetic_year() -> Trace {
+        let start: DateTime<Utc> = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let periods = 365 * 24 * 60;
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let rows = (0..periods)
+            .map(|i| {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let jitter = ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
+                let day = (i % 1440) as f64 / 1440.0 * std::f64::consts::TAU;
+                let per_sec = 1500.0 * (1.0 + 0.8 * day.sin() + 0.1 * jitter);
+                let records = (per_sec * 60.0).round();
+                Row {
+                    timestamp: start + Duration::minutes(i as i64),
+                    incoming_bytes: records * 800.0,
+                    incoming_records: records,
+                }
+            })
+            .collect();
+        Trace {
+            rows,
+            period_secs: Some(60),
+        }
+    }
+
+    pub struct Speed {
+        pub periods: usize,
+        pub best_secs: f64,
+        pub reshards: u64,
+    }
+
+    /// Times the replay of [`synthetic_year`] under our defaults with 1-minute periods.
+    pub fn speed() -> Result<Speed, SimError> {
+        let trace = synthetic_year();
+        let opts = Options {
+            keep_timeline: false,
+            ..Options::new(Settings {
+                period_mins: 1,
+                ..Settings::default()
+            })
+        };
+        let mut best = f64::INFINITY;
+        let mut reshards = 0;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let outcome = simulate(&trace, &opts)?;
+            best = best.min(started.elapsed().as_secs_f64());
+            reshards = outcome.summary.reshards;
+        }
+        Ok(Speed {
+            periods: trace.rows.len(),
+            best_secs: best,
+            reshards,
+        })
+    }
+}

@@ -1,0 +1,244 @@
+//! Ingest traces for the simulator: CSV `timestamp,incoming_bytes,incoming_records`, one row per
+//! period holding the period's Sums, as CloudWatch reports `IncomingBytes` / `IncomingRecords`.
+//!
+//! Rows must be in time order on a fixed grid. A jump of several periods is a gap (missing
+//! data, as in CloudWatch), not an error; the period is the smallest step between rows.
+
+use chrono::{DateTime, Utc};
+use std::io::Read;
+use std::path::Path;
+
+const HEADER: [&str; 3] = ["timestamp", "incoming_bytes", "incoming_records"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("cannot read trace {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("line {line}: {why}")]
+    Row { line: u64, why: String },
+    #[error("the trace has no data rows")]
+    Empty,
+}
+
+/// One period's Sums. Missing periods have no row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    pub timestamp: DateTime<Utc>,
+    pub incoming_bytes: f64,
+    pub incoming_records: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub rows: Vec<Row>,
+    /// The smallest step between rows; `None` for a single row.
+    pub period_secs: Option<i64>,
+}
+
+impl Trace {
+    /// Periods the trace spans, missing ones included.
+    pub fn span_periods(&self, period_secs: i64) -> i64 {
+        match (self.rows.first(), self.rows.last()) {
+            (Some(a), Some(b)) => (b.timestamp - a.timestamp).num_seconds() / period_secs + 1,
+            _ => 0,
+        }
+    }
+}
+
+pub fn read(path: &Path) -> Result<Trace, TraceError> {
+    let file = std::fs::File::open(path).map_err(|source| TraceError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(std::io::BufReader::new(file))
+}
+
+pub fn parse(input: impl Read) -> Result<Trace, TraceError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut header_seen = false;
+    loop {
+        let line_before = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => {
+                let line = err
+                    .position()
+                    .map(|p| p.line())
+                    .unwrap_or(line_before.max(1));
+                return Err(TraceError::Row {
+                    line,
+                    why: format!("unreadable CSV: {err}"),
+                });
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line_before);
+        let bad = |why: String| TraceError::Row { line, why };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if !header_seen {
+            header_seen = true;
+            if record.iter().eq(HEADER.iter().copied()) {
+                continue;
+            }
+            return Err(bad(format!(
+                "expected the header {:?}, found {:?}",
+                HEADER.join(","),
+                record.iter().collect::<Vec<_>>().join(",")
+            )));
+        }
+        if record.len() != 3 {
+            return Err(bad(format!(
+                "expected 3 fields (timestamp,incoming_bytes,incoming_records), found {}",
+                record.len()
+            )));
+        }
+        let timestamp = DateTime::parse_from_rfc3339(&record[0])
+            .map_err(|e| {
+                bad(format!(
+                    "timestamp {:?} is not ISO 8601 like 2014-04-10T00:04:00Z: {e}",
+                    &record[0]
+                ))
+            })?
+            .with_timezone(&Utc);
+        let number = |index: usize| -> Result<f64, TraceError> {
+            let field = &record[index];
+            match field.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+                _ => Err(bad(format!(
+                    "{} {field:?} is not a non-negative number",
+                    HEADER[index]
+                ))),
+            }
+        };
+        let row = Row {
+            timestamp,
+            incoming_bytes: number(1)?,
+            incoming_records: number(2)?,
+        };
+        if let Some(previous) = rows.last() {
+            if row.timestamp <= previous.timestamp {
+                return Err(bad(format!(
+                    "timestamp {} is not after the previous row's {}",
+                    row.timestamp.to_rfc3339(),
+                    previous.timestamp.to_rfc3339()
+                )));
+            }
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(TraceError::Empty);
+    }
+    let period_secs = rows
+        .windows(2)
+        .map(|w| (w[1].timestamp - w[0].timestamp).num_seconds())
+        .min();
+    if let Some(period) = period_secs {
+        if period <= 0 {
+            return Err(TraceError::Row {
+                line: 2,
+                why: "rows closer than one second apart".into(),
+            });
+        }
+        // Row i is on line i+2 (after the header); a row off the grid would shift every later
+        // period, so it is an error rather than a gap.
+        for (i, w) in rows.windows(2).enumerate() {
+            let step = (w[1].timestamp - w[0].timestamp).num_seconds();
+            if step % period != 0 || (w[1].timestamp - w[0].timestamp).subsec_nanos() != 0 {
+                return Err(TraceError::Row {
+                    line: i as u64 + 3,
+                    why: format!(
+                        "timestamp {} is {step} s after the previous row, not a whole number of {period}-s periods",
+                        w[1].timestamp.to_rfc3339()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(Trace { rows, period_secs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Result<Trace, TraceError> {
+        parse(s.as_bytes())
+    }
+
+    fn line_of(err: TraceError) -> u64 {
+        match err {
+            TraceError::Row { line, .. } => line,
+            other => panic!("expected a row error, got {other}"),
+        }
+    }
+
+    const HEAD: &str = "timestamp,incoming_bytes,incoming_records\n";
+
+    #[test]
+    fn parses_rows_and_finds_the_period() {
+        let t = parse_str(&format!(
+            "{HEAD}2014-04-10T00:04:00Z,902400000,881250\n2014-04-10T00:09:00Z,1.5e3,2\n"
+        ))
+        .unwrap();
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.period_secs, Some(300));
+        assert_eq!(t.rows[1].incoming_bytes, 1500.0);
+    }
+
+    #[test]
+    fn gaps_are_missing_data_not_errors() {
+        let t = parse_str(&format!(
+            "{HEAD}2014-04-10T00:00:00Z,1,1\n2014-04-10T00:05:00Z,1,1\n2014-04-10T00:20:00Z,1,1\n"
+        ))
+        .unwrap();
+        assert_eq!(t.period_secs, Some(300));
+        assert_eq!(t.span_periods(300), 5);
+    }
+
+    #[test]
+    fn a_bad_row_names_its_line() {
+        let err = parse_str(&format!(
+            "{HEAD}2014-04-10T00:00:00Z,1,1\n2014-04-10T00:05:00Z,lots,1\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        assert!(err.to_string().contains("incoming_bytes"), "{err}");
+
+        let err =
+            parse_str(&format!("{HEAD}2014-04-10T00:00:00Z,1,1\nyesterday,1,1\n")).unwrap_err();
+        assert_eq!(line_of(err), 3);
+        let err = parse_str(&format!("{HEAD}2014-04-10T00:00:00Z,1,-4\n")).unwrap_err();
+        assert_eq!(line_of(err), 2);
+        let err = parse_str(&format!("{HEAD}2014-04-10T00:00:00Z,1\n")).unwrap_err();
+        assert_eq!(line_of(err), 2);
+        let err = parse_str(&format!(
+            "{HEAD}2014-04-10T00:05:00Z,1,1\n2014-04-10T00:00:00Z,1,1\n"
+        ))
+        .unwrap_err();
+        assert_eq!(line_of(err), 3);
+        let err = parse_str(&format!(
+            "{HEAD}2014-04-10T00:00:00Z,1,1\n2014-04-10T00:05:00Z,1,1\n2014-04-10T00:12:00Z,1,1\n"
+        ))
+        .unwrap_err();
+        assert_eq!(line_of(err), 4);
+    }
+
+    #[test]
+    fn header_and_emptiness_are_checked() {
+        let err = parse_str("time,bytes,records\n2014-04-10T00:00:00Z,1,1\n").unwrap_err();
+        assert_eq!(line_of(err), 1);
+        assert!(matches!(parse_str(HEAD), Err(TraceError::Empty)));
+    }
+}

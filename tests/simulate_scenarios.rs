@@ -1,0 +1,249 @@
+//! Scenario traces under `tests/data/`: each `NAME.expect.json` names a trace (default
+//! `NAME.csv`), optional settings (as the Lambda's variables), and ranges the replay must land
+//! in. Adding a scenario is adding two files.
+
+use kinesis_autoscaler::event::Direction;
+use kinesis_autoscaler::policy::{self, Decision, StreamStatus};
+use kinesis_autoscaler::settings::Settings;
+use kinesis_autoscaler::simulate::{self, Options, Replay, Variant};
+use kinesis_autoscaler::trace;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn range(v: &Value, what: &str) -> (f64, f64) {
+    match v.as_array().map(|a| a.as_slice()) {
+        Some([lo, hi]) => (
+            lo.as_f64().unwrap_or_else(|| panic!("{what}: bad minimum")),
+            hi.as_f64().unwrap_or_else(|| panic!("{what}: bad maximum")),
+        ),
+        _ => panic!("{what}: expected [min, max]"),
+    }
+}
+
+fn options_for(expect: &Value) -> Options {
+    let vars: HashMap<String, String> = expect
+        .get("vars")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().expect("vars are strings").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut opts = Options::new(simulate::settings_from_vars(&vars).expect("valid vars"));
+    opts.initial_shards = expect
+        .get("initial_shards")
+        .and_then(Value::as_u64)
+        .map(|n| n as u32);
+    opts.variant = match expect.get("policy").and_then(Value::as_str) {
+        None | Some("ours") => Variant::Ours,
+        Some("upstream") => Variant::Upstream,
+        Some(other) => panic!("unknown policy {other}"),
+    };
+    opts
+}
+
+#[test]
+fn every_scenario_lands_in_its_expected_ranges() {
+    let mut expects: Vec<PathBuf> = std::fs::read_dir(data_dir())
+        .expect("tests/data")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".expect.json"))
+        .collect();
+    expects.sort();
+    assert!(expects.len() >= 4, "scenarios missing: {expects:?}");
+    let mut failures = Vec::new();
+    for path in &expects {
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".expect.json")
+            .to_string();
+        let expect: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let trace_file = expect
+            .get("trace")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("{name}.csv"), str::to_string);
+        let trace = trace::read(&data_dir().join(&trace_file)).unwrap();
+        let opts = options_for(&expect);
+        let outcome = simulate::simulate(&trace, &opts).unwrap();
+        let summary = serde_json::to_value(&outcome.summary).unwrap();
+        let mut check = |what: String, value: f64, (lo, hi): (f64, f64)| {
+            if !(lo..=hi).contains(&value) {
+                failures.push(format!("{name}: {what} = {value}, expected {lo}..={hi}"));
+            }
+        };
+        for (field, r) in expect["summary"].as_object().unwrap() {
+            let value = summary[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name}: no summary field {field}"));
+            check(field.clone(), value, range(r, field));
+        }
+        // Never more than AWS allows, whatever the scenario says.
+        if opts.variant == Variant::Ours {
+            check(
+                "max_reshards_in_24h (AWS limit)".into(),
+                f64::from(outcome.summary.max_reshards_in_24h),
+                (0.0, 10.0),
+            );
+        }
+        if let Some(r) = expect.get("timeline_shards") {
+            let (lo, hi) = range(r, "timeline_shards");
+            for row in &outcome.timeline {
+                check(
+                    format!("shards at {}", row.timestamp),
+                    f64::from(row.shards),
+                    (lo, hi),
+                );
+            }
+        }
+        if let Some(n) = expect
+            .get("first_scale_up_not_before_period")
+            .and_then(Value::as_i64)
+        {
+            let start = trace.rows[0].timestamp;
+            let first = outcome
+                .reshards
+                .iter()
+                .find(|r| r.direction == Direction::Up)
+                .map(|r| (r.at - start).num_seconds() / outcome.summary.period_secs);
+            match first {
+                Some(p) if p >= n => {}
+                other => failures.push(format!(
+                    "{name}: first scale-up at period {other:?}, expected >= {n}"
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_timeline_adds_up_to_the_summary() {
+    let trace = trace::read(&data_dir().join("step.csv")).unwrap();
+    let outcome = simulate::simulate(&trace, &Options::new(Settings::default())).unwrap();
+    let mut csv = Vec::new();
+    simulate::write_timeline(&mut csv, &outcome.timeline).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "timestamp",
+            "shards",
+            "incoming_bytes",
+            "incoming_records",
+            "throttled_records"
+        ]
+    );
+    let (mut shard_periods, mut throttled, mut rows) = (0u64, 0.0f64, 0u64);
+    for record in reader.records() {
+        let record = record.unwrap();
+        shard_periods += record[1].parse::<u64>().unwrap();
+        throttled += record[4].parse::<f64>().unwrap();
+        rows += 1;
+    }
+    let s = &outcome.summary;
+    assert_eq!(rows, s.periods);
+    assert_eq!(rows as usize, trace.rows.len());
+    let shard_hours = shard_periods as f64 * s.period_secs as f64 / 3600.0;
+    assert!(
+        (shard_hours - s.shard_hours).abs() < 1e-9,
+        "{shard_hours} vs {}",
+        s.shard_hours
+    );
+    assert!(s.records_throttled > 0.0);
+    assert!(
+        (throttled - s.records_throttled).abs() <= 1e-9 * s.records_throttled,
+        "{throttled} vs {}",
+        s.records_throttled
+    );
+}
+
+/// The replay decides exactly as the Lambda would: each alarm action's decision is what
+/// `policy::plan` returns for the same trigger and state, the state is the simulated stream,
+/// and the alarms the replay evaluates next are the ones the plan wrote.
+#[test]
+fn the_replay_and_the_lambda_agree() {
+    let trace = trace::read(&data_dir().join("step.csv")).unwrap();
+    let settings = Settings::default();
+    let mut replay = Replay::new(
+        Options::new(settings.clone()),
+        trace.rows[0].timestamp,
+        300,
+        1,
+    )
+    .unwrap();
+    let (mut scaled, mut refused) = (0, 0);
+    for row in &trace.rows {
+        let shards_before = replay.shards();
+        let history_before = replay.history().clone();
+        for firing in replay.step(Some(row)) {
+            let direct = policy::plan(&firing.trigger, &firing.observed, &settings, firing.now);
+            assert_eq!(firing.decision, direct);
+            assert_eq!(firing.trigger.state_change_time, firing.now);
+            assert_eq!(
+                firing.trigger.alarm_name,
+                format!("{}-scale-{}", simulate::STREAM, firing.trigger.direction)
+            );
+            let stream = &firing.observed.stream;
+            assert_eq!(stream.open_shards, shards_before);
+            assert_eq!(stream.history, history_before);
+            assert!(firing.observed.account_headroom.is_none());
+            match &direct {
+                Decision::Scale(plan) => {
+                    scaled += 1;
+                    assert_eq!(stream.status, StreamStatus::Active);
+                    assert_eq!(replay.alarms(), &plan.alarms);
+                    assert_eq!(replay.alarms().scale_up.shard_count(), Some(plan.to));
+                    assert_eq!(replay.history(), &plan.history);
+                }
+                Decision::Refuse { .. } => refused += 1,
+            }
+        }
+    }
+    assert!(scaled >= 4, "only {scaled} reshards compared");
+    let _ = refused;
+}
+
+#[test]
+fn upstream_halves_down_with_integer_division() {
+    // 3 shards of quiet load: ours halves 3 -> 2, upstream 3 -> 1.
+    let quiet = "timestamp,incoming_bytes,incoming_records\n";
+    let mut text = quiet.to_string();
+    for i in 0..80 {
+        text.push_str(&format!(
+            "2026-01-05T{:02}:{:02}:00Z,1000,1\n",
+            i * 5 / 60,
+            i * 5 % 60
+        ));
+    }
+    let trace = trace::parse(text.as_bytes()).unwrap();
+    let run = |variant| {
+        let mut opts = Options::new(Settings::default());
+        opts.initial_shards = Some(3);
+        opts.variant = variant;
+        simulate::simulate(&trace, &opts).unwrap().reshards
+    };
+    let ours = run(Variant::Ours);
+    let upstream = run(Variant::Upstream);
+    assert_eq!((ours[0].from, ours[0].to), (3, 2));
+    assert_eq!((upstream[0].from, upstream[0].to), (3, 1));
+}
+
+#[test]
+fn a_trace_with_another_period_is_refused_clearly() {
+    let trace = trace::read(&data_dir().join("step.csv")).unwrap();
+    let settings = Settings {
+        period_mins: 1,
+        ..Settings::default()
+    };
+    let err = simulate::simulate(&trace, &Options::new(settings)).unwrap_err();
+    assert!(err.to_string().contains("--period-mins 5"), "{err}");
+}
