@@ -183,7 +183,8 @@ fn is_cloudwatch(action: &str) -> bool {
 /// Faults that stop or damage an event and so must raise the error metric. A busy stream
 /// (ResourceInUse on UpdateShardCount) is a refusal: the alarm fires again, no metric.
 fn expects_metric(action: &str, kind: &str) -> bool {
-    !retried(action, kind) && !(kind == "ResourceInUse" && action == "UpdateShardCount")
+    let busy = kind == "ResourceInUse" && action == "UpdateShardCount";
+    !(retried(action, kind) || busy)
 }
 
 fn target(direction: Direction, from: u32) -> u32 {

@@ -313,7 +313,8 @@ fn alarms_without_a_stream_dimension_are_invalid_and_named() {
     cases.push(two_streams);
 
     for message in cases {
-        let Ok(Invocation::Alarms(records)) = parse_invocation_text(&sns_event(&[message.clone()]))
+        let Ok(Invocation::Alarms(records)) =
+            parse_invocation_text(&sns_event(std::slice::from_ref(&message)))
         else {
             panic!("an SNS event");
         };
