@@ -20,6 +20,7 @@ script never fails on them.
 """
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -438,7 +440,22 @@ def machine():
                     break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, {platform.machine()}"
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, {platform.machine()}, load average {load} at the end"
+
+
+def zipped_size(path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.write(path, "bootstrap")
+    return buffer.tell()
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        return "?"
 
 
 def report(args, latency, cold, rss_lambda_kib, size_bytes):
@@ -452,7 +469,7 @@ def report(args, latency, cold, rss_lambda_kib, size_bytes):
         for group, ms in zip(r["round_actions"], r["round_ms"]) if len(group) == 1
     ])
     out = []
-    out.append(f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; moto behind `scripts/aws_proxy.py` "
+    out.append(f"Measured {time.strftime('%Y-%m-%d')} at commit {commit()} on {machine()}; moto behind `scripts/aws_proxy.py` "
                f"holding every AWS call {lat} ms; medians of {args.repeats} events per direction, each on a fresh 4-shard stream.")
     out.append("")
     out.append("| Event | AWS calls | Rounds (total) | Rounds to reshard | Process wall time | First→last call | Process start → UpdateShardCount returned | First call → UpdateShardCount returned |")
@@ -498,7 +515,9 @@ def report(args, latency, cold, rss_lambda_kib, size_bytes):
 
     out.append(f"| Peak RSS, Lambda process after one scale-up invocation (VmHWM) | {mem(rss_lambda_kib)} | < {GOALS['rss_mb']:g} MB | {verdict(rss_ok(rss_lambda_kib))} |")
     out.append(f"| Peak RSS, `handle` CLI ({'/usr/bin/time %M' if TIME else 'ru_maxrss, inflated by the forking Python'}; median of {len(handle_rss)}, max) | {mem(median(handle_rss))}; max {mem(max(handle_rss))} | < {GOALS['rss_mb']:g} MB | {verdict(rss_ok(max(handle_rss)))} |")
+    zipped = zipped_size(args.binary_path)
     out.append(f"| Binary `target/release/kinesis-autoscaler` (stripped, x86_64) | {size_bytes:,} bytes ({size_mb:.1f} MB, {size_bytes / 2**20:.1f} MiB) | < {GOALS['binary_mb']:g} MB | {verdict(size_mb < GOALS['binary_mb'])} |")
+    out.append(f"| Binary zipped (deflate -9, as `bootstrap` in a Lambda deployment package) | {zipped:,} bytes ({zipped / 1e6:.1f} MB) | – | |")
     return "\n".join(out)
 
 
@@ -513,6 +532,7 @@ def main():
     if not os.environ.get("AWS_ENDPOINT_URL"):
         parser.error("AWS_ENDPOINT_URL (moto) is not set; run scripts/bench-reaction.sh")
     binary = os.path.abspath(args.binary)
+    args.binary_path = binary
     moto_env = dict(os.environ)
     moto_env.pop("AWS_LAMBDA_RUNTIME_API", None)
 
