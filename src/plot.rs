@@ -154,39 +154,39 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
             format_count(v)
         );
     }
-    let days = span / 86_400.0;
-    let tick_days = [1.0, 2.0, 7.0, 14.0, 30.0, 61.0, 91.0]
+    // About a dozen time ticks, on round instants (midnights for day steps).
+    let hour = 3600i64;
+    let step_secs = [1, 3, 6, 12, 24, 48, 168, 336, 720, 1464, 2184, 4368]
         .into_iter()
-        .find(|d| days / d <= 16.0)
-        .unwrap_or(182.0);
-    let mut tick = t0
+        .map(|h| h * hour)
+        .find(|step| span / *step as f64 <= 12.0)
+        .unwrap_or(8760 * hour);
+    let label_fmt = if step_secs < 24 * hour {
+        "%b %d %H:%M"
+    } else if span > 300.0 * 86_400.0 {
+        "%Y-%m-%d"
+    } else {
+        "%b %d"
+    };
+    let midnight = t0
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .map_or(t0, |d| d.and_utc());
-    if tick < t0 {
-        tick += Duration::days(1);
-    }
-    let label_fmt = if days <= 2.0 {
-        "%m-%d %H:%M"
-    } else {
-        "%Y-%m-%d"
-    };
-    if days < 1.0 {
-        tick = t0;
-    }
+    let align = step_secs.min(24 * hour);
+    let mut tick =
+        midnight + Duration::seconds(((t0 - midnight).num_seconds() + align - 1) / align * align);
     while tick <= t1 {
         let xt = x(tick);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{xt:.1}" y1="{TOP}" x2="{xt:.1}" y2="{bottom}" stroke="#eee"/><text x="{xt:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            bottom + 16.0,
-            tick.format(label_fmt)
-        );
-        tick += if days < 1.0 {
-            Duration::hours(3)
-        } else {
-            Duration::seconds((tick_days * 86_400.0) as i64)
-        };
+        // A label cut by the right edge reads as garbage; leave it out.
+        if xt <= WIDTH - RIGHT - 30.0 {
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{xt:.1}" y1="{TOP}" x2="{xt:.1}" y2="{bottom}" stroke="#eee"/><text x="{xt:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+                bottom + 16.0,
+                tick.format(label_fmt)
+            );
+        }
+        tick += Duration::seconds(step_secs);
     }
     let _ = writeln!(
         svg,
@@ -202,27 +202,47 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
         if log { " (log scale)" } else { "" }
     );
 
-    // Load: per pixel column the peak need, so no spike is lost to down-sampling.
-    let columns = plot_width.ceil() as usize;
-    let mut peak = vec![f64::NAN; columns + 1];
-    for (r, need) in rows.iter().zip(&needs) {
-        let c = ((x(r.timestamp) - LEFT).floor().max(0.0) as usize).min(columns);
-        peak[c] = if peak[c].is_nan() {
-            *need
-        } else {
-            peak[c].max(*need)
-        };
-    }
+    // Load: a step per period while periods are wider than a pixel; otherwise the peak per
+    // pixel column, so that no spike is lost to down-sampling.
     let mut load = String::new();
-    let mut pen_down = false;
-    for (c, v) in peak.iter().enumerate() {
-        if v.is_nan() {
-            pen_down = false;
-            continue;
+    if rows.len() as f64 <= plot_width {
+        let mut previous_end = None;
+        for (r, need) in rows.iter().zip(&needs) {
+            let end = r.timestamp + Duration::seconds(s.period_secs);
+            let cmd = if previous_end == Some(r.timestamp) {
+                'L'
+            } else {
+                'M'
+            };
+            let y = scale.y(*need);
+            let _ = write!(
+                load,
+                "{cmd}{:.1} {y:.1} L{:.1} {y:.1} ",
+                x(r.timestamp),
+                x(end)
+            );
+            previous_end = Some(end);
         }
-        let cmd = if pen_down { 'L' } else { 'M' };
-        let _ = write!(load, "{cmd}{:.1} {:.1} ", LEFT + c as f64, scale.y(*v));
-        pen_down = true;
+    } else {
+        let columns = plot_width.ceil() as usize;
+        let mut peak = vec![f64::NAN; columns + 1];
+        for (r, need) in rows.iter().zip(&needs) {
+            let c = ((x(r.timestamp) - LEFT).floor().max(0.0) as usize).min(columns);
+            peak[c] = if peak[c].is_nan() {
+                *need
+            } else {
+                peak[c].max(*need)
+            };
+        }
+        let mut pen_down = false;
+        for (c, v) in peak.iter().enumerate() {
+            if v.is_nan() {
+                continue;
+            }
+            let cmd = if pen_down { 'L' } else { 'M' };
+            let _ = write!(load, "{cmd}{:.1} {:.1} ", LEFT + c as f64, scale.y(*v));
+            pen_down = true;
+        }
     }
     let _ = writeln!(
         svg,
@@ -282,8 +302,8 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
     }
 
     // Legend.
-    let ly = TOP + 12.0;
-    let lx = LEFT + 10.0;
+    let ly = 20.0;
+    let lx = WIDTH - RIGHT - 432.0;
     let _ = writeln!(
         svg,
         r##"<g font-size="11"><rect x="{lx}" y="{:.1}" width="430" height="22" fill="white" fill-opacity="0.85" stroke="#ccc"/>
