@@ -867,17 +867,24 @@ pub mod bench {
     /// The policies compared: upstream's, ours, and the proposal.
     pub fn policies() -> Vec<(String, Options)> {
         let defaults = Settings::default();
-        let with = |variant| Options {
+        let with = |settings: Settings, variant| Options {
             variant,
             keep_timeline: false,
-            ..Options::new(defaults.clone())
+            ..Options::new(settings)
         };
+        let mut proposal = defaults.clone();
+        proposal.scale_up.datapoints_to_alarm = 3;
+        proposal.scale_down.evaluation_periods = 24;
+        proposal.scale_down.datapoints_to_alarm = 22;
         vec![
-            ("upstream Go Lambda".into(), with(Variant::Upstream)),
-            ("ours (defaults)".into(), with(Variant::Ours)),
             (
-                "proposal: sized to 0.5".into(),
-                with(Variant::Sized { target_usage: 0.5 }),
+                "upstream Go Lambda".into(),
+                with(defaults.clone(), Variant::Upstream),
+            ),
+            ("ours (defaults)".into(), with(defaults, Variant::Ours)),
+            (
+                "proposal: up 3 of 5, down 22 of 24".into(),
+                with(proposal, Variant::Ours),
             ),
         ]
     }
