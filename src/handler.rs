@@ -356,46 +356,23 @@ impl Autoscaler {
         }
 
         // Round 3.
+        let mut reason = format!("resharded {} -> {}", plan.from, plan.to);
         if let Err(err) = aws::update_shard_count(&self.aws, stream, plan.to).await {
-            let busy = err.is("ResourceInUseException");
-            outcome.outcome = if busy {
-                Outcome::Refused
+            if err.kind == FailureKind::Unknown && self.reshard_took_effect(stream, plan.to).await {
+                // The answer was lost (time-out, 5xx) but the stream shows the reshard: carry
+                // on, so the alarms follow it now rather than at the next reconcile.
+                tracing::warn!(stream = %stream, error = %err, "UpdateShardCount answer lost; the stream shows the reshard");
+                reason = format!(
+                    "{reason} (UpdateShardCount's answer was lost; the stream shows the reshard)"
+                );
             } else {
-                Outcome::Failed
-            };
-            outcome.reason = if busy {
-                format!("stream is busy (ResourceInUseException); the alarm will fire again: {err}")
-            } else {
-                format!(
-                    "UpdateShardCount {} -> {} failed: {err}",
-                    plan.from, plan.to
-                )
-            };
-            if !busy {
-                outcome.errors.push(err.to_string());
+                self.reshard_failed(trigger, plan, previous_history, err, outcome)
+                    .await;
+                return;
             }
-            // A refusal surely changed nothing: take our record back. After a time-out the
-            // reshard may have happened, so the record stays (over-counting is the safe side).
-            if err.kind == FailureKind::Refused {
-                let rollback = if previous_history.times().is_empty() {
-                    aws::untag_stream(&self.aws, stream, tag::RESHARD_HISTORY).await
-                } else {
-                    aws::tag_stream(
-                        &self.aws,
-                        stream,
-                        tag::RESHARD_HISTORY,
-                        &previous_history.encode(),
-                    )
-                    .await
-                };
-                collect(&mut outcome.errors, [rollback]);
-            }
-            self.reset(&retry_later(outcome.reason.clone()), &mut outcome.errors)
-                .await;
-            return;
         }
         outcome.outcome = Outcome::Scaled;
-        outcome.reason = format!("resharded {} -> {}", plan.from, plan.to);
+        outcome.reason = reason;
 
         // Rounds 4 and 5: both alarms and the consumer, in parallel.
         let scaled_at = event::format_alarm_time(plan.scaled_at);
@@ -502,6 +479,72 @@ impl Autoscaler {
                 report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
             }
         }
+    }
+
+    /// After an ambiguous `UpdateShardCount` failure: does the stream show our reshard?
+    /// UPDATING right after our call, or already at the target, means it does.
+    async fn reshard_took_effect(&self, stream: &str, target: u32) -> bool {
+        matches!(
+            aws::stream_summary(&self.aws, stream).await,
+            Ok(s) if s.status == policy::StreamStatus::Updating || s.open_shards == target
+        )
+    }
+
+    async fn reshard_failed(
+        &self,
+        trigger: &Trigger,
+        plan: &ScalePlan,
+        previous_history: &ReshardHistory,
+        err: AwsError,
+        outcome: &mut AlarmOutcome,
+    ) {
+        let stream = &plan.stream;
+        let busy = err.is("ResourceInUseException");
+        outcome.outcome = if busy {
+            Outcome::Refused
+        } else {
+            Outcome::Failed
+        };
+        outcome.reason = if busy {
+            format!("stream is busy (ResourceInUseException); the alarm will fire again: {err}")
+        } else {
+            format!(
+                "UpdateShardCount {} -> {} failed: {err}",
+                plan.from, plan.to
+            )
+        };
+        if !busy {
+            outcome.errors.push(err.to_string());
+        }
+        // A refusal surely changed nothing: take our record back, unless someone wrote the
+        // tag since (a concurrent event's record must not be erased). After a time-out the
+        // reshard may have happened, so the record stays (over-counting is the safe side).
+        if err.kind == FailureKind::Refused {
+            let ours = plan.history.encode();
+            let rollback = match aws::stream_tags(&self.aws, stream).await {
+                Ok(tags) if tags.get(tag::RESHARD_HISTORY) != Some(&ours) => Ok(()),
+                Ok(_) if previous_history.times().is_empty() => {
+                    aws::untag_stream(&self.aws, stream, tag::RESHARD_HISTORY).await
+                }
+                Ok(_) => {
+                    aws::tag_stream(
+                        &self.aws,
+                        stream,
+                        tag::RESHARD_HISTORY,
+                        &previous_history.encode(),
+                    )
+                    .await
+                }
+                Err(err) => Err(err),
+            };
+            collect(&mut outcome.errors, [rollback]);
+        }
+        let reset = AlarmReset {
+            alarm: trigger.alarm_name.clone(),
+            state: policy::ResetState::Ok,
+            reason: outcome.reason.clone(),
+        };
+        self.reset(&reset, &mut outcome.errors).await;
     }
 
     async fn reset(&self, reset: &AlarmReset, errors: &mut Vec<String>) {

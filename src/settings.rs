@@ -167,6 +167,10 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     }
 }
 
+/// Usage factors are fractions of the stream's capacity; above 10x is a typo, and the
+/// disarmed alarms' sentinels (-1, 1e6) must stay out of reach.
+const MAX_THRESHOLD: f64 = 10.0;
+
 fn finite(v: &f64) -> bool {
     v.is_finite()
 }
@@ -192,8 +196,8 @@ impl Settings {
             threshold: env.parse(
                 "SCALE_UP_THRESHOLD",
                 d.scale_up.threshold,
-                "a positive number (1.0 = 100% of shard capacity)",
-                |v: &f64| finite(v) && *v > 0.0,
+                "a number above 0 and at most 10 (1.0 = 100% of shard capacity)",
+                |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
             )?,
             evaluation_periods: env.parse(
                 "SCALE_UP_EVALUATION_PERIOD",
@@ -212,8 +216,8 @@ impl Settings {
             threshold: env.parse(
                 "SCALE_DOWN_THRESHOLD",
                 d.scale_down.threshold,
-                "a number below SCALE_UP_THRESHOLD",
-                finite,
+                "a number above 0 and below SCALE_UP_THRESHOLD",
+                |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
             )?,
             evaluation_periods: env.parse(
                 "SCALE_DOWN_EVALUATION_PERIOD",
@@ -252,8 +256,8 @@ impl Settings {
         let count = env.parse(
             "THROTTLE_RETRY_COUNT",
             d.throttle_retry.count,
-            "a whole number of retries",
-            |_| true,
+            "a whole number of retries, at most 100",
+            |v| *v <= 100,
         )?;
         let metric_namespace = env
             .raw("ERROR_METRIC_NAMESPACE")
@@ -547,6 +551,19 @@ mod tests {
         );
         let err = parse(&[("ERROR_METRIC_NAMESPACE", "AWS/Lambda")]).unwrap_err();
         assert!(err.to_string().contains("ERROR_METRIC_NAMESPACE"), "{err}");
+        for (variable, value) in [
+            ("SCALE_UP_THRESHOLD", "1e308"),
+            ("SCALE_UP_THRESHOLD", "1000000"),
+            ("SCALE_DOWN_THRESHOLD", "-0.5"),
+            ("SCALE_DOWN_THRESHOLD", "0"),
+            ("THROTTLE_RETRY_COUNT", "4294967295"),
+        ] {
+            let err = parse(&[(variable, value)]).unwrap_err();
+            assert!(
+                err.to_string().contains(variable),
+                "{variable}={value}: {err}"
+            );
+        }
         let err = parse(&[("MAX_RESHARDS_PER_DAY", "11")]).unwrap_err();
         assert!(err.to_string().contains("MAX_RESHARDS_PER_DAY"), "{err}");
     }
