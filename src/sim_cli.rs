@@ -102,6 +102,49 @@ pub struct BenchArgs {
     traces: PathBuf,
 }
 
+/// The Lambda variable each policy flag sets.
+const FLAG_VARIABLES: [(&str, &str); 11] = [
+    ("--period-mins", "SCALE_PERIOD_MINS"),
+    ("--scale-up-threshold", "SCALE_UP_THRESHOLD"),
+    (
+        "--scale-up-evaluation-periods",
+        "SCALE_UP_EVALUATION_PERIOD",
+    ),
+    ("--scale-up-datapoints", "SCALE_UP_DATAPOINTS_REQUIRED"),
+    ("--scale-down-threshold", "SCALE_DOWN_THRESHOLD"),
+    (
+        "--scale-down-evaluation-periods",
+        "SCALE_DOWN_EVALUATION_PERIOD",
+    ),
+    ("--scale-down-datapoints", "SCALE_DOWN_DATAPOINTS_REQUIRED"),
+    ("--min-shards", "MIN_SHARDS"),
+    ("--max-shards", "MAX_SHARDS"),
+    ("--max-reshards-per-day", "MAX_RESHARDS_PER_DAY"),
+    ("--scale-up-reserve", "SCALE_UP_RESHARD_RESERVE"),
+];
+
+/// The settings parser speaks of environment variables; name the flags too.
+fn in_flag_terms(message: &str) -> String {
+    let mut out = message
+        .replace("environment variables ", "")
+        .replace("environment variable ", "");
+    for (flag, variable) in FLAG_VARIABLES {
+        out = out
+            .split(' ')
+            .map(|word| {
+                let bare = word.split('=').next().unwrap_or(word);
+                if bare == variable {
+                    word.replacen(variable, &format!("{flag} ({variable})"), 1)
+                } else {
+                    word.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    out
+}
+
 fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     let mut vars: HashMap<&'static str, String> = HashMap::new();
     let mut set = |name: &'static str, value: Option<String>| {
@@ -131,8 +174,9 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     set("MAX_SHARDS", s(args.max_shards));
     set("MAX_RESHARDS_PER_DAY", s(args.max_reshards_per_day));
     set("SCALE_UP_RESHARD_RESERVE", s(args.scale_up_reserve));
-    let settings = simulate::settings_from_vars(&vars)
-        .context("invalid policy flags (each flag sets the variable named)")?;
+    let settings = simulate::settings_from_vars(&vars).map_err(|err| {
+        anyhow::anyhow!("invalid policy flags: {}", in_flag_terms(&err.to_string()))
+    })?;
     Ok(Options {
         settings,
         initial_shards: args.initial_shards,

@@ -12,7 +12,7 @@ const HEADER: [&str; 3] = ["timestamp", "incoming_bytes", "incoming_records"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("cannot read trace {path}: {source}")]
+    #[error("cannot read trace {path}")]
     Io {
         path: String,
         source: std::io::Error,
