@@ -63,6 +63,7 @@ pub fn parse(input: impl Read) -> Result<Trace, TraceError> {
         .trim(csv::Trim::All)
         .from_reader(input);
     let mut rows: Vec<Row> = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
     loop {
@@ -127,15 +128,17 @@ pub fn parse(input: impl Read) -> Result<Trace, TraceError> {
             incoming_records: number(2)?,
         };
         if let Some(previous) = rows.last() {
-            if row.timestamp <= previous.timestamp {
+            // Periods are whole seconds; this also keeps the period from being 0.
+            if row.timestamp - previous.timestamp < chrono::Duration::seconds(1) {
                 return Err(bad(format!(
-                    "timestamp {} is not after the previous row's {}",
+                    "timestamp {} is not at least a second after the previous row's {}",
                     row.timestamp.to_rfc3339(),
                     previous.timestamp.to_rfc3339()
                 )));
             }
         }
         rows.push(row);
+        lines.push(line);
     }
     if rows.is_empty() {
         return Err(TraceError::Empty);
@@ -145,21 +148,16 @@ pub fn parse(input: impl Read) -> Result<Trace, TraceError> {
         .map(|w| (w[1].timestamp - w[0].timestamp).num_seconds())
         .min();
     if let Some(period) = period_secs {
-        if period <= 0 {
-            return Err(TraceError::Row {
-                line: 2,
-                why: "rows closer than one second apart".into(),
-            });
-        }
-        // Row i is on line i+2 (after the header); a row off the grid would shift every later
-        // period, so it is an error rather than a gap.
+        // Rows are strictly increasing, so the smallest step is at least a second. A row off
+        // the grid would shift every later period, so it is an error rather than a gap.
         for (i, w) in rows.windows(2).enumerate() {
-            let step = (w[1].timestamp - w[0].timestamp).num_seconds();
-            if step % period != 0 || (w[1].timestamp - w[0].timestamp).subsec_nanos() != 0 {
+            let step = w[1].timestamp - w[0].timestamp;
+            let secs = step.num_seconds();
+            if secs % period != 0 || step.subsec_nanos() != 0 {
                 return Err(TraceError::Row {
-                    line: i as u64 + 3,
+                    line: lines[i + 1],
                     why: format!(
-                        "timestamp {} is {step} s after the previous row, not a whole number of {period}-s periods",
+                        "timestamp {} is {secs} s after the previous row, not a whole number of {period}-s periods",
                         w[1].timestamp.to_rfc3339()
                     ),
                 });
@@ -233,6 +231,15 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(line_of(err), 4);
+    }
+
+    #[test]
+    fn rows_closer_than_a_second_are_refused() {
+        let err = parse_str(&format!(
+            "{HEAD}2014-04-10T00:00:00Z,1,1\n2014-04-10T00:00:00.5Z,1,1\n"
+        ))
+        .unwrap_err();
+        assert_eq!(line_of(err), 3);
     }
 
     #[test]
