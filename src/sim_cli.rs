@@ -241,7 +241,7 @@ pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;
     println!(
-        "\nReplay speed: a synthetic year of 1-minute periods ({} periods, {} reshards) in {:.1} ms (best of 3): {:.1} million periods/s.",
+        "\nReplay speed: a synthetic one-year trace of 1-minute periods, generated in memory ({} rows, {} reshards under our defaults), replayed in {:.1} ms (best of 3): {:.1} million trace rows per second.",
         speed.periods,
         speed.reshards,
         speed.best_secs * 1e3,
