@@ -55,6 +55,7 @@ impl AwsClients {
             .operation_attempt_timeout(attempt_timeout)
             .build();
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .retry_config(retry_config)
             .timeout_config(timeouts)
             .load()
@@ -69,6 +70,16 @@ impl AwsClients {
             lambda: aws_sdk_lambda::Client::new(config),
         }
     }
+}
+
+/// The SDK's hyper 1 / rustls client with ring as the crypto provider (the default one links
+/// aws-lc, which doubles the binary's TLS code for nothing we use). One per process: the
+/// clients built from one SdkConfig share its connection pool.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Whether a failed call surely changed nothing (the service answered with a refusal) or may

@@ -100,6 +100,7 @@ impl Proxy {
     /// logged call is one the handler decided to make.
     async fn clients(&self) -> AwsClients {
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(kinesis_autoscaler::aws::https_client())
             .endpoint_url(&self.url)
             .retry_config(RetryConfig::disabled())
             .load()

@@ -134,6 +134,7 @@ impl Drop for Proxy {
 /// `AwsClients::load_with_attempt_timeout` but without touching `AWS_ENDPOINT_URL`.
 async fn proxied_clients(proxy: &Proxy) -> AwsClients {
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(kinesis_autoscaler::aws::https_client())
         .endpoint_url(&proxy.url)
         .retry_config(
             RetryConfig::standard()
