@@ -97,8 +97,8 @@ pub struct SimulateArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Folder of *.csv traces.
-    #[arg(long, value_name = "DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/traces"))]
+    /// Folder of *.csv traces (default: the shared traces beside a checkout, run from its root).
+    #[arg(long, value_name = "DIR", default_value = "../shared/traces")]
     traces: PathBuf,
 }
 
