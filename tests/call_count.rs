@@ -8,112 +8,31 @@
 mod common;
 
 use aws_config::retry::RetryConfig;
-use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use common::proxy::Proxy;
 use common::*;
-use kinesis_autoscaler::aws::AwsClients;
 use kinesis_autoscaler::event::Direction;
 use kinesis_autoscaler::handler::{Autoscaler, Outcome};
 use kinesis_autoscaler::settings::{tag, Settings};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
 
 /// Each proxied call is held this long, so parallel calls overlap by a wide margin.
 const LATENCY_MS: u64 = 100;
 
-/// `scripts/aws_proxy.py` in front of moto, stopped when dropped.
-struct Proxy {
-    child: Child,
-    url: String,
-}
-
-impl Proxy {
-    fn start() -> Proxy {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/aws_proxy.py");
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let mut child = Command::new(python)
-            .args([script, "--upstream", &endpoint()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the proxy starts (python3 scripts/aws_proxy.py)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("proxy stdout"))
-            .read_line(&mut line)
-            .expect("the proxy prints its URL");
-        let url = line.trim().to_string();
-        let mut proxy = Proxy { child, url };
-        assert!(
-            proxy.url.starts_with("http://127.0.0.1:"),
-            "the proxy's first line is its URL, got {:?}",
-            proxy.url
-        );
-        proxy.request(
-            "POST",
-            "/_proxy/config",
-            &format!(r#"{{"latency_ms": {LATENCY_MS}}}"#),
-        );
-        proxy
-    }
-
-    /// One control request (HTTP/1.1, connection closed after the answer); the answer's body.
-    fn request(&mut self, method: &str, path: &str, body: &str) -> String {
-        let host = self.url.trim_start_matches("http://").to_string();
-        let mut socket = std::net::TcpStream::connect(&host).expect("connect to the proxy");
-        write!(
-            socket,
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send to the proxy");
-        let mut answer = String::new();
-        socket
-            .read_to_string(&mut answer)
-            .expect("read the proxy's answer");
-        assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
-        answer
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
-            .unwrap_or_default()
-    }
-
-    fn log(&mut self) -> Vec<Call> {
-        let body = self.request("GET", "/_proxy/log", "");
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(&body).expect("the proxy's log is JSON");
-        let mut calls: Vec<Call> = entries
-            .iter()
-            .map(|e| Call {
-                action: e["action"].as_str().unwrap_or("?").to_string(),
-                start: e["start"].as_f64().expect("start"),
-                end: e["end"].as_f64().expect("end"),
-                status: e["status"].as_u64().unwrap_or(0),
-            })
-            .collect();
-        calls.sort_by(|a, b| a.start.total_cmp(&b.start));
-        calls
-    }
-
-    /// Clients that reach moto only through this proxy. The process-wide AWS_ENDPOINT_URL is
-    /// left alone (other tests in this binary run in parallel); retries are off so that every
-    /// logged call is one the handler decided to make.
-    async fn clients(&self) -> AwsClients {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(kinesis_autoscaler::aws::https_client())
-            .endpoint_url(&self.url)
-            .retry_config(RetryConfig::disabled())
-            .load()
-            .await;
-        AwsClients::new(&config)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The proxy's log as calls, in start order.
+fn calls(proxy: &Proxy) -> Vec<Call> {
+    let mut calls: Vec<Call> = proxy
+        .log()
+        .iter()
+        .map(|e| Call {
+            action: e["action"].as_str().unwrap_or("?").to_string(),
+            start: e["start"].as_f64().expect("start"),
+            end: e["end"].as_f64().expect("end"),
+            status: e["status"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    calls.sort_by(|a, b| a.start.total_cmp(&b.start));
+    calls
 }
 
 #[derive(Debug, Clone)]
@@ -164,9 +83,13 @@ fn actions(names: &[&str]) -> Vec<String> {
 
 /// Handles one alarm event through the proxy; the proxy's log of it, in start order.
 async fn handle_through_proxy(event: &str) -> Vec<Call> {
-    let mut proxy = Proxy::start();
+    let proxy = Proxy::start();
+    proxy.configure(LATENCY_MS, serde_json::json!([]), 15);
+    // Retries off: every logged call is one the handler decided to make.
     let autoscaler = Autoscaler {
-        aws: proxy.clients().await,
+        aws: proxy
+            .clients(RetryConfig::disabled(), TimeoutConfig::disabled())
+            .await,
         settings: Settings::default(),
         function_name: "kinesis-autoscaler-call-count".into(),
     };
@@ -174,7 +97,7 @@ async fn handle_through_proxy(event: &str) -> Vec<Call> {
     let outcome = &report.alarms[0];
     assert_eq!(outcome.outcome, Outcome::Scaled, "{outcome:?}");
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    let calls = proxy.log();
+    let calls = calls(&proxy);
     for call in &calls {
         assert_eq!(call.status, 200, "{call:?}");
         assert!(call.end >= call.start, "{call:?}");

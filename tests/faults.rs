@@ -13,7 +13,7 @@ mod common;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
+use common::proxy::Proxy;
 use common::*;
 use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws::{self as kaws, AwsClients};
@@ -21,8 +21,6 @@ use kinesis_autoscaler::event::{AlarmPair, Direction};
 use kinesis_autoscaler::handler::{Autoscaler, InvocationReport, Outcome};
 use kinesis_autoscaler::settings::{tag, Settings};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KINDS: [&str; 7] = [
@@ -58,99 +56,24 @@ const DROP_THEN_BUSY: &str = "drop_response, retry ResourceInUse";
 
 // ---- the proxy ------------------------------------------------------------------------------
 
-/// `scripts/aws_proxy.py` as a child process, killed when dropped.
-struct Proxy {
-    child: Child,
-    url: String,
-}
-
-impl Proxy {
-    fn start(upstream: &str) -> Proxy {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/aws_proxy.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("--upstream")
-            .arg(upstream)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scripts/aws_proxy.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("proxy stdout"))
-            .read_line(&mut line)
-            .expect("read the proxy's URL");
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http://"), "proxy printed {line:?}");
-        Proxy { child, url }
-    }
-
-    fn host(&self) -> &str {
-        self.url.trim_start_matches("http://").trim_end_matches('/')
-    }
-
-    /// One HTTP/1.1 exchange with the proxy's control paths; the body of the answer.
-    fn request(&self, method: &str, path: &str, body: &str) -> String {
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.host(),
-            body.len()
-        );
-        let mut socket = std::net::TcpStream::connect(self.host()).expect("connect to the proxy");
-        socket
-            .write_all(request.as_bytes())
-            .expect("send to the proxy");
-        let mut answer = String::new();
-        socket
-            .read_to_string(&mut answer)
-            .expect("read the proxy's answer");
-        assert!(answer.starts_with("HTTP/1.1 200"), "proxy: {answer}");
-        answer
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
-            .unwrap_or_default()
-    }
-
-    /// Replaces the fault configuration and clears the log.
-    fn configure(&self, faults: Value) {
-        let config = json!({"latency_ms": 0, "faults": faults, "timeout_s": 2});
-        self.request("POST", "/_proxy/config", &config.to_string());
-    }
-
-    fn log(&self) -> Vec<Value> {
-        let body = self.request("GET", "/_proxy/log", "");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("proxy log {body:?}: {e}"))
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The autoscaler's clients, pointed at the proxy: 3 attempts with a tiny backoff and a 1 s
 /// attempt time-out (the proxy holds a "timeout" call for 2 s), like
 /// `AwsClients::load_with_attempt_timeout` but without touching `AWS_ENDPOINT_URL`.
 async fn proxied_clients(proxy: &Proxy) -> AwsClients {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(kinesis_autoscaler::aws::https_client())
-        .endpoint_url(&proxy.url)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(5))
-                .with_max_backoff(Duration::from_millis(20)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(1))
-                .build(),
-        )
-        .load()
-        .await;
-    AwsClients::new(&config)
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(1))
+        .build();
+    proxy.clients(retry, timeouts).await
+}
+
+/// Faults for the next event: no latency, held calls let go after 2 s.
+fn inject(proxy: &Proxy, faults: Value) {
+    proxy.configure(0, faults, 2);
 }
 
 // ---- one cell ------------------------------------------------------------------------------
@@ -272,7 +195,7 @@ impl Bench<'_> {
             .expect("SetAlarmState ALARM");
         let to = target(direction, START_SHARDS);
 
-        self.proxy.configure(faults);
+        inject(self.proxy, faults);
         let began = Instant::now();
         let report = handle(
             self.autoscaler,
@@ -280,7 +203,7 @@ impl Bench<'_> {
         )
         .await;
         let log = self.proxy.log();
-        self.proxy.configure(json!([]));
+        inject(self.proxy, json!([]));
 
         let outcome = &report.alarms[0];
         // A held ("timeout") call is logged only when the proxy lets go of it, after the
@@ -406,7 +329,7 @@ impl Bench<'_> {
 async fn the_fault_matrix() {
     let started = Instant::now();
     let direct = clients().await;
-    let proxy = Proxy::start(&endpoint());
+    let proxy = Proxy::start();
     let settings = Settings::default();
     let consumer = unique("fault-consumer");
     create_consumer_function(&direct, &consumer).await;
@@ -428,7 +351,7 @@ async fn the_fault_matrix() {
         let stream = unique("fclean");
         create_stream(&direct, &stream, START_SHARDS as i32).await;
         let pair = wire(&direct, &settings, &stream, START_SHARDS).await;
-        proxy.configure(json!([]));
+        inject(&proxy, json!([]));
         let report: InvocationReport = handle(
             &autoscaler,
             &alarm_event(&pair.name(direction), &stream, "ALARM", just_now()),

@@ -2,6 +2,8 @@
 //! starts, and builders for streams, wired alarms and alarm events.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws::{self, AwsClients, ExistingAlarm};
