@@ -12,6 +12,10 @@ AWS_ENDPOINT_URL at it. Control it over HTTP on the same port:
                           "nth": 1, "kind": "throttle"}]}   (replaces config, clears the log)
     GET  /_proxy/log     [{"action": ..., "start": s, "end": s, "status": 200, "fault": null}]
 
+With "updating_s": S in the config, the proxy plays what moto does not: a reshard takes S
+seconds, during which the stream's DescribeStreamSummary says UPDATING and another
+UpdateShardCount for it is refused with ResourceInUseException, as AWS does.
+
 Fault kinds: throttle, http500, timeout (hold the request, then close without answering),
 drop_response (forward, then close without answering: the call took effect but the caller
 cannot know), LimitExceeded, ResourceInUse, AccessDenied. A fault applies to the nth call
@@ -30,7 +34,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
-STATE = {"latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15}
+STATE = {"latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
 
 
 def action_of(method, path, headers, body):
@@ -48,6 +52,13 @@ def action_of(method, path, headers, body):
             method, "GetFunctionConcurrency"
         )
     return f"{method} {path.split('?')[0]}"
+
+
+def stream_of(body):
+    try:
+        return json.loads(body or b"{}").get("StreamName")
+    except ValueError:
+        return None
 
 
 def service_of(headers, body):
@@ -110,6 +121,8 @@ class Proxy(BaseHTTPRequestHandler):
                 STATE["latency_ms"] = config.get("latency_ms", 0)
                 STATE["faults"] = [dict(f, used=False) for f in config.get("faults", [])]
                 STATE["timeout_s"] = config.get("timeout_s", 15)
+                STATE["updating_s"] = config.get("updating_s", 0)
+                STATE["resharding"] = {}
                 STATE["log"] = []
                 STATE["counts"] = {}
             return self._reply(200, {"Content-Type": "application/json"}, b"{}")
@@ -143,6 +156,15 @@ class Proxy(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        stream = stream_of(body) if action in ("UpdateShardCount", "DescribeStreamSummary") else None
+        with STATE_LOCK:
+            updating = stream is not None and STATE["resharding"].get(stream, 0) > time.time()
+            # Like AWS, the first UpdateShardCount to arrive makes the stream UPDATING at once.
+            starts_reshard = action == "UpdateShardCount" and not updating and not kind and STATE["updating_s"]
+            if starts_reshard:
+                STATE["resharding"][stream] = time.time() + STATE["updating_s"]
+        if kind is None and updating and action == "UpdateShardCount":
+            kind = entry["fault"] = "ResourceInUse"
         if kind and kind != "drop_response":
             status, headers, payload = fault_response(kind, service_of(self.headers, body))
             self._record(entry, status)
@@ -153,6 +175,13 @@ class Proxy(BaseHTTPRequestHandler):
         answer = conn.getresponse()
         payload = answer.read()
         conn.close()
+        if starts_reshard and answer.status != 200:
+            with STATE_LOCK:
+                STATE["resharding"].pop(stream, None)
+        if updating and action == "DescribeStreamSummary" and answer.status == 200:
+            summary = json.loads(payload)
+            summary["StreamDescriptionSummary"]["StreamStatus"] = "UPDATING"
+            payload = json.dumps(summary).encode()
         if kind == "drop_response":
             self._record(entry, 0)
             self.close_connection = True

@@ -517,9 +517,11 @@ impl Autoscaler {
             outcome.errors.push(err.to_string());
         }
         // A refusal surely changed nothing: take our record back, unless someone wrote the
-        // tag since (a concurrent event's record must not be erased). After a time-out the
-        // reshard may have happened, so the record stays (over-counting is the safe side).
-        if err.kind == FailureKind::Refused {
+        // tag since. Not when the stream is busy: the reshard that keeps it busy (a concurrent
+        // event's, whose record ours may have overwritten, or one by hand, which AWS counts
+        // too) takes our record's place. After a time-out the reshard may have happened, so
+        // the record stays as well: over-counting is the safe side.
+        if err.kind == FailureKind::Refused && !busy {
             let ours = plan.history.encode();
             let rollback = match aws::stream_tags(&self.aws, stream).await {
                 Ok(tags) if tags.get(tag::RESHARD_HISTORY) != Some(&ours) => Ok(()),

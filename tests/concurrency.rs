@@ -1,22 +1,19 @@
 //! Two invocations for the same stream at once (the CLI racing the Lambda, or a Lambda without
-//! its reserved concurrency of 1), against moto.
+//! its reserved concurrency of 1), through `scripts/aws_proxy.py` playing what moto does not:
+//! a reshard keeps the stream UPDATING for a while, and AWS refuses another UpdateShardCount
+//! meanwhile with ResourceInUseException.
 //!
-//! moto finishes a reshard instantly, so the second `UpdateShardCount` does not meet the
-//! ResourceInUseException AWS would answer while the first reshard runs; these tests document
-//! what happens here and hold the invariants that must survive either way: never more than one
-//! step of the 2x / half rule from the starting count, and alarms that match the stream
-//! afterwards, at the latest after one follow-up event.
-//!
-//! Observed on moto 5.2.5: both invocations report `Scaled` and both call UpdateShardCount;
-//! up+up ends at 8 (the second call is a no-op), up+down ends at whichever ran last (4 -> 8 -> 2,
-//! which AWS would refuse as more than halving), the alarms always match, and the history tag
-//! holds one entry for two reshards: both invocations wrote "previous + now" over each other.
-//! On AWS the loser gets ResourceInUseException and rolls the tag back to the previous value,
-//! which can erase the winner's entry; the reserved concurrency of 1 is what prevents this.
+//! What must hold: at most one reshard reaches the stream, the count moves at most one step
+//! of the 2x / half rule, the reshard history never under-counts (each reshard that happened
+//! has an entry), and the alarms match the stream afterwards, at the latest after one
+//! follow-up event.
 
 mod common;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use chrono::Duration;
+use common::proxy::Proxy;
 use common::*;
 use kinesis_autoscaler::aws::AwsClients;
 use kinesis_autoscaler::event::{AlarmPair, Direction};
@@ -25,9 +22,12 @@ use kinesis_autoscaler::history::ReshardHistory;
 use kinesis_autoscaler::settings::{tag, Settings};
 
 const START: u32 = 4;
+/// How long the proxy keeps a resharded stream UPDATING.
+const UPDATING_SECS: u64 = 1;
 
 struct Race {
     aws: AwsClients,
+    proxy: Proxy,
     stream: String,
     pair: AlarmPair,
     first: Autoscaler,
@@ -40,12 +40,29 @@ async fn race_setup(prefix: &str) -> Race {
     let stream = unique(prefix);
     create_stream(&aws, &stream, START as i32).await;
     let pair = wire(&aws, &settings, &stream, START).await;
+    let proxy = Proxy::start();
+    let proxied = |settings: Settings| {
+        let proxy = &proxy;
+        async move {
+            let retry = RetryConfig::standard().with_max_attempts(3);
+            let aws = proxy.clients(retry, TimeoutConfig::disabled()).await;
+            Autoscaler {
+                aws,
+                settings,
+                function_name: "race".into(),
+            }
+        }
+    };
+    let first = proxied(settings.clone()).await;
+    let second = proxied(settings).await;
+    proxy.set_updating(UPDATING_SECS);
     Race {
-        first: autoscaler(settings.clone()).await,
-        second: autoscaler(settings.clone()).await,
         aws,
+        proxy,
         stream,
         pair,
+        first,
+        second,
     }
 }
 
@@ -53,6 +70,28 @@ impl Race {
     async fn run(&self, first: &str, second: &str) -> (AlarmOutcome, AlarmOutcome) {
         let (a, b) = tokio::join!(handle(&self.first, first), handle(&self.second, second));
         (a.alarms[0].clone(), b.alarms[0].clone())
+    }
+
+    /// UpdateShardCount calls that reached the stream.
+    fn reshards(&self) -> usize {
+        self.proxy
+            .log()
+            .iter()
+            .filter(|e| e["action"] == "UpdateShardCount" && e["status"] == 200)
+            .count()
+    }
+
+    async fn history_len(&self) -> usize {
+        stream_tags(&self.aws, &self.stream)
+            .await
+            .get(tag::RESHARD_HISTORY)
+            .map(|v| {
+                ReshardHistory::parse(&self.stream, v)
+                    .unwrap()
+                    .times()
+                    .len()
+            })
+            .unwrap_or(0)
     }
 
     /// `Ok(n)` when both alarms are written for the stream's `n` open shards.
@@ -72,61 +111,48 @@ impl Race {
         Ok(open)
     }
 
-    async fn history_len(&self) -> usize {
-        stream_tags(&self.aws, &self.stream)
-            .await
-            .get(tag::RESHARD_HISTORY)
-            .map(|v| {
-                ReshardHistory::parse(&self.stream, v)
-                    .unwrap()
-                    .times()
-                    .len()
-            })
-            .unwrap_or(0)
-    }
-
-    /// If the race left the alarms stale, one follow-up scale-up event must fix them.
-    async fn converge(&self, label: &str) -> String {
-        match self.alarms_match().await {
-            Ok(n) => format!("alarms match {n} shards"),
-            Err(stale) => {
-                let before = open_shards(&self.aws, &self.stream).await;
-                let next = handle(
-                    &self.first,
-                    &alarm_event(
-                        &self.pair.name(Direction::Up),
-                        &self.stream,
-                        "ALARM",
-                        just_now(),
-                    ),
-                )
-                .await;
-                let after = self
-                    .alarms_match()
-                    .await
-                    .unwrap_or_else(|e| panic!("{label}: still stale after a follow-up: {e}"));
-                assert!(
-                    after == before || after == before * 2,
-                    "{label}: follow-up went {before} -> {after}"
-                );
-                format!(
-                    "stale ({stale}); a follow-up event {:?} fixed them at {after} shards",
-                    next.alarms[0].outcome
-                )
-            }
+    /// The invariants, then convergence (with a follow-up event if the race left stale alarms).
+    async fn check(&self, label: &str, a: &AlarmOutcome, b: &AlarmOutcome, allowed: &[u32]) {
+        let reshards = self.reshards();
+        let open = open_shards(&self.aws, &self.stream).await;
+        let history = self.history_len().await;
+        println!(
+            "{label}: first {:?} {:?}->{:?} ({}); second {:?} {:?}->{:?} ({}); {reshards} reshard(s), {open} open shards, {history} history entries",
+            a.outcome, a.from, a.to, a.reason, b.outcome, b.from, b.to, b.reason
+        );
+        assert!(
+            reshards <= 1,
+            "{label}: {reshards} reshards reached the stream"
+        );
+        assert!(
+            allowed.contains(&open),
+            "{label}: {open} shards, expected one of {allowed:?}"
+        );
+        assert!(
+            history >= reshards,
+            "{label}: {history} history entries for {reshards} reshard(s)"
+        );
+        if let Err(stale) = self.alarms_match().await {
+            tokio::time::sleep(std::time::Duration::from_millis(UPDATING_SECS * 1000 + 200)).await;
+            let up = alarm_event(
+                &self.pair.name(Direction::Up),
+                &self.stream,
+                "ALARM",
+                just_now(),
+            );
+            let next = handle(&self.first, &up).await;
+            let fixed = self.alarms_match().await;
+            assert!(
+                fixed.is_ok(),
+                "{label}: stale ({stale}) and still after a follow-up {:?}: {fixed:?}",
+                next.alarms[0]
+            );
         }
     }
 }
 
-fn describe(label: &str, a: &AlarmOutcome, b: &AlarmOutcome, open: u32, history: usize) {
-    println!(
-        "{label}: first {:?} {:?}->{:?} ({}), second {:?} {:?}->{:?} ({}); {open} open shards, {history} history entries",
-        a.outcome, a.from, a.to, a.reason, b.outcome, b.from, b.to, b.reason
-    );
-}
-
 #[tokio::test]
-async fn a_duplicate_delivery_handled_twice_at_once_scales_at_most_once() {
+async fn a_duplicate_delivery_handled_twice_at_once_scales_once() {
     let race = race_setup("race-dup").await;
     let event = alarm_event(
         &race.pair.name(Direction::Up),
@@ -137,23 +163,12 @@ async fn a_duplicate_delivery_handled_twice_at_once_scales_at_most_once() {
 
     let (a, b) = race.run(&event, &event).await;
 
-    let open = open_shards(&race.aws, &race.stream).await;
-    describe(
-        "up+up, same message",
-        &a,
-        &b,
-        open,
-        race.history_len().await,
-    );
-    assert!(open == START || open == START * 2, "{open} shards");
-    let converged = race.converge("up+up, same message").await;
-    println!("up+up, same message: {converged}");
-    let open = open_shards(&race.aws, &race.stream).await;
-    assert!(open <= START * 4, "{open} shards");
+    race.check("up+up, same message", &a, &b, &[START, START * 2])
+        .await;
 }
 
 #[tokio::test]
-async fn two_scale_ups_at_once_scale_at_most_once() {
+async fn two_scale_ups_at_once_scale_once() {
     let race = race_setup("race-upup").await;
     let up = race.pair.name(Direction::Up);
     let earlier = alarm_event(
@@ -166,19 +181,8 @@ async fn two_scale_ups_at_once_scale_at_most_once() {
 
     let (a, b) = race.run(&earlier, &later).await;
 
-    let open = open_shards(&race.aws, &race.stream).await;
-    describe(
-        "up+up, different times",
-        &a,
-        &b,
-        open,
-        race.history_len().await,
-    );
-    assert!(open == START || open == START * 2, "{open} shards");
-    println!(
-        "up+up, different times: {}",
-        race.converge("up+up, different times").await
-    );
+    race.check("up+up, different times", &a, &b, &[START, START * 2])
+        .await;
 }
 
 #[tokio::test]
@@ -199,13 +203,6 @@ async fn a_scale_up_racing_a_scale_down_moves_one_step() {
 
     let (a, b) = race.run(&up, &down).await;
 
-    let open = open_shards(&race.aws, &race.stream).await;
-    describe("up+down", &a, &b, open, race.history_len().await);
-    assert!(
-        [START / 2, START, START * 2].contains(&open),
-        "{open} shards, expected one of {}, {START}, {}",
-        START / 2,
-        START * 2
-    );
-    println!("up+down: {}", race.converge("up+down").await);
+    race.check("up+down", &a, &b, &[START / 2, START, START * 2])
+        .await;
 }

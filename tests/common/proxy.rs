@@ -68,6 +68,13 @@ impl Proxy {
         self.request("POST", "/_proxy/config", &config.to_string());
     }
 
+    /// Like `configure` without faults, and a reshard keeps its stream UPDATING (and refuses
+    /// another UpdateShardCount) for `seconds`, as AWS does and moto does not.
+    pub fn set_updating(&self, seconds: u64) {
+        let config = json!({"latency_ms": 0, "faults": [], "timeout_s": 2, "updating_s": seconds});
+        self.request("POST", "/_proxy/config", &config.to_string());
+    }
+
     /// Every call since the last `configure`: action, start, end, status, fault.
     pub fn log(&self) -> Vec<Value> {
         let body = self.request("GET", "/_proxy/log", "");
