@@ -186,11 +186,10 @@ impl Autoscaler {
                     GatherError::BadTag(_) => false,
                 };
                 if retry && !self.settings.dry_run {
-                    let reset = AlarmReset {
-                        alarm: trigger.alarm_name.clone(),
-                        state: policy::ResetState::Ok,
-                        reason: format!("Scaling failed, the alarm will fire again: {err}"),
-                    };
+                    let reset = fire_again(
+                        &trigger,
+                        format!("Scaling failed, the alarm will fire again: {err}"),
+                    );
                     self.reset(&reset, &mut outcome.errors).await;
                 }
                 return outcome;
@@ -330,12 +329,6 @@ impl Autoscaler {
         outcome: &mut AlarmOutcome,
     ) {
         let stream = &plan.stream;
-        let retry_later = |reason: String| AlarmReset {
-            alarm: trigger.alarm_name.clone(),
-            state: policy::ResetState::Ok,
-            reason,
-        };
-
         // Round 2: record the reshard before making it, so the budget never under-counts.
         if let Err(err) = aws::tag_stream(
             &self.aws,
@@ -350,8 +343,11 @@ impl Autoscaler {
                 "could not record the reshard in the stream's history, so did not reshard: {err}"
             );
             outcome.errors.push(err.to_string());
-            self.reset(&retry_later(outcome.reason.clone()), &mut outcome.errors)
-                .await;
+            self.reset(
+                &fire_again(trigger, outcome.reason.clone()),
+                &mut outcome.errors,
+            )
+            .await;
             return;
         }
 
@@ -541,11 +537,7 @@ impl Autoscaler {
             };
             collect(&mut outcome.errors, [rollback]);
         }
-        let reset = AlarmReset {
-            alarm: trigger.alarm_name.clone(),
-            state: policy::ResetState::Ok,
-            reason: outcome.reason.clone(),
-        };
+        let reset = fire_again(trigger, outcome.reason.clone());
         self.reset(&reset, &mut outcome.errors).await;
     }
 
@@ -554,6 +546,16 @@ impl Autoscaler {
             aws::set_alarm_state(&self.aws, &reset.alarm, reset.state.as_str(), &reset.reason)
                 .await;
         collect(errors, [result]);
+    }
+}
+
+/// The triggering alarm back to OK: it goes to ALARM again, and notifies again, after its
+/// evaluation periods if the load still calls for it.
+fn fire_again(trigger: &Trigger, reason: String) -> AlarmReset {
+    AlarmReset {
+        alarm: trigger.alarm_name.clone(),
+        state: policy::ResetState::Ok,
+        reason,
     }
 }
 
