@@ -6,8 +6,9 @@
 //! Then the invariants: the shard count never goes beyond the 2x / half rule, at most one
 //! reshard per event, the error metric exactly for faults the SDK's retry did not absorb, the
 //! triggering alarm left able to fire again, and the alarms' math matching the stream's open
-//! shard count, either right away, after the next event, or visibly broken ("needs
-//! reconcile"). The matrix is printed (`--nocapture`) and written to `target/fault-matrix.txt`.
+//! shard count (and the consumer's concurrency following it), either right away, after the
+//! next event, or, where the damage is visible ("needs reconcile"), after one reconcile. The
+//! matrix is printed (`--nocapture`) and written to `target/fault-matrix.txt`.
 
 mod common;
 
@@ -19,6 +20,7 @@ use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws::{self as kaws, AwsClients};
 use kinesis_autoscaler::event::{AlarmPair, Direction};
 use kinesis_autoscaler::handler::{Autoscaler, InvocationReport, Outcome};
+use kinesis_autoscaler::reconcile;
 use kinesis_autoscaler::settings::{tag, Settings};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -272,10 +274,15 @@ impl Bench<'_> {
         }
         // (e) the alarms match the stream, now, or visibly need the reconcile.
         let aligned = alarms_match(aws, self.settings, &pair, &stream, after).await;
-        let needs_reconcile = aligned.is_err() || state == "ALARM";
+        // The consumer's concurrency follows a reshard (the function is shared by the cells,
+        // so only a cell that resharded says anything about it).
+        let reserved = kaws::function_concurrency(aws, self.consumer).await;
+        let concurrency_stale =
+            after != START_SHARDS && reserved.as_ref().ok() != Some(&Some(after));
+        let needs_reconcile = aligned.is_err() || state == "ALARM" || concurrency_stale;
         if needs_reconcile && !damaged {
             failures.push(format!(
-                "silent damage: alarms {aligned:?}, alarm state {state}: {outcome:?}"
+                "silent damage: alarms {aligned:?}, alarm state {state}, consumer {reserved:?}: {outcome:?}"
             ));
         }
         // Then the next event, faults cleared: the system is still operable.
@@ -297,6 +304,35 @@ impl Bench<'_> {
                 failures.push(format!("after the next event: {e}"));
             }
             healed = ", next ok".into();
+        }
+
+        // What the next event cannot repair, one reconcile (an hour later, as scheduled) does.
+        if needs_reconcile {
+            let later = chrono::Utc::now() + chrono::Duration::hours(1);
+            let streams = std::slice::from_ref(&stream);
+            match reconcile::reconcile(aws, self.settings, streams, false, later).await {
+                Err(e) => failures.push(format!("reconcile failed: {e}")),
+                Ok(report) if report.failed() > 0 => {
+                    failures.push(format!("reconcile failed: {report:?}"))
+                }
+                Ok(_) => {
+                    let open = open_shards(aws, &stream).await;
+                    if let Err(e) = alarms_match(aws, self.settings, &pair, &stream, open).await {
+                        failures.push(format!("after reconcile: {e}"));
+                    }
+                    let state = alarm(aws, &trigger).await.state;
+                    if state == "ALARM" {
+                        failures.push(format!("after reconcile: {trigger} still in ALARM"));
+                    }
+                    let reserved = kaws::function_concurrency(aws, self.consumer).await;
+                    if reserved.as_ref().ok() != Some(&Some(open)) {
+                        failures.push(format!(
+                            "after reconcile: consumer concurrency {reserved:?}, {open} shards"
+                        ));
+                    }
+                    healed = ", reconciled".into();
+                }
+            }
         }
 
         let base = match outcome.outcome {
