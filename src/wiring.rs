@@ -948,6 +948,27 @@ pub mod cli {
         Ok(())
     }
 
+    /// Prints the per-stream reports (JSON, or one summary line each) and the failures; exits 1
+    /// when any stream failed.
+    fn finish<T: Serialize>(
+        reports: &[T],
+        errors: &[Failure],
+        json: bool,
+        summary: impl Fn(&T) -> String,
+    ) -> Result<ExitCode, WiringError> {
+        if json {
+            print_json(reports, errors)?;
+        } else {
+            for report in reports {
+                println!("{}", summary(report));
+            }
+        }
+        for failure in errors {
+            eprintln!("error: {}", failure.error);
+        }
+        Ok(exit_code(errors))
+    }
+
     fn exit_code(errors: &[Failure]) -> ExitCode {
         if errors.is_empty() {
             ExitCode::SUCCESS
@@ -988,17 +1009,12 @@ pub mod cli {
                 }),
             }
         }
-        if args.json || args.dry_run {
-            print_json(&reports, &errors)?;
-        } else {
-            for report in &reports {
-                println!("{}", report.summary());
-            }
-        }
-        for failure in &errors {
-            eprintln!("error: {}", failure.error);
-        }
-        Ok(exit_code(&errors))
+        finish(
+            &reports,
+            &errors,
+            args.json || args.dry_run,
+            WireReport::summary,
+        )
     }
 
     /// `unwire`: exits 0 when every stream's alarms are gone, 1 otherwise.
@@ -1015,17 +1031,7 @@ pub mod cli {
                 }),
             }
         }
-        if args.json {
-            print_json(&reports, &errors)?;
-        } else {
-            for report in &reports {
-                println!("{}", report.summary());
-            }
-        }
-        for failure in &errors {
-            eprintln!("error: {}", failure.error);
-        }
-        Ok(exit_code(&errors))
+        finish(&reports, &errors, args.json, UnwireReport::summary)
     }
 
     /// `status`: exits 0 when every stream could be described, 1 otherwise (drift is
