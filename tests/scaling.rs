@@ -215,18 +215,7 @@ async fn a_malformed_record_changes_nothing_and_the_others_are_handled() {
 async fn on_demand_streams_are_left_alone() {
     let aws = clients().await;
     let stream = unique("ondemand");
-    aws.kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .stream_mode_details(
-            aws_sdk_kinesis::types::StreamModeDetails::builder()
-                .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_on_demand_stream(&aws, &stream).await;
     let before = open_shards(&aws, &stream).await;
     let autoscaler = autoscaler(Settings::default()).await;
 

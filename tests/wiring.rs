@@ -350,18 +350,7 @@ async fn status_reports_what_a_scale_event_changed() {
 async fn on_demand_streams_are_refused_by_name() {
     let aws = clients().await;
     let stream = unique("wireondemand");
-    aws.kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .stream_mode_details(
-            aws_sdk_kinesis::types::StreamModeDetails::builder()
-                .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_on_demand_stream(&aws, &stream).await;
 
     let err = wiring::wire_stream(&aws, &Settings::default(), &stream, &options())
         .await

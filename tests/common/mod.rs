@@ -7,7 +7,7 @@ pub mod proxy;
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws::{self, AwsClients, ExistingAlarm};
-use kinesis_autoscaler::event::{AlarmPair, Direction};
+use kinesis_autoscaler::event::AlarmPair;
 use kinesis_autoscaler::handler::{Autoscaler, InvocationReport};
 use kinesis_autoscaler::settings::{RetrySettings, Settings};
 use serde_json::json;
@@ -64,6 +64,20 @@ pub async fn create_stream(aws: &AwsClients, name: &str, shards: i32) {
         .send()
         .await
         .expect("CreateStream");
+}
+
+pub async fn create_on_demand_stream(aws: &AwsClients, name: &str) {
+    let on_demand = aws_sdk_kinesis::types::StreamModeDetails::builder()
+        .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+        .build()
+        .expect("stream mode details");
+    aws.kinesis
+        .create_stream()
+        .stream_name(name)
+        .stream_mode_details(on_demand)
+        .send()
+        .await
+        .expect("CreateStream (ON_DEMAND)");
 }
 
 pub async fn tag_stream(aws: &AwsClients, name: &str, key: &str, value: &str) {
@@ -208,10 +222,6 @@ pub async fn handle(autoscaler: &Autoscaler, event: &str) -> InvocationReport {
     let invocation =
         kinesis_autoscaler::event::parse_invocation_text(event).expect("a parsable event");
     autoscaler.handle_invocation(invocation).await
-}
-
-pub fn direction_name(pair: &AlarmPair, direction: Direction) -> String {
-    pair.name(direction)
 }
 
 /// Creates an IAM role in moto with a plain query-protocol POST (moto checks that a
