@@ -2,9 +2,9 @@
 //! [`Autoscaler::handle_invocation`] per event.
 
 use crate::aws::AwsClients;
-use crate::event;
-use crate::handler::{Autoscaler, InvocationReport};
-use crate::settings::Settings;
+use crate::domain::event;
+use crate::domain::settings::Settings;
+use crate::ops::scale::{Autoscaler, InvocationReport};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 

@@ -2,27 +2,20 @@
 //! scale-up / scale-down alarms fire, as a drop-in replacement for the kinesis-auto-scaling
 //! Go Lambda.
 //!
-//! - [`event`]: what arrives (SNS alarm notifications, scheduled events)
-//! - [`settings`]: environment variables and per-stream tags, parsed once
-//! - [`policy`]: the decisions, pure functions
-//! - [`alarms`]: the one builder of the alarm definitions
-//! - [`history`]: the reshard history that enforces the daily limit
-//! - [`aws`]: the thin AWS layer
-//! - [`reconcile`]: self-healing of alarms and consumer concurrency
-//! - [`handler`]: one invocation, from event to executed plan
-//! - [`lambda`]: the Lambda entry point
+//! The layers, and the one direction their imports point (entry points -> ops -> domain,
+//! ops -> aws):
+//!
+//! - [`domain`]: pure decisions and data, no I/O: events, settings, the alarm builder, the
+//!   reshard history, the scaling policy, metric lines
+//! - [`aws`]: the one port to AWS, its SDK adapter and an in-process fake
+//! - [`ops`]: the use cases (scale, reconcile, wire/unwire/status), each driving the port
+//!   with domain decisions
+//! - [`replay`]: traces, the simulator, the policy benchmark and plots
+//! - [`cli`] and [`lambda`]: the entry points; they parse input, build clients and call ops
 
-pub mod alarms;
 pub mod aws;
-pub mod event;
-pub mod handler;
-pub mod history;
+pub mod cli;
+pub mod domain;
 pub mod lambda;
-pub mod metrics;
-pub mod plot;
-pub mod policy;
-pub mod reconcile;
-pub mod settings;
-pub mod simulate;
-pub mod trace;
-pub mod wiring;
+pub mod ops;
+pub mod replay;

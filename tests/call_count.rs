@@ -11,9 +11,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use common::proxy::Proxy;
 use common::*;
-use kinesis_autoscaler::event::Direction;
-use kinesis_autoscaler::handler::{Autoscaler, Outcome};
-use kinesis_autoscaler::settings::{tag, Settings};
+use kinesis_autoscaler::domain::event::Direction;
+use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
 use std::collections::BTreeMap;
 
 /// Each proxied call is held this long, so parallel calls overlap by a wide margin.

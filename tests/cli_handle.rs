@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
-use kinesis_autoscaler::event::Direction;
-use kinesis_autoscaler::settings::Settings;
+use kinesis_autoscaler::domain::event::Direction;
+use kinesis_autoscaler::domain::settings::Settings;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -16,10 +16,10 @@ use chrono::Duration;
 use common::proxy::Proxy;
 use common::*;
 use kinesis_autoscaler::aws::AwsClients;
-use kinesis_autoscaler::event::{AlarmPair, Direction};
-use kinesis_autoscaler::handler::{AlarmOutcome, Autoscaler};
-use kinesis_autoscaler::history::ReshardHistory;
-use kinesis_autoscaler::settings::{tag, Settings};
+use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
+use kinesis_autoscaler::domain::history::ReshardHistory;
+use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::scale::{AlarmOutcome, Autoscaler};
 
 const START: u32 = 4;
 /// How long the proxy keeps a resharded stream UPDATING.

@@ -16,12 +16,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use common::proxy::Proxy;
 use common::*;
-use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws::{self as kaws, AwsClients};
-use kinesis_autoscaler::event::{AlarmPair, Direction};
-use kinesis_autoscaler::handler::{Autoscaler, InvocationReport, Outcome};
-use kinesis_autoscaler::reconcile;
-use kinesis_autoscaler::settings::{tag, Settings};
+use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
+use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
+use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::reconcile;
+use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -5,15 +5,15 @@ mod common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::{alarm_message, sns_event};
-use kinesis_autoscaler::alarms::KeptFields;
 use kinesis_autoscaler::aws::AwsClients;
-use kinesis_autoscaler::event::{parse_invocation_text, AlarmPair, Direction, Invocation};
-use kinesis_autoscaler::handler::{Autoscaler, Outcome};
-use kinesis_autoscaler::history::ReshardHistory;
-use kinesis_autoscaler::policy::{
+use kinesis_autoscaler::domain::alarms::KeptFields;
+use kinesis_autoscaler::domain::event::{parse_invocation_text, AlarmPair, Direction, Invocation};
+use kinesis_autoscaler::domain::history::ReshardHistory;
+use kinesis_autoscaler::domain::policy::{
     self, AlarmsState, Decision, Observed, Refusal, StreamMode, StreamState, StreamStatus, Trigger,
 };
-use kinesis_autoscaler::settings::{tag, Settings, StreamSettings};
+use kinesis_autoscaler::domain::settings::{tag, Settings, StreamSettings};
+use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -268,7 +268,7 @@ proptest! {
         check_event(&event.to_string(), removed)?;
         // An alarm error names the alarm; the alarm name is the one in the message.
         if let Ok(Invocation::Alarms(records)) = parsed {
-            if let Err(err @ kinesis_autoscaler::event::EventError::Alarm { alarm, .. }) = &records[0] {
+            if let Err(err @ kinesis_autoscaler::domain::event::EventError::Alarm { alarm, .. }) = &records[0] {
                 prop_assert_eq!(Some(alarm.as_str()), message["AlarmName"].as_str());
                 prop_assert!(err.to_string().contains(alarm.as_str()));
             }
@@ -521,8 +521,8 @@ proptest! {
         ),
     ) {
         let text = lines.join("\n");
-        match kinesis_autoscaler::trace::parse(text.as_bytes()) {
-            Err(kinesis_autoscaler::trace::TraceError::Row { line, why }) => {
+        match kinesis_autoscaler::replay::trace::parse(text.as_bytes()) {
+            Err(kinesis_autoscaler::replay::trace::TraceError::Row { line, why }) => {
                 prop_assert!(line >= 1 && line <= lines.len() as u64 + 1, "line {line} of {}: {why}", lines.len());
             }
             Err(_) => {}

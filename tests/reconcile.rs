@@ -5,9 +5,9 @@ mod common;
 use chrono::{Duration, Utc};
 use common::*;
 use kinesis_autoscaler::aws;
-use kinesis_autoscaler::event::{Direction, Invocation};
-use kinesis_autoscaler::reconcile::{reconcile, FixKind, StreamVerdict};
-use kinesis_autoscaler::settings::{tag, Settings};
+use kinesis_autoscaler::domain::event::{Direction, Invocation};
+use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::reconcile::{reconcile, FixKind, StreamVerdict};
 
 async fn reshard_by_hand(aws: &aws::AwsClients, stream: &str, to: u32) {
     aws::update_shard_count(aws, stream, to)

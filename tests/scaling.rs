@@ -4,10 +4,10 @@ mod common;
 
 use chrono::Duration;
 use common::*;
-use kinesis_autoscaler::event::Direction;
-use kinesis_autoscaler::handler::Outcome;
-use kinesis_autoscaler::history::ReshardHistory;
-use kinesis_autoscaler::settings::{tag, Settings};
+use kinesis_autoscaler::domain::event::Direction;
+use kinesis_autoscaler::domain::history::ReshardHistory;
+use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::scale::Outcome;
 
 #[tokio::test]
 async fn scale_up_doubles_rewrites_both_alarms_and_records_the_reshard() {

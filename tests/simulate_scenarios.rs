@@ -2,11 +2,11 @@
 //! `NAME.csv`), optional settings (as the Lambda's variables), and ranges the replay must land
 //! in. Adding a scenario is adding two files.
 
-use kinesis_autoscaler::event::Direction;
-use kinesis_autoscaler::policy::{self, Decision, StreamStatus};
-use kinesis_autoscaler::settings::Settings;
-use kinesis_autoscaler::simulate::{self, Options, Replay, Variant};
-use kinesis_autoscaler::trace;
+use kinesis_autoscaler::domain::event::Direction;
+use kinesis_autoscaler::domain::policy::{self, Decision, StreamStatus};
+use kinesis_autoscaler::domain::settings::Settings;
+use kinesis_autoscaler::replay::simulate::{self, Options, Replay, Variant};
+use kinesis_autoscaler::replay::trace;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -3,12 +3,12 @@
 mod common;
 
 use common::*;
-use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws;
-use kinesis_autoscaler::event::{AlarmPair, Direction};
-use kinesis_autoscaler::handler::Outcome;
-use kinesis_autoscaler::settings::{tag, Settings};
-use kinesis_autoscaler::wiring::{
+use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
+use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
+use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::scale::Outcome;
+use kinesis_autoscaler::ops::wiring::{
     self, Change, LastReshardSource, Removal, StreamTagFlags, WireOptions, WiringError,
 };
 use std::collections::HashMap;
@@ -332,7 +332,7 @@ async fn status_reports_what_a_scale_event_changed() {
     assert!(after.last_reshard.is_some());
     assert_eq!(after.last_reshard_source, Some(LastReshardSource::History));
     assert!(after.drift.is_empty(), "{:?}", after.drift);
-    let table = wiring::status_table(std::slice::from_ref(&after));
+    let table = kinesis_autoscaler::cli::tables::status_table(std::slice::from_ref(&after));
     assert!(table.contains(&stream) && table.contains("s1=4"), "{table}");
 
     // A reshard made behind the autoscaler's back shows as drift.
@@ -343,7 +343,7 @@ async fn status_reports_what_a_scale_event_changed() {
         .await
         .expect("status");
     assert_eq!(drifted.drift.len(), 2, "{:?}", drifted.drift);
-    assert!(wiring::status_table(&[drifted]).contains("drift"));
+    assert!(kinesis_autoscaler::cli::tables::status_table(&[drifted]).contains("drift"));
 }
 
 #[tokio::test]

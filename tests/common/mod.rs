@@ -5,11 +5,11 @@
 pub mod proxy;
 
 use chrono::{DateTime, Duration, Utc};
-use kinesis_autoscaler::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::aws::{self, AwsClients, ExistingAlarm};
-use kinesis_autoscaler::event::AlarmPair;
-use kinesis_autoscaler::handler::{Autoscaler, InvocationReport};
-use kinesis_autoscaler::settings::{RetrySettings, Settings};
+use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
+use kinesis_autoscaler::domain::event::AlarmPair;
+use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
+use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -220,7 +220,7 @@ pub fn just_now() -> DateTime<Utc> {
 
 pub async fn handle(autoscaler: &Autoscaler, event: &str) -> InvocationReport {
     let invocation =
-        kinesis_autoscaler::event::parse_invocation_text(event).expect("a parsable event");
+        kinesis_autoscaler::domain::event::parse_invocation_text(event).expect("a parsable event");
     autoscaler.handle_invocation(invocation).await
 }
 

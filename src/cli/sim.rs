@@ -1,9 +1,9 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
+use crate::replay::simulate::{self, bench, Options, Prices, Variant};
+use crate::replay::{plot, trace};
 use anyhow::Context;
 use clap::Args;
-use kinesis_autoscaler::simulate::{self, bench, Options, Prices, Variant};
-use kinesis_autoscaler::{plot, trace};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -8,9 +8,14 @@
 //! scale-down adds `e5`, the maximum iterator age scaled so that `s2` minutes of lag equal the
 //! threshold, and alarms on `MAX([e3,e4,e5])`.
 
-use crate::event::{AlarmPair, Direction};
-use crate::settings::Settings;
+use crate::domain::event::{AlarmPair, Direction};
+use crate::domain::settings::Settings;
 use serde::Serialize;
+
+// The alarm tags the Go Lambda wrote and read, kept under the same names.
+pub const TAG_SCALE_ACTION: &str = "ScaleAction";
+pub const TAG_COMPLIMENTARY_ALARM: &str = "ComplimentaryAlarm";
+pub const TAG_LAST_SCALED: &str = "LastScaledTimestamp";
 
 /// The scale-down threshold once a stream is at its minimum: usage is never below -1, so the
 /// alarm stays quiet (upstream's convention).

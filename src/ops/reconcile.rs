@@ -7,10 +7,10 @@
 //! reconciled alarm is exactly what the Lambda would have written.
 
 use crate::aws::{self, AwsClients};
-use crate::event::{AlarmPair, Direction};
-use crate::policy::{StreamMode, StreamStatus};
-use crate::settings::Settings;
-use crate::wiring::{self, Change, WireOptions, WiringError};
+use crate::domain::event::{AlarmPair, Direction};
+use crate::domain::policy::{StreamMode, StreamStatus};
+use crate::domain::settings::Settings;
+use crate::ops::wiring::{self, Change, WireOptions, WiringError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -257,51 +257,4 @@ fn log_stream(outcome: &StreamReconcile, dry_run: bool) {
     } else {
         tracing::info!(stream = %outcome.stream, verdict, dry_run, shards = outcome.shards, fixes = ?fixes, note = outcome.note.as_deref().unwrap_or(""), "stream reconciled");
     }
-}
-
-/// A table for people.
-pub fn table(report: &ReconcileReport) -> String {
-    let mut rows = vec![vec![
-        "STREAM".to_string(),
-        "SHARDS".into(),
-        "VERDICT".into(),
-        "DETAIL".into(),
-    ]];
-    for s in &report.streams {
-        let verdict = serde_json::to_value(s.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let mut details: Vec<String> = s
-            .fixes
-            .iter()
-            .map(|f| format!("{}: {}", f.target, f.detail))
-            .collect();
-        details.extend(s.note.clone());
-        if details.is_empty() {
-            details.push("-".into());
-        }
-        for (i, detail) in details.into_iter().enumerate() {
-            let first = i == 0;
-            rows.push(vec![
-                if first {
-                    s.stream.clone()
-                } else {
-                    String::new()
-                },
-                if first {
-                    s.shards.map_or("-".into(), |n| n.to_string())
-                } else {
-                    String::new()
-                },
-                if first {
-                    verdict.clone()
-                } else {
-                    String::new()
-                },
-                detail,
-            ]);
-        }
-    }
-    wiring::table(&rows)
 }

@@ -1,9 +1,9 @@
 //! The thin AWS layer: one set of clients per process, and small async functions that make one
 //! call each and speak our own types. No decisions are made here.
 
-use crate::alarms::{AlarmSpec, Comparison, KeptFields, MetricQuery, StreamMetric};
-use crate::policy::{StreamMode, StreamStatus};
-use crate::settings::RetrySettings;
+use crate::domain::alarms::{AlarmSpec, Comparison, KeptFields, MetricQuery, StreamMetric};
+use crate::domain::policy::{StreamMode, StreamStatus};
+use crate::domain::settings::RetrySettings;
 use aws_config::retry::ErrorKind;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

@@ -2,10 +2,10 @@
 //! and [`plan`] turns (trigger, observed state, settings, now) into a [`Decision`]. The Lambda,
 //! the CLI and the simulator all decide here; nothing in this file talks to AWS.
 
-use crate::alarms::{self, AlarmPairSpec, AlarmTarget, KeptFields};
-use crate::event::{AlarmNotification, AlarmPair, Direction};
-use crate::history::ReshardHistory;
-use crate::settings::{Settings, StreamSettings, STREAM_SHARD_CAP};
+use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, KeptFields};
+use crate::domain::event::{AlarmNotification, AlarmPair, Direction};
+use crate::domain::history::ReshardHistory;
+use crate::domain::settings::{Settings, StreamSettings, STREAM_SHARD_CAP};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -24,15 +24,15 @@
 //!   `P*S` MiB; the admitted fraction is `min(1, cap_records/records, cap_bytes/bytes)`. This
 //!   ignores bursts inside a period, so real throttling is at least what is reported.
 
-use crate::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFields};
-use crate::event::{AlarmPair, Direction};
-use crate::history::ReshardHistory;
-use crate::policy::{
+use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFields};
+use crate::domain::event::{AlarmPair, Direction};
+use crate::domain::history::ReshardHistory;
+use crate::domain::policy::{
     self, AlarmsState, Decision, Observed, ResetState, StreamMode, StreamState, StreamStatus,
     Trigger,
 };
-use crate::settings::{Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT};
-use crate::trace::{Row, Trace};
+use crate::domain::settings::{Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT};
+use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -134,7 +134,7 @@ impl Options {
     fn check(&self) -> Result<(), SimError> {
         self.settings.check()?;
         if let Some(n) = self.initial_shards {
-            if !(1..=crate::settings::STREAM_SHARD_CAP).contains(&n) {
+            if !(1..=crate::domain::settings::STREAM_SHARD_CAP).contains(&n) {
                 return Err(SimError::InitialShards(n));
             }
         }
@@ -718,7 +718,9 @@ fn build_alarms(
             stream: STREAM,
             shards,
             min_shards: limits.min_shards,
-            max_shards: limits.max_shards.min(crate::settings::STREAM_SHARD_CAP),
+            max_shards: limits
+                .max_shards
+                .min(crate::domain::settings::STREAM_SHARD_CAP),
         },
         None,
         &KeptFields::default(),
@@ -733,7 +735,7 @@ pub fn default_initial_shards(trace: &Trace, settings: &Settings, period_secs: i
     });
     let need = need
         .ceil()
-        .clamp(1.0, f64::from(crate::settings::STREAM_SHARD_CAP)) as u32;
+        .clamp(1.0, f64::from(crate::domain::settings::STREAM_SHARD_CAP)) as u32;
     need.clamp(settings.min_shards, settings.max_shards)
 }
 
@@ -843,8 +845,8 @@ pub fn human_report(s: &Summary) -> String {
 /// `bench-policy`: every trace under several policies, as a Markdown table.
 pub mod bench {
     use super::{simulate, Options, Outcome, SimError, Variant};
-    use crate::settings::Settings;
-    use crate::trace::{self, Row, Trace, TraceError};
+    use crate::domain::settings::Settings;
+    use crate::replay::trace::{self, Row, Trace, TraceError};
     use chrono::{DateTime, Duration, Utc};
     use std::fmt::Write;
     use std::path::{Path, PathBuf};
@@ -1163,7 +1165,7 @@ mod tests {
             &opts(Settings::default(), 1),
         )
         .unwrap();
-        let svg = crate::plot::render(&out, "t <1>");
+        let svg = crate::replay::plot::render(&out, "t <1>");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("t &lt;1&gt;"));
         assert!(svg.contains("shard-hours"));

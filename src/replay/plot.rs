@@ -2,7 +2,7 @@
 //! the provisioned shards over time, reshards marked, throttled periods shaded red, and the
 //! summary in a caption. No plotting crate: the picture is a few paths and some text.
 
-use crate::simulate::{needed_shards, Outcome};
+use crate::replay::simulate::{needed_shards, Outcome};
 use chrono::{DateTime, Duration, Utc};
 use std::fmt::Write;
 
@@ -269,7 +269,7 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
     for e in &outcome.reshards {
         let (xe, ye) = (x(e.at), scale.y(f64::from(e.to)));
         let (points, color) = match e.direction {
-            crate::event::Direction::Up => (
+            crate::domain::event::Direction::Up => (
                 format!(
                     "{xe:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
                     ye - 7.0,
@@ -280,7 +280,7 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
                 ),
                 "#2e7d32",
             ),
-            crate::event::Direction::Down => (
+            crate::domain::event::Direction::Down => (
                 format!(
                     "{xe:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
                     ye + 7.0,

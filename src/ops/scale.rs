@@ -12,21 +12,18 @@
 //! may reset an alarm's state when it is written.
 
 use crate::aws::{self, AwsClients, AwsError, ExistingAlarm, FailureKind};
-use crate::event::{self, AlarmNotification, Direction, EventError, Invocation};
-use crate::history::ReshardHistory;
-use crate::metrics::{self, FATAL_ERROR_METRIC};
-use crate::policy::{
+use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
+use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
+use crate::domain::history::ReshardHistory;
+use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
+use crate::domain::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
 };
-use crate::reconcile::{self, ReconcileReport};
-use crate::settings::{tag, Settings};
+use crate::domain::settings::{tag, Settings};
+use crate::ops::reconcile::{self, ReconcileReport};
 use chrono::Utc;
 use serde::Serialize;
 use std::collections::HashMap;
-
-pub const TAG_SCALE_ACTION: &str = "ScaleAction";
-pub const TAG_COMPLIMENTARY_ALARM: &str = "ComplimentaryAlarm";
-pub const TAG_LAST_SCALED: &str = "LastScaledTimestamp";
 
 /// Everything a handled alarm needs: clients, settings, and the name metrics carry.
 pub struct Autoscaler {

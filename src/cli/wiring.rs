@@ -1,0 +1,237 @@
+//! `wire`, `unwire` and `status`: arguments, and printing for people or scripts.
+
+use crate::aws::AwsClients;
+use crate::cli::tables::status_table;
+use crate::domain::settings::Settings;
+use crate::ops::wiring::{
+    managed_streams, stream_status, unwire_stream, wire_stream, StreamTagFlags, UnwireReport,
+    WireOptions, WireReport, WiringError,
+};
+use chrono::Utc;
+use serde::Serialize;
+use std::process::ExitCode;
+
+/// Connect streams to the autoscaler: write their scale-up / scale-down alarms.
+///
+/// Creates or updates each stream's `<stream>-scale-up` / `<stream>-scale-down` alarms
+/// for its current open shard count, publishing to the autoscaler's SNS topic.
+///
+/// The alarms are built by the code the Lambda uses to rewrite them after a reshard, from
+/// the same environment variables (SCALE_UP_THRESHOLD, SCALE_PERIOD_MINS, MIN_SHARDS, ...;
+/// see README.md), so run `wire` with the Lambda's settings: a wired alarm then equals a
+/// rewritten one. Descriptions and extra actions of existing alarms are kept. Only what
+/// differs is written: wiring again reports "unchanged". Streams must be PROVISIONED and
+/// ACTIVE.
+///
+/// Per-stream settings given as flags are written as stream tags (AutoscalerMinShards,
+/// AutoscalerMaxShards, AutoscalerConsumerFunction, AutoscalerLambdasPerShard) before the
+/// alarms, and apply to every stream named.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WireArgs {
+    /// The streams to wire.
+    #[arg(required = true, value_name = "STREAM")]
+    pub streams: Vec<String>,
+    /// The SNS topic that invokes the autoscaler Lambda: the stack's AutoscalerTopicArn
+    /// output (`aws cloudformation describe-stacks --stack-name NAME --query
+    /// "Stacks[0].Outputs[?OutputKey=='AutoscalerTopicArn'].OutputValue" --output text`).
+    /// Without it, the actions of the stream's existing alarms are reused; a stream with
+    /// no alarm yet is then an error.
+    #[arg(long, env = "KINESIS_AUTOSCALER_TOPIC_ARN", value_name = "ARN")]
+    pub topic_arn: Option<String>,
+    /// Print the alarm definitions and tags that would be written (JSON); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Never scale below N shards (stream tag AutoscalerMinShards).
+    #[arg(long, value_name = "N")]
+    pub min_shards: Option<u32>,
+    /// Never scale above N shards (stream tag AutoscalerMaxShards).
+    #[arg(long, value_name = "N")]
+    pub max_shards: Option<u32>,
+    /// The Lambda function consuming the stream, whose reserved concurrency follows the
+    /// shard count (stream tag AutoscalerConsumerFunction).
+    #[arg(long, value_name = "NAME_OR_ARN")]
+    pub consumer_function: Option<String>,
+    /// Reserved concurrency of the consumer per shard (stream tag
+    /// AutoscalerLambdasPerShard).
+    #[arg(long, value_name = "N")]
+    pub lambdas_per_shard: Option<u32>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Disconnect streams from the autoscaler: delete their scale-up / scale-down alarms.
+///
+/// Alarms already gone are reported as "already absent"; the streams themselves are not
+/// touched (they keep their shard count) unless --remove-tags is given.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UnwireArgs {
+    /// The streams to unwire.
+    #[arg(required = true, value_name = "STREAM")]
+    pub streams: Vec<String>,
+    /// Also remove the autoscaler's stream tags: AutoscalerReshardHistory,
+    /// AutoscalerMinShards, AutoscalerMaxShards, AutoscalerConsumerFunction,
+    /// AutoscalerLambdasPerShard.
+    #[arg(long)]
+    pub remove_tags: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show where managed streams stand: shards, alarms, drift, reshards left today.
+///
+/// Per stream: open shards, mode and status, both alarms' state, threshold and the shard count their math is written for (drift is flagged when it is
+/// not the open count, or when an alarm differs from what `wire` would write), the last
+/// reshard, reshards used in the rolling 24 hours against MAX_RESHARDS_PER_DAY, and the
+/// consumer function's reserved concurrency. Settings come from the same environment
+/// variables as the Lambda.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// The streams to show; by default every stream with a `<stream>-scale-up` alarm
+    /// watching it.
+    #[arg(value_name = "STREAM")]
+    pub streams: Vec<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Failure {
+    stream: String,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct Output<'a, T: Serialize> {
+    streams: &'a [T],
+    errors: &'a [Failure],
+}
+
+fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> Result<(), WiringError> {
+    let text = serde_json::to_string_pretty(&Output { streams, errors })
+        .map_err(|e| WiringError::Output(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Prints the per-stream reports (JSON, or one summary line each) and the failures; exits 1
+/// when any stream failed.
+fn finish<T: Serialize>(
+    reports: &[T],
+    errors: &[Failure],
+    json: bool,
+    summary: impl Fn(&T) -> String,
+) -> Result<ExitCode, WiringError> {
+    if json {
+        print_json(reports, errors)?;
+    } else {
+        for report in reports {
+            println!("{}", summary(report));
+        }
+    }
+    for failure in errors {
+        eprintln!("error: {}", failure.error);
+    }
+    Ok(exit_code(errors))
+}
+
+fn exit_code(errors: &[Failure]) -> ExitCode {
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn setup() -> Result<(Settings, AwsClients), WiringError> {
+    let settings = Settings::from_env()?;
+    let aws = AwsClients::load(&settings.throttle_retry).await;
+    Ok((settings, aws))
+}
+
+/// `wire`: exits 0 when every stream is wired, 1 when any failed (each error names its
+/// stream; the others are still wired).
+pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
+    let options = WireOptions {
+        topic_arn: args.topic_arn.clone(),
+        dry_run: args.dry_run,
+        stream_tags: StreamTagFlags {
+            min_shards: args.min_shards,
+            max_shards: args.max_shards,
+            consumer_function: args.consumer_function.clone(),
+            lambdas_per_shard: args.lambdas_per_shard,
+        },
+    };
+    options.stream_tags.tags()?;
+    let (settings, aws) = setup().await?;
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for stream in &args.streams {
+        match wire_stream(&aws, &settings, stream, &options).await {
+            Ok(report) => reports.push(report),
+            Err(err) => errors.push(Failure {
+                stream: stream.clone(),
+                error: err.to_string(),
+            }),
+        }
+    }
+    finish(
+        &reports,
+        &errors,
+        args.json || args.dry_run,
+        WireReport::summary,
+    )
+}
+
+/// `unwire`: exits 0 when every stream's alarms are gone, 1 otherwise.
+pub async fn unwire(args: UnwireArgs) -> Result<ExitCode, WiringError> {
+    let (_, aws) = setup().await?;
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for stream in &args.streams {
+        match unwire_stream(&aws, stream, args.remove_tags).await {
+            Ok(report) => reports.push(report),
+            Err(err) => errors.push(Failure {
+                stream: stream.clone(),
+                error: err.to_string(),
+            }),
+        }
+    }
+    finish(&reports, &errors, args.json, UnwireReport::summary)
+}
+
+/// `status`: exits 0 when every stream could be described, 1 otherwise (drift is
+/// reported, not an error).
+pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
+    let (settings, aws) = setup().await?;
+    let streams = if args.streams.is_empty() {
+        managed_streams(&aws).await?
+    } else {
+        args.streams.clone()
+    };
+    let now = Utc::now();
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for stream in &streams {
+        match stream_status(&aws, &settings, stream, now).await {
+            Ok(report) => reports.push(report),
+            Err(err) => errors.push(Failure {
+                stream: stream.clone(),
+                error: err.to_string(),
+            }),
+        }
+    }
+    if args.json {
+        print_json(&reports, &errors)?;
+    } else if streams.is_empty() {
+        println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
+    } else {
+        print!("{}", status_table(&reports));
+    }
+    for failure in &errors {
+        eprintln!("error: {}", failure.error);
+    }
+    Ok(exit_code(&errors))
+}

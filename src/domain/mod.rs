@@ -1,0 +1,9 @@
+//! The domain: what the autoscaler knows and decides, as pure functions and plain data.
+//! Nothing here performs I/O or knows the AWS SDK; everything here is testable with values.
+
+pub mod alarms;
+pub mod event;
+pub mod history;
+pub mod metrics;
+pub mod policy;
+pub mod settings;
