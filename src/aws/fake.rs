@@ -22,7 +22,8 @@
 //! UPDATING window, the 24-hour reshard count and alarm state times.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, StreamSummary,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, ListedStream, Page,
+    StreamSummary, TaggedResource, TAGGED_ALARM, TAGGED_STREAM,
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
@@ -95,6 +96,7 @@ struct State {
     streams: BTreeMap<String, FakeStream>,
     alarms: BTreeMap<String, FakeAlarm>,
     functions: BTreeMap<String, Option<u32>>,
+    function_tags: BTreeMap<String, BTreeMap<String, String>>,
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
@@ -616,6 +618,43 @@ impl AwsPort for FakeAws {
         })
     }
 
+    async fn list_streams_page(&self, start_after: Option<&str>) -> AwsResult<Page<ListedStream>> {
+        const PAGE: usize = 100;
+        self.call("ListStreams", start_after.unwrap_or(""), |s| {
+            let from = start_after.map_or(std::ops::Bound::Unbounded, |a| {
+                std::ops::Bound::Excluded(a.to_string())
+            });
+            let mut items: Vec<ListedStream> = s
+                .streams
+                .range((from, std::ops::Bound::Unbounded))
+                .take(PAGE + 1)
+                .map(|(name, st)| ListedStream {
+                    name: name.clone(),
+                    status: if st.pending.is_some() {
+                        StreamStatus::Updating
+                    } else {
+                        StreamStatus::Active
+                    },
+                    mode: st.mode,
+                })
+                .collect();
+            let more = items.len() > PAGE;
+            items.truncate(PAGE);
+            let next = if more {
+                items.last().map(|l| l.name.clone())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    async fn open_shard_count(&self, stream: &str) -> AwsResult<u32> {
+        self.call("ListShards", stream, |s| {
+            Ok(s.stream("ListShards", stream)?.open_shards)
+        })
+    }
+
     async fn account_headroom(&self) -> AwsResult<u32> {
         self.call("DescribeLimits", "account", |s| {
             let used = s.open_shards_in_account();
@@ -640,6 +679,35 @@ impl AwsPort for FakeAws {
                 .take_while(|(name, _)| name.starts_with(prefix))
                 .map(|(_, a)| existing(a))
                 .collect())
+        })
+    }
+
+    async fn alarms_page(
+        &self,
+        prefix: &str,
+        next: Option<&str>,
+    ) -> AwsResult<Page<ExistingAlarm>> {
+        const PAGE: usize = 100;
+        self.call("DescribeAlarms", prefix, |s| {
+            // The token is the name of the last alarm of the previous page.
+            let from = next.map_or(std::ops::Bound::Included(prefix.to_string()), |n| {
+                std::ops::Bound::Excluded(n.to_string())
+            });
+            let mut items: Vec<ExistingAlarm> = s
+                .alarms
+                .range((from, std::ops::Bound::Unbounded))
+                .take_while(|(name, _)| name.starts_with(prefix))
+                .take(PAGE + 1)
+                .map(|(_, a)| existing(a))
+                .collect();
+            let more = items.len() > PAGE;
+            items.truncate(PAGE);
+            let next = if more {
+                items.last().map(|a| a.spec.name.clone())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
         })
     }
 
@@ -738,6 +806,76 @@ impl AwsPort for FakeAws {
                     })
                 })
                 .collect())
+        })
+    }
+
+    async fn tagged_resources_page(
+        &self,
+        types: &[&str],
+        next: Option<&str>,
+    ) -> AwsResult<Page<TaggedResource>> {
+        const PAGE: usize = 100;
+        self.call("GetResources", &types.join(","), |s| {
+            // Streams, then alarms, in ARN order; the token is the last ARN of the page.
+            let to_map = |tags: &BTreeMap<String, String>| -> HashMap<String, String> {
+                tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
+            let mut all: Vec<TaggedResource> = Vec::new();
+            if types.contains(&TAGGED_STREAM) {
+                all.extend(s.streams.iter().filter(|(_, st)| !st.tags.is_empty()).map(
+                    |(name, st)| TaggedResource {
+                        arn: format!("arn:aws:kinesis:{FAKE_REGION}:{FAKE_ACCOUNT}:stream/{name}"),
+                        tags: to_map(&st.tags),
+                    },
+                ));
+            }
+            if types.contains(&TAGGED_ALARM) {
+                all.extend(
+                    s.alarms
+                        .iter()
+                        .filter(|(_, a)| !a.tags.is_empty())
+                        .map(|(name, a)| TaggedResource {
+                            arn: FakeAws::alarm_arn(name),
+                            tags: to_map(&a.tags),
+                        }),
+                );
+            }
+            let start = match next {
+                Some(token) => all
+                    .iter()
+                    .position(|r| r.arn == token)
+                    .map_or(all.len(), |i| i + 1),
+                None => 0,
+            };
+            let items: Vec<TaggedResource> = all.into_iter().skip(start).take(PAGE + 1).collect();
+            let more = items.len() > PAGE;
+            let mut items = items;
+            items.truncate(PAGE);
+            let next = if more {
+                items.last().map(|r| r.arn.clone())
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
+    }
+
+    async fn function_tags(&self, function: &str) -> AwsResult<HashMap<String, String>> {
+        self.call("GetFunction", function, |s| {
+            Ok(s.function_tags
+                .get(function)
+                .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default())
+        })
+    }
+
+    async fn tag_function(&self, function: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.call("LambdaTagResource", function, |s| {
+            s.function_tags
+                .entry(function.to_string())
+                .or_default()
+                .insert(key.to_string(), value.to_string());
+            Ok(())
         })
     }
 

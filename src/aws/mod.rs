@@ -2,6 +2,7 @@
 //! adapter, and an in-process fake for tests.
 
 pub mod fake;
+pub mod paced;
 pub mod port;
 pub mod sdk;
 

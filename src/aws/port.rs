@@ -75,6 +75,46 @@ pub struct IncomingPoint {
     pub records: f64,
 }
 
+/// One page of a listing and the token of the next (`None` on the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A stream as ListStreams' `StreamSummaries` describe it: no shard count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedStream {
+    pub name: String,
+    pub status: StreamStatus,
+    pub mode: StreamMode,
+}
+
+/// The kinds of resource [`AwsPort::tagged_resources_page`] reads, by their Resource Groups
+/// Tagging API type.
+pub const TAGGED_STREAM: &str = "kinesis:stream";
+pub const TAGGED_ALARM: &str = "cloudwatch:alarm";
+
+/// A resource and its tags, from the Resource Groups Tagging API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedResource {
+    pub arn: String,
+    pub tags: HashMap<String, String>,
+}
+
+impl TaggedResource {
+    /// The stream's name, for a Kinesis stream ARN (`arn:...:stream/NAME`).
+    pub fn stream_name(&self) -> Option<&str> {
+        let (head, name) = self.arn.split_once(":stream/")?;
+        head.starts_with("arn:").then_some(name)
+    }
+
+    /// The alarm's name, for a CloudWatch alarm ARN (`arn:...:alarm:NAME`).
+    pub fn alarm_name(&self) -> Option<&str> {
+        self.arn.split_once(":alarm:").map(|(_, name)| name)
+    }
+}
+
 /// The AWS operations of the project. Futures are `Send` so a Lambda handler can hold them.
 pub trait AwsPort: Send + Sync {
     /// The time as AWS sees it: the wall clock, or the fake's simulated clock. Use cases take
@@ -103,6 +143,14 @@ pub trait AwsPort: Send + Sync {
         stream: &str,
         target: u32,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// One page (up to 100) of the account's streams in name order, after `start_after`
+    /// (ListStreams with `StreamSummaries`); `next` is the name to start after next.
+    fn list_streams_page(
+        &self,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = AwsResult<Page<ListedStream>>> + Send;
+    /// The stream's open shard count from ListShards (quota per stream, not per account).
+    fn open_shard_count(&self, stream: &str) -> impl Future<Output = AwsResult<u32>> + Send;
     /// Shards the account may still open in this region (DescribeLimits).
     fn account_headroom(&self) -> impl Future<Output = AwsResult<u32>> + Send;
 
@@ -117,6 +165,12 @@ pub trait AwsPort: Send + Sync {
         &self,
         prefix: &str,
     ) -> impl Future<Output = AwsResult<Vec<ExistingAlarm>>> + Send;
+    /// One page (up to 100) of the metric alarms whose names start with `prefix`.
+    fn alarms_page(
+        &self,
+        prefix: &str,
+        next: Option<&str>,
+    ) -> impl Future<Output = AwsResult<Page<ExistingAlarm>>> + Send;
     fn alarm_tags(
         &self,
         arn: &str,
@@ -149,6 +203,16 @@ pub trait AwsPort: Send + Sync {
         period_secs: u32,
     ) -> impl Future<Output = AwsResult<Vec<IncomingPoint>>> + Send;
 
+    // ---- Resource Groups Tagging
+    /// One page of resources of the given types (`kinesis:stream`, `cloudwatch:alarm`) that
+    /// carry (or carried) tags, with their tags (GetResources). A resource absent from every
+    /// page has no tags.
+    fn tagged_resources_page(
+        &self,
+        types: &[&str],
+        next: Option<&str>,
+    ) -> impl Future<Output = AwsResult<Page<TaggedResource>>> + Send;
+
     // ---- Lambda
     fn put_function_concurrency(
         &self,
@@ -158,6 +222,17 @@ pub trait AwsPort: Send + Sync {
     fn delete_function_concurrency(
         &self,
         function: &str,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// The function's tags (GetFunction).
+    fn function_tags(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = AwsResult<HashMap<String, String>>> + Send;
+    fn tag_function(
+        &self,
+        function: &str,
+        key: &str,
+        value: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
     /// The function's reserved concurrency; `None` when it has none.
     fn function_concurrency(

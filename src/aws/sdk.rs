@@ -21,7 +21,8 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 use std::collections::{BTreeMap, HashMap};
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, StreamSummary,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, ListedStream, Page,
+    StreamSummary, TaggedResource,
 };
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct AwsClients {
     pub kinesis: aws_sdk_kinesis::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// The Resource Groups Tagging API: every stream's and alarm's tags in a few pages.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl AwsClients {
@@ -73,6 +76,7 @@ impl AwsClients {
             kinesis: aws_sdk_kinesis::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(config),
         }
     }
 }
@@ -233,6 +237,94 @@ impl AwsPort for AwsClients {
     }
 
     /// Shards the account may still open in this region.
+    async fn list_streams_page(&self, start_after: Option<&str>) -> AwsResult<Page<ListedStream>> {
+        let out = self
+            .kinesis
+            .list_streams()
+            .limit(100)
+            .set_exclusive_start_stream_name(start_after.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListStreams", start_after.unwrap_or(""), e))?;
+        // The page is StreamNames; summaries are matched to it by name (moto sends the
+        // summaries of every stream with each page).
+        let summaries: HashMap<&str, &kn::StreamSummary> = out
+            .stream_summaries()
+            .iter()
+            .map(|s| (s.stream_name(), s))
+            .collect();
+        let mut items = Vec::new();
+        for name in out.stream_names() {
+            let Some(summary) = summaries.get(name.as_str()) else {
+                continue;
+            };
+            let status = match summary.stream_status() {
+                kn::StreamStatus::Active => StreamStatus::Active,
+                kn::StreamStatus::Updating => StreamStatus::Updating,
+                kn::StreamStatus::Creating => StreamStatus::Creating,
+                _ => StreamStatus::Deleting,
+            };
+            let mode = match summary.stream_mode_details().map(|d| d.stream_mode()) {
+                Some(kn::StreamMode::OnDemand) => StreamMode::OnDemand,
+                _ => StreamMode::Provisioned,
+            };
+            items.push(ListedStream {
+                name: name.clone(),
+                status,
+                mode,
+            });
+        }
+        let next = if out.has_more_streams() {
+            out.stream_names().last().cloned()
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn open_shard_count(&self, stream: &str) -> AwsResult<u32> {
+        let mut open = 0u32;
+        let mut token: Option<String> = None;
+        let filter = kn::ShardFilter::builder()
+            .r#type(kn::ShardFilterType::AtLatest)
+            .build()
+            .map_err(|e| AwsError {
+                call: "ListShards",
+                target: stream.to_string(),
+                code: None,
+                message: e.to_string(),
+                kind: FailureKind::Refused,
+            })?;
+        loop {
+            // ListShards takes the stream name or a token, never both.
+            let request = self.kinesis.list_shards().max_results(10_000);
+            let request = match token.take() {
+                Some(token) => request.next_token(token),
+                None => request.stream_name(stream).shard_filter(filter.clone()),
+            };
+            let out = request
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListShards", stream, e))?;
+            // AT_LATEST lists open shards only; counting those without an ending sequence
+            // number also holds where the filter is ignored (moto).
+            let page_open = out
+                .shards()
+                .iter()
+                .filter(|s| {
+                    s.sequence_number_range()
+                        .and_then(|r| r.ending_sequence_number())
+                        .is_none()
+                })
+                .count();
+            open = open.saturating_add(u32::try_from(page_open).unwrap_or(u32::MAX));
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(open),
+            }
+        }
+    }
+
     async fn account_headroom(&self) -> AwsResult<u32> {
         let out = self
             .kinesis
@@ -281,6 +373,34 @@ impl AwsPort for AwsClients {
                 _ => return Ok(alarms),
             }
         }
+    }
+
+    async fn alarms_page(
+        &self,
+        prefix: &str,
+        next: Option<&str>,
+    ) -> AwsResult<Page<ExistingAlarm>> {
+        let out = self
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_name_prefix(Some(prefix.to_string()).filter(|p| !p.is_empty()))
+            .alarm_types(cw::AlarmType::MetricAlarm)
+            .max_records(100)
+            .set_next_token(next.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeAlarms", prefix, e))?;
+        Ok(Page {
+            items: out
+                .metric_alarms()
+                .iter()
+                .filter_map(existing_alarm)
+                .collect(),
+            next: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
     }
 
     async fn alarm_tags(&self, arn: &str) -> AwsResult<HashMap<String, String>> {
@@ -470,6 +590,77 @@ impl AwsPort for AwsClients {
                 })
             })
             .collect())
+    }
+
+    async fn tagged_resources_page(
+        &self,
+        types: &[&str],
+        next: Option<&str>,
+    ) -> AwsResult<Page<TaggedResource>> {
+        let out = self
+            .tagging
+            .get_resources()
+            .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
+            .resources_per_page(100)
+            .set_pagination_token(next.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetResources", &types.join(","), e))?;
+        Ok(Page {
+            items: out
+                .resource_tag_mapping_list()
+                .iter()
+                .filter_map(|mapping| {
+                    Some(TaggedResource {
+                        arn: mapping.resource_arn()?.to_string(),
+                        tags: mapping
+                            .tags()
+                            .iter()
+                            .map(|t| (t.key().to_string(), t.value().to_string()))
+                            .collect(),
+                    })
+                })
+                .collect(),
+            next: out
+                .pagination_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    async fn function_tags(&self, function: &str) -> AwsResult<HashMap<String, String>> {
+        let out = self
+            .lambda
+            .get_function()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetFunction", function, e))?;
+        Ok(out.tags().cloned().unwrap_or_default())
+    }
+
+    async fn tag_function(&self, function: &str, key: &str, value: &str) -> AwsResult<()> {
+        // TagResource takes the ARN only.
+        let out = self
+            .lambda
+            .get_function()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetFunction", function, e))?;
+        let arn = out
+            .configuration()
+            .and_then(|c| c.function_arn())
+            .unwrap_or(function)
+            .to_string();
+        self.lambda
+            .tag_resource()
+            .resource(&arn)
+            .tags(key, value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("TagResource", function, e))
     }
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {

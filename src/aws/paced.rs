@@ -1,0 +1,475 @@
+//! A client-side rate limiter around any [`AwsPort`]: each API (Lambda's control plane as one)
+//! is paced at a share of AWS's default per-account quota, so a fleet-wide reconcile never
+//! runs into throttling and leaves the rest of the quota to the scale events that run at the
+//! same time. A call that is throttled anyway (another tool in the account, a lowered quota)
+//! is retried with exponential back-off and jitter for as long as the deadline allows, so
+//! throttling costs time, not a failed stream.
+//!
+//! Also caches DescribeLimits' headroom for a few minutes: its quota is 1 call a second for
+//! the whole account, and a burst of scale-ups would otherwise spend it on the same answer.
+//!
+//! Pacing and sleeps run on tokio's clock, so tests with paused time run a fleet in
+//! milliseconds.
+
+use super::port::{
+    AwsError, AwsPort, AwsResult, ExistingAlarm, IncomingPoint, ListedStream, Page, StreamSummary,
+    TaggedResource,
+};
+use crate::domain::alarms::AlarmSpec;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// AWS's default per-account rate quotas (calls a second) of the APIs the project uses.
+/// Lambda's control-plane calls share one quota, under the name `lambda`. ListShards is
+/// limited per stream (1000 a second), not per account, so it is not paced. GetResources has
+/// no published quota; 5 a second is what we assume.
+pub const DEFAULT_QUOTAS: [(&str, f64); 17] = [
+    ("DescribeStreamSummary", 20.0),
+    ("ListStreams", 5.0),
+    ("ListTagsForStream", 5.0),
+    ("AddTagsToStream", 5.0),
+    ("RemoveTagsFromStream", 5.0),
+    ("DescribeLimits", 1.0),
+    ("UpdateShardCount", 10.0),
+    ("DescribeAlarms", 9.0),
+    ("PutMetricAlarm", 3.0),
+    ("SetAlarmState", 3.0),
+    ("ListTagsForResource", 10.0),
+    ("TagResource", 20.0),
+    ("DeleteAlarms", 3.0),
+    ("GetMetricData", 50.0),
+    ("GetResources", 5.0),
+    ("lambda", 15.0),
+    ("ListShards", 0.0),
+];
+
+/// The share of each quota a reconcile uses: the rest is for scale events.
+pub const RECONCILE_SHARE: f64 = 0.5;
+
+/// How long a DescribeLimits answer is reused.
+pub const HEADROOM_TTL: Duration = Duration::from_secs(180);
+
+/// Without a deadline, a throttled call is tried this many times in all.
+const ATTEMPTS_WITHOUT_DEADLINE: u32 = 12;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(8);
+
+#[derive(Debug)]
+struct Slot {
+    interval: Duration,
+    next: Option<Instant>,
+}
+
+/// Counts for a run's report and the benchmark.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PacingStats {
+    pub calls: HashMap<&'static str, u32>,
+    pub throttled: HashMap<&'static str, u32>,
+}
+
+/// An [`AwsPort`] that paces and retries the calls of another.
+#[derive(Debug)]
+pub struct Paced<P> {
+    inner: P,
+    slots: HashMap<&'static str, Mutex<Slot>>,
+    deadline: Mutex<Option<Instant>>,
+    headroom: Mutex<Option<(Instant, u32)>>,
+    stats: Mutex<PacingStats>,
+}
+
+/// Whether AWS refused the call for its rate: Kinesis says LimitExceededException (which
+/// UpdateShardCount also uses for its daily and account limits, so it is never retried here),
+/// CloudWatch Throttling, Lambda TooManyRequestsException.
+pub fn is_throttling(err: &AwsError) -> bool {
+    let code = err.code.as_deref().unwrap_or("");
+    matches!(
+        code,
+        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded"
+    ) || (code == "LimitExceededException" && err.call != "UpdateShardCount")
+}
+
+fn group(action: &'static str) -> &'static str {
+    match action {
+        "GetFunctionConcurrency"
+        | "PutFunctionConcurrency"
+        | "DeleteFunctionConcurrency"
+        | "GetFunction"
+        | "LambdaTagResource" => "lambda",
+        other => other,
+    }
+}
+
+impl<P: AwsPort> Paced<P> {
+    /// Paces every API at `share` of its default quota.
+    pub fn new(inner: P, share: f64) -> Self {
+        Self::with_quotas(inner, share, &DEFAULT_QUOTAS)
+    }
+
+    /// Paces every API at `share` of the given quotas (for an account whose quotas were
+    /// raised); a quota of 0 is not paced.
+    pub fn with_quotas(inner: P, share: f64, quotas: &[(&'static str, f64)]) -> Self {
+        let slots = quotas
+            .iter()
+            .filter(|(_, per_second)| *per_second > 0.0)
+            .map(|(action, per_second)| {
+                let rate = (per_second * share).max(0.01);
+                (
+                    *action,
+                    Mutex::new(Slot {
+                        interval: Duration::from_secs_f64(1.0 / rate),
+                        next: None,
+                    }),
+                )
+            })
+            .collect();
+        Paced {
+            inner,
+            slots,
+            deadline: Mutex::new(None),
+            headroom: Mutex::new(None),
+            stats: Mutex::new(PacingStats::default()),
+        }
+    }
+
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// Throttled calls are retried until this instant, and no later.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        *lock(&self.deadline) = deadline;
+    }
+
+    pub fn stats(&self) -> PacingStats {
+        lock(&self.stats).clone()
+    }
+
+    /// Waits for the action's next free slot (reserving it).
+    async fn pace(&self, action: &'static str) {
+        let Some(slot) = self.slots.get(group(action)) else {
+            return;
+        };
+        let at = {
+            let mut slot = lock(slot);
+            let now = Instant::now();
+            let at = slot.next.map_or(now, |next| next.max(now));
+            slot.next = Some(at + slot.interval);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+
+    async fn run<T, F, Fut>(&self, action: &'static str, mut call: F) -> AwsResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = AwsResult<T>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            self.pace(action).await;
+            *lock(&self.stats).calls.entry(action).or_default() += 1;
+            let result = call().await;
+            let err = match result {
+                Err(err) if is_throttling(&err) => err,
+                other => return other,
+            };
+            *lock(&self.stats).throttled.entry(action).or_default() += 1;
+            attempt += 1;
+            let backoff = backoff(attempt);
+            let deadline = *lock(&self.deadline);
+            let out_of_time = match deadline {
+                Some(deadline) => Instant::now() + backoff >= deadline,
+                None => attempt >= ATTEMPTS_WITHOUT_DEADLINE,
+            };
+            if out_of_time {
+                return Err(err);
+            }
+            tracing::debug!(
+                action,
+                attempt,
+                backoff_ms = backoff.as_millis() as u64,
+                "throttled; backing off"
+            );
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+/// Exponential back-off with full jitter between half and the whole step.
+fn backoff(attempt: u32) -> Duration {
+    let step = BACKOFF_MIN
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(BACKOFF_MAX);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let fraction = 0.5 + (random % 1000) as f64 / 2000.0;
+    step.mul_f64(fraction)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<P: AwsPort> AwsPort for Paced<P> {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+
+    async fn stream_summary(&self, stream: &str) -> AwsResult<StreamSummary> {
+        self.run("DescribeStreamSummary", || {
+            self.inner.stream_summary(stream)
+        })
+        .await
+    }
+
+    async fn stream_tags(&self, stream: &str) -> AwsResult<HashMap<String, String>> {
+        self.run("ListTagsForStream", || self.inner.stream_tags(stream))
+            .await
+    }
+
+    async fn tag_stream(&self, stream: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.run("AddTagsToStream", || {
+            self.inner.tag_stream(stream, key, value)
+        })
+        .await
+    }
+
+    async fn untag_stream(&self, stream: &str, key: &str) -> AwsResult<()> {
+        self.run("RemoveTagsFromStream", || {
+            self.inner.untag_stream(stream, key)
+        })
+        .await
+    }
+
+    async fn update_shard_count(&self, stream: &str, target: u32) -> AwsResult<()> {
+        self.run("UpdateShardCount", || {
+            self.inner.update_shard_count(stream, target)
+        })
+        .await
+    }
+
+    async fn list_streams_page(&self, start_after: Option<&str>) -> AwsResult<Page<ListedStream>> {
+        self.run("ListStreams", || self.inner.list_streams_page(start_after))
+            .await
+    }
+
+    async fn open_shard_count(&self, stream: &str) -> AwsResult<u32> {
+        self.run("ListShards", || self.inner.open_shard_count(stream))
+            .await
+    }
+
+    async fn account_headroom(&self) -> AwsResult<u32> {
+        let cached = *lock(&self.headroom);
+        if let Some((at, headroom)) = cached {
+            if at.elapsed() < HEADROOM_TTL {
+                return Ok(headroom);
+            }
+        }
+        let headroom = self
+            .run("DescribeLimits", || self.inner.account_headroom())
+            .await?;
+        *lock(&self.headroom) = Some((Instant::now(), headroom));
+        Ok(headroom)
+    }
+
+    async fn describe_alarms(&self, names: &[String]) -> AwsResult<HashMap<String, ExistingAlarm>> {
+        self.run("DescribeAlarms", || self.inner.describe_alarms(names))
+            .await
+    }
+
+    async fn alarms_with_prefix(&self, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
+        // Paced page by page.
+        let mut alarms = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self.alarms_page(prefix, next.as_deref()).await?;
+            alarms.extend(page.items);
+            match page.next {
+                Some(token) => next = Some(token),
+                None => return Ok(alarms),
+            }
+        }
+    }
+
+    async fn alarms_page(
+        &self,
+        prefix: &str,
+        next: Option<&str>,
+    ) -> AwsResult<Page<ExistingAlarm>> {
+        self.run("DescribeAlarms", || self.inner.alarms_page(prefix, next))
+            .await
+    }
+
+    async fn alarm_tags(&self, arn: &str) -> AwsResult<HashMap<String, String>> {
+        self.run("ListTagsForResource", || self.inner.alarm_tags(arn))
+            .await
+    }
+
+    async fn put_alarm(&self, spec: &AlarmSpec, tags: &[(String, String)]) -> AwsResult<()> {
+        self.run("PutMetricAlarm", || self.inner.put_alarm(spec, tags))
+            .await
+    }
+
+    async fn set_alarm_state(&self, alarm: &str, state: &str, reason: &str) -> AwsResult<()> {
+        self.run("SetAlarmState", || {
+            self.inner.set_alarm_state(alarm, state, reason)
+        })
+        .await
+    }
+
+    async fn tag_alarm(&self, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
+        self.run("TagResource", || self.inner.tag_alarm(arn, tags))
+            .await
+    }
+
+    async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
+        self.run("DeleteAlarms", || self.inner.delete_alarms(names))
+            .await
+    }
+
+    async fn incoming_metrics(
+        &self,
+        stream: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+    ) -> AwsResult<Vec<IncomingPoint>> {
+        self.run("GetMetricData", || {
+            self.inner.incoming_metrics(stream, start, end, period_secs)
+        })
+        .await
+    }
+
+    async fn tagged_resources_page(
+        &self,
+        types: &[&str],
+        next: Option<&str>,
+    ) -> AwsResult<Page<TaggedResource>> {
+        self.run("GetResources", || {
+            self.inner.tagged_resources_page(types, next)
+        })
+        .await
+    }
+
+    async fn function_tags(&self, function: &str) -> AwsResult<HashMap<String, String>> {
+        self.run("GetFunction", || self.inner.function_tags(function))
+            .await
+    }
+
+    async fn tag_function(&self, function: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.run("LambdaTagResource", || {
+            self.inner.tag_function(function, key, value)
+        })
+        .await
+    }
+
+    async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
+        self.run("PutFunctionConcurrency", || {
+            self.inner.put_function_concurrency(function, reserved)
+        })
+        .await
+    }
+
+    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
+        self.run("DeleteFunctionConcurrency", || {
+            self.inner.delete_function_concurrency(function)
+        })
+        .await
+    }
+
+    async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
+        self.run("GetFunctionConcurrency", || {
+            self.inner.function_concurrency(function)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::fake::FakeAws;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_spaced_below_the_quota_and_never_throttled() {
+        let fake = FakeAws::new(t0()).with_quota("ListTagsForStream", 5.0);
+        fake.create_stream("s", 1);
+        let paced = Paced::new(fake, RECONCILE_SHARE);
+        let start = Instant::now();
+        for _ in 0..11 {
+            paced.stream_tags("s").await.expect("paced under the quota");
+        }
+        // 2.5 a second: the 11th call starts 4 s after the first.
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        assert!(paced.stats().throttled.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_until_the_deadline() {
+        let fake = FakeAws::new(t0());
+        fake.create_stream("s", 1);
+        for nth in 0..3 {
+            fake.inject("ListTagsForStream", nth, crate::aws::fake::Fault::Throttle);
+        }
+        let paced = Paced::new(fake, RECONCILE_SHARE);
+        paced
+            .stream_tags("s")
+            .await
+            .expect("retried past 3 throttles");
+        assert_eq!(paced.stats().throttled["ListTagsForStream"], 3);
+
+        for nth in 0..50 {
+            paced
+                .inner()
+                .inject("ListTagsForStream", nth, crate::aws::fake::Fault::Throttle);
+        }
+        paced.set_deadline(Some(Instant::now() + Duration::from_secs(5)));
+        let start = Instant::now();
+        let err = paced.stream_tags("s").await.expect_err("out of time");
+        assert!(is_throttling(&err));
+        assert!(start.elapsed() <= Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn describe_limits_is_cached_for_minutes() {
+        let fake = FakeAws::new(t0()).with_shard_limit(100);
+        let paced = Paced::new(fake, 1.0);
+        for _ in 0..5 {
+            paced.account_headroom().await.expect("answers");
+        }
+        assert_eq!(paced.inner().count("DescribeLimits"), 1);
+        tokio::time::advance(HEADROOM_TTL).await;
+        paced.account_headroom().await.expect("answers");
+        assert_eq!(paced.inner().count("DescribeLimits"), 2);
+    }
+
+    #[test]
+    fn a_reshard_refused_for_its_limits_is_not_throttling() {
+        let err = |call, code: &str| AwsError {
+            call,
+            target: "s".into(),
+            code: Some(code.into()),
+            message: String::new(),
+            kind: crate::aws::FailureKind::Refused,
+        };
+        assert!(!is_throttling(&err(
+            "UpdateShardCount",
+            "LimitExceededException"
+        )));
+        assert!(is_throttling(&err(
+            "ListTagsForStream",
+            "LimitExceededException"
+        )));
+        assert!(is_throttling(&err("PutMetricAlarm", "Throttling")));
+    }
+}
