@@ -1,7 +1,8 @@
 //! The Lambda entry point: clients and settings built once per container, then one
 //! [`Autoscaler::handle_invocation`] per event.
 
-use crate::aws::AwsClients;
+use crate::aws::paced::Paced;
+use crate::aws::{AwsClients, AwsPort};
 use crate::domain::event;
 use crate::domain::settings::Settings;
 use crate::ops::scale::{Autoscaler, InvocationReport};
@@ -29,6 +30,13 @@ impl From<InvocationError> for Diagnostic {
     }
 }
 
+/// The invocation's deadline (milliseconds since the epoch) on tokio's clock.
+fn invocation_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).ok()?;
+    let left = std::time::Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    Some(tokio::time::Instant::now() + left)
+}
+
 /// JSON logs, one object per line, level from `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`).
 pub fn init_json_logs() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
@@ -45,7 +53,8 @@ pub fn init_json_logs() {
 }
 
 pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
-    let aws = AwsClients::load(&settings.throttle_retry).await;
+    // Paced at the full default quotas for scale events; the scheduled reconcile takes half.
+    let aws = Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "kinesis-autoscaler".into());
     let autoscaler = Autoscaler {
@@ -57,6 +66,7 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let invocation = event::parse_invocation(&event.payload)?;
+        autoscaler.aws.set_deadline(invocation_deadline(event.context.deadline));
         let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
         for line in &report.metric_lines {
             println!("{line}");

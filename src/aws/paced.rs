@@ -61,8 +61,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 #[derive(Debug)]
 struct Slot {
+    per_second: f64,
     interval: Duration,
     next: Option<Instant>,
+}
+
+fn interval(per_second: f64, share: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / (per_second * share).max(0.01))
 }
 
 /// Counts for a run's report and the benchmark.
@@ -117,11 +122,11 @@ impl<P: AwsPort> Paced<P> {
             .iter()
             .filter(|(_, per_second)| *per_second > 0.0)
             .map(|(action, per_second)| {
-                let rate = (per_second * share).max(0.01);
                 (
                     *action,
                     Mutex::new(Slot {
-                        interval: Duration::from_secs_f64(1.0 / rate),
+                        per_second: *per_second,
+                        interval: interval(*per_second, share),
                         next: None,
                     }),
                 )
@@ -138,11 +143,6 @@ impl<P: AwsPort> Paced<P> {
 
     pub fn inner(&self) -> &P {
         &self.inner
-    }
-
-    /// Throttled calls are retried until this instant, and no later.
-    pub fn set_deadline(&self, deadline: Option<Instant>) {
-        *lock(&self.deadline) = deadline;
     }
 
     pub fn stats(&self) -> PacingStats {
@@ -219,6 +219,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<P: AwsPort> AwsPort for Paced<P> {
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *lock(&self.deadline)
+    }
+
+    /// Throttled calls are retried until this instant, and no later.
+    fn set_deadline(&self, deadline: Option<Instant>) {
+        *lock(&self.deadline) = deadline;
+    }
+
+    fn set_pacing_share(&self, share: f64) {
+        for slot in self.slots.values() {
+            let mut slot = lock(slot);
+            slot.interval = interval(slot.per_second, share);
+        }
     }
 
     async fn stream_summary(&self, stream: &str) -> AwsResult<StreamSummary> {

@@ -20,7 +20,7 @@ use crate::domain::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
 };
 use crate::domain::settings::{tag, Settings};
-use crate::ops::reconcile::{self, ReconcileReport};
+use crate::ops::reconcile::ReconcileReport;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -444,10 +444,10 @@ impl<P: AwsPort> Autoscaler<P> {
                 self.aws.now(),
             )
         };
-        match reconcile::reconcile(
+        match crate::ops::fleet::scheduled_sweep(
             &self.aws,
             &self.settings,
-            &[],
+            &self.function_name,
             self.settings.dry_run,
             self.aws.now(),
         )
