@@ -66,7 +66,9 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let invocation = event::parse_invocation(&event.payload)?;
-        autoscaler.aws.set_deadline(invocation_deadline(event.context.deadline));
+        autoscaler
+            .aws
+            .set_deadline(invocation_deadline(event.context.deadline));
         let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
         for line in &report.metric_lines {
             println!("{line}");

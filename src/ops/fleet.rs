@@ -22,8 +22,8 @@ use crate::aws::{AwsPort, ExistingAlarm, ListedStream, TAGGED_ALARM, TAGGED_STRE
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::settings::Settings;
 use crate::ops::reconcile::{
-    self, apply, not_now, plan_stream, skipped, ConcurrencyCache, ReconcileReport,
-    StreamReconcile, StreamView, GONE,
+    self, apply, not_now, plan_stream, skipped, ConcurrencyCache, ReconcileReport, StreamReconcile,
+    StreamView, GONE,
 };
 use crate::ops::wiring::{self, WiringError};
 use chrono::{DateTime, Utc};
@@ -220,7 +220,11 @@ async fn reconcile_listed(
     let view = StreamView {
         stream: stream.to_string(),
         open_shards: shards,
-        tags: snapshot.stream_tags.get(stream).cloned().unwrap_or_default(),
+        tags: snapshot
+            .stream_tags
+            .get(stream)
+            .cloned()
+            .unwrap_or_default(),
         alarms: names.iter().filter_map(pick).collect(),
         alarm_tags: names
             .iter()

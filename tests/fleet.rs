@@ -1,0 +1,295 @@
+//! Reconcile at fleet scale, in process: the fake plays AWS's default per-account quotas on
+//! tokio's paused clock, so a fleet of a thousand streams runs in well under a second and the
+//! simulated time is what AWS's quotas would make it.
+
+use chrono::{DateTime, Utc};
+use kinesis_autoscaler::aws::fake::{FakeAws, Fault};
+use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS, RECONCILE_SHARE};
+use kinesis_autoscaler::aws::AwsPort;
+use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
+use kinesis_autoscaler::domain::event::{AlarmPair, Direction, Invocation};
+use kinesis_autoscaler::domain::settings::Settings;
+use kinesis_autoscaler::ops::fleet::{self, SweepOptions, CURSOR_TAG};
+use kinesis_autoscaler::ops::reconcile::{FixKind, StreamVerdict};
+use kinesis_autoscaler::ops::scale::Autoscaler;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::time::Instant;
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:autoscaler";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
+}
+
+/// AWS's default quotas enforced on every API of the account (after its set-up).
+fn with_default_quotas(mut fake: FakeAws) -> FakeAws {
+    for (action, per_second) in DEFAULT_QUOTAS {
+        if per_second > 0.0 && action != "lambda" {
+            fake = fake.with_quota(action, per_second);
+        }
+    }
+    fake
+}
+
+fn name(i: usize) -> String {
+    format!("fleet-{i:05}")
+}
+
+/// An account of `n` streams of 2 shards, wired, the first `drifted` of them resharded to 4 by
+/// hand; with the default quotas.
+async fn fleet(n: usize, drifted: usize) -> FakeAws {
+    let aws = FakeAws::new(t0());
+    let settings = Settings::default();
+    for i in 0..n {
+        let stream = name(i);
+        aws.create_stream(&stream, 2);
+        let pair = AlarmPair::new(stream.as_str());
+        let target = AlarmTarget {
+            pair: &pair,
+            stream: &stream,
+            shards: 2,
+            min_shards: settings.min_shards,
+            max_shards: settings.max_shards,
+        };
+        let specs = alarms::build_pair(
+            &settings,
+            &target,
+            Some(TOPIC),
+            &KeptFields::default(),
+            &KeptFields::default(),
+        );
+        for (spec, direction) in [
+            (&specs.scale_up, Direction::Up),
+            (&specs.scale_down, Direction::Down),
+        ] {
+            let tags: Vec<(String, String)> =
+                kinesis_autoscaler::ops::wiring::alarm_tags_for(direction, &pair)
+                    .into_iter()
+                    .collect();
+            aws.put_alarm(spec, &tags).await.expect("set-up");
+        }
+        if i < drifted {
+            aws.set_open_shards(&stream, 4);
+        }
+    }
+    aws.clear_calls();
+    with_default_quotas(aws)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fleet_is_read_in_pages_and_each_stream_once_without_throttling() {
+    let fake = fleet(1_000, 10).await;
+    let aws = Paced::new(fake, RECONCILE_SHARE);
+    let start = Instant::now();
+
+    let report = fleet::sweep(
+        &aws,
+        &Settings::default(),
+        &SweepOptions {
+            now: t0(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the sweep runs");
+
+    let elapsed = start.elapsed();
+    let fake = aws.inner();
+    assert_eq!(report.streams.len(), 1_000);
+    assert_eq!(report.failed(), 0);
+    assert_eq!(report.counts().get("drifted"), Some(&10));
+    assert_eq!(report.resume_after, None);
+    assert!(
+        aws.stats().throttled.is_empty(),
+        "{:?}",
+        aws.stats().throttled
+    );
+    // Bulk reads: 2,000 alarms in 20 pages, 1,000 streams in 10, their tags in 20.
+    assert_eq!(fake.count("DescribeAlarms"), 20);
+    assert_eq!(fake.count("ListStreams"), 10);
+    assert_eq!(fake.count("GetResources"), 20);
+    // Per stream: ListShards once each; DescribeStreamSummary only before a rewrite.
+    let listed: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.action == "ListShards")
+        .map(|c| c.target)
+        .collect();
+    assert_eq!(listed.len(), 1_000);
+    assert_eq!(listed.iter().collect::<BTreeSet<_>>().len(), 1_000);
+    assert_eq!(fake.count("DescribeStreamSummary"), 10);
+    for per_stream in [
+        "ListTagsForStream",
+        "ListTagsForResource",
+        "UpdateShardCount",
+    ] {
+        assert_eq!(fake.count(per_stream), 0, "{per_stream}");
+    }
+    // Paced at half the quota: 20 PutMetricAlarm at 1.5 a second take 12.7 s at least.
+    assert!(elapsed >= Duration::from_millis(12_600), "{elapsed:?}");
+    let up = fake
+        .alarm(&format!("{}-scale-up", name(0)))
+        .expect("exists");
+    assert_eq!(up.spec.shard_count(), Some(4));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
+    // Every stream drifted: each costs 4 paced writes at 1.5 a second.
+    let fake = fleet(120, 120).await;
+    let autoscaler = Autoscaler {
+        aws: Paced::new(fake, 1.0),
+        settings: Settings::default(),
+        function_name: "autoscaler".into(),
+    };
+    let mut done: Vec<String> = Vec::new();
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs < 20, "the sweep makes no progress");
+        autoscaler
+            .aws
+            .set_deadline(Some(Instant::now() + Duration::from_secs(60)));
+        let started = Instant::now();
+        let report = autoscaler
+            .handle_invocation(Invocation::Scheduled)
+            .await
+            .reconcile
+            .expect("a reconcile report");
+        // Clean stop: before the deadline, with nothing failed.
+        assert!(
+            started.elapsed() <= Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(report.failed(), 0);
+        done.extend(report.streams.iter().map(|s| s.stream.clone()));
+        let cursor = autoscaler
+            .aws
+            .function_tags("autoscaler")
+            .await
+            .expect("tags")
+            .get(CURSOR_TAG)
+            .cloned()
+            .unwrap_or_default();
+        match &report.resume_after {
+            Some(after) => {
+                assert!(report.not_reached > 0);
+                assert_eq!(&cursor, after);
+                assert_eq!(
+                    done.last(),
+                    Some(after),
+                    "the cursor is the last stream done"
+                );
+            }
+            None => {
+                assert_eq!(cursor, "", "a complete run clears the cursor");
+                break;
+            }
+        }
+    }
+    assert!(
+        runs >= 3,
+        "60 s cannot hold 120 rewrites at 1.5 a second: {runs} runs"
+    );
+    let expected: Vec<String> = (0..120).map(name).collect();
+    assert_eq!(done, expected, "each stream once, in order, none skipped");
+    let fake = autoscaler.aws.inner();
+    assert_eq!(
+        fake.count("UpdateShardCount"),
+        0,
+        "reconcile never reshards"
+    );
+    assert!((0..120).all(|i| {
+        fake.alarm(&format!("{}-scale-down", name(i)))
+            .is_some_and(|a| a.spec.shard_count() == Some(4))
+    }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_deleted_before_or_during_the_run_is_reported_and_skipped() {
+    let fake = fleet(5, 5).await;
+    fake.delete_stream(&name(1));
+    // Stream 3 goes between the listing and its ListShards.
+    fake.inject("ListShards", 2, Fault::Refuse("ResourceNotFoundException"));
+    let aws = Paced::new(fake, RECONCILE_SHARE);
+
+    let report = fleet::sweep(
+        &aws,
+        &Settings::default(),
+        &SweepOptions {
+            now: t0(),
+            concurrency: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the sweep runs");
+
+    let verdicts: Vec<StreamVerdict> = report.streams.iter().map(|s| s.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            StreamVerdict::Drifted,
+            StreamVerdict::Skipped,
+            StreamVerdict::Drifted,
+            StreamVerdict::Skipped,
+            StreamVerdict::Drifted
+        ]
+    );
+    let note = |i: usize| report.streams[i].note.clone().unwrap_or_default();
+    assert!(note(1).contains("no longer exists"), "{}", note(1));
+    assert!(note(3).contains("deleted during the run"), "{}", note(3));
+    assert_eq!(report.failed(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_anywhere_costs_time_not_a_failed_stream() {
+    let fake = fleet(30, 10).await;
+    for (action, nth) in [
+        ("DescribeAlarms", 0),
+        ("ListStreams", 0),
+        ("GetResources", 0),
+        ("ListShards", 3),
+        ("ListShards", 4),
+        ("DescribeStreamSummary", 1),
+        ("PutMetricAlarm", 2),
+        ("SetAlarmState", 0),
+    ] {
+        for repeat in 0..3 {
+            fake.inject(action, nth + repeat, Fault::Throttle);
+        }
+    }
+    let aws = Paced::new(fake, RECONCILE_SHARE);
+    aws.set_deadline(Some(Instant::now() + Duration::from_secs(600)));
+
+    let report = fleet::sweep(
+        &aws,
+        &Settings::default(),
+        &SweepOptions {
+            now: t0(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("throttled reads are retried");
+
+    assert_eq!(report.failed(), 0, "{:?}", report.streams);
+    assert_eq!(report.streams.len(), 30);
+    assert_eq!(report.counts().get("drifted"), Some(&10));
+    // 3 throttles in a row on each action, 4 on ListShards (two overlapping runs of 3).
+    assert_eq!(
+        aws.stats().throttled.values().sum::<u32>(),
+        22,
+        "{:?}",
+        aws.stats()
+    );
+    let fixes: usize = report
+        .streams
+        .iter()
+        .flat_map(|s| &s.fixes)
+        .filter(|f| f.kind == FixKind::AlarmDefinition)
+        .count();
+    assert_eq!(fixes, 20);
+}
