@@ -16,6 +16,15 @@ With "updating_s": S in the config, the proxy plays what moto does not: a reshar
 seconds, during which the stream's DescribeStreamSummary says UPDATING and another
 UpdateShardCount for it is refused with ResourceInUseException, as AWS does.
 
+With "quotas": {"DescribeAlarms": 9, ...} (calls a second, per account, as AWS's default
+quotas), a call beyond its action's quota is throttled as AWS throttles it (a token bucket
+holding one second of calls). Lambda's control-plane calls count against "lambda".
+
+GetResources (Resource Groups Tagging API) for `kinesis:stream` is answered by the proxy, as
+moto's tagging API does not list Kinesis streams: on a first page it reads every stream's tags
+from moto (ListStreams, ListTagsForStream; uncounted), adds what moto answers for the other
+resource types, and serves the list in pages of ResourcesPerPage.
+
 Fault kinds: throttle, http500, timeout (hold the request, then close without answering),
 drop_response (forward, then close without answering: the call took effect but the caller
 cannot know), LimitExceeded, ResourceInUse, AccessDenied. A fault applies to the nth call
@@ -34,7 +43,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
-STATE = {"latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
+STATE = {"quotas": {}, "buckets": {}, "pages": {}, "latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
 
 
 def action_of(method, path, headers, body):
@@ -95,6 +104,25 @@ def fault_response(kind, protocol):
     return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
 
 
+LAMBDA_ACTIONS = ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "GetFunctionConcurrency", "GetFunction")
+
+
+def take_token(action, now):
+    """Whether the call fits its per-account quota (a token bucket of one second's calls).
+    Holds STATE_LOCK."""
+    key = "lambda" if action in LAMBDA_ACTIONS else action
+    rate = STATE["quotas"].get(key)
+    if not rate:
+        return True
+    tokens, last = STATE["buckets"].get(key, (max(rate, 1.0), now))
+    tokens = min(max(rate, 1.0), tokens + (now - last) * rate)
+    if tokens < 1.0:
+        STATE["buckets"][key] = (tokens, now)
+        return False
+    STATE["buckets"][key] = (tokens - 1.0, now)
+    return True
+
+
 class Proxy(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = ("127.0.0.1", 0)
@@ -122,6 +150,9 @@ class Proxy(BaseHTTPRequestHandler):
                 STATE["faults"] = [dict(f, used=False) for f in config.get("faults", [])]
                 STATE["timeout_s"] = config.get("timeout_s", 15)
                 STATE["updating_s"] = config.get("updating_s", 0)
+                STATE["quotas"] = config.get("quotas", {})
+                STATE["buckets"] = {}
+                STATE["pages"] = {}
                 STATE["resharding"] = {}
                 STATE["log"] = []
                 STATE["counts"] = {}
@@ -144,12 +175,18 @@ class Proxy(BaseHTTPRequestHandler):
             fault = next((f for f in STATE["faults"] if f["action"] == action and f["nth"] == n and not f["used"]), None)
             if fault:
                 fault["used"] = True
+            elif not take_token(action, start):
+                fault = {"kind": "throttle"}
             latency = STATE["latency_ms"] / 1000.0
             timeout_s = STATE["timeout_s"]
         if latency:
             time.sleep(latency)
         kind = fault["kind"] if fault else None
         entry = {"action": action, "start": start, "fault": kind}
+        if kind is None and action == "GetResources" and b"kinesis:stream" in body:
+            payload = self._get_resources(json.loads(body or b"{}"))
+            self._record(entry, 200)
+            return self._reply(200, {"Content-Type": "application/x-amz-json-1.1"}, payload)
         if kind == "timeout":
             time.sleep(timeout_s)
             self._record(entry, 0)
@@ -190,6 +227,58 @@ class Proxy(BaseHTTPRequestHandler):
         self._record(entry, answer.status)
         skip = ("transfer-encoding", "connection", "content-length", "keep-alive")
         self._reply(answer.status, {k: v for k, v in answer.getheaders() if k.lower() not in skip}, payload)
+
+    def _moto(self, target, payload):
+        """An uncounted JSON call to moto (the proxy's own reads)."""
+        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+        service = "kinesis" if target.startswith("Kinesis") else "tagging"
+        headers = {
+            "X-Amz-Target": target,
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0",
+        }
+        conn.request("POST", "/", body=json.dumps(payload).encode(), headers=headers)
+        answer = conn.getresponse()
+        data = json.loads(answer.read() or b"{}")
+        conn.close()
+        return data
+
+    def _get_resources(self, request):
+        per_page = int(request.get("ResourcesPerPage") or 50)
+        token = request.get("PaginationToken")
+        if not token:
+            resources = []
+            names = self._moto("Kinesis_20131202.ListStreams", {"Limit": 100000}).get("StreamNames", [])
+            for name in names:
+                tags = self._moto("Kinesis_20131202.ListTagsForStream", {"StreamName": name}).get("Tags", [])
+                if tags:
+                    arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}"
+                    resources.append({"ResourceARN": arn, "Tags": tags})
+            others = [t for t in request.get("ResourceTypeFilters", []) if t != "kinesis:stream"]
+            next_token = None
+            while others:
+                query = {"ResourceTypeFilters": others, "ResourcesPerPage": 100}
+                if next_token:
+                    query["PaginationToken"] = next_token
+                page = self._moto("ResourceGroupsTaggingAPI_20170126.GetResources", query)
+                resources.extend(page.get("ResourceTagMappingList", []))
+                next_token = page.get("PaginationToken")
+                if not next_token:
+                    break
+            token = f"fleet-{time.time()}"
+            with STATE_LOCK:
+                STATE["pages"][token] = resources
+            offset = 0
+        else:
+            token, _, offset = token.rpartition(":")
+            offset = int(offset)
+        with STATE_LOCK:
+            resources = STATE["pages"].get(token, [])
+        page = resources[offset : offset + per_page]
+        answer = {"ResourceTagMappingList": page}
+        if offset + per_page < len(resources):
+            answer["PaginationToken"] = f"{token}:{offset + per_page}"
+        return json.dumps(answer).encode()
 
     def _record(self, entry, status):
         entry.update(end=time.time(), status=status)

@@ -146,7 +146,8 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env().context("invalid settings")?;
     let invocation =
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
-    let aws = AwsClients::load(&settings.throttle_retry).await;
+    // As in the Lambda: paced at the full quotas, DescribeLimits cached.
+    let aws = crate::aws::paced::Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|_| "kinesis-autoscaler-cli".into());
     let autoscaler = Autoscaler {
@@ -168,7 +169,11 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
 
 async fn reconcile(streams: &[String], dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_env().context("invalid settings")?;
-    let aws = AwsClients::load(&settings.throttle_retry).await;
+    // Half of each API's quota: scale events share the account's quotas meanwhile.
+    let aws = crate::aws::paced::Paced::new(
+        AwsClients::load(&settings.throttle_retry).await,
+        crate::aws::paced::RECONCILE_SHARE,
+    );
     let report =
         crate::ops::reconcile::reconcile(&aws, &settings, streams, dry_run, chrono::Utc::now())
             .await?;
