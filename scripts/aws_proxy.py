@@ -32,6 +32,7 @@ cannot know), LimitExceeded, ResourceInUse, AccessDenied. A fault applies to the
 """
 
 import argparse
+import concurrent.futures
 import http.client
 import json
 import re
@@ -249,11 +250,14 @@ class Proxy(BaseHTTPRequestHandler):
         if not token:
             resources = []
             names = self._moto("Kinesis_20131202.ListStreams", {"Limit": 100000}).get("StreamNames", [])
-            for name in names:
-                tags = self._moto("Kinesis_20131202.ListTagsForStream", {"StreamName": name}).get("Tags", [])
-                if tags:
-                    arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}"
-                    resources.append({"ResourceARN": arn, "Tags": tags})
+            def tags_of(name):
+                return name, self._moto("Kinesis_20131202.ListTagsForStream", {"StreamName": name}).get("Tags", [])
+
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                for name, tags in pool.map(tags_of, names):
+                    if tags:
+                        arn = f"arn:aws:kinesis:us-east-1:123456789012:stream/{name}"
+                        resources.append({"ResourceARN": arn, "Tags": tags})
             others = [t for t in request.get("ResourceTypeFilters", []) if t != "kinesis:stream"]
             next_token = None
             while others:

@@ -3,9 +3,10 @@
 
 use crate::aws::paced::Paced;
 use crate::aws::{AwsClients, AwsPort};
-use crate::domain::event;
 use crate::domain::settings::Settings;
+use crate::domain::{event, fleet_event};
 use crate::ops::scale::{Autoscaler, InvocationReport};
+use crate::ops::stream_events;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -13,14 +14,16 @@ use serde_json::Value;
 pub enum InvocationError {
     #[error("the event could not be understood: {0}")]
     Event(#[from] event::EventError),
-    #[error("{failed} of {total} alarm notifications failed; see the log lines above")]
+    #[error("the stream event could not be understood: {0}")]
+    StreamEvent(#[from] fleet_event::StreamEventError),
+    #[error("{failed} of {total} alarm notifications (or stream events) failed; see the log lines above")]
     Failed { failed: usize, total: usize },
 }
 
 impl From<InvocationError> for Diagnostic {
     fn from(err: InvocationError) -> Diagnostic {
         let error_type = match err {
-            InvocationError::Event(_) => "InvalidEvent",
+            InvocationError::Event(_) | InvocationError::StreamEvent(_) => "InvalidEvent",
             InvocationError::Failed { .. } => "ScalingFailed",
         };
         Diagnostic {
@@ -63,12 +66,31 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
         function_name,
     };
     let autoscaler = &autoscaler;
+    // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
+    let auto_wire = std::env::var("AUTO_WIRE_TOPIC_ARN")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    let auto_wire = auto_wire.as_deref();
     tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let invocation = event::parse_invocation(&event.payload)?;
         autoscaler
             .aws
             .set_deadline(invocation_deadline(event.context.deadline));
+        // A CloudTrail Kinesis event (the drift rule) reconciles its one stream.
+        if let Some(stream_event) = fleet_event::parse(&event.payload)? {
+            let report = stream_events::handle(autoscaler, &stream_event, auto_wire).await;
+            for line in &report.metric_lines {
+                println!("{line}");
+            }
+            if !report.succeeded() {
+                return Err(InvocationError::Failed {
+                    failed: 1,
+                    total: 1,
+                });
+            }
+            return Ok(report);
+        }
+        let invocation = event::parse_invocation(&event.payload)?;
         let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
         for line in &report.metric_lines {
             println!("{line}");

@@ -18,7 +18,7 @@
 //! stream done, and the scheduled run keeps it in a tag of its own function
 //! ([`CURSOR_TAG`]) so that the next run continues after it instead of starting over.
 
-use crate::aws::{AwsPort, ExistingAlarm, ListedStream, TAGGED_ALARM, TAGGED_STREAM};
+use crate::aws::{AwsError, AwsPort, ExistingAlarm, ListedStream, TAGGED_ALARM, TAGGED_STREAM};
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::settings::Settings;
 use crate::ops::reconcile::{
@@ -78,75 +78,94 @@ pub struct FleetSnapshot {
     pub alarm_tags: HashMap<String, HashMap<String, String>>,
 }
 
-/// The bulk reads: alarms by prefix, streams by listing, tags by GetResources.
+/// The bulk reads, all three at once: alarms by prefix, streams by listing, tags by
+/// GetResources (each paced on its own API's quota).
 pub async fn read_fleet(
     aws: &impl AwsPort,
     settings: &Settings,
     start_after: Option<&str>,
 ) -> Result<FleetSnapshot, WiringError> {
     let prefix = settings.managed_stream_prefix.as_str();
-    let mut snapshot = FleetSnapshot::default();
-
-    let mut next: Option<String> = None;
-    loop {
-        let page = aws.alarms_page(prefix, next.as_deref()).await?;
-        for alarm in page.items {
-            snapshot.alarms.insert(alarm.spec.name.clone(), alarm);
+    let alarms = async {
+        let mut alarms = HashMap::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = aws.alarms_page(prefix, next.as_deref()).await?;
+            for alarm in page.items {
+                alarms.insert(alarm.spec.name.clone(), alarm);
+            }
+            match page.next {
+                Some(token) => next = Some(token),
+                None => return Ok::<_, AwsError>(alarms),
+            }
         }
-        match page.next {
-            Some(token) => next = Some(token),
-            None => break,
+    };
+    // Streams come in name order: start at the cursor, stop past the prefix.
+    let listed = async {
+        let mut listed = HashMap::new();
+        let mut after = start_after.map(str::to_string);
+        loop {
+            let page = aws.list_streams_page(after.as_deref()).await?;
+            for stream in page.items {
+                if !stream.name.starts_with(prefix) && stream.name.as_str() > prefix {
+                    return Ok::<_, AwsError>(listed);
+                }
+                listed.insert(stream.name.clone(), stream);
+            }
+            match page.next {
+                Some(last) => after = Some(last),
+                None => return Ok(listed),
+            }
         }
-    }
-    snapshot.managed = wiring::managed_streams_of(snapshot.alarms.values().map(|a| &a.spec))
+    };
+    let tagged = async {
+        let mut stream_tags = HashMap::new();
+        let mut alarm_tags = HashMap::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = aws
+                .tagged_resources_page(&[TAGGED_STREAM, TAGGED_ALARM], next.as_deref())
+                .await?;
+            for resource in page.items {
+                if let Some(stream) = resource.stream_name() {
+                    if stream.starts_with(prefix) {
+                        stream_tags.insert(stream.to_string(), resource.tags.clone());
+                    }
+                } else if let Some(alarm) = resource.alarm_name() {
+                    if alarm.starts_with(prefix) {
+                        alarm_tags.insert(alarm.to_string(), resource.tags);
+                    }
+                }
+            }
+            match page.next {
+                Some(token) => next = Some(token),
+                None => return Ok::<_, AwsError>((stream_tags, alarm_tags)),
+            }
+        }
+    };
+    let started = Instant::now();
+    let (alarms, listed, tagged) = tokio::join!(alarms, listed, tagged);
+    let (alarms, listed, (stream_tags, alarm_tags)) = (alarms?, listed?, tagged?);
+    let managed: Vec<String> = wiring::managed_streams_of(alarms.values().map(|a| &a.spec))
         .into_iter()
         .filter(|s| settings.manages(s))
         .filter(|s| start_after.is_none_or(|after| s.as_str() > after))
         .collect();
-    if snapshot.managed.is_empty() {
-        return Ok(snapshot);
-    }
-
-    // Streams come in name order: start at the cursor, stop past the prefix.
-    let mut after = start_after.map(str::to_string);
-    'pages: loop {
-        let page = aws.list_streams_page(after.as_deref()).await?;
-        for stream in page.items {
-            if !stream.name.starts_with(prefix) && stream.name.as_str() > prefix {
-                break 'pages;
-            }
-            snapshot.listed.insert(stream.name.clone(), stream);
-        }
-        match page.next {
-            Some(last) => after = Some(last),
-            None => break,
-        }
-    }
-
-    let mut next: Option<String> = None;
-    loop {
-        let page = aws
-            .tagged_resources_page(&[TAGGED_STREAM, TAGGED_ALARM], next.as_deref())
-            .await?;
-        for resource in page.items {
-            if let Some(stream) = resource.stream_name() {
-                if snapshot.listed.contains_key(stream) {
-                    snapshot
-                        .stream_tags
-                        .insert(stream.to_string(), resource.tags.clone());
-                }
-            } else if let Some(alarm) = resource.alarm_name() {
-                if snapshot.alarms.contains_key(alarm) {
-                    snapshot.alarm_tags.insert(alarm.to_string(), resource.tags);
-                }
-            }
-        }
-        match page.next {
-            Some(token) => next = Some(token),
-            None => break,
-        }
-    }
-    Ok(snapshot)
+    tracing::info!(
+        managed = managed.len(),
+        alarms = alarms.len(),
+        listed = listed.len(),
+        tagged = stream_tags.len() + alarm_tags.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "fleet read"
+    );
+    Ok(FleetSnapshot {
+        managed,
+        alarms,
+        listed,
+        stream_tags,
+        alarm_tags,
+    })
 }
 
 /// Reconciles every managed stream after `options.start_after`, reading in bulk, until done
@@ -165,20 +184,28 @@ pub async fn sweep(
     };
     let snapshot = &snapshot;
     let concurrency = &concurrency;
-    let outcomes: Vec<Option<StreamReconcile>> =
-        futures_util::stream::iter(snapshot.managed.iter().map(|stream| async move {
-            if too_late() {
-                return None;
-            }
-            let outcome = reconcile_listed(aws, settings, snapshot, stream, options, concurrency)
-                .await
-                .unwrap_or_else(|err| reconcile::failed(stream, &err));
-            reconcile::log_stream(&outcome, options.dry_run);
-            Some(outcome)
-        }))
-        .buffered(options.concurrency.max(1))
+    // Streams start in name order, several at a time, and finish in any order: a stream
+    // waiting on a paced write does not hold up the reads of the next ones. Those past the
+    // deadline do not start, and since starts are in order they are the last ones.
+    let mut outcomes: Vec<(usize, Option<StreamReconcile>)> =
+        futures_util::stream::iter(snapshot.managed.iter().enumerate().map(
+            |(index, stream)| async move {
+                if too_late() {
+                    return (index, None);
+                }
+                let outcome =
+                    reconcile_listed(aws, settings, snapshot, stream, options, concurrency)
+                        .await
+                        .unwrap_or_else(|err| reconcile::failed(stream, &err));
+                reconcile::log_stream(&outcome, options.dry_run);
+                (index, Some(outcome))
+            },
+        ))
+        .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes: Vec<Option<StreamReconcile>> = outcomes.into_iter().map(|(_, o)| o).collect();
 
     let mut report = ReconcileReport::new(options.dry_run);
     let first_missed = outcomes.iter().position(Option::is_none);

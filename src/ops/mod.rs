@@ -4,4 +4,5 @@
 pub mod fleet;
 pub mod reconcile;
 pub mod scale;
+pub mod stream_events;
 pub mod wiring;

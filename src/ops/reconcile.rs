@@ -29,6 +29,8 @@ pub enum FixKind {
     AlarmTags,
     ConsumerConcurrency,
     StuckAlarm,
+    /// The stream was deleted; its alarm is removed (auto-wire only).
+    AlarmDeleted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
