@@ -293,3 +293,149 @@ async fn throttling_anywhere_costs_time_not_a_failed_stream() {
         .count();
     assert_eq!(fixes, 20);
 }
+
+fn cloudtrail(call: &str, stream: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": format!("ct-{call}"), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.kinesis", "account": "123456789012", "region": "us-east-1",
+        "time": "2027-01-15T08:00:00Z", "resources": [],
+        "detail": {
+            "eventVersion": "1.08", "eventSource": "kinesis.amazonaws.com", "eventName": call,
+            "awsRegion": "us-east-1", "userIdentity": {"type": "AssumedRole"},
+            "requestParameters": {"streamName": stream, "targetShardCount": 4},
+            "responseElements": null
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_active() {
+    let fake = fleet(3, 0)
+        .await
+        .with_reshard_delay(chrono::Duration::seconds(30));
+    let autoscaler = Autoscaler {
+        aws: Paced::new(fake, 1.0),
+        settings: Settings::default(),
+        function_name: "autoscaler".into(),
+    };
+    let stream = name(1);
+    // Terraform reshards: the stream is UPDATING for 30 s.
+    autoscaler
+        .aws
+        .inner()
+        .update_shard_count(&stream, 4)
+        .await
+        .expect("reshard by hand");
+    let event =
+        kinesis_autoscaler::domain::fleet_event::parse(&cloudtrail("UpdateShardCount", &stream))
+            .expect("understood")
+            .expect("ours");
+
+    let (report, ()) = tokio::join!(
+        kinesis_autoscaler::ops::stream_events::handle(&autoscaler, &event, None),
+        async {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+            autoscaler
+                .aws
+                .inner()
+                .advance(chrono::Duration::seconds(30));
+        }
+    );
+
+    let reconciled = report.reconcile.expect("a one-stream reconcile");
+    assert_eq!(reconciled.streams.len(), 1);
+    assert_eq!(reconciled.streams[0].verdict, StreamVerdict::Drifted);
+    let fake = autoscaler.aws.inner();
+    for direction in ["up", "down"] {
+        let alarm = fake
+            .alarm(&format!("{stream}-scale-{direction}"))
+            .expect("exists");
+        assert_eq!(alarm.spec.shard_count(), Some(4));
+    }
+    assert!(
+        fake.count("DescribeStreamSummary") >= 3,
+        "waited for ACTIVE"
+    );
+    assert_eq!(
+        fake.count("UpdateShardCount"),
+        1,
+        "only the reshard by hand"
+    );
+    assert_eq!(
+        fake.alarm(&format!("{}-scale-up", name(0)))
+            .expect("exists")
+            .writes,
+        1,
+        "other streams untouched"
+    );
+    assert!(report
+        .metric_lines
+        .iter()
+        .any(|l| l.contains("DRIFT_FIXED")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_asked() {
+    let fake = fleet(1, 0).await;
+    fake.create_stream("fleet-new", 3);
+    let autoscaler = Autoscaler {
+        aws: Paced::new(fake, 1.0),
+        settings: Settings::default(),
+        function_name: "autoscaler".into(),
+    };
+    let parse = |call: &str, stream: &str| {
+        kinesis_autoscaler::domain::fleet_event::parse(&cloudtrail(call, stream))
+            .expect("understood")
+            .expect("ours")
+    };
+    use kinesis_autoscaler::ops::stream_events::handle;
+
+    let off = handle(&autoscaler, &parse("CreateStream", "fleet-new"), None).await;
+    let off = &off.reconcile.expect("report").streams[0];
+    assert_eq!(off.verdict, StreamVerdict::Skipped);
+    assert!(off
+        .note
+        .as_deref()
+        .unwrap_or("")
+        .contains("auto-wire is off"));
+    assert!(autoscaler.aws.inner().alarm("fleet-new-scale-up").is_none());
+
+    let on = handle(
+        &autoscaler,
+        &parse("CreateStream", "fleet-new"),
+        Some(TOPIC),
+    )
+    .await;
+    assert_eq!(on.reconcile.expect("report").streams[0].fixes.len(), 2);
+    let up = autoscaler
+        .aws
+        .inner()
+        .alarm("fleet-new-scale-up")
+        .expect("wired");
+    assert_eq!(up.spec.shard_count(), Some(3));
+    assert_eq!(up.spec.alarm_actions, [TOPIC]);
+
+    autoscaler.aws.inner().delete_stream(&name(0));
+    let kept = handle(&autoscaler, &parse("DeleteStream", &name(0)), None).await;
+    assert_eq!(
+        kept.reconcile.expect("report").streams[0].verdict,
+        StreamVerdict::Skipped
+    );
+    assert!(autoscaler
+        .aws
+        .inner()
+        .alarm(&format!("{}-scale-up", name(0)))
+        .is_some());
+    let removed = handle(&autoscaler, &parse("DeleteStream", &name(0)), Some(TOPIC)).await;
+    let removed = &removed.reconcile.expect("report").streams[0];
+    assert!(removed
+        .fixes
+        .iter()
+        .all(|f| f.kind == FixKind::AlarmDeleted));
+    assert_eq!(removed.fixes.len(), 2);
+    assert!(autoscaler
+        .aws
+        .inner()
+        .alarm(&format!("{}-scale-up", name(0)))
+        .is_none());
+}
