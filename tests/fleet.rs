@@ -439,3 +439,58 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
         .alarm(&format!("{}-scale-up", name(0)))
         .is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fleet_is_wired_by_prefix_and_unwired_a_hundred_alarms_a_call() {
+    let fake = FakeAws::new(t0());
+    for i in 0..130 {
+        fake.create_stream(&format!("orders-{i:03}"), 1);
+    }
+    fake.create_on_demand_stream("orders-ondemand", 1);
+    fake.create_stream("clicks", 1);
+    let aws = Paced::new(with_default_quotas(fake), RECONCILE_SHARE);
+    let settings = Settings::default();
+    use kinesis_autoscaler::ops::fleet_wiring;
+
+    let (streams, left_out) = fleet_wiring::streams_to_wire(&aws, &settings, "orders-")
+        .await
+        .expect("listed");
+    assert_eq!(streams.len(), 130);
+    assert_eq!(
+        left_out,
+        [("orders-ondemand".to_string(), "ON_DEMAND".to_string())]
+    );
+    let options = kinesis_autoscaler::ops::wiring::WireOptions {
+        topic_arn: Some(TOPIC.into()),
+        ..Default::default()
+    };
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    let wired = fleet_wiring::wire_many(&aws, &settings, &streams, &options, |done, total| {
+        assert_eq!(total, 130);
+        seen.store(done, std::sync::atomic::Ordering::Relaxed);
+    })
+    .await;
+    assert_eq!(seen.into_inner(), 130, "progress reached the end");
+    assert!(wired.iter().all(|(_, r)| r.is_ok()));
+    assert!(aws.stats().throttled.is_empty());
+    assert_eq!(aws.inner().count("PutMetricAlarm"), 260);
+    assert!(aws.inner().alarm("clicks-scale-up").is_none());
+
+    let summary = fleet_wiring::fleet_summary(&aws, &settings, t0())
+        .await
+        .expect("summary");
+    assert_eq!(summary.managed_streams, 130);
+    assert_eq!(summary.streams.get("in_line"), Some(&130));
+    assert_eq!(summary.alarms.get("INSUFFICIENT_DATA"), Some(&260));
+
+    let unwired = fleet_wiring::unwire_prefix(&aws, "orders-", false, |_, _| {})
+        .await
+        .expect("unwired");
+    assert_eq!(unwired.len(), 130);
+    assert_eq!(
+        aws.inner().count("DeleteAlarms"),
+        3,
+        "260 alarms, 100 a call"
+    );
+    assert!(aws.inner().alarm_names().is_empty());
+}

@@ -1,14 +1,17 @@
 //! `wire`, `unwire` and `status`: arguments, and printing for people or scripts.
 
+use crate::aws::paced::{Paced, RECONCILE_SHARE};
 use crate::aws::AwsClients;
 use crate::cli::tables::status_table;
 use crate::domain::settings::Settings;
+use crate::ops::fleet_wiring;
 use crate::ops::wiring::{
     managed_streams, stream_status, unwire_stream, wire_stream, StreamTagFlags, UnwireReport,
     WireOptions, WireReport, WiringError,
 };
 use chrono::Utc;
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Connect streams to the autoscaler: write their scale-up / scale-down alarms.
@@ -29,8 +32,15 @@ use std::process::ExitCode;
 #[derive(clap::Args, Debug, Clone)]
 pub struct WireArgs {
     /// The streams to wire.
-    #[arg(required = true, value_name = "STREAM")]
+    #[arg(required_unless_present_any = ["prefix", "all"], value_name = "STREAM")]
     pub streams: Vec<String>,
+    /// Wire every PROVISIONED, ACTIVE stream whose name starts with P (a fleet; progress
+    /// on a terminal). Paced at half of PutMetricAlarm's quota: about 1.5 streams a second.
+    #[arg(long, value_name = "P", conflicts_with_all = ["streams", "all"])]
+    pub prefix: Option<String>,
+    /// Wire every PROVISIONED, ACTIVE stream within MANAGED_STREAM_PREFIX.
+    #[arg(long, conflicts_with = "streams")]
+    pub all: bool,
     /// The SNS topic that invokes the autoscaler Lambda: the stack's AutoscalerTopicArn
     /// output (`aws cloudformation describe-stacks --stack-name NAME --query
     /// "Stacks[0].Outputs[?OutputKey=='AutoscalerTopicArn'].OutputValue" --output text`).
@@ -67,8 +77,14 @@ pub struct WireArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct UnwireArgs {
     /// The streams to unwire.
-    #[arg(required = true, value_name = "STREAM")]
+    #[arg(required_unless_present_any = ["prefix", "all"], value_name = "STREAM")]
     pub streams: Vec<String>,
+    /// Unwire every wired stream whose name starts with P (alarms deleted 100 a call).
+    #[arg(long, value_name = "P", conflicts_with_all = ["streams", "all"])]
+    pub prefix: Option<String>,
+    /// Unwire every wired stream within MANAGED_STREAM_PREFIX.
+    #[arg(long, conflicts_with = "streams")]
+    pub all: bool,
     /// Also remove the autoscaler's stream tags: AutoscalerReshardHistory,
     /// AutoscalerMinShards, AutoscalerMaxShards, AutoscalerConsumerFunction,
     /// AutoscalerLambdasPerShard.
@@ -92,6 +108,10 @@ pub struct StatusArgs {
     /// watching it.
     #[arg(value_name = "STREAM")]
     pub streams: Vec<String>,
+    /// Without STREAMs, a fleet of more than 20 streams is summarised (streams by verdict,
+    /// alarms by state, the streams needing attention); this lists every stream instead.
+    #[arg(long)]
+    pub every: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -145,10 +165,38 @@ fn exit_code(errors: &[Failure]) -> ExitCode {
     }
 }
 
-async fn setup() -> Result<(Settings, AwsClients), WiringError> {
+async fn setup() -> Result<(Settings, Paced<AwsClients>), WiringError> {
     let settings = Settings::from_env()?;
-    let aws = AwsClients::load(&settings.throttle_retry).await;
+    // Half of each API's quota: the Lambda's scale events share the account's quotas.
+    let aws = Paced::new(
+        AwsClients::load(&settings.throttle_retry).await,
+        RECONCILE_SHARE,
+    );
     Ok((settings, aws))
+}
+
+/// The prefix of `--prefix P` / `--all`, if one was given.
+fn fleet_prefix<'a>(
+    prefix: &'a Option<String>,
+    all: bool,
+    settings: &'a Settings,
+) -> Option<&'a str> {
+    prefix
+        .as_deref()
+        .or(all.then_some(settings.managed_stream_prefix.as_str()))
+}
+
+/// `done/total` on one line of a terminal's stderr; nothing when stderr is not a terminal.
+fn progress(verb: &'static str) -> impl Fn(usize, usize) {
+    let terminal = std::io::stderr().is_terminal();
+    move |done, total| {
+        if terminal {
+            eprint!("\r{verb} {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
 }
 
 /// `wire`: exits 0 when every stream is wired, 1 when any failed (each error names its
@@ -168,6 +216,23 @@ pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
     let (settings, aws) = setup().await?;
     let mut reports = Vec::new();
     let mut errors = Vec::new();
+    if let Some(prefix) = fleet_prefix(&args.prefix, args.all, &settings) {
+        let (streams, left_out) = fleet_wiring::streams_to_wire(&aws, &settings, prefix).await?;
+        for (stream, why) in &left_out {
+            eprintln!("skipped {stream}: {why}");
+        }
+        let results =
+            fleet_wiring::wire_many(&aws, &settings, &streams, &options, progress("wired")).await;
+        for (stream, result) in results {
+            match result {
+                Ok(report) => reports.push(report),
+                Err(err) => errors.push(Failure {
+                    stream,
+                    error: err.to_string(),
+                }),
+            }
+        }
+    }
     for stream in &args.streams {
         match wire_stream(&aws, &settings, stream, &options).await {
             Ok(report) => reports.push(report),
@@ -187,9 +252,13 @@ pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
 
 /// `unwire`: exits 0 when every stream's alarms are gone, 1 otherwise.
 pub async fn unwire(args: UnwireArgs) -> Result<ExitCode, WiringError> {
-    let (_, aws) = setup().await?;
+    let (settings, aws) = setup().await?;
     let mut reports = Vec::new();
     let mut errors = Vec::new();
+    if let Some(prefix) = fleet_prefix(&args.prefix, args.all, &settings) {
+        reports = fleet_wiring::unwire_prefix(&aws, prefix, args.remove_tags, progress("deleted"))
+            .await?;
+    }
     for stream in &args.streams {
         match unwire_stream(&aws, stream, args.remove_tags).await {
             Ok(report) => reports.push(report),
@@ -202,6 +271,38 @@ pub async fn unwire(args: UnwireArgs) -> Result<ExitCode, WiringError> {
     finish(&reports, &errors, args.json, UnwireReport::summary)
 }
 
+/// Fleets larger than this are summarised by `status` unless `--every` is given.
+const FLEET_SUMMARY_ABOVE: usize = 20;
+
+fn fleet_summary_text(summary: &fleet_wiring::FleetSummary) -> String {
+    let pairs = |map: &dyn Fn() -> Vec<(String, usize)>| {
+        map()
+            .into_iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut text = format!(
+        "{} managed streams: {}\nalarms: {}\n",
+        summary.managed_streams,
+        pairs(&|| summary
+            .streams
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()),
+        pairs(&|| summary
+            .alarms
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()),
+    );
+    for (stream, why) in &summary.attention {
+        text.push_str(&format!("  {stream}: {why}\n"));
+    }
+    text.push_str("(`status --every` lists every stream; `status STREAM` shows one)\n");
+    text
+}
+
 /// `status`: exits 0 when every stream could be described, 1 otherwise (drift is
 /// reported, not an error).
 pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
@@ -211,6 +312,17 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
     } else {
         args.streams.clone()
     };
+    if args.streams.is_empty() && !args.every && streams.len() > FLEET_SUMMARY_ABOVE {
+        let summary = fleet_wiring::fleet_summary(&aws, &settings, Utc::now()).await?;
+        if args.json {
+            let text = serde_json::to_string_pretty(&summary)
+                .map_err(|e| WiringError::Output(e.to_string()))?;
+            println!("{text}");
+        } else {
+            print!("{}", fleet_summary_text(&summary));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let now = Utc::now();
     let mut reports = Vec::new();
     let mut errors = Vec::new();

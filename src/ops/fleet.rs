@@ -176,13 +176,22 @@ pub async fn sweep(
     options: &SweepOptions,
 ) -> Result<ReconcileReport, WiringError> {
     let snapshot = read_fleet(aws, settings, options.start_after.as_deref()).await?;
+    Ok(sweep_snapshot(aws, settings, &snapshot, options).await)
+}
+
+/// The per-stream half of [`sweep`], on a snapshot already read.
+pub async fn sweep_snapshot(
+    aws: &impl AwsPort,
+    settings: &Settings,
+    snapshot: &FleetSnapshot,
+    options: &SweepOptions,
+) -> ReconcileReport {
     let concurrency = ConcurrencyCache::default();
     let too_late = || {
         options
             .deadline
             .is_some_and(|deadline| Instant::now() + DEADLINE_MARGIN >= deadline)
     };
-    let snapshot = &snapshot;
     let concurrency = &concurrency;
     // Streams start in name order, several at a time, and finish in any order: a stream
     // waiting on a paced write does not hold up the reads of the next ones. Those past the
@@ -217,7 +226,7 @@ pub async fn sweep(
     }
     report.not_reached = outcomes.iter().filter(|o| o.is_none()).count();
     report.streams = outcomes.into_iter().flatten().collect();
-    Ok(report)
+    report
 }
 
 /// One stream of the sweep: ListShards, and DescribeStreamSummary before a rewrite.

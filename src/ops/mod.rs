@@ -2,6 +2,7 @@
 //! and executes it.
 
 pub mod fleet;
+pub mod fleet_wiring;
 pub mod reconcile;
 pub mod scale;
 pub mod stream_events;
