@@ -9,7 +9,7 @@
 #   scripts/deploy.sh --cargo-lambda --role ROLE_ARN [--function-name NAME] [--arm64|--x86-64]
 #       `cargo lambda build --release` and `cargo lambda deploy`: creates or updates the
 #       function only (code, memory, timeout, environment), then, with the AWS CLI, sets its
-#       reserved concurrency to 1 and its async retries to 0. No topic, schedule, alarm or role:
+#       reserved concurrency to 10 and its async retries to 0. No topic, schedule, alarm or role:
 #       bring a role with the permissions of template.yaml and subscribe the function yourself.
 #       Settings: every variable of src/settings.rs set in this shell is passed on
 #       (e.g. SCALE_UP_THRESHOLD=0.8 DRY_RUN=true scripts/deploy.sh --cargo-lambda ...);
@@ -125,14 +125,14 @@ run cargo lambda deploy "${region_args[@]}" \
   --binary-name kinesis-autoscaler \
   --role "$role" \
   --memory 128 \
-  --timeout 60 \
+  --timeout 900 \
   --description "Reshards Kinesis streams when their scale-up / scale-down alarms fire" \
   "${env_args[@]}" \
   "$function_name"
-# One event at a time (events for one stream must not interleave), and no Lambda retry (the
-# alarm fires again; a retry would act on stale state). See template.yaml.
+# Ten events at a time (per-stream safety comes from AWS and the history tag), and no Lambda
+# retry (the alarm fires again; a retry would act on stale state). See template.yaml.
 run aws lambda put-function-concurrency "${region_args[@]}" \
-  --function-name "$function_name" --reserved-concurrent-executions 1
+  --function-name "$function_name" --reserved-concurrent-executions 10
 run aws lambda put-function-event-invoke-config "${region_args[@]}" \
   --function-name "$function_name" --maximum-retry-attempts 0 --maximum-event-age-in-seconds 3600
 run aws lambda update-function-configuration "${region_args[@]}" \
