@@ -236,7 +236,6 @@ impl AwsPort for AwsClients {
             .map_err(|e| AwsError::from_sdk("UpdateShardCount", stream, e))
     }
 
-    /// Shards the account may still open in this region.
     async fn list_streams_page(&self, start_after: Option<&str>) -> AwsResult<Page<ListedStream>> {
         let out = self
             .kinesis
@@ -325,10 +324,19 @@ impl AwsPort for AwsClients {
         }
     }
 
+    /// Shards the account may still open in this region.
     async fn account_headroom(&self) -> AwsResult<u32> {
         let out = self
             .kinesis
             .describe_limits()
+            // 1 call a second for the whole account: in a burst, waiting out its throttling
+            // costs more than not knowing the headroom (AWS still refuses a reshard beyond the
+            // limit), so one retry only.
+            .customize()
+            .config_override(
+                aws_sdk_kinesis::config::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(2)),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeLimits", "account", e))?;
