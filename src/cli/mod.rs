@@ -180,7 +180,14 @@ async fn reconcile(streams: &[String], dry_run: bool, json: bool) -> anyhow::Res
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", tables::reconcile_table(&report));
+        // A fleet's table shows only the streams that were not in line.
+        let mut shown = report.clone();
+        if shown.streams.len() > 20 {
+            shown
+                .streams
+                .retain(|s| s.verdict != crate::ops::reconcile::StreamVerdict::InLine);
+        }
+        print!("{}", tables::reconcile_table(&shown));
         let verb = if dry_run { "to fix" } else { "fixed" };
         println!(
             "{} stream(s), {} drift(s) {verb}, {} failed",
@@ -188,6 +195,9 @@ async fn reconcile(streams: &[String], dry_run: bool, json: bool) -> anyhow::Res
             report.fixes(),
             report.failed()
         );
+        if let Some(after) = &report.resume_after {
+            println!("stopped early: the next run continues after {after}");
+        }
     }
     Ok(if report.failed() == 0 {
         ExitCode::SUCCESS
