@@ -163,7 +163,8 @@ def burst(binary, moto, proxy_url, env, streams, workers):
         except ValueError:
             sys.exit(f"handle failed: {result.stderr[-2000:]}")
         for alarm in report["alarms"]:
-            outcomes[alarm["outcome"]] = outcomes.get(alarm["outcome"], 0) + 1
+            outcome = alarm["outcome"] + (" with errors" if alarm.get("errors") else "")
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
     for path in files:
         os.unlink(path)
     calls, throttled = calls_by_action(get(f"{proxy_url}/_proxy/log"))

@@ -1,7 +1,7 @@
 //! The command line: every clap type and every table. The binary calls [`main`]; without a
 //! subcommand inside Lambda it serves events instead.
 
-use crate::aws::AwsClients;
+use crate::aws::{AwsClients, AwsPort};
 use crate::domain::event;
 use crate::domain::settings::Settings;
 use crate::lambda;
@@ -148,6 +148,10 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
     // As in the Lambda: paced at the full quotas, DescribeLimits cached.
     let aws = crate::aws::paced::Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
+    // The template's timeout: throttled calls are retried until then, as in the Lambda.
+    aws.set_deadline(Some(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(900),
+    ));
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|_| "kinesis-autoscaler-cli".into());
     let autoscaler = Autoscaler {
