@@ -150,7 +150,7 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
         assert!(runs < 20, "the sweep makes no progress");
         autoscaler
             .aws
-            .set_deadline(Some(Instant::now() + Duration::from_secs(60)));
+            .set_deadline(Some(Instant::now() + Duration::from_secs(120)));
         let started = Instant::now();
         let report = autoscaler
             .handle_invocation(Invocation::Scheduled)
@@ -159,7 +159,7 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
             .expect("a reconcile report");
         // Clean stop: before the deadline, with nothing failed.
         assert!(
-            started.elapsed() <= Duration::from_secs(60),
+            started.elapsed() <= Duration::from_secs(120),
             "{:?}",
             started.elapsed()
         );
@@ -191,7 +191,7 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
     }
     assert!(
         runs >= 3,
-        "60 s cannot hold 120 rewrites at 1.5 a second: {runs} runs"
+        "120 s cannot hold 120 streams' rewrites: {runs} runs"
     );
     let expected: Vec<String> = (0..120).map(name).collect();
     assert_eq!(done, expected, "each stream once, in order, none skipped");
