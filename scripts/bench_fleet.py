@@ -5,8 +5,9 @@ default per-account API quotas and adding a per-call latency. Run by scripts/ben
 which starts moto and builds the binary; prints a Markdown section to stdout.
 
 Set-up goes straight to moto (no quotas, no latency): N streams of 2 shards (one in ten
-tagged AutoscalerMaxShards=64), wired with the binary's `wire`, then a share of them
-resharded to 4 by hand (drift). Then, through the proxy:
+tagged AutoscalerMaxShards=64), the first wired with the binary's `wire` and the others given
+copies of its alarms renamed (checked equal to what `wire` writes with `status`), then a share
+of them resharded to 4 by hand (drift). Then, through the proxy:
 
 - reconcile: one `kinesis-autoscaler reconcile --json` of the whole fleet;
 - burst: M streams' scale-up alarms put in ALARM, and their M notifications handled by W
@@ -56,16 +57,42 @@ def start_proxy(upstream):
     return proxy, proxy.stdout.readline().strip()
 
 
+def clone_alarm(alarm, old, new):
+    """PutMetricAlarm arguments for `alarm` (read back from moto) renamed from stream `old` to
+    `new`: the definition `wire` writes for `new` at the same shard count."""
+    def rename(value):
+        return json.loads(json.dumps(value, default=str).replace(f'"{old}"', f'"{new}"').replace(f"{old}-scale-", f"{new}-scale-"))
+    keys = ["AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions",
+            "InsufficientDataActions", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+            "ComparisonOperator", "TreatMissingData", "Metrics"]
+    args = {k: alarm[k] for k in keys if k in alarm}
+    return rename(args)
+
+
 def set_up(moto, binary, n, drift_every, env):
+    """The first stream is wired by the binary; the others get copies of its alarms renamed
+    (what `wire` writes at the same count, without its per-stream reads, which moto serves
+    in time growing with the number of alarms)."""
     kinesis = boto3.client("kinesis", endpoint_url=moto)
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=moto)
     names = [f"fleet-{i:05d}" for i in range(n)]
     for i, name in enumerate(names):
         kinesis.create_stream(StreamName=name, ShardCount=2)
         if i % 10 == 0:
             kinesis.add_tags_to_stream(StreamName=name, Tags={"AutoscalerMaxShards": "64"})
-    for start in range(0, n, 200):
-        subprocess.run([binary, "wire", "--topic-arn", TOPIC, "--json", *names[start:start + 200]],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([binary, "wire", "--topic-arn", TOPIC, "--json", names[0]],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    model = cloudwatch.describe_alarms(AlarmNames=[f"{names[0]}-scale-up", f"{names[0]}-scale-down"])["MetricAlarms"]
+    tags = {a["AlarmName"]: cloudwatch.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"] for a in model}
+    for name in names[1:]:
+        for alarm in model:
+            args = clone_alarm(alarm, names[0], name)
+            args["Tags"] = [{"Key": t["Key"], "Value": t["Value"].replace(names[0], name)}
+                            for t in tags[alarm["AlarmName"]]]
+            cloudwatch.put_metric_alarm(**args)
+    check = subprocess.run([binary, "status", "--json", names[-1]], env=env, capture_output=True, text=True)
+    if '"drift": []' not in check.stdout:
+        sys.exit(f"the copied alarms differ from what wire writes: {check.stdout[-1500:]}")
     drifted = names[::drift_every] if drift_every else []
     for name in drifted:
         kinesis.update_shard_count(StreamName=name, TargetShardCount=4, ScalingType="UNIFORM_SCALING")
