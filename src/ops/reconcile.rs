@@ -388,6 +388,12 @@ pub async fn reconcile_named(
     now: DateTime<Utc>,
     concurrency: &ConcurrencyCache,
 ) -> Result<StreamReconcile, WiringError> {
+    if !settings.manages(stream) {
+        return Err(WiringError::NotManaged {
+            stream: stream.to_string(),
+            prefix: settings.managed_stream_prefix.clone(),
+        });
+    }
     let summary = match aws.stream_summary(stream).await {
         Ok(summary) => summary,
         Err(err) if err.is("ResourceNotFoundException") => return Ok(skipped(stream, GONE.into())),
