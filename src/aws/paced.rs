@@ -182,13 +182,10 @@ impl<P: AwsPort> Paced<P> {
             attempt += 1;
             let backoff = backoff(attempt);
             let deadline = *lock(&self.deadline);
-            // DescribeLimits' answer is optional to its callers ("headroom unknown"):
-            // never worth a long wait at 1 call a second for the account.
-            let out_of_time = action == "DescribeLimits" && attempt >= 2
-                || match deadline {
-                    Some(deadline) => Instant::now() + backoff >= deadline,
-                    None => attempt >= ATTEMPTS_WITHOUT_DEADLINE,
-                };
+            let out_of_time = match deadline {
+                Some(deadline) => Instant::now() + backoff >= deadline,
+                None => attempt >= ATTEMPTS_WITHOUT_DEADLINE,
+            };
             if out_of_time {
                 return Err(err);
             }

@@ -332,9 +332,8 @@ impl AwsPort for AwsClients {
         let out = self
             .kinesis
             .describe_limits()
-            // 1 call a second for the whole account: in a burst, waiting out its throttling
-            // costs more than not knowing the headroom (AWS still refuses a reshard beyond the
-            // limit), so one retry only.
+            // 1 call a second for the whole account: one quick retry here; the pacing
+            // wrapper backs off with jitter beyond that, and keeps the answer 3 minutes.
             .customize()
             .config_override(
                 aws_sdk_kinesis::config::Config::builder()
