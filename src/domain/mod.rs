@@ -6,4 +6,6 @@ pub mod event;
 pub mod history;
 pub mod metrics;
 pub mod policy;
+pub mod schedule;
 pub mod settings;
+pub mod sizing;

@@ -5,7 +5,8 @@
 use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, KeptFields};
 use crate::domain::event::{AlarmNotification, AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
-use crate::domain::settings::{Settings, StreamSettings, STREAM_SHARD_CAP};
+use crate::domain::settings::{ScalingPolicy, Settings, StreamSettings, STREAM_SHARD_CAP};
+use crate::domain::sizing::{self, Usage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -150,6 +151,8 @@ pub enum Refusal {
     DailyLimit { used: u32, limit: u32 },
     #[error("{used} of {limit} reshards used in the last 24 hours; the last {reserve} are kept for scale-ups")]
     ReservedForScaleUp { used: u32, limit: u32, reserve: u32 },
+    #[error("sized policy holds at {shards} shards: {hold:?}")]
+    Sized { shards: u32, hold: sizing::Hold },
 }
 
 impl Refusal {
@@ -197,10 +200,24 @@ pub enum Decision {
     },
 }
 
-/// Decides what to do about `trigger`, given what was observed at `now`.
+/// Decides what to do about `trigger`, given what was observed at `now`, without metrics:
+/// doubling or halving whatever `SCALING_POLICY` says.
 pub fn plan(
     trigger: &Trigger,
     observed: &Observed,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Decision {
+    plan_sized(trigger, observed, None, settings, now)
+}
+
+/// Decides what to do about `trigger`. With `SCALING_POLICY=sized` and the stream's recent
+/// `usage` (GetMetricData), the target is sized by [`sizing::decide`] in the alarm's
+/// direction; without usage, or without enough datapoints in it, it is doubling/halving.
+pub fn plan_sized(
+    trigger: &Trigger,
+    observed: &Observed,
+    usage: Option<&Usage>,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Decision {
@@ -245,7 +262,27 @@ pub fn plan(
 
     let from = stream.open_shards;
     let limits = &stream.settings;
-    let to = target_shards(trigger.direction, from, limits, observed.account_headroom);
+    let doubling = target_shards(trigger.direction, from, limits, observed.account_headroom);
+    let sized = match (settings.scaling_policy, usage) {
+        (ScalingPolicy::Sized, Some(usage)) => Some(sizing::decide(
+            &sizing_input(stream, usage, observed.account_headroom, settings, now),
+            Some(trigger.direction),
+        )),
+        _ => None,
+    };
+    let to = match sized {
+        Some(sizing::Move::Reshard { to, .. }) => to,
+        Some(sizing::Move::Hold(hold @ (sizing::Hold::Fits | sizing::Hold::RecurringLoad { .. }))) => {
+            // The alarm's window is forgotten, so it needs a fresh run of breaching periods.
+            return refuse(
+                Refusal::Sized { shards: from, hold },
+                Some(ResetState::InsufficientData),
+            );
+        }
+        // No datapoints to size from, or a bound or the budget, which the rules below
+        // refuse with their own reasons.
+        _ => doubling,
+    };
     let alarm_target = |shards| AlarmTarget {
         pair: &trigger.pair,
         stream: &stream.name,
@@ -310,14 +347,53 @@ pub fn plan(
         _ => {}
     }
 
-    Decision::Scale(ScalePlan {
+    Decision::Scale(scale_plan(
+        &trigger.pair,
+        trigger.topic_arn.as_deref(),
+        observed,
+        settings,
+        to,
+        now,
+    ))
+}
+
+/// The complete plan of a reshard of the observed stream to `to` at `now`: the history with
+/// it, both alarms rewritten for `to`, and the consumer's concurrency.
+pub fn scale_plan(
+    pair: &AlarmPair,
+    topic_arn: Option<&str>,
+    observed: &Observed,
+    settings: &Settings,
+    to: u32,
+    now: DateTime<Utc>,
+) -> ScalePlan {
+    let stream = &observed.stream;
+    let limits = &stream.settings;
+    let from = stream.open_shards;
+    ScalePlan {
         stream: stream.name.clone(),
-        direction: trigger.direction,
+        direction: if to > from {
+            Direction::Up
+        } else {
+            Direction::Down
+        },
         from,
         to,
         scaled_at: now,
         history: stream.history.with_reshard(now),
-        alarms: alarms_at(to),
+        alarms: alarms::build_pair(
+            settings,
+            &AlarmTarget {
+                pair,
+                stream: &stream.name,
+                shards: to,
+                min_shards: limits.min_shards,
+                max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
+            },
+            topic_arn,
+            &observed.alarms.kept_up,
+            &observed.alarms.kept_down,
+        ),
         concurrency: limits
             .consumer_function
             .as_ref()
@@ -325,7 +401,37 @@ pub fn plan(
                 function: function.clone(),
                 reserved: to.saturating_mul(limits.lambdas_per_shard),
             }),
-    })
+    }
+}
+
+/// What [`sizing::decide`] needs of an observed stream.
+pub fn sizing_input<'a>(
+    stream: &StreamState,
+    usage: &'a Usage<'a>,
+    account_headroom: Option<u32>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> sizing::Input<'a> {
+    let limits = &stream.settings;
+    let mut max = limits.max_shards.min(STREAM_SHARD_CAP);
+    if let Some(headroom) = account_headroom {
+        max = max.min(stream.open_shards.saturating_add(headroom).max(stream.open_shards));
+    }
+    sizing::Input {
+        usage,
+        shards: stream.open_shards,
+        bounds: sizing::Bounds {
+            min: limits.min_shards.max(1),
+            max,
+        },
+        budget: sizing::Budget {
+            used: stream.history.used_in_day(now),
+            limit: settings.max_reshards_per_day,
+            reserve: settings.scale_up_reserve,
+        },
+        target_usage: settings.target_usage,
+        now,
+    }
 }
 
 /// Doubling or halving, within what AWS allows (at most 2x, at least half rounded up, at most

@@ -81,6 +81,31 @@ pub struct Settings {
     pub max_shards: u32,
     /// Only streams whose names start with this are managed (the IAM policy's scope).
     pub managed_stream_prefix: String,
+    /// How reshard targets are chosen (`SCALING_POLICY`).
+    pub scaling_policy: ScalingPolicy,
+    /// The usage a sized reshard aims the recent peak at (`SCALE_TARGET_USAGE`).
+    pub target_usage: f64,
+}
+
+/// `SCALING_POLICY`: how a reshard's target is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalingPolicy {
+    /// From measured load (`domain::sizing`); doubling/halving when metrics cannot be read.
+    Sized,
+    /// Doubling and halving, as the Go Lambda did.
+    Upstream,
+}
+
+impl std::str::FromStr for ScalingPolicy {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.to_ascii_lowercase().as_str() {
+            "sized" => Ok(ScalingPolicy::Sized),
+            "upstream" => Ok(ScalingPolicy::Upstream),
+            _ => Err(()),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -113,6 +138,8 @@ impl Default for Settings {
             min_shards: 1,
             max_shards: STREAM_SHARD_CAP,
             managed_stream_prefix: String::new(),
+            scaling_policy: ScalingPolicy::Sized,
+            target_usage: 0.7,
         }
     }
 }
@@ -294,6 +321,19 @@ impl Settings {
             |v| (1..=STREAM_SHARD_CAP).contains(v),
         )?;
 
+        let scaling_policy = env.parse(
+            "SCALING_POLICY",
+            d.scaling_policy,
+            "sized or upstream",
+            |_| true,
+        )?;
+        let target_usage = env.parse(
+            "SCALE_TARGET_USAGE",
+            d.target_usage,
+            "a number from 0.1 to 1.0 (0.7 = the recent peak at 70% of capacity)",
+            |v: &f64| finite(v) && (0.1..=1.0).contains(v),
+        )?;
+
         let settings = Settings {
             period_mins,
             scale_up,
@@ -313,6 +353,8 @@ impl Settings {
             min_shards,
             max_shards,
             managed_stream_prefix: env.raw("MANAGED_STREAM_PREFIX").unwrap_or_default(),
+            scaling_policy,
+            target_usage,
         };
         settings.check()?;
         Ok(settings)

@@ -1,0 +1,370 @@
+//! The sized policy: how many shards a stream should have, from its own measured load.
+//!
+//! Upstream doubles on a scale-up alarm and halves on a scale-down alarm, whatever the load.
+//! Here the target is sized: the recent peak at a target usage, within what one
+//! `UpdateShardCount` may do (`[ceil(N/2), 2N]`), the stream's bounds, and the daily budget.
+//! [`decide`] is evaluated on every alarm action and on every scheduled tick; it sees only
+//! the datapoints it is given (the replay gives it the past, the Lambda what GetMetricData
+//! returned) and is pure.
+//!
+//! The rules, each with its reason:
+//! - **Up** when the last period, or its short trend two periods ahead, passes
+//!   [`UP_TRIGGER`] of capacity: to the larger of the 15-minute peak and that projection at
+//!   `target_usage`. Trend matters because a reshard serves one period late.
+//! - **Down** when the last hour's peak fits in at most three quarters of today's shards at
+//!   `target_usage`: a smaller move is not worth a call from a budget of ten a day.
+//! - **Recurring load**: the same hour of each of the last [`PATTERN_DAYS`] days is
+//!   compared, and the *smallest* of those hours' peaks is taken as what will recur. A one-off
+//!   spike is in one day only, so it never recurs; a daily ramp is in all of them. That level
+//!   holds scale-downs for the next [`HOLD_AHEAD_MINS`] and scales up ahead of a ramp due in
+//!   [`PRESCALE_AHEAD_MINS`]. Without [`PATTERN_DAYS`] of history there is no forecast.
+//! - **Budget**: scale-downs and pre-scaling leave the last `reserve` calls of the rolling
+//!   24 h to reactive scale-ups; the last call of the day goes straight to 2N, so a stream is
+//!   never stranded under-provisioned by a small final step.
+//! - **Bounds**: a stream outside [min, max] is moved back inside, as far as one call may go.
+//! - **Data**: missing periods are not zeros (a gap is not idleness); no up move without a
+//!   datapoint in the last [`FRESH_PERIODS`] periods, no down move unless most of the hour
+//!   was seen.
+
+use crate::domain::event::Direction;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// Usage of current capacity above which a stream is scaled up.
+pub const UP_TRIGGER: f64 = 0.9;
+/// Periods of the short peak a scale-up is sized from (15 minutes at 5-minute periods).
+pub const SHORT_MINS: i64 = 15;
+/// Minutes of the peak a scale-down is sized from.
+pub const DOWN_WINDOW_MINS: i64 = 60;
+/// A scale-down must save at least this share of the shards.
+pub const DOWN_MIN_SAVING: f64 = 0.25;
+/// Days of the same hour compared to call a load recurring.
+pub const PATTERN_DAYS: i64 = 2;
+/// How far ahead recurring load holds a scale-down.
+pub const HOLD_AHEAD_MINS: i64 = 120;
+/// How far ahead recurring load is provisioned for.
+pub const PRESCALE_AHEAD_MINS: i64 = 30;
+/// An up move needs a datapoint this recent (in periods); older data may be a stalled feed.
+pub const FRESH_PERIODS: i64 = 3;
+/// Share of the down window that must have datapoints.
+pub const DOWN_COVERAGE: f64 = 0.75;
+/// Periods ahead the trend is projected: the evaluation lag plus the reshard.
+const TREND_LEAD: f64 = 2.0;
+
+/// Per-period load, in shards needed at 100% usage, oldest first; `None` is a missing datapoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage<'a> {
+    pub period_secs: i64,
+    /// The start of the period of `needs[0]`.
+    pub start: DateTime<Utc>,
+    pub needs: Cow<'a, [Option<f64>]>,
+}
+
+/// History [`decide`] reads: the recurring-load comparison reaches back this far.
+pub const HISTORY_MINS: i64 = PATTERN_DAYS * 24 * 60;
+
+/// Shards a period's load needs at 100% usage (1 MiB/s or 1000 records/s per shard).
+pub fn needed_shards(bytes: f64, records: f64, period_secs: f64) -> f64 {
+    const MIB: f64 = 1024.0 * 1024.0;
+    (bytes / (MIB * period_secs)).max(records / (1000.0 * period_secs))
+}
+
+impl Usage<'_> {
+    /// From per-period Sums as GetMetricData returns them (any order, gaps allowed, each
+    /// timestamp the start of its period). Points not on the grid from `start` are dropped.
+    pub fn from_sums(
+        period_secs: i64,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        sums: &[(DateTime<Utc>, f64, f64)],
+    ) -> Usage<'static> {
+        let period_secs = period_secs.max(1);
+        let periods = ((end - start).num_seconds() / period_secs).max(0) as usize;
+        let mut needs = vec![None; periods];
+        for (at, bytes, records) in sums {
+            let offset = (*at - start).num_seconds();
+            if offset < 0 || offset % period_secs != 0 {
+                continue;
+            }
+            let bytes = if bytes.is_finite() { bytes.max(0.0) } else { 0.0 };
+            let records = if records.is_finite() {
+                records.max(0.0)
+            } else {
+                0.0
+            };
+            if let Some(slot) = needs.get_mut((offset / period_secs) as usize) {
+                *slot = Some(needed_shards(bytes, records, period_secs as f64));
+            }
+        }
+        Usage {
+            period_secs,
+            start,
+            needs: Cow::Owned(needs),
+        }
+    }
+
+    /// The end of the last period held.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + Duration::seconds(self.period_secs * self.needs.len() as i64)
+    }
+
+    fn periods_in(&self, mins: i64) -> usize {
+        ((mins * 60) / self.period_secs).max(1) as usize
+    }
+
+    /// Index range of the periods starting in [from, to) (relative to `start`), clamped.
+    fn range(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> std::ops::Range<usize> {
+        let idx = |t: DateTime<Utc>| {
+            let secs = (t - self.start).num_seconds();
+            (secs.max(0) as usize).div_ceil(self.period_secs as usize)
+        };
+        let (a, b) = (idx(from).min(self.needs.len()), idx(to).min(self.needs.len()));
+        a..b.max(a)
+    }
+
+    /// The largest datapoint in `range` and the share of periods that had one.
+    fn peak(&self, range: std::ops::Range<usize>) -> (Option<f64>, f64) {
+        let len = range.len();
+        let seen: Vec<f64> = self.needs[range].iter().flatten().copied().collect();
+        let coverage = if len == 0 {
+            0.0
+        } else {
+            seen.len() as f64 / len as f64
+        };
+        (seen.into_iter().reduce(f64::max), coverage)
+    }
+
+    /// The load that recurred at this time of day on each of the last [`PATTERN_DAYS`] days
+    /// in the window `[now + from, now + to)`: the smallest of the days' peaks, or `None`
+    /// when a day lacks most of its datapoints there.
+    pub fn recurring(&self, now: DateTime<Utc>, from_mins: i64, to_mins: i64) -> Option<f64> {
+        let want = ((to_mins - from_mins) * 60 / self.period_secs).max(1) as f64;
+        let mut level = f64::INFINITY;
+        for day in 1..=PATTERN_DAYS {
+            let back = Duration::days(day);
+            let range = self.range(
+                now - back + Duration::minutes(from_mins),
+                now - back + Duration::minutes(to_mins),
+            );
+            let (peak, coverage) = self.peak(range.clone());
+            if (range.len() as f64) < want * DOWN_COVERAGE || coverage < DOWN_COVERAGE {
+                return None;
+            }
+            level = level.min(peak?);
+        }
+        level.is_finite().then_some(level)
+    }
+}
+
+/// The stream's shard bounds, already capped by AWS's per-stream limit and account headroom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// The rolling-24-hour reshard budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub used: u32,
+    pub limit: u32,
+    /// Calls only reactive scale-ups may use.
+    pub reserve: u32,
+}
+
+impl Budget {
+    fn left(&self) -> u32 {
+        self.limit.saturating_sub(self.used)
+    }
+    /// A move that may wait (scale-down, pre-scaling) keeps the reserve.
+    fn allows_elective(&self) -> bool {
+        self.left() > self.reserve
+    }
+}
+
+/// Why [`decide`] moves.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// Below the stream's minimum.
+    BelowMinimum,
+    /// Above the stream's maximum.
+    AboveMaximum,
+    /// Recent load (`peak`, shards at 100%) needs more capacity.
+    Load { peak: f64 },
+    /// Load that recurred on each of the last days at this hour is due soon.
+    Recurring { level: f64 },
+    /// The last hour's peak fits in fewer shards.
+    Idle { peak: f64 },
+}
+
+/// Why [`decide`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "hold", rename_all = "snake_case")]
+pub enum Hold {
+    /// The capacity fits the load.
+    Fits,
+    /// Not enough recent datapoints to size from.
+    NoData,
+    /// The move would spend a call the reserve keeps for scale-ups.
+    Reserve,
+    /// No call left in the rolling 24 hours.
+    NoBudget,
+    /// Load that recurred on the last days is due within the hold window.
+    RecurringLoad { level: f64 },
+    /// Already at the bound in the asked direction.
+    AtBound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "move", rename_all = "snake_case")]
+pub enum Move {
+    Reshard { to: u32, why: Reason },
+    Hold(Hold),
+}
+
+/// What an evaluation knows.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub usage: &'a Usage<'a>,
+    pub shards: u32,
+    pub bounds: Bounds,
+    pub budget: Budget,
+    /// Usage the stream is sized to (0.7: the peak runs at 70% of capacity).
+    pub target_usage: f64,
+    pub now: DateTime<Utc>,
+}
+
+/// The legal targets of one `UpdateShardCount` from `n`, within the bounds where possible.
+pub fn legal_range(n: u32, bounds: Bounds) -> (u32, u32) {
+    let lo = n.div_ceil(2).max(bounds.min.min(n)).max(1);
+    let hi = n.saturating_mul(2).min(bounds.max.max(n));
+    (lo, hi)
+}
+
+fn shards_for(load: f64, usage: f64) -> u32 {
+    let n = (load / usage).ceil();
+    if n.is_finite() && n >= 1.0 {
+        n.min(f64::from(u32::MAX)) as u32
+    } else {
+        1
+    }
+}
+
+/// Decides one evaluation. `asked` is the direction of an alarm that fired, if any: the
+/// move then goes that way or holds, never the other way.
+pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
+    let n = input.shards;
+    let Bounds { min, max } = input.bounds;
+    let budget = input.budget;
+    if budget.left() == 0 {
+        return Move::Hold(Hold::NoBudget);
+    }
+    // Bounds first: a stream outside them is brought back, as far as one call goes.
+    if n < min && asked != Some(Direction::Down) {
+        return Move::Reshard {
+            to: min.min(n.saturating_mul(2)),
+            why: Reason::BelowMinimum,
+        };
+    }
+    if n > max && asked != Some(Direction::Up) {
+        return Move::Reshard {
+            to: max.max(n.div_ceil(2)),
+            why: Reason::AboveMaximum,
+        };
+    }
+    let (lo, hi) = legal_range(n, input.bounds);
+    let u = input.target_usage;
+    let usage = input.usage;
+    let now = input.now;
+    let last_idx = usage.range(usage.start, now).end;
+    let short = usage.periods_in(SHORT_MINS);
+    let fresh = FRESH_PERIODS as usize;
+    let recent: Vec<f64> = usage.needs[last_idx.saturating_sub(fresh)..last_idx]
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    let capacity = f64::from(n);
+
+    // Up: reactive, may use the reserve.
+    if asked != Some(Direction::Down) {
+        if let Some(&last) = recent.last() {
+            let (peak, _) = usage.peak(last_idx.saturating_sub(short)..last_idx);
+            let peak = peak.unwrap_or(last);
+            let first = recent.first().copied().unwrap_or(last);
+            let slope = ((last - first) / (recent.len().max(2) - 1) as f64).max(0.0);
+            let projected = last + slope * TREND_LEAD;
+            let fire = last.max(projected) > UP_TRIGGER * capacity
+                || (asked == Some(Direction::Up) && peak > 0.0);
+            if fire && hi > n {
+                let mut to = shards_for(peak.max(projected), u).clamp(n + 1, hi);
+                // The day's last call goes as far as it can: a small step now would leave
+                // the stream under-provisioned until the budget frees up.
+                if budget.left() == 1 {
+                    to = hi;
+                }
+                return Move::Reshard {
+                    to,
+                    why: Reason::Load {
+                        peak: peak.max(projected),
+                    },
+                };
+            }
+            if fire {
+                return Move::Hold(Hold::AtBound);
+            }
+        } else if asked == Some(Direction::Up) {
+            return Move::Hold(Hold::NoData);
+        }
+    }
+
+    let recurring_up = usage.recurring(now, 0, PRESCALE_AHEAD_MINS);
+    if asked.is_none() {
+        if let Some(level) = recurring_up {
+            if level > UP_TRIGGER * capacity && hi > n && budget.allows_elective() {
+                return Move::Reshard {
+                    to: shards_for(level, u).clamp(n + 1, hi),
+                    why: Reason::Recurring { level },
+                };
+            }
+        }
+    }
+    if asked == Some(Direction::Up) {
+        return Move::Hold(Hold::Fits);
+    }
+
+    // Down: elective, keeps the reserve.
+    if lo >= n {
+        return Move::Hold(if asked.is_some() {
+            Hold::AtBound
+        } else {
+            Hold::Fits
+        });
+    }
+    let window = usage.periods_in(DOWN_WINDOW_MINS);
+    let (peak, coverage) = usage.peak(last_idx.saturating_sub(window)..last_idx);
+    let Some(peak) = peak.filter(|_| coverage >= DOWN_COVERAGE) else {
+        return Move::Hold(Hold::NoData);
+    };
+    let mut to = shards_for(peak, u).clamp(lo, n);
+    let saving_needed = ((capacity * DOWN_MIN_SAVING).ceil() as u32).max(1);
+    if to + saving_needed > n {
+        return Move::Hold(Hold::Fits);
+    }
+    if let Some(level) = usage.recurring(now, 0, HOLD_AHEAD_MINS) {
+        let keep = shards_for(level, u).min(n);
+        if keep + saving_needed > n {
+            return Move::Hold(Hold::RecurringLoad { level });
+        }
+        to = to.max(keep);
+    }
+    if !budget.allows_elective() {
+        return Move::Hold(Hold::Reserve);
+    }
+    Move::Reshard {
+        to,
+        why: Reason::Idle { peak },
+    }
+}
