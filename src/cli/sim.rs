@@ -12,10 +12,8 @@ use std::process::ExitCode;
 pub enum PolicyFlag {
     /// The autoscaler's policy, as the Lambda runs it.
     Ours,
-    /// The upstream Go Lambda: from/2 halving, no daily reshard limit.
+    /// The upstream Go Lambda as deployed: doubling, from/2 halving, AWS's refusals.
     Upstream,
-    /// Proposal: size each reshard from the alarm window's peak (see --target-usage).
-    Sized,
 }
 
 /// Replay an ingest trace through the autoscaler's alarms and policy.
@@ -66,12 +64,19 @@ pub struct SimulateArgs {
     /// Periods a reshard takes (stream UPDATING, old count still serving).
     #[arg(long, default_value_t = 1)]
     reshard_periods: u32,
-    /// Which target function decides reshard sizes.
+    /// Whose code decides: ours (as the Lambda runs it) or the upstream Go Lambda's.
     #[arg(long, value_enum, default_value = "ours")]
     policy: PolicyFlag,
-    /// With --policy sized: the usage each reshard aims at.
-    #[arg(long, default_value_t = 0.5)]
-    target_usage: f64,
+    /// SCALING_POLICY for --policy ours: sized or upstream [default: sized].
+    #[arg(long)]
+    scaling_policy: Option<String>,
+    /// SCALE_TARGET_USAGE: the usage a sized reshard aims the recent peak at [default: 0.7].
+    #[arg(long)]
+    target_usage: Option<f64>,
+    /// Leave out the scheduled evaluation (alarms only), as a deployment without the
+    /// schedule rule runs.
+    #[arg(long)]
+    no_schedule: bool,
     /// USD per shard-hour (us-east-1, checked 2026-11).
     #[arg(long, default_value_t = Prices::default().shard_hour)]
     price_shard_hour: f64,
@@ -103,7 +108,9 @@ pub struct BenchArgs {
 }
 
 /// The Lambda variable each policy flag sets.
-const FLAG_VARIABLES: [(&str, &str); 11] = [
+const FLAG_VARIABLES: [(&str, &str); 13] = [
+    ("--scaling-policy", "SCALING_POLICY"),
+    ("--target-usage", "SCALE_TARGET_USAGE"),
     ("--period-mins", "SCALE_PERIOD_MINS"),
     ("--scale-up-threshold", "SCALE_UP_THRESHOLD"),
     (
@@ -174,6 +181,8 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     set("MAX_SHARDS", s(args.max_shards));
     set("MAX_RESHARDS_PER_DAY", s(args.max_reshards_per_day));
     set("SCALE_UP_RESHARD_RESERVE", s(args.scale_up_reserve));
+    set("SCALING_POLICY", args.scaling_policy.clone());
+    set("SCALE_TARGET_USAGE", f(args.target_usage));
     let settings = simulate::settings_from_vars(&vars).map_err(|err| {
         anyhow::anyhow!("invalid policy flags: {}", in_flag_terms(&err.to_string()))
     })?;
@@ -190,22 +199,14 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
         variant: match args.policy {
             PolicyFlag::Ours => Variant::Ours,
             PolicyFlag::Upstream => Variant::Upstream,
-            PolicyFlag::Sized => Variant::Sized {
-                target_usage: args.target_usage,
-            },
         },
+        schedule: !args.no_schedule,
         keep_timeline: true,
     })
 }
 
 pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
-    if !(args.target_usage.is_finite() && args.target_usage > 0.0) {
-        anyhow::bail!(
-            "--target-usage {} is invalid: expected a number above 0",
-            args.target_usage
-        );
-    }
     let trace =
         trace::read(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
     let outcome = simulate::simulate(&trace, &opts)?;

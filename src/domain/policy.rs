@@ -151,6 +151,9 @@ pub enum Refusal {
     DailyLimit { used: u32, limit: u32 },
     #[error("{used} of {limit} reshards used in the last 24 hours; the last {reserve} are kept for scale-ups")]
     ReservedForScaleUp { used: u32, limit: u32, reserve: u32 },
+    /// Only the replay of the upstream Go Lambda, which asks AWS for reshards it refuses.
+    #[error("AWS refused the reshard: {0}")]
+    RefusedByAws(String),
     #[error("sized policy holds at {shards} shards: {hold:?}")]
     Sized { shards: u32, hold: sizing::Hold },
 }
@@ -430,6 +433,7 @@ pub fn sizing_input<'a>(
             reserve: settings.scale_up_reserve,
         },
         target_usage: settings.target_usage,
+        params: settings.sizing,
         now,
     }
 }

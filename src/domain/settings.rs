@@ -85,6 +85,8 @@ pub struct Settings {
     pub scaling_policy: ScalingPolicy,
     /// The usage a sized reshard aims the recent peak at (`SCALE_TARGET_USAGE`).
     pub target_usage: f64,
+    /// The sized policy's rules of thumb (not variables).
+    pub sizing: crate::domain::sizing::Params,
 }
 
 /// `SCALING_POLICY`: how a reshard's target is chosen.
@@ -140,6 +142,7 @@ impl Default for Settings {
             managed_stream_prefix: String::new(),
             scaling_policy: ScalingPolicy::Sized,
             target_usage: 0.7,
+            sizing: crate::domain::sizing::Params::default(),
         }
     }
 }
@@ -355,6 +358,7 @@ impl Settings {
             managed_stream_prefix: env.raw("MANAGED_STREAM_PREFIX").unwrap_or_default(),
             scaling_policy,
             target_usage,
+            sizing: d.sizing,
         };
         settings.check()?;
         Ok(settings)

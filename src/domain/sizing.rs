@@ -13,7 +13,7 @@
 //!   `target_usage`. Trend matters because a reshard serves one period late.
 //! - **Down** when the last hour's peak fits in at most three quarters of today's shards at
 //!   `target_usage`: a smaller move is not worth a call from a budget of ten a day.
-//! - **Recurring load**: the same hour of each of the last [`PATTERN_DAYS`] days is
+//! - **Recurring load**: the same hour of each of the last `pattern_days` days is
 //!   compared, and the *smallest* of those hours' peaks is taken as what will recur. A one-off
 //!   spike is in one day only, so it never recurs; a daily ramp is in all of them. That level
 //!   holds scale-downs for the next [`HOLD_AHEAD_MINS`] and scales up ahead of a ramp due in
@@ -31,26 +31,60 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::borrow::Cow;
 
-/// Usage of current capacity above which a stream is scaled up.
-pub const UP_TRIGGER: f64 = 0.9;
-/// Periods of the short peak a scale-up is sized from (15 minutes at 5-minute periods).
-pub const SHORT_MINS: i64 = 15;
-/// Minutes of the peak a scale-down is sized from.
-pub const DOWN_WINDOW_MINS: i64 = 60;
-/// A scale-down must save at least this share of the shards.
-pub const DOWN_MIN_SAVING: f64 = 0.25;
-/// Days of the same hour compared to call a load recurring.
-pub const PATTERN_DAYS: i64 = 2;
-/// How far ahead recurring load holds a scale-down.
-pub const HOLD_AHEAD_MINS: i64 = 120;
-/// How far ahead recurring load is provisioned for.
-pub const PRESCALE_AHEAD_MINS: i64 = 30;
+/// The sized policy's constants. They are not settings: each is a rule of thumb with its
+/// reason, chosen on two traces and checked on the others (BENCHMARKS.md says how).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Params {
+    /// Usage of current capacity above which a stream is scaled up.
+    pub up_trigger: f64,
+    /// Consecutive datapoints above `up_trigger` that make a scale-up: a one-period burst is
+    /// over before a reshard could serve it.
+    pub up_sustain: usize,
+    /// Minutes of peak a scale-up is sized from.
+    pub up_window_mins: i64,
+    /// Periods ahead a rising trend is projected (the evaluation lag plus the reshard); 0
+    /// turns the projection off.
+    pub trend_lead: f64,
+    /// Minutes of load a scale-down is sized from.
+    pub down_window_mins: i64,
+    /// The quantile of the down window's (and a recurring window's) datapoints sized for:
+    /// leaving out the top few periods keeps a stream from being sized for bursts too
+    /// short for any reshard to serve.
+    pub down_quantile: f64,
+    /// A scale-down must save at least this share of the shards: a call from a budget of
+    /// ten a day is not worth less.
+    pub down_min_saving: f64,
+    /// Days of the same hour compared to call a load recurring.
+    pub pattern_days: i64,
+    /// How far ahead recurring load holds a scale-down.
+    pub hold_ahead_mins: i64,
+    /// How far ahead recurring load is provisioned for.
+    pub prescale_ahead_mins: i64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            up_trigger: 0.9,
+            up_sustain: 1,
+            up_window_mins: 15,
+            trend_lead: 2.0,
+            down_window_mins: 60,
+            down_quantile: 1.0,
+            down_min_saving: 0.25,
+            pattern_days: 2,
+            hold_ahead_mins: 120,
+            prescale_ahead_mins: 30,
+        }
+    }
+}
+
+/// History [`decide`] may read: the recurring-load comparison reaches back this far.
+pub const HISTORY_MINS: i64 = 7 * 24 * 60;
 /// An up move needs a datapoint this recent (in periods); older data may be a stalled feed.
-pub const FRESH_PERIODS: i64 = 3;
-/// Share of the down window that must have datapoints.
-pub const DOWN_COVERAGE: f64 = 0.75;
-/// Periods ahead the trend is projected: the evaluation lag plus the reshard.
-const TREND_LEAD: f64 = 2.0;
+pub const FRESH_PERIODS: usize = 3;
+/// Share of a window that must have datapoints to size from it.
+pub const COVERAGE: f64 = 0.75;
 
 /// Per-period load, in shards needed at 100% usage, oldest first; `None` is a missing datapoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +95,6 @@ pub struct Usage<'a> {
     pub needs: Cow<'a, [Option<f64>]>,
 }
 
-/// History [`decide`] reads: the recurring-load comparison reaches back this far.
-pub const HISTORY_MINS: i64 = PATTERN_DAYS * 24 * 60;
 
 /// Shards a period's load needs at 100% usage (1 MiB/s or 1000 records/s per shard).
 pub fn needed_shards(bytes: f64, records: f64, period_secs: f64) -> f64 {
@@ -125,30 +157,48 @@ impl Usage<'_> {
 
     /// The largest datapoint in `range` and the share of periods that had one.
     fn peak(&self, range: std::ops::Range<usize>) -> (Option<f64>, f64) {
+        self.level(range, 1.0)
+    }
+
+    /// The `q`-quantile of the datapoints in `range` (1.0: the largest; 0.9: the largest
+    /// once the top tenth of the periods is left out) and the share of periods that had one.
+    fn level(&self, range: std::ops::Range<usize>, q: f64) -> (Option<f64>, f64) {
         let len = range.len();
-        let seen: Vec<f64> = self.needs[range].iter().flatten().copied().collect();
+        let mut seen: Vec<f64> = self.needs[range].iter().flatten().copied().collect();
         let coverage = if len == 0 {
             0.0
         } else {
             seen.len() as f64 / len as f64
         };
-        (seen.into_iter().reduce(f64::max), coverage)
+        if seen.is_empty() {
+            return (None, coverage);
+        }
+        seen.sort_unstable_by(f64::total_cmp);
+        let rank = ((q.clamp(0.0, 1.0) * seen.len() as f64).ceil() as usize).clamp(1, seen.len());
+        (Some(seen[rank - 1]), coverage)
     }
 
     /// The load that recurred at this time of day on each of the last [`PATTERN_DAYS`] days
     /// in the window `[now + from, now + to)`: the smallest of the days' peaks, or `None`
     /// when a day lacks most of its datapoints there.
-    pub fn recurring(&self, now: DateTime<Utc>, from_mins: i64, to_mins: i64) -> Option<f64> {
+    pub fn recurring(
+        &self,
+        days: i64,
+        q: f64,
+        now: DateTime<Utc>,
+        from_mins: i64,
+        to_mins: i64,
+    ) -> Option<f64> {
         let want = ((to_mins - from_mins) * 60 / self.period_secs).max(1) as f64;
         let mut level = f64::INFINITY;
-        for day in 1..=PATTERN_DAYS {
+        for day in 1..=days {
             let back = Duration::days(day);
             let range = self.range(
                 now - back + Duration::minutes(from_mins),
                 now - back + Duration::minutes(to_mins),
             );
-            let (peak, coverage) = self.peak(range.clone());
-            if (range.len() as f64) < want * DOWN_COVERAGE || coverage < DOWN_COVERAGE {
+            let (peak, coverage) = self.level(range.clone(), q);
+            if (range.len() as f64) < want * COVERAGE || coverage < COVERAGE {
                 return None;
             }
             level = level.min(peak?);
@@ -233,6 +283,7 @@ pub struct Input<'a> {
     pub budget: Budget,
     /// Usage the stream is sized to (0.7: the peak runs at 70% of capacity).
     pub target_usage: f64,
+    pub params: Params,
     pub now: DateTime<Utc>,
 }
 
@@ -275,13 +326,12 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
         };
     }
     let (lo, hi) = legal_range(n, input.bounds);
+    let p = &input.params;
     let u = input.target_usage;
     let usage = input.usage;
     let now = input.now;
     let last_idx = usage.range(usage.start, now).end;
-    let short = usage.periods_in(SHORT_MINS);
-    let fresh = FRESH_PERIODS as usize;
-    let recent: Vec<f64> = usage.needs[last_idx.saturating_sub(fresh)..last_idx]
+    let recent: Vec<f64> = usage.needs[last_idx.saturating_sub(FRESH_PERIODS)..last_idx]
         .iter()
         .flatten()
         .copied()
@@ -290,49 +340,49 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
 
     // Up: reactive, may use the reserve.
     if asked != Some(Direction::Down) {
-        if let Some(&last) = recent.last() {
-            let (peak, _) = usage.peak(last_idx.saturating_sub(short)..last_idx);
-            let peak = peak.unwrap_or(last);
-            let first = recent.first().copied().unwrap_or(last);
-            let slope = ((last - first) / (recent.len().max(2) - 1) as f64).max(0.0);
-            let projected = last + slope * TREND_LEAD;
-            let fire = last.max(projected) > UP_TRIGGER * capacity
-                || (asked == Some(Direction::Up) && peak > 0.0);
-            if fire && hi > n {
-                let mut to = shards_for(peak.max(projected), u).clamp(n + 1, hi);
-                // The day's last call goes as far as it can: a small step now would leave
-                // the stream under-provisioned until the budget frees up.
-                if budget.left() == 1 {
-                    to = hi;
+        let Some(&last) = recent.last() else {
+            return Move::Hold(if asked.is_some() {
+                Hold::NoData
+            } else {
+                Hold::Fits
+            });
+        };
+        let (peak, _) = usage.peak(last_idx.saturating_sub(usage.periods_in(p.up_window_mins))..last_idx);
+        let peak = peak.unwrap_or(last);
+        let first = recent.first().copied().unwrap_or(last);
+        let slope = ((last - first) / (recent.len().max(2) - 1) as f64).max(0.0);
+        let projected = last + slope * p.trend_lead;
+        let sustained = recent.len() >= p.up_sustain
+            && recent[recent.len() - p.up_sustain..]
+                .iter()
+                .all(|x| *x > p.up_trigger * capacity);
+        let rising = p.trend_lead > 0.0 && slope > 0.0 && projected > capacity;
+        if (sustained || rising) && hi > n {
+            let want = peak.max(projected);
+            let mut to = shards_for(want, u).clamp(n + 1, hi);
+            // The day's last call goes as far as it can: a small step now would leave
+            // the stream under-provisioned until the budget frees up.
+            if budget.left() == 1 {
+                to = hi;
+            }
+            return Move::Reshard {
+                to,
+                why: Reason::Load { peak: want },
+            };
+        }
+        if asked == Some(Direction::Up) {
+            return Move::Hold(if hi > n { Hold::Fits } else { Hold::AtBound });
+        }
+        if p.pattern_days > 0 && p.prescale_ahead_mins > 0 && hi > n && budget.allows_elective() {
+            if let Some(level) = usage.recurring(p.pattern_days, p.down_quantile, now, 0, p.prescale_ahead_mins) {
+                if level > p.up_trigger * capacity {
+                    return Move::Reshard {
+                        to: shards_for(level, u).clamp(n + 1, hi),
+                        why: Reason::Recurring { level },
+                    };
                 }
-                return Move::Reshard {
-                    to,
-                    why: Reason::Load {
-                        peak: peak.max(projected),
-                    },
-                };
-            }
-            if fire {
-                return Move::Hold(Hold::AtBound);
-            }
-        } else if asked == Some(Direction::Up) {
-            return Move::Hold(Hold::NoData);
-        }
-    }
-
-    let recurring_up = usage.recurring(now, 0, PRESCALE_AHEAD_MINS);
-    if asked.is_none() {
-        if let Some(level) = recurring_up {
-            if level > UP_TRIGGER * capacity && hi > n && budget.allows_elective() {
-                return Move::Reshard {
-                    to: shards_for(level, u).clamp(n + 1, hi),
-                    why: Reason::Recurring { level },
-                };
             }
         }
-    }
-    if asked == Some(Direction::Up) {
-        return Move::Hold(Hold::Fits);
     }
 
     // Down: elective, keeps the reserve.
@@ -343,22 +393,24 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
             Hold::Fits
         });
     }
-    let window = usage.periods_in(DOWN_WINDOW_MINS);
-    let (peak, coverage) = usage.peak(last_idx.saturating_sub(window)..last_idx);
-    let Some(peak) = peak.filter(|_| coverage >= DOWN_COVERAGE) else {
+    let window = usage.periods_in(p.down_window_mins);
+    let (peak, coverage) = usage.level(last_idx.saturating_sub(window)..last_idx, p.down_quantile);
+    let Some(peak) = peak.filter(|_| coverage >= COVERAGE) else {
         return Move::Hold(Hold::NoData);
     };
     let mut to = shards_for(peak, u).clamp(lo, n);
-    let saving_needed = ((capacity * DOWN_MIN_SAVING).ceil() as u32).max(1);
+    let saving_needed = ((capacity * p.down_min_saving).ceil() as u32).max(1);
     if to + saving_needed > n {
         return Move::Hold(Hold::Fits);
     }
-    if let Some(level) = usage.recurring(now, 0, HOLD_AHEAD_MINS) {
-        let keep = shards_for(level, u).min(n);
-        if keep + saving_needed > n {
-            return Move::Hold(Hold::RecurringLoad { level });
+    if p.pattern_days > 0 {
+        if let Some(level) = usage.recurring(p.pattern_days, p.down_quantile, now, 0, p.hold_ahead_mins) {
+            let keep = shards_for(level, u).min(n);
+            if keep + saving_needed > n {
+                return Move::Hold(Hold::RecurringLoad { level });
+            }
+            to = to.max(keep);
         }
-        to = to.max(keep);
     }
     if !budget.allows_elective() {
         return Move::Hold(Hold::Reserve);

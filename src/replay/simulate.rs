@@ -28,10 +28,15 @@ use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFi
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{
-    self, AlarmsState, Decision, Observed, ResetState, StreamMode, StreamState, StreamStatus,
-    Trigger,
+    self, AlarmsState, Decision, Observed, Refusal, ResetState, ScalePlan, StreamMode,
+    StreamState, StreamStatus, Trigger,
 };
-use crate::domain::settings::{Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT};
+use crate::domain::schedule::{self, Evaluation};
+use crate::domain::settings::{
+    ScalingPolicy, Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT,
+};
+use crate::domain::sizing::{self, Usage};
+use std::borrow::Cow;
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -84,26 +89,24 @@ impl Default for Prices {
     }
 }
 
-/// How the target shard count of a reshard is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Whose decision code acts on the alarms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
-    /// [`policy::plan`] as the Lambda runs it.
+    /// [`policy::plan_sized`] as the Lambda runs it, with `SCALING_POLICY` from the settings
+    /// and the stream's past datapoints as its metrics.
     Ours,
-    /// The upstream Go Lambda: halving is `from/2` (at least 1) and there is no daily limit.
-    /// `plan` still decides everything else; only the target and the budget differ.
+    /// The upstream Go Lambda as deployed: doubling, halving as `from/2` (at least 1), no
+    /// daily budget of its own. AWS refuses what breaks its rules (5 -> 2, 3 -> 1, an 11th
+    /// call in 24 h); the Go Lambda then resets the alarm to OK, so it fires again.
     Upstream,
-    /// A proposal: size the target from the alarm window's measured peak so the stream runs
-    /// at `target_usage`, within AWS's 2x / half bounds per reshard.
-    Sized { target_usage: f64 },
 }
 
 impl Variant {
     pub fn label(&self) -> String {
         match self {
             Variant::Ours => "ours".into(),
-            Variant::Upstream => "upstream (from/2 halving, no daily limit)".into(),
-            Variant::Sized { target_usage } => format!("sized to {target_usage} usage"),
+            Variant::Upstream => "upstream Go Lambda (from/2 halving, AWS refusals)".into(),
         }
     }
 }
@@ -116,6 +119,9 @@ pub struct Options {
     pub reshard_periods: u32,
     pub prices: Prices,
     pub variant: Variant,
+    /// Ours only: also run the scheduled evaluation ([`schedule::evaluate`]) at the end of
+    /// every period, as an EventBridge schedule of the same period would.
+    pub schedule: bool,
     pub keep_timeline: bool,
 }
 
@@ -127,6 +133,7 @@ impl Options {
             reshard_periods: 1,
             prices: Prices::default(),
             variant: Variant::Ours,
+            schedule: true,
             keep_timeline: true,
         }
     }
@@ -207,6 +214,10 @@ pub struct Summary {
     pub reshards_over_daily_limit: u64,
     pub alarm_actions: u64,
     pub refusals: u64,
+    /// Reshards AWS refused (only the upstream replay asks for illegal ones).
+    pub refused_by_aws: u64,
+    /// Scheduled evaluations that resharded.
+    pub scheduled_reshards: u64,
     pub put_payload_units: f64,
     pub provisioned_cost_usd: f64,
     pub on_demand_cost_usd: f64,
@@ -302,6 +313,8 @@ pub struct Replay {
     evals: [AlarmEval; 2],
     /// Per-period usage in shards (`max(bytes/(MiB*60P), records/(1000*60P))`), gaps as 0.
     raw: Vec<f64>,
+    /// The same, gaps as `None`: the datapoints GetMetricData would return.
+    needs: Vec<Option<f64>>,
     next_period: usize,
     totals: Totals,
     timeline: Vec<TimelineRow>,
@@ -321,6 +334,8 @@ struct Totals {
     on_demand_bytes: f64,
     alarm_actions: u64,
     refusals: u64,
+    refused_by_aws: u64,
+    scheduled_reshards: u64,
 }
 
 /// Shards a period's load needs at 100% usage.
@@ -366,6 +381,7 @@ impl Replay {
             rules,
             evals: [fresh.clone(), fresh],
             raw: Vec::new(),
+            needs: Vec::new(),
             next_period: 0,
             totals: Totals::default(),
             timeline: Vec::new(),
@@ -443,7 +459,13 @@ impl Replay {
             self.account(row, need);
         }
         self.raw.push(need);
-        let firings = self.evaluate(period);
+        self.needs.push(row.map(|_| need));
+        let mut firings = self.evaluate(period);
+        if self.opts.schedule && self.opts.variant == Variant::Ours {
+            if let Some(firing) = self.tick(period) {
+                firings.push(firing);
+            }
+        }
         self.next_period += 1;
         firings
     }
@@ -533,23 +555,16 @@ impl Replay {
         let observed = self.observed(period);
         let decision = self.decide(&trigger, &observed, period, now);
         match &decision {
-            Decision::Scale(plan) => {
-                self.history = plan.history.clone();
-                self.set_alarms(plan.alarms.clone());
-                for eval in &mut self.evals {
-                    eval.reset(ResetState::InsufficientData, period + 1);
-                }
-                let first = period + 1 + self.opts.reshard_periods as usize;
-                self.pending = Some((first, plan.to));
-                self.reshards.push(ReshardEvent {
-                    at: now,
-                    direction: plan.direction,
-                    from: plan.from,
-                    to: plan.to,
-                });
-            }
-            Decision::Refuse { reset, realign, .. } => {
+            Decision::Scale(plan) => self.apply(plan, period, now),
+            Decision::Refuse {
+                reset,
+                realign,
+                refusal,
+            } => {
                 self.totals.refusals += 1;
+                if matches!(refusal, Refusal::RefusedByAws(_)) {
+                    self.totals.refused_by_aws += 1;
+                }
                 if let Some(alarms) = realign {
                     self.set_alarms(alarms.clone());
                 }
@@ -571,6 +586,61 @@ impl Replay {
         }
     }
 
+    /// A reshard as the Lambda makes it: history tag, `UpdateShardCount`, both alarms
+    /// rewritten and reset to INSUFFICIENT_DATA.
+    fn apply(&mut self, plan: &ScalePlan, period: usize, now: DateTime<Utc>) {
+        self.history = plan.history.clone();
+        self.set_alarms(plan.alarms.clone());
+        for eval in &mut self.evals {
+            eval.reset(ResetState::InsufficientData, period + 1);
+        }
+        let first = period + 1 + self.opts.reshard_periods as usize;
+        self.pending = Some((first, plan.to));
+        self.reshards.push(ReshardEvent {
+            at: now,
+            direction: plan.direction,
+            from: plan.from,
+            to: plan.to,
+        });
+    }
+
+    /// The datapoints the Lambda could read at the end of `period`: the last
+    /// [`sizing::HISTORY_MINS`] of them, never a later one.
+    pub fn usage(&self, period: usize) -> Usage<'_> {
+        let keep = (sizing::HISTORY_MINS * 60 / self.period_secs) as usize + 1;
+        let end = (period + 1).min(self.needs.len());
+        let first = end.saturating_sub(keep);
+        Usage {
+            period_secs: self.period_secs,
+            start: self.start + Duration::seconds(self.period_secs * first as i64),
+            needs: Cow::Borrowed(&self.needs[first..end]),
+        }
+    }
+
+    /// The scheduled evaluation at the end of `period`, after the alarms' actions.
+    fn tick(&mut self, period: usize) -> Option<Firing> {
+        let now = self.period_end(period);
+        let observed = self.observed(period);
+        let evaluation = schedule::evaluate(
+            &self.pair,
+            &observed,
+            &self.usage(period),
+            &self.opts.settings,
+            now,
+        );
+        let Evaluation::Scale { plan, .. } = evaluation else {
+            return None;
+        };
+        self.totals.scheduled_reshards += 1;
+        self.apply(&plan, period, now);
+        Some(Firing {
+            trigger: self.trigger(plan.direction, now),
+            observed,
+            now,
+            decision: Decision::Scale(plan),
+        })
+    }
+
     fn set_alarms(&mut self, alarms: AlarmPairSpec) {
         self.rules = [
             Rule::of(&alarms.scale_up, Direction::Up),
@@ -588,12 +658,16 @@ impl Replay {
     ) -> Decision {
         let settings = &self.opts.settings;
         match self.opts.variant {
-            Variant::Ours => policy::plan(trigger, observed, settings, now),
+            Variant::Ours => {
+                let usage = self.usage(period);
+                policy::plan_sized(trigger, observed, Some(&usage), settings, now)
+            }
             Variant::Upstream => {
                 // Upstream counted no daily budget: an unlimited one makes plan skip the check.
                 let unlimited = Settings {
                     max_reshards_per_day: u32::MAX / 2,
                     scale_up_reserve: 0,
+                    scaling_policy: ScalingPolicy::Upstream,
                     ..settings.clone()
                 };
                 let mut decision = policy::plan(trigger, observed, &unlimited, now);
@@ -602,28 +676,26 @@ impl Replay {
                         plan.to = (plan.from / 2).max(self.limits.min_shards).max(1);
                         plan.alarms = build_alarms(settings, &self.pair, &self.limits, plan.to);
                     }
-                }
-                decision
-            }
-            Variant::Sized { target_usage } => {
-                let mut decision = policy::plan(trigger, observed, settings, now);
-                if let Decision::Scale(plan) = &mut decision {
-                    let i = usize::from(plan.direction == Direction::Down);
-                    let rule = self.rules[i];
-                    let first = self.evals[i]
-                        .window_start
-                        .max((period + 1).saturating_sub(rule.evaluation_periods));
-                    let peak = self.raw[first.min(period)..=period]
-                        .iter()
-                        .fold(0.0_f64, |a, b| a.max(*b));
-                    let want = (peak / target_usage).ceil().min(f64::from(u32::MAX)) as u32;
-                    // Stay on plan's side of `from` and within AWS's per-reshard bounds.
-                    let to = match plan.direction {
-                        Direction::Up => want.clamp(plan.from + 1, plan.to),
-                        Direction::Down => want.clamp(plan.to, plan.from - 1),
+                    // What AWS answers UpdateShardCount; the Go Lambda's error handler then
+                    // resets the alarm to OK and the next evaluation fires it again.
+                    let rejected = if plan.to < plan.from.div_ceil(2) {
+                        Some("InvalidArgumentException: below half the open shards")
+                    } else if self.history.used_in_day(now) >= AWS_DAILY_RESHARD_LIMIT {
+                        Some("LimitExceededException: 10 reshards in 24 hours")
+                    } else {
+                        None
                     };
-                    plan.to = to;
-                    plan.alarms = build_alarms(settings, &self.pair, &self.limits, to);
+                    if let Some(reason) = rejected {
+                        return Decision::Refuse {
+                            refusal: Refusal::RefusedByAws(reason.to_string()),
+                            reset: Some(policy::AlarmReset {
+                                alarm: trigger.alarm_name.clone(),
+                                state: ResetState::Ok,
+                                reason: reason.to_string(),
+                            }),
+                            realign: None,
+                        };
+                    }
                 }
                 decision
             }
@@ -671,6 +743,8 @@ impl Replay {
             reshards_over_daily_limit: over,
             alarm_actions: t.alarm_actions,
             refusals: t.refusals,
+            refused_by_aws: t.refused_by_aws,
+            scheduled_reshards: t.scheduled_reshards,
             put_payload_units: t.put_units,
             provisioned_cost_usd: shard_hours * p.shard_hour + put_cost,
             on_demand_cost_usd: t.periods as f64 * hours_per_period * p.on_demand_stream_hour
@@ -866,27 +940,37 @@ pub mod bench {
         Sim { path: String, source: SimError },
     }
 
-    /// The policies compared: upstream's, ours, and the proposal.
+    /// The policies compared: upstream's as deployed, ours with the upstream rule (what a
+    /// deployment with `SCALING_POLICY=upstream` or without metrics does), ours sized on
+    /// alarms only, and ours sized with the scheduled evaluation (the default).
     pub fn policies() -> Vec<(String, Options)> {
         let defaults = Settings::default();
-        let with = |settings: Settings, variant| Options {
+        let with = |settings: Settings, variant, schedule| Options {
             variant,
+            schedule,
             keep_timeline: false,
             ..Options::new(settings)
         };
-        let mut proposal = defaults.clone();
-        proposal.scale_up.datapoints_to_alarm = 3;
-        proposal.scale_down.evaluation_periods = 24;
-        proposal.scale_down.datapoints_to_alarm = 22;
+        let doubling = Settings {
+            scaling_policy: crate::domain::settings::ScalingPolicy::Upstream,
+            ..defaults.clone()
+        };
         vec![
             (
                 "upstream Go Lambda".into(),
-                with(defaults.clone(), Variant::Upstream),
+                with(defaults.clone(), Variant::Upstream, false),
             ),
-            ("ours (defaults)".into(), with(defaults, Variant::Ours)),
             (
-                "proposal: up 3 of 5, down 22 of 24".into(),
-                with(proposal, Variant::Ours),
+                "ours, SCALING_POLICY=upstream".into(),
+                with(doubling, Variant::Ours, false),
+            ),
+            (
+                "ours sized, alarms only".into(),
+                with(defaults.clone(), Variant::Ours, false),
+            ),
+            (
+                "ours sized + schedule (default)".into(),
+                with(defaults, Variant::Ours, true),
             ),
         ]
     }
