@@ -275,7 +275,9 @@ pub fn plan_sized(
     };
     let to = match sized {
         Some(sizing::Move::Reshard { to, .. }) => to,
-        Some(sizing::Move::Hold(hold @ (sizing::Hold::Fits | sizing::Hold::RecurringLoad { .. }))) => {
+        Some(sizing::Move::Hold(
+            hold @ (sizing::Hold::Fits | sizing::Hold::RecurringLoad { .. }),
+        )) => {
             // The alarm's window is forgotten, so it needs a fresh run of breaching periods.
             return refuse(
                 Refusal::Sized { shards: from, hold },
@@ -418,7 +420,12 @@ pub fn sizing_input<'a>(
     let limits = &stream.settings;
     let mut max = limits.max_shards.min(STREAM_SHARD_CAP);
     if let Some(headroom) = account_headroom {
-        max = max.min(stream.open_shards.saturating_add(headroom).max(stream.open_shards));
+        max = max.min(
+            stream
+                .open_shards
+                .saturating_add(headroom)
+                .max(stream.open_shards),
+        );
     }
     sizing::Input {
         usage,

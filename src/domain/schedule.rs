@@ -19,7 +19,9 @@ pub enum Skip {
     UpstreamPolicy,
     OnDemand,
     /// A reshard is under way (or the stream is being created or deleted).
-    NotActive { status: StreamStatus },
+    NotActive {
+        status: StreamStatus,
+    },
     /// The last reshard is younger than the evaluation's datapoints: its effect is not
     /// measured yet.
     JustResharded,

@@ -42,9 +42,6 @@ pub struct Params {
     pub up_sustain: usize,
     /// Minutes of peak a scale-up is sized from.
     pub up_window_mins: i64,
-    /// Periods ahead a rising trend is projected (the evaluation lag plus the reshard); 0
-    /// turns the projection off.
-    pub trend_lead: f64,
     /// Minutes of load a scale-down is sized from.
     pub down_window_mins: i64,
     /// The quantile of the down window's (and a recurring window's) datapoints sized for:
@@ -54,8 +51,16 @@ pub struct Params {
     /// A scale-down must save at least this share of the shards: a call from a budget of
     /// ten a day is not worth less.
     pub down_min_saving: f64,
+    /// Short bursts are still served without throttling up to this multiple of the window's
+    /// median load: a stream whose bursts are a few times its base keeps capacity for
+    /// them, one whose bursts are 10x its base is not sized for them (they cost more shards
+    /// than the records they carry).
+    pub burst_cap: f64,
     /// Days of the same hour compared to call a load recurring.
     pub pattern_days: i64,
+    /// The quantile of each day's window taken as its level: below 1, a burst that recurs
+    /// at the same minute every hour does not count as a level to provision for ahead.
+    pub pattern_quantile: f64,
     /// How far ahead recurring load holds a scale-down.
     pub hold_ahead_mins: i64,
     /// How far ahead recurring load is provisioned for.
@@ -65,14 +70,15 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            up_trigger: 0.9,
-            up_sustain: 1,
+            up_trigger: 0.95,
+            up_sustain: 2,
             up_window_mins: 15,
-            trend_lead: 2.0,
             down_window_mins: 60,
             down_quantile: 1.0,
             down_min_saving: 0.25,
+            burst_cap: 3.0,
             pattern_days: 2,
+            pattern_quantile: 1.0,
             hold_ahead_mins: 120,
             prescale_ahead_mins: 30,
         }
@@ -94,7 +100,6 @@ pub struct Usage<'a> {
     pub start: DateTime<Utc>,
     pub needs: Cow<'a, [Option<f64>]>,
 }
-
 
 /// Shards a period's load needs at 100% usage (1 MiB/s or 1000 records/s per shard).
 pub fn needed_shards(bytes: f64, records: f64, period_secs: f64) -> f64 {
@@ -119,7 +124,11 @@ impl Usage<'_> {
             if offset < 0 || offset % period_secs != 0 {
                 continue;
             }
-            let bytes = if bytes.is_finite() { bytes.max(0.0) } else { 0.0 };
+            let bytes = if bytes.is_finite() {
+                bytes.max(0.0)
+            } else {
+                0.0
+            };
             let records = if records.is_finite() {
                 records.max(0.0)
             } else {
@@ -151,20 +160,31 @@ impl Usage<'_> {
             let secs = (t - self.start).num_seconds();
             (secs.max(0) as usize).div_ceil(self.period_secs as usize)
         };
-        let (a, b) = (idx(from).min(self.needs.len()), idx(to).min(self.needs.len()));
+        let (a, b) = (
+            idx(from).min(self.needs.len()),
+            idx(to).min(self.needs.len()),
+        );
         a..b.max(a)
     }
 
-    /// The largest datapoint in `range` and the share of periods that had one.
-    fn peak(&self, range: std::ops::Range<usize>) -> (Option<f64>, f64) {
-        self.level(range, 1.0)
-    }
-
-    /// The `q`-quantile of the datapoints in `range` (1.0: the largest; 0.9: the largest
-    /// once the top tenth of the periods is left out) and the share of periods that had one.
-    fn level(&self, range: std::ops::Range<usize>, q: f64) -> (Option<f64>, f64) {
+    /// The `q`-quantile (1.0: the largest) of the load *sustained* over `width` periods in
+    /// `range`, and the share of periods in `range` that had a datapoint. The sustained load
+    /// of a period is the smallest datapoint of the `width` periods ending with it: a burst
+    /// shorter than `width` periods is over before a reshard could serve it, so it does not
+    /// count as load to size for.
+    fn level(&self, range: std::ops::Range<usize>, width: usize, q: f64) -> (Option<f64>, f64) {
         let len = range.len();
-        let mut seen: Vec<f64> = self.needs[range].iter().flatten().copied().collect();
+        let width = width.max(1);
+        let mut seen: Vec<f64> = range
+            .filter(|i| self.needs[*i].is_some())
+            .filter_map(|i| {
+                self.needs[(i + 1).saturating_sub(width)..=i]
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .reduce(f64::min)
+            })
+            .collect();
         let coverage = if len == 0 {
             0.0
         } else {
@@ -181,9 +201,12 @@ impl Usage<'_> {
     /// The load that recurred at this time of day on each of the last [`PATTERN_DAYS`] days
     /// in the window `[now + from, now + to)`: the smallest of the days' peaks, or `None`
     /// when a day lacks most of its datapoints there.
+    #[allow(clippy::too_many_arguments)]
     pub fn recurring(
         &self,
         days: i64,
+        width: usize,
+        burst_cap: f64,
         q: f64,
         now: DateTime<Utc>,
         from_mins: i64,
@@ -197,11 +220,17 @@ impl Usage<'_> {
                 now - back + Duration::minutes(from_mins),
                 now - back + Duration::minutes(to_mins),
             );
-            let (peak, coverage) = self.level(range.clone(), q);
+            let (sustained, coverage) = self.level(range.clone(), width, q);
             if (range.len() as f64) < want * COVERAGE || coverage < COVERAGE {
                 return None;
             }
-            level = level.min(peak?);
+            let sustained = sustained?;
+            let (raw, _) = self.level(range, 1, q);
+            let day = raw
+                .unwrap_or(sustained)
+                .min(burst_cap * sustained)
+                .max(sustained);
+            level = level.min(day);
         }
         level.is_finite().then_some(level)
     }
@@ -347,18 +376,18 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
                 Hold::Fits
             });
         };
-        let (peak, _) = usage.peak(last_idx.saturating_sub(usage.periods_in(p.up_window_mins))..last_idx);
+        let (peak, _) = usage.level(
+            last_idx.saturating_sub(usage.periods_in(p.up_window_mins))..last_idx,
+            p.up_sustain,
+            1.0,
+        );
         let peak = peak.unwrap_or(last);
-        let first = recent.first().copied().unwrap_or(last);
-        let slope = ((last - first) / (recent.len().max(2) - 1) as f64).max(0.0);
-        let projected = last + slope * p.trend_lead;
         let sustained = recent.len() >= p.up_sustain
             && recent[recent.len() - p.up_sustain..]
                 .iter()
                 .all(|x| *x > p.up_trigger * capacity);
-        let rising = p.trend_lead > 0.0 && slope > 0.0 && projected > capacity;
-        if (sustained || rising) && hi > n {
-            let want = peak.max(projected);
+        if sustained && hi > n {
+            let want = peak.max(last);
             let mut to = shards_for(want, u).clamp(n + 1, hi);
             // The day's last call goes as far as it can: a small step now would leave
             // the stream under-provisioned until the budget frees up.
@@ -374,7 +403,15 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
             return Move::Hold(if hi > n { Hold::Fits } else { Hold::AtBound });
         }
         if p.pattern_days > 0 && p.prescale_ahead_mins > 0 && hi > n && budget.allows_elective() {
-            if let Some(level) = usage.recurring(p.pattern_days, p.down_quantile, now, 0, p.prescale_ahead_mins) {
+            if let Some(level) = usage.recurring(
+                p.pattern_days,
+                p.up_sustain,
+                p.burst_cap,
+                p.pattern_quantile,
+                now,
+                0,
+                p.prescale_ahead_mins,
+            ) {
                 if level > p.up_trigger * capacity {
                     return Move::Reshard {
                         to: shards_for(level, u).clamp(n + 1, hi),
@@ -394,17 +431,32 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
         });
     }
     let window = usage.periods_in(p.down_window_mins);
-    let (peak, coverage) = usage.level(last_idx.saturating_sub(window)..last_idx, p.down_quantile);
+    let (peak, coverage) = usage.level(
+        last_idx.saturating_sub(window)..last_idx,
+        p.up_sustain,
+        p.down_quantile,
+    );
     let Some(peak) = peak.filter(|_| coverage >= COVERAGE) else {
         return Move::Hold(Hold::NoData);
     };
-    let mut to = shards_for(peak, u).clamp(lo, n);
+    let down_range = last_idx.saturating_sub(window)..last_idx;
+    let (raw_peak, _) = usage.level(down_range.clone(), 1, 1.0);
+    let burst = raw_peak.unwrap_or(0.0).min(p.burst_cap * peak);
+    let mut to = shards_for(peak.max(burst), u).clamp(lo, n);
     let saving_needed = ((capacity * p.down_min_saving).ceil() as u32).max(1);
     if to + saving_needed > n {
         return Move::Hold(Hold::Fits);
     }
     if p.pattern_days > 0 {
-        if let Some(level) = usage.recurring(p.pattern_days, p.down_quantile, now, 0, p.hold_ahead_mins) {
+        if let Some(level) = usage.recurring(
+            p.pattern_days,
+            p.up_sustain,
+            p.burst_cap,
+            p.pattern_quantile,
+            now,
+            0,
+            p.hold_ahead_mins,
+        ) {
             let keep = shards_for(level, u).min(n);
             if keep + saving_needed > n {
                 return Move::Hold(Hold::RecurringLoad { level });

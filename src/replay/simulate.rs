@@ -28,18 +28,18 @@ use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFi
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{
-    self, AlarmsState, Decision, Observed, Refusal, ResetState, ScalePlan, StreamMode,
-    StreamState, StreamStatus, Trigger,
+    self, AlarmsState, Decision, Observed, Refusal, ResetState, ScalePlan, StreamMode, StreamState,
+    StreamStatus, Trigger,
 };
 use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::{
     ScalingPolicy, Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT,
 };
 use crate::domain::sizing::{self, Usage};
-use std::borrow::Cow;
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -458,8 +458,11 @@ impl Replay {
         if let Some(row) = row {
             self.account(row, need);
         }
-        self.raw.push(need);
-        self.needs.push(row.map(|_| need));
+        // CloudWatch counts what Kinesis admitted: a throttled period reports its capacity,
+        // never the demand above it. Alarms and sizing both see that.
+        let admitted = need.min(f64::from(self.shards));
+        self.raw.push(admitted);
+        self.needs.push(row.map(|_| admitted));
         let mut firings = self.evaluate(period);
         if self.opts.schedule && self.opts.variant == Variant::Ours {
             if let Some(firing) = self.tick(period) {
