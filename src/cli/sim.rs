@@ -1,6 +1,7 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
-use crate::replay::simulate::{self, bench, Options, Prices, Variant};
+use crate::replay::bench;
+use crate::replay::simulate::{self, Options, Prices, Variant};
 use crate::replay::{plot, trace};
 use anyhow::Context;
 use clap::Args;
