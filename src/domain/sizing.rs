@@ -85,8 +85,16 @@ impl Default for Params {
     }
 }
 
-/// History [`decide`] may read: the recurring-load comparison reaches back this far.
+/// History [`decide`] may read at most: the recurring-load comparison reaches back this far.
 pub const HISTORY_MINS: i64 = 7 * 24 * 60;
+
+/// The history [`decide`] reads with `params`, in minutes.
+pub fn history_mins(params: &Params) -> i64 {
+    (params.pattern_days * 24 * 60)
+        .max(params.down_window_mins)
+        .max(params.up_window_mins)
+        .clamp(1, HISTORY_MINS)
+}
 /// An up move needs a datapoint this recent (in periods); older data may be a stalled feed.
 pub const FRESH_PERIODS: usize = 3;
 /// Share of a window that must have datapoints to size from it.

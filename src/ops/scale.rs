@@ -2,7 +2,8 @@
 //! AWS calls of a scale event (each line one round of parallel calls):
 //!
 //! 1. gather: DescribeAlarms (both), ListTagsForResource (triggering alarm),
-//!    DescribeStreamSummary, ListTagsForStream, DescribeLimits (scale-up only)
+//!    DescribeStreamSummary, ListTagsForStream, DescribeLimits (scale-up only),
+//!    GetMetricData (`SCALING_POLICY=sized`)
 //! 2. AddTagsToStream: the reshard history with this reshard in it (the budget's record)
 //! 3. UpdateShardCount
 //! 4. PutMetricAlarm (both), PutFunctionConcurrency
@@ -20,6 +21,7 @@ use crate::domain::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
 };
 use crate::domain::settings::{tag, Settings};
+use crate::ops::evaluate;
 use crate::ops::reconcile::{self, ReconcileReport};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -168,7 +170,11 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         outcome.action = Some(trigger.direction);
 
-        let gathered = self.gather(&trigger, &notification.alarm_arn).await;
+        let now = self.aws.now();
+        let (gathered, usage) = tokio::join!(
+            self.gather(&trigger, &notification.alarm_arn),
+            evaluate::read_usage(&self.aws, &self.settings, &trigger.stream, now)
+        );
         let (observed, existing) = match gathered {
             Ok(state) => state,
             Err(err) => {
@@ -193,8 +199,7 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         outcome.from = Some(observed.stream.open_shards);
 
-        let now = self.aws.now();
-        let decision = policy::plan(&trigger, &observed, &self.settings, now);
+        let decision = policy::plan_sized(&trigger, &observed, usage.as_ref(), &self.settings, now);
         if self.settings.dry_run {
             outcome.outcome = Outcome::DryRun;
             if let Decision::Scale(plan) = &decision {
