@@ -286,13 +286,26 @@ impl Rule {
     }
 }
 
-/// A fired alarm and what the Lambda (here: [`policy::plan`]) decided about it.
+/// What invoked the simulated Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// An alarm's transition into ALARM (`trigger` is that alarm).
+    Alarm,
+    /// The scheduled evaluation (`trigger` only names the direction of its reshard).
+    Schedule,
+}
+
+/// An invocation of the simulated Lambda and what it decided.
 #[derive(Debug, Clone)]
 pub struct Firing {
+    pub source: Source,
     pub trigger: Trigger,
     pub observed: Observed,
+    /// The datapoints the decision read (what GetMetricData would have returned).
+    pub usage: Usage<'static>,
     pub now: DateTime<Utc>,
-    /// The decision as applied (for [`Variant::Ours`], exactly `plan`'s).
+    /// The decision as applied (for [`Variant::Ours`], exactly what
+    /// [`policy::plan_sized`] or [`schedule::evaluate`] returned).
     pub decision: Decision,
 }
 
@@ -582,8 +595,10 @@ impl Replay {
             }
         }
         Firing {
+            source: Source::Alarm,
             trigger,
             observed,
+            usage: self.owned_usage(period),
             now,
             decision,
         }
@@ -607,10 +622,19 @@ impl Replay {
         });
     }
 
-    /// The datapoints the Lambda could read at the end of `period`: the last
-    /// [`sizing::HISTORY_MINS`] of them, never a later one.
+    fn owned_usage(&self, period: usize) -> Usage<'static> {
+        let usage = self.usage(period);
+        Usage {
+            needs: Cow::Owned(usage.needs.into_owned()),
+            ..usage
+        }
+    }
+
+    /// The datapoints the Lambda reads at the end of `period` (the window of
+    /// [`sizing::history_mins`], as `ops::evaluate` asks GetMetricData), never a later one.
     pub fn usage(&self, period: usize) -> Usage<'_> {
-        let keep = (sizing::HISTORY_MINS * 60 / self.period_secs) as usize + 1;
+        let mins = sizing::history_mins(&self.opts.settings.sizing);
+        let keep = (mins * 60 / self.period_secs) as usize;
         let end = (period + 1).min(self.needs.len());
         let first = end.saturating_sub(keep);
         Usage {
@@ -637,8 +661,10 @@ impl Replay {
         self.totals.scheduled_reshards += 1;
         self.apply(&plan, period, now);
         Some(Firing {
+            source: Source::Schedule,
             trigger: self.trigger(plan.direction, now),
             observed,
+            usage: self.owned_usage(period),
             now,
             decision: Decision::Scale(plan),
         })
