@@ -188,7 +188,11 @@ fn the_replay_and_the_lambda_agree() {
         for row in &trace.rows {
             let shards_before = replay.shards();
             for firing in replay.step(Some(row)) {
-                assert_eq!(firing.usage.end(), firing.now, "{name}: data after the decision");
+                assert_eq!(
+                    firing.usage.end(),
+                    firing.now,
+                    "{name}: data after the decision"
+                );
                 let direct = match firing.source {
                     Source::Alarm => policy::plan_sized(
                         &firing.trigger,
@@ -206,8 +210,10 @@ fn the_replay_and_the_lambda_agree() {
                             &settings,
                             firing.now,
                         ) {
-                            Evaluation::Scale { plan, .. } => Decision::Scale(plan),
-                            other => panic!("{name}: the replay resharded, evaluate says {other:?}"),
+                            Evaluation::Scale { plan, .. } => Decision::Scale(*plan),
+                            other => {
+                                panic!("{name}: the replay resharded, evaluate says {other:?}")
+                            }
                         }
                     }
                 };

@@ -824,4 +824,108 @@ mod tests {
             (Direction::Down, "orders-scale-up".to_string())
         );
     }
+
+    fn usage_of(needs: &[f64]) -> Usage<'static> {
+        Usage {
+            period_secs: 300,
+            start: now() - Duration::minutes(5 * needs.len() as i64),
+            needs: std::borrow::Cow::Owned(needs.iter().map(|n| Some(*n)).collect()),
+        }
+    }
+
+    #[test]
+    fn sized_alarm_actions_go_to_the_measured_need_or_refuse() {
+        let settings = Settings::default();
+        // Scale-up: the last two periods at 3.9 and 4.0 of 4 shards: to 6, not 8.
+        let mut needs = vec![2.0; 20];
+        needs.extend([3.9, 4.0]);
+        let usage = usage_of(&needs);
+        let p = scale(plan_sized(
+            &trigger(Direction::Up),
+            &observed(4),
+            Some(&usage),
+            &settings,
+            now(),
+        ));
+        assert_eq!((p.from, p.to), (4, 6));
+        assert_eq!(p.alarms.scale_up.shard_count(), Some(6));
+        // Scale-down: an hour at 1.0 of 8 shards: halving is the limit, to 4; from 6, to 2
+        // is beyond half, so 3.
+        let quiet = usage_of(&[1.0; 14]);
+        let down = |n| {
+            plan_sized(
+                &trigger(Direction::Down),
+                &observed(n),
+                Some(&quiet),
+                &settings,
+                now(),
+            )
+        };
+        assert_eq!(scale(down(8)).to, 4);
+        assert_eq!(scale(down(6)).to, 3);
+        // The load fits: refused, and the alarm must see a fresh window before firing again.
+        let (refusal, reset) = refused(down(2));
+        assert!(matches!(refusal, Refusal::Sized { .. }), "{refusal:?}");
+        assert_eq!(reset.unwrap().state, ResetState::InsufficientData);
+    }
+
+    #[test]
+    fn without_metrics_or_with_the_upstream_policy_it_doubles_and_halves() {
+        let settings = Settings::default();
+        let quiet = usage_of(&[1.0; 14]);
+        // No datapoints read (GetMetricData denied): doubling.
+        assert_eq!(
+            scale(plan_sized(
+                &trigger(Direction::Up),
+                &observed(4),
+                None,
+                &settings,
+                now()
+            ))
+            .to,
+            8
+        );
+        // Datapoints, but none recent: doubling too (the alarm saw the load).
+        let stale = Usage {
+            start: now() - Duration::hours(3),
+            ..quiet.clone()
+        };
+        assert_eq!(
+            scale(plan_sized(
+                &trigger(Direction::Up),
+                &observed(4),
+                Some(&stale),
+                &settings,
+                now()
+            ))
+            .to,
+            8
+        );
+        let upstream = Settings {
+            scaling_policy: ScalingPolicy::Upstream,
+            ..Settings::default()
+        };
+        assert_eq!(
+            scale(plan_sized(
+                &trigger(Direction::Down),
+                &observed(8),
+                Some(&quiet),
+                &upstream,
+                now()
+            ))
+            .to,
+            4
+        );
+        assert_eq!(
+            scale(plan_sized(
+                &trigger(Direction::Down),
+                &observed(6),
+                Some(&quiet),
+                &upstream,
+                now()
+            ))
+            .to,
+            3
+        );
+    }
 }

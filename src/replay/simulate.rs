@@ -666,7 +666,7 @@ impl Replay {
             observed,
             usage: self.owned_usage(period),
             now,
-            decision: Decision::Scale(plan),
+            decision: Decision::Scale(*plan),
         })
     }
 
