@@ -68,7 +68,7 @@ pub struct AlarmOutcome {
 }
 
 impl AlarmOutcome {
-    fn new(record: usize, outcome: Outcome, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(record: usize, outcome: Outcome, reason: impl Into<String>) -> Self {
         AlarmOutcome {
             record,
             alarm: None,
@@ -130,6 +130,7 @@ impl<P: AwsPort> Autoscaler<P> {
             Invocation::Alarms(records) => records,
             Invocation::Scheduled => {
                 self.reconcile_all(&mut report).await;
+                self.evaluate_scheduled(&mut report).await;
                 return report;
             }
         };
@@ -320,7 +321,7 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// Rounds 2 to 5.
-    async fn scale(
+    pub(crate) async fn scale(
         &self,
         trigger: &Trigger,
         notification: &AlarmNotification,
