@@ -153,7 +153,7 @@ fn assert_alarm_rewrite_rounds(rounds: &[Vec<String>], from: usize) {
 }
 
 #[tokio::test]
-async fn a_scale_up_makes_thirteen_calls_and_reshards_in_the_third_round() {
+async fn a_scale_up_makes_fourteen_calls_and_reshards_in_the_third_round() {
     let aws = clients().await;
     let stream = unique("calls-up");
     create_stream(&aws, &stream, 4).await;
@@ -171,12 +171,13 @@ async fn a_scale_up_makes_thirteen_calls_and_reshards_in_the_third_round() {
     assert_eq!(
         counts(&calls),
         expected(&[
-            // 1. gather
+            // 1. gather (GetMetricData: SCALING_POLICY=sized, the default)
             ("DescribeAlarms", 1),
             ("ListTagsForResource", 1),
             ("DescribeStreamSummary", 1),
             ("ListTagsForStream", 1),
             ("DescribeLimits", 1),
+            ("GetMetricData", 1),
             // 2. the reshard history
             ("AddTagsToStream", 1),
             // 3. reshard
@@ -188,7 +189,7 @@ async fn a_scale_up_makes_thirteen_calls_and_reshards_in_the_third_round() {
         ]),
         "{calls:#?}"
     );
-    assert_eq!(calls.len(), 13);
+    assert_eq!(calls.len(), 14);
     let rounds = rounds(&calls);
     assert_eq!(
         rounds[..3],
@@ -197,6 +198,7 @@ async fn a_scale_up_makes_thirteen_calls_and_reshards_in_the_third_round() {
                 "DescribeAlarms",
                 "DescribeLimits",
                 "DescribeStreamSummary",
+                "GetMetricData",
                 "ListTagsForResource",
                 "ListTagsForStream",
             ]),
@@ -211,7 +213,7 @@ async fn a_scale_up_makes_thirteen_calls_and_reshards_in_the_third_round() {
 }
 
 #[tokio::test]
-async fn a_scale_down_makes_twelve_calls_without_describe_limits() {
+async fn a_scale_down_makes_thirteen_calls_without_describe_limits() {
     let aws = clients().await;
     let stream = unique("calls-down");
     create_stream(&aws, &stream, 4).await;
@@ -233,6 +235,7 @@ async fn a_scale_down_makes_twelve_calls_without_describe_limits() {
             ("ListTagsForResource", 1),
             ("DescribeStreamSummary", 1),
             ("ListTagsForStream", 1),
+            ("GetMetricData", 1),
             ("AddTagsToStream", 1),
             ("UpdateShardCount", 1),
             ("PutMetricAlarm", 2),
@@ -241,7 +244,7 @@ async fn a_scale_down_makes_twelve_calls_without_describe_limits() {
         ]),
         "{calls:#?}"
     );
-    assert_eq!(calls.len(), 12);
+    assert_eq!(calls.len(), 13);
     let rounds = rounds(&calls);
     assert_eq!(
         rounds[..3],
@@ -249,6 +252,7 @@ async fn a_scale_down_makes_twelve_calls_without_describe_limits() {
             actions(&[
                 "DescribeAlarms",
                 "DescribeStreamSummary",
+                "GetMetricData",
                 "ListTagsForResource",
                 "ListTagsForStream",
             ]),
@@ -280,7 +284,7 @@ async fn a_consumer_adds_one_call_alongside_the_alarm_writes() {
     ))
     .await;
 
-    assert_eq!(calls.len(), 14, "{calls:#?}");
+    assert_eq!(calls.len(), 15, "{calls:#?}");
     assert_eq!(
         counts(&calls).get("PutFunctionConcurrency"),
         Some(&1),

@@ -4,7 +4,7 @@
 //! with GetMetricData denied everything falls back to doubling/halving.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use kinesis_autoscaler::aws::fake::{Fault, FakeAws};
+use kinesis_autoscaler::aws::fake::{FakeAws, Fault};
 use kinesis_autoscaler::aws::IncomingPoint;
 use kinesis_autoscaler::domain::event::{AlarmNotification, AlarmPair, Direction, Invocation};
 use kinesis_autoscaler::domain::settings::{tag, ScalingPolicy, Settings};
@@ -83,7 +83,12 @@ fn alarm_event(a: &Autoscaler<FakeAws>, direction: Direction) -> Invocation {
 async fn a_scale_up_alarm_goes_to_the_measured_need_not_double() {
     let now = day0() + Duration::hours(12);
     let a = wired(now, 4, &Settings::default()).await;
-    put_load(&a.aws, now - Duration::hours(2), now - Duration::minutes(10), |_| 2.0);
+    put_load(
+        &a.aws,
+        now - Duration::hours(2),
+        now - Duration::minutes(10),
+        |_| 2.0,
+    );
     put_load(&a.aws, now - Duration::minutes(10), now, |_| 3.9);
     let report = a.handle_invocation(alarm_event(&a, Direction::Up)).await;
     assert_eq!(report.alarms[0].outcome, Outcome::Scaled, "{report:?}");
@@ -145,7 +150,11 @@ async fn the_schedule_scales_up_ahead_of_a_ramp_seen_on_the_last_two_days() {
         }
     });
     a.handle_invocation(Invocation::Scheduled).await;
-    assert_eq!(shards(&a), 6, "pre-scaled for 6 shards of load at 70%, within 2x");
+    assert_eq!(
+        shards(&a),
+        6,
+        "pre-scaled for 6 shards of load at 70%, within 2x"
+    );
     // With SCALING_POLICY=upstream the schedule does nothing.
     let upstream = Settings {
         scaling_policy: ScalingPolicy::Upstream,

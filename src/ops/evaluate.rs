@@ -215,8 +215,15 @@ impl<P: AwsPort> Autoscaler<P> {
                     state_change_time: now,
                     stream: stream.to_string(),
                 };
-                self.scale(&trigger, &notification, plan, &alarms, &history, &mut outcome)
-                    .await;
+                self.scale(
+                    &trigger,
+                    &notification,
+                    plan,
+                    &alarms,
+                    &history,
+                    &mut outcome,
+                )
+                .await;
             }
             result.outcome = Some(outcome);
         }
