@@ -179,21 +179,29 @@ impl Usage<'_> {
     fn level(&self, range: std::ops::Range<usize>, width: usize, q: f64) -> (Option<f64>, f64) {
         let len = range.len();
         let width = width.max(1);
-        let mut seen: Vec<f64> = range
-            .filter(|i| self.needs[*i].is_some())
-            .filter_map(|i| {
-                self.needs[(i + 1).saturating_sub(width)..=i]
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .reduce(f64::min)
-            })
-            .collect();
-        let coverage = if len == 0 {
-            0.0
-        } else {
-            seen.len() as f64 / len as f64
+        let sustained = range.filter(|i| self.needs[*i].is_some()).filter_map(|i| {
+            self.needs[(i + 1).saturating_sub(width)..=i]
+                .iter()
+                .flatten()
+                .copied()
+                .reduce(f64::min)
+        });
+        let coverage = |seen: usize| {
+            if len == 0 {
+                0.0
+            } else {
+                seen as f64 / len as f64
+            }
         };
+        if q >= 1.0 {
+            // The largest: no need to collect and sort (the replay asks this every period).
+            let (count, max) = sustained.fold((0usize, None::<f64>), |(n, m), x| {
+                (n + 1, Some(m.map_or(x, |m| m.max(x))))
+            });
+            return (max, coverage(count));
+        }
+        let mut seen: Vec<f64> = sustained.collect();
+        let coverage = coverage(seen.len());
         if seen.is_empty() {
             return (None, coverage);
         }
