@@ -4,5 +4,6 @@
 pub mod bench;
 pub mod oracle;
 pub mod plot;
+pub mod report;
 pub mod simulate;
 pub mod trace;

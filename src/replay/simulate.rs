@@ -1,11 +1,16 @@
+//! (About 800 lines: the CloudWatch alarm model, the Kinesis model and the Lambda's actions
+//! share one state, the [`Replay`]; reports are in `report.rs`, tests in `simulate_tests.rs`.)
+//!
 //! Replays an ingest trace through the autoscaler's own decision code: the alarms that
 //! [`alarms::build_pair`] defines are evaluated the way CloudWatch evaluates them, each alarm
-//! action goes through [`policy::plan`], and the plan's reshard and alarm rewrite are applied
-//! to the simulated stream. See `docs/simulate.md` for the model in full; in short:
+//! action goes through [`policy::plan_sized`] with the datapoints the Lambda would read, each
+//! scheduled tick through [`schedule::evaluate`], and the plan's reshard and alarm rewrite are
+//! applied to the simulated stream. See `docs/simulate.md` for the model in full; in short:
 //!
 //! - Time is cut into the trace's periods (`P` minutes, which must equal `period_mins`). Every
 //!   period yields one datapoint per alarm; a missing row counts as 0 (the alarms' `FILL(m,0)`).
-//! - A datapoint is `max(bytes/(1 MiB*60*P), records/(1000*60*P)) / s1`, with the `s1` of the
+//! - CloudWatch reports admitted load: a period above capacity shows the capacity. A datapoint
+//!   is `min(max(bytes/(1 MiB*60*P), records/(1000*60*P)), shards) / s1`, with the `s1` of the
 //!   alarm definition *currently* in force applied to every datapoint in the window. The
 //!   scale-down alarm's iterator-age term `e5` is 0 (traces carry no iterator age).
 //! - Alarms are evaluated once, at the end of each period: ALARM when at least
@@ -18,8 +23,8 @@
 //!   load still breaches (what the Lambda intends with that reset).
 //! - The Lambda acts at the evaluation instant. A reshard takes `reshard_periods` periods:
 //!   those periods still run on the old shard count and evaluations at their ends see the
-//!   stream UPDATING (so [`policy::plan`] refuses and resets to OK); the new count is in force
-//!   from the following period.
+//!   stream UPDATING (so [`policy::plan_sized`] refuses and resets to OK); the new count is in
+//!   force from the following period. The scheduled evaluation skips an UPDATING stream.
 //! - Throughput per period of `P` seconds with `S` shards: capacity `P*S*1000` records and
 //!   `P*S` MiB; the admitted fraction is `min(1, cap_records/records, cap_bytes/bytes)`. This
 //!   ignores bursts inside a period, so real throttling is at least what is reported.
@@ -36,6 +41,10 @@ use crate::domain::settings::{
     ScalingPolicy, Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT,
 };
 use crate::domain::sizing::{self, Usage};
+use crate::replay::report::day_counts;
+pub use crate::replay::report::{
+    human_report, write_timeline, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
+};
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -67,26 +76,6 @@ pub enum SimError {
     ReshardPeriods(u32),
     #[error("price {name}={value} is invalid: expected a finite number >= 0")]
     Price { name: &'static str, value: f64 },
-}
-
-/// Prices in USD, us-east-1 as published, checked 2026-11.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Prices {
-    pub shard_hour: f64,
-    pub put_units_million: f64,
-    pub on_demand_stream_hour: f64,
-    pub on_demand_gb: f64,
-}
-
-impl Default for Prices {
-    fn default() -> Self {
-        Prices {
-            shard_hour: 0.015,
-            put_units_million: 0.014,
-            on_demand_stream_hour: 0.04,
-            on_demand_gb: 0.08,
-        }
-    }
 }
 
 /// Whose decision code acts on the alarms.
@@ -170,67 +159,6 @@ where
     K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
 {
     Settings::from_lookup(|name| vars.get(name).cloned())
-}
-
-/// One timeline row: the period of one trace row and what the simulated stream did with it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TimelineRow {
-    pub timestamp: DateTime<Utc>,
-    pub shards: u32,
-    pub incoming_bytes: f64,
-    pub incoming_records: f64,
-    pub throttled_records: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReshardEvent {
-    pub at: DateTime<Utc>,
-    pub direction: Direction,
-    pub from: u32,
-    pub to: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub variant: String,
-    /// Trace rows replayed; every per-period sum below is over these.
-    pub periods: u64,
-    /// Periods inside the trace's span without a row (counted as 0 load by the alarms).
-    pub missing_periods: u64,
-    pub period_secs: i64,
-    pub initial_shards: u32,
-    pub final_shards: u32,
-    pub shard_hours: f64,
-    pub records_total: f64,
-    pub records_throttled: f64,
-    pub throttled_fraction: f64,
-    pub throttled_periods: u64,
-    pub bytes_total: f64,
-    pub reshards: u64,
-    pub scale_ups: u64,
-    pub scale_downs: u64,
-    pub max_reshards_in_24h: u32,
-    /// Reshards that were beyond AWS's 10 in a rolling 24 h (AWS would have refused them).
-    pub reshards_over_daily_limit: u64,
-    pub alarm_actions: u64,
-    pub refusals: u64,
-    /// Reshards AWS refused (only the upstream replay asks for illegal ones).
-    pub refused_by_aws: u64,
-    /// Scheduled evaluations that resharded.
-    pub scheduled_reshards: u64,
-    pub put_payload_units: f64,
-    pub provisioned_cost_usd: f64,
-    pub on_demand_cost_usd: f64,
-    pub oracle_shard_hours: f64,
-    pub oracle_provisioned_cost_usd: f64,
-    pub prices: Prices,
-}
-
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub summary: Summary,
-    pub timeline: Vec<TimelineRow>,
-    pub reshards: Vec<ReshardEvent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -790,24 +718,6 @@ impl Replay {
     }
 }
 
-/// The most reshards in any rolling 24 h, and how many reshards were beyond AWS's limit.
-fn day_counts(reshards: &[ReshardEvent]) -> (u32, u64) {
-    let mut most = 0;
-    let mut over = 0;
-    let mut first = 0;
-    for (i, r) in reshards.iter().enumerate() {
-        while reshards[first].at <= r.at - Duration::hours(24) {
-            first += 1;
-        }
-        let in_day = (i + 1 - first) as u32;
-        most = most.max(in_day);
-        if in_day > AWS_DAILY_RESHARD_LIMIT {
-            over += 1;
-        }
-    }
-    (most, over)
-}
-
 fn build_alarms(
     settings: &Settings,
     pair: &AlarmPair,
@@ -881,233 +791,6 @@ pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
     Ok(replay.finish(span))
 }
 
-/// Writes the timeline as CSV: `timestamp,shards,incoming_bytes,incoming_records,throttled_records`.
-pub fn write_timeline(out: impl std::io::Write, rows: &[TimelineRow]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "timestamp",
-        "shards",
-        "incoming_bytes",
-        "incoming_records",
-        "throttled_records",
-    ])?;
-    for r in rows {
-        w.write_record([
-            r.timestamp
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            r.shards.to_string(),
-            r.incoming_bytes.to_string(),
-            r.incoming_records.to_string(),
-            r.throttled_records.to_string(),
-        ])?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-/// A few lines for a person.
-pub fn human_report(s: &Summary) -> String {
-    let pct = |x: f64| 100.0 * x;
-    format!(
-        "policy: {variant}\n\
-         periods: {periods} of {secs} s ({missing} missing), shards {init} -> {fin}\n\
-         shard-hours: {sh:.1} (oracle bound {osh:.1}, {ratio:.2}x)\n\
-         throttled: {thr:.0} of {rec:.0} records ({tf:.3}%) in {tp} periods (per-period model: a lower bound)\n\
-         reshards: {n} ({up} up, {down} down), at most {day} in 24 h{over}; {actions} alarm actions, {refused} refused\n\
-         cost: provisioned ${pc:.2} (oracle ${oc:.2}), on-demand ${od:.2}\n",
-        variant = s.variant,
-        periods = s.periods,
-        secs = s.period_secs,
-        missing = s.missing_periods,
-        init = s.initial_shards,
-        fin = s.final_shards,
-        sh = s.shard_hours,
-        osh = s.oracle_shard_hours,
-        ratio = if s.oracle_shard_hours > 0.0 { s.shard_hours / s.oracle_shard_hours } else { 0.0 },
-        thr = s.records_throttled,
-        rec = s.records_total,
-        tf = pct(s.throttled_fraction),
-        tp = s.throttled_periods,
-        n = s.reshards,
-        up = s.scale_ups,
-        down = s.scale_downs,
-        day = s.max_reshards_in_24h,
-        over = if s.reshards_over_daily_limit > 0 {
-            format!(" ({} beyond AWS's 10 per 24 h)", s.reshards_over_daily_limit)
-        } else {
-            String::new()
-        },
-        actions = s.alarm_actions,
-        refused = s.refusals,
-        pc = s.provisioned_cost_usd,
-        oc = s.oracle_provisioned_cost_usd,
-        od = s.on_demand_cost_usd,
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn trace_of(needs: &[Option<f64>]) -> Trace {
-        let start = DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap();
-        let rows = needs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                n.map(|n| Row {
-                    timestamp: start + Duration::seconds(300 * i as i64),
-                    incoming_bytes: n * 300_000.0 * 100.0,
-                    incoming_records: n * 300_000.0,
-                })
-            })
-            .collect();
-        Trace {
-            rows,
-            period_secs: Some(300),
-        }
-    }
-
-    /// These tests are about the replay's alarm mechanics, so the policy is the upstream
-    /// rule (doubling/halving) without the schedule; sizing has its own tests.
-    fn opts(settings: Settings, initial: u32) -> Options {
-        Options {
-            initial_shards: Some(initial),
-            schedule: false,
-            ..Options::new(Settings {
-                scaling_policy: ScalingPolicy::Upstream,
-                ..settings
-            })
-        }
-    }
-
-    #[test]
-    fn flags_are_validated_as_the_lambdas_variables() {
-        let vars: HashMap<&str, String> = [
-            ("SCALE_UP_EVALUATION_PERIOD", "3".to_string()),
-            ("SCALE_UP_DATAPOINTS_REQUIRED", "4".to_string()),
-        ]
-        .into();
-        let err = settings_from_vars(&vars).unwrap_err();
-        assert!(
-            err.to_string().contains("SCALE_UP_DATAPOINTS_REQUIRED"),
-            "{err}"
-        );
-        let vars: HashMap<&str, String> = [("MAX_RESHARDS_PER_DAY", "11".to_string())].into();
-        assert!(settings_from_vars(&vars)
-            .unwrap_err()
-            .to_string()
-            .contains("MAX_RESHARDS_PER_DAY"));
-    }
-
-    #[test]
-    fn throttling_is_the_load_above_capacity_per_period() {
-        let out = simulate(
-            &trace_of(&[Some(2.0), Some(0.5)]),
-            &opts(Settings::default(), 1),
-        )
-        .unwrap();
-        let s = &out.summary;
-        assert_eq!(s.records_total, 750_000.0);
-        assert!((s.records_throttled - 300_000.0).abs() < 1e-6);
-        assert_eq!(s.throttled_periods, 1);
-        assert_eq!(s.oracle_shard_hours, 3.0 * 300.0 / 3600.0);
-    }
-
-    #[test]
-    fn a_missing_period_is_zero_usage_and_breaks_a_five_of_five_run() {
-        let mut needs = vec![Some(0.9); 4];
-        needs.push(None);
-        needs.extend([Some(0.9); 4]);
-        let out = simulate(&trace_of(&needs), &opts(Settings::default(), 1)).unwrap();
-        assert_eq!(out.summary.reshards, 0);
-        assert_eq!(out.summary.missing_periods, 1);
-        needs[4] = Some(0.9);
-        let out = simulate(&trace_of(&needs), &opts(Settings::default(), 1)).unwrap();
-        assert_eq!(out.summary.scale_ups, 1);
-    }
-
-    #[test]
-    fn a_reshard_takes_its_periods_and_events_meanwhile_are_refused() {
-        // 1 of 1 datapoints: the alarm can fire again while the stream is UPDATING. The
-        // metrics report what 1 shard admits, 50% of the 2 the rewritten alarm divides by,
-        // so the threshold is below that.
-        let mut settings = Settings::default();
-        settings.scale_up.threshold = 0.4;
-        settings.scale_up.evaluation_periods = 1;
-        settings.scale_up.datapoints_to_alarm = 1;
-        let mut o = opts(settings, 1);
-        o.reshard_periods = 2;
-        let start = trace_of(&[Some(4.0)]).rows[0].timestamp;
-        let mut replay = Replay::new(o, start, 300, 1).unwrap();
-        let row = |i: i64| Row {
-            timestamp: start + Duration::seconds(300 * i),
-            incoming_bytes: 0.0,
-            incoming_records: 4.0 * 300_000.0,
-        };
-        let first = replay.step(Some(&row(0)));
-        assert!(matches!(first[0].decision, Decision::Scale(ref p) if p.to == 2));
-        // Periods 1 and 2 still run on 1 shard; their evaluations see UPDATING.
-        for i in 1..=2 {
-            assert_eq!(replay.shards(), 1);
-            let fired = replay.step(Some(&row(i)));
-            assert_eq!(fired.len(), 1, "period {i}");
-            assert_eq!(fired[0].observed.stream.status, StreamStatus::Updating);
-            assert!(matches!(
-                fired[0].decision,
-                Decision::Refuse {
-                    refusal: policy::Refusal::NotActive(StreamStatus::Updating),
-                    ..
-                }
-            ));
-        }
-        assert_eq!(replay.shards(), 2);
-        let fired = replay.step(Some(&row(3)));
-        assert!(matches!(fired[0].decision, Decision::Scale(ref p) if p.from == 2 && p.to == 4));
-        let out = replay.finish(4);
-        let shards: Vec<u32> = out.timeline.iter().map(|r| r.shards).collect();
-        assert_eq!(shards, [1, 1, 1, 2]);
-    }
-
-    #[test]
-    fn the_daily_limit_holds_and_upstream_counts_what_it_broke() {
-        // Load flips every two periods; 1-of-1 alarms chase it.
-        let mut settings = Settings::default();
-        settings.scale_up.evaluation_periods = 1;
-        settings.scale_up.datapoints_to_alarm = 1;
-        settings.scale_down.evaluation_periods = 1;
-        settings.scale_down.datapoints_to_alarm = 1;
-        let needs: Vec<Option<f64>> = (0..288)
-            .map(|i| Some(if (i / 2) % 2 == 0 { 1.8 } else { 0.1 }))
-            .collect();
-        let trace = trace_of(&needs);
-        let ours = simulate(&trace, &opts(settings.clone(), 1))
-            .unwrap()
-            .summary;
-        assert_eq!(ours.max_reshards_in_24h, 10);
-        assert_eq!(ours.reshards_over_daily_limit, 0);
-        let mut o = opts(settings, 1);
-        o.variant = Variant::Upstream;
-        let upstream = simulate(&trace, &o).unwrap().summary;
-        // Upstream counts nothing; AWS refuses its 11th call and the alarm fires again.
-        assert_eq!(upstream.max_reshards_in_24h, 10);
-        assert_eq!(upstream.reshards_over_daily_limit, 0);
-        assert!(upstream.refused_by_aws > 0);
-    }
-
-    #[test]
-    fn the_plot_is_an_svg_with_its_caption() {
-        let out = simulate(
-            &trace_of(&[Some(0.2), Some(3.0), None, Some(3.0)]),
-            &opts(Settings::default(), 1),
-        )
-        .unwrap();
-        let svg = crate::replay::plot::render(&out, "t <1>");
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert!(svg.contains("t &lt;1&gt;"));
-        assert!(svg.contains("shard-hours"));
-        assert!(svg.contains("time (UTC)"));
-    }
-}
+#[path = "simulate_tests.rs"]
+mod tests;
