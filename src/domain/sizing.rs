@@ -358,9 +358,11 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
         return Move::Hold(Hold::NoBudget);
     }
     // Bounds first: a stream outside them is brought back, as far as one call goes.
-    if n < min && asked != Some(Direction::Down) {
+    // (The account's headroom may cap `max` below the minimum: then as far as it allows.)
+    let toward_min = min.min(n.saturating_mul(2)).min(max.max(n));
+    if n < min && toward_min > n && asked != Some(Direction::Down) {
         return Move::Reshard {
-            to: min.min(n.saturating_mul(2)),
+            to: toward_min,
             why: Reason::BelowMinimum,
         };
     }

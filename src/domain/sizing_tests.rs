@@ -284,6 +284,13 @@ fn a_stream_outside_its_bounds_is_brought_back_in_legal_steps() {
         decide_bounded(&busy, 20, 0, Some(Direction::Up), bounds),
         Move::Hold(Hold::AtBound)
     );
+    // The account's headroom caps the way up (a max below the minimum): as far as it goes.
+    let capped = Bounds { min: 10, max: 4 };
+    assert_eq!(to(decide_bounded(&u, 3, 0, None, capped)), 4);
+    assert_eq!(
+        decide_bounded(&u, 4, 0, None, capped),
+        Move::Hold(Hold::Fits)
+    );
     // Bounds moves may use the reserve, never an 11th call.
     assert_eq!(to(decide_bounded(&u, 3, 9, None, bounds)), 6);
     assert_eq!(

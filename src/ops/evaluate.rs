@@ -106,9 +106,16 @@ impl<P: AwsPort> Autoscaler<P> {
             .into_iter()
             .filter(|s| self.settings.manages(s))
             .collect();
+        // One DescribeLimits per run (its quota is 1 call a second), spent down as streams grow.
+        let mut headroom = self.aws.account_headroom().await.ok();
         let mut out = Vec::with_capacity(streams.len());
         for stream in streams {
-            let result = self.evaluate_stream(&stream).await;
+            let result = self.evaluate_stream(&stream, headroom).await;
+            if let (Some(h), Some(outcome)) = (headroom.as_mut(), &result.outcome) {
+                if let (Some(from), Some(to)) = (outcome.from, outcome.to) {
+                    *h = h.saturating_sub(to.saturating_sub(from));
+                }
+            }
             tracing::info!(stream = %stream, result = ?result.evaluation, error = ?result.error, "scheduled evaluation");
             out.push(result);
         }
@@ -116,7 +123,8 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// Sizes one stream from its recent load and reshards it if [`schedule::evaluate`] says so.
-    pub async fn evaluate_stream(&self, stream: &str) -> StreamEvaluation {
+    /// `headroom`: the shards the account may still open (`None`: unknown).
+    pub async fn evaluate_stream(&self, stream: &str, headroom: Option<u32>) -> StreamEvaluation {
         let mut result = StreamEvaluation {
             stream: stream.to_string(),
             evaluation: None,
@@ -126,11 +134,10 @@ impl<P: AwsPort> Autoscaler<P> {
         let now = self.aws.now();
         let pair = AlarmPair::new(stream);
         let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
-        let (summary, tags, alarms, headroom, usage) = tokio::join!(
+        let (summary, tags, alarms, usage) = tokio::join!(
             self.aws.stream_summary(stream),
             self.aws.stream_tags(stream),
             self.aws.describe_alarms(&names),
-            self.aws.account_headroom(),
             read_usage(&self.aws, &self.settings, stream, now)
         );
         let gathered = (|| -> Result<_, String> {
@@ -181,7 +188,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 kept_up: kept(&names[0]),
                 kept_down: kept(&names[1]),
             },
-            account_headroom: headroom.ok(),
+            account_headroom: headroom,
         };
         let evaluation = schedule::evaluate(&pair, &observed, &usage, &self.settings, now);
         if let Evaluation::Scale { plan, .. } = &evaluation {
