@@ -212,6 +212,21 @@ fn a_ramp_seen_on_each_of_the_last_days_is_provisioned_ahead() {
 }
 
 #[test]
+fn less_than_two_days_of_history_is_no_forecast() {
+    // The same day-3 08:40, but the datapoints start at noon of day 1: only one day holds
+    // the ramp, which is not a pattern yet.
+    let needs = daily(520);
+    let skip = 144; // 12 hours of 5-minute periods
+    let u = Usage {
+        period_secs: P,
+        start: t0() + Duration::minutes(5 * skip as i64),
+        needs: Cow::Owned(needs[skip..].to_vec()),
+    };
+    assert_eq!(u.end(), usage(daily(520)).end());
+    assert_eq!(decide_at(&u, 3, 0, None), Move::Hold(Hold::Fits));
+}
+
+#[test]
 fn a_recurring_ramp_holds_a_scale_down_that_would_be_undone() {
     // Day 3, 07:30 at 9 shards: the quiet hour alone says 3, but the ramp is due.
     let u = usage(daily(450));
