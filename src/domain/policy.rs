@@ -154,7 +154,7 @@ pub enum Refusal {
     /// Only the replay of the upstream Go Lambda, which asks AWS for reshards it refuses.
     #[error("AWS refused the reshard: {0}")]
     RefusedByAws(String),
-    #[error("sized policy holds at {shards} shards: {hold:?}")]
+    #[error("SCALING_POLICY=sized holds at {shards} shards: {hold}")]
     Sized { shards: u32, hold: sizing::Hold },
 }
 

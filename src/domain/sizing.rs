@@ -312,6 +312,22 @@ pub enum Hold {
     AtBound,
 }
 
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hold::Fits => write!(f, "the measured load fits the current shards"),
+            Hold::NoData => write!(f, "too few recent datapoints to size from"),
+            Hold::Reserve => write!(f, "the move would spend a reshard kept for scale-ups"),
+            Hold::NoBudget => write!(f, "no reshard left in the rolling 24 hours"),
+            Hold::RecurringLoad { level } => write!(
+                f,
+                "{level:.1} shards of load recurred at this time on each of the last days"
+            ),
+            Hold::AtBound => write!(f, "already at the bound"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "move", rename_all = "snake_case")]
 pub enum Move {
