@@ -9,6 +9,7 @@
 use crate::aws::{AwsPort, ExistingAlarm};
 use crate::domain::event::{AlarmNotification, AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
+use crate::domain::metrics;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::{tag, ScalingPolicy, Settings};
@@ -88,11 +89,27 @@ impl<P: AwsPort> Autoscaler<P> {
     /// The scheduled invocation's second half, after the reconcile: each reshard is reported
     /// like an alarm action's.
     pub(crate) async fn evaluate_scheduled(&self, report: &mut InvocationReport) {
-        match self.evaluate_all().await {
-            Ok(evaluations) => report
-                .alarms
-                .extend(evaluations.into_iter().filter_map(|e| e.outcome)),
-            Err(err) => tracing::error!(error = %err, "scheduled evaluation failed"),
+        let failed = match self.evaluate_all().await {
+            Ok(evaluations) => {
+                let outcomes: Vec<AlarmOutcome> =
+                    evaluations.into_iter().filter_map(|e| e.outcome).collect();
+                let failed = outcomes.iter().any(|o| !o.is_success());
+                report.alarms.extend(outcomes);
+                failed
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "scheduled evaluation failed");
+                true
+            }
+        };
+        if failed {
+            report.metric_lines.push(metrics::emf_line(
+                &self.settings.metric_namespace,
+                &self.function_name,
+                metrics::FATAL_ERROR_METRIC,
+                1.0,
+                self.aws.now(),
+            ));
         }
     }
 
