@@ -171,3 +171,29 @@ async fn the_schedule_scales_up_ahead_of_a_ramp_seen_on_the_last_two_days() {
     b.handle_invocation(Invocation::Scheduled).await;
     assert_eq!(shards(&b), 3);
 }
+
+#[tokio::test]
+async fn a_scheduled_reshard_that_fails_is_reported_with_the_error_metric() {
+    let now = day0() + Duration::hours(12);
+    let a = wired(now, 8, &Settings::default()).await;
+    put_load(&a.aws, now - Duration::hours(2), now, |_| 1.0);
+    a.aws.inject(
+        "UpdateShardCount",
+        0,
+        Fault::Refuse("LimitExceededException"),
+    );
+    let report = a.handle_invocation(Invocation::Scheduled).await;
+    assert_eq!(shards(&a), 8);
+    assert!(
+        report.alarms.iter().any(|o| o.outcome == Outcome::Failed),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .metric_lines
+            .iter()
+            .any(|l| l.contains("FATAL_ERROR_KINESIS_SCALING")),
+        "{:?}",
+        report.metric_lines
+    );
+}
