@@ -669,7 +669,23 @@ impl Replay {
         let put_cost = t.put_units / 1e6 * p.put_units_million;
         let (max_in_day, over) = day_counts(&self.reshards);
         let summary = Summary {
-            variant: self.opts.variant.label(),
+            variant: match self.opts.variant {
+                Variant::Ours => format!(
+                    "ours, SCALING_POLICY={}{}",
+                    match self.opts.settings.scaling_policy {
+                        ScalingPolicy::Sized => "sized",
+                        ScalingPolicy::Upstream => "upstream",
+                    },
+                    if self.opts.schedule
+                        && self.opts.settings.scaling_policy == ScalingPolicy::Sized
+                    {
+                        ", scheduled evaluation every period"
+                    } else {
+                        ", alarms only"
+                    }
+                ),
+                Variant::Upstream => self.opts.variant.label(),
+            },
             periods: t.periods,
             missing_periods: trace_span_periods.saturating_sub(t.periods),
             period_secs: self.period_secs,
