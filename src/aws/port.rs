@@ -33,6 +33,14 @@ impl AwsError {
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+
+    /// IAM said no: the caller's role lacks the permission (each service spells it its way).
+    pub fn is_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation")
+        )
+    }
 }
 
 pub type AwsResult<T> = Result<T, AwsError>;

@@ -15,9 +15,10 @@ use crate::aws::{AwsClients, AwsError, AwsPort, ExistingAlarm, FailureKind};
 use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
 use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
 use crate::domain::history::ReshardHistory;
+use crate::domain::degraded::Degradation;
 use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
 use crate::domain::policy::{
-    self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
+    self, AlarmReset, AlarmsState, Decision, Observed, Refusal, ScalePlan, StreamState, Trigger,
 };
 use crate::domain::settings::{tag, Settings};
 use crate::ops::reconcile::{self, ReconcileReport};
@@ -60,6 +61,12 @@ pub struct AlarmOutcome {
     pub reason: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Why it was refused, as a stable key (the `Reason` of the `SCALING_REFUSED` metric).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Permissions the role lacks and what was done without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degradation>,
     /// The full decision, for dry runs and refusals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
@@ -77,6 +84,8 @@ impl AlarmOutcome {
             outcome,
             reason: reason.into(),
             errors: Vec::new(),
+            refusal: None,
+            degraded: Vec::new(),
             decision: None,
         }
     }
@@ -93,6 +102,9 @@ pub struct InvocationReport {
     /// What a scheduled reconcile found and fixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconcile: Option<ReconcileReport>,
+    /// Permissions the role lacks, each once, and what was done without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degradation>,
     /// Embedded Metric Format lines to print (stdout in Lambda).
     #[serde(skip)]
     pub metric_lines: Vec<String>,
@@ -105,23 +117,67 @@ impl InvocationReport {
     }
 }
 
+/// AWS's limit on one stream's tags.
+const STREAM_TAG_LIMIT: usize = 50;
+
+/// What one invocation learns once and shares between its records (handled one after
+/// another, so a plain lock never waits).
+#[derive(Debug, Default)]
+struct InvocationContext {
+    /// DescribeLimits' answer: `None` not asked yet, `Some(None)` unknown.
+    headroom: std::sync::Mutex<Option<Option<u32>>>,
+}
+
+impl InvocationContext {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Option<u32>>> {
+        self.headroom.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn headroom(&self) -> Option<Option<u32>> {
+        *self.lock()
+    }
+
+    fn set_headroom(&self, headroom: Option<u32>) {
+        *self.lock() = Some(headroom);
+    }
+
+    /// A scale-up of this invocation opened `shards` more: less headroom for the next.
+    fn spend_headroom(&self, shards: u32) {
+        if let Some(Some(headroom)) = self.lock().as_mut() {
+            *headroom = headroom.saturating_sub(shards);
+        }
+    }
+}
+
+/// Round 1's result.
+struct Gathered {
+    observed: Observed,
+    existing: HashMap<String, ExistingAlarm>,
+    degraded: Vec<Degradation>,
+}
+
 /// Why gathering stopped before a decision could be made.
 #[derive(Debug, thiserror::Error)]
 enum GatherError {
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// CloudWatch does not show the alarm in ALARM: the event is not acted on.
+    #[error(transparent)]
+    Unconfirmed(event::Unconfirmed),
     /// A tag we own or read is unusable: change nothing until a person fixes it.
     #[error("{0}")]
     BadTag(String),
 }
 
 impl<P: AwsPort> Autoscaler<P> {
-    /// Handles a Lambda payload: every SNS record in order.
+    /// Handles a Lambda payload: every alarm notification in order (an SNS event may carry
+    /// several; a direct alarm action or an EventBridge alarm event carries one).
     pub async fn handle_invocation(&self, invocation: Invocation) -> InvocationReport {
         let mut report = InvocationReport {
             dry_run: self.settings.dry_run,
             alarms: Vec::new(),
             reconcile: None,
+            degraded: Vec::new(),
             metric_lines: Vec::new(),
         };
         let records = match invocation {
@@ -131,28 +187,71 @@ impl<P: AwsPort> Autoscaler<P> {
                 return report;
             }
         };
+        let context = InvocationContext::default();
         for (index, record) in records.into_iter().enumerate() {
             let outcome = match record {
-                Ok(notification) => self.handle_alarm(index, &notification).await,
+                Ok(notification) => self.handle_record(&context, index, &notification).await,
                 Err(err) => invalid(index, &err),
             };
             log_summary(&outcome);
-            if !outcome.is_success() || outcome_needs_attention(&outcome) {
-                report.metric_lines.push(metrics::emf_line(
-                    &self.settings.metric_namespace,
-                    &self.function_name,
-                    FATAL_ERROR_METRIC,
-                    1.0,
-                    self.aws.now(),
-                ));
+            for degradation in &outcome.degraded {
+                // Once per invocation, with the permission that would lift it.
+                if !report.degraded.contains(degradation) {
+                    tracing::warn!(
+                        degradation = ?degradation,
+                        permission = degradation.permission().unwrap_or(""),
+                        "{}",
+                        degradation.describe()
+                    );
+                    report.degraded.push(*degradation);
+                }
             }
+            self.outcome_metrics(&outcome, &mut report.metric_lines);
             report.alarms.push(outcome);
         }
         report
     }
 
+    /// The EMF lines one handled alarm is counted in: a reshard by direction, a refusal by
+    /// reason, the error metric for a failure or a refusal a person must hear about.
+    fn outcome_metrics(&self, outcome: &AlarmOutcome, lines: &mut Vec<String>) {
+        let namespace = &self.settings.metric_namespace;
+        let now = self.aws.now();
+        let stream = outcome.stream.as_deref();
+        match (outcome.outcome, stream) {
+            (Outcome::Scaled, Some(stream)) => {
+                let direction = outcome.action.map(|d| d.to_string()).unwrap_or_default();
+                lines.push(metrics::reshard_line(namespace, stream, &direction, now));
+            }
+            (Outcome::Refused, Some(stream)) => {
+                let reason = outcome.refusal.as_deref().unwrap_or("refused");
+                lines.push(metrics::refusal_line(namespace, stream, reason, now));
+            }
+            _ => {}
+        }
+        if !outcome.is_success() || outcome_needs_attention(outcome) {
+            lines.push(metrics::error_line(
+                namespace,
+                &self.function_name,
+                stream,
+                now,
+            ));
+        }
+    }
+
+    /// Handles one alarm notification on its own (an invocation of one record).
     pub async fn handle_alarm(
         &self,
+        record: usize,
+        notification: &AlarmNotification,
+    ) -> AlarmOutcome {
+        self.handle_record(&InvocationContext::default(), record, notification)
+            .await
+    }
+
+    async fn handle_record(
+        &self,
+        context: &InvocationContext,
         record: usize,
         notification: &AlarmNotification,
     ) -> AlarmOutcome {
@@ -168,9 +267,23 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         outcome.action = Some(trigger.direction);
 
-        let gathered = self.gather(&trigger, &notification.alarm_arn).await;
-        let (observed, existing) = match gathered {
+        let gathered = self
+            .gather(context, &trigger, &notification.alarm_arn)
+            .await;
+        let Gathered {
+            observed,
+            existing,
+            degraded,
+        } = match gathered {
             Ok(state) => state,
+            Err(GatherError::Unconfirmed(unconfirmed)) => {
+                // Whatever delivered it, CloudWatch does not back it: change nothing, not
+                // even the alarm's state.
+                outcome.outcome = Outcome::Refused;
+                outcome.refusal = Some("unconfirmed".into());
+                outcome.reason = unconfirmed.to_string();
+                return outcome;
+            }
             Err(err) => {
                 outcome.outcome = Outcome::Failed;
                 outcome.reason = err.to_string();
@@ -179,7 +292,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 // bad tag needs a person, and a dry run changes nothing.
                 let retry = match &err {
                     GatherError::Aws(e) => !e.is("ResourceNotFoundException"),
-                    GatherError::BadTag(_) => false,
+                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => false,
                 };
                 if retry && !self.settings.dry_run {
                     let reset = fire_again(
@@ -191,6 +304,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 return outcome;
             }
         };
+        outcome.degraded = degraded;
         outcome.from = Some(observed.stream.open_shards);
 
         let now = self.aws.now();
@@ -211,6 +325,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 realign,
             } => {
                 outcome.outcome = Outcome::Refused;
+                outcome.refusal = Some(refusal_kind(&refusal));
                 outcome.reason = refusal.to_string();
                 if let Some(alarms) = &realign {
                     let written = tokio::join!(
@@ -239,36 +354,75 @@ impl<P: AwsPort> Autoscaler<P> {
                     &mut outcome,
                 )
                 .await;
+                match outcome.outcome {
+                    Outcome::Scaled if plan.to > plan.from => {
+                        context.spend_headroom(plan.to - plan.from);
+                    }
+                    // The executor's only refusal: the stream was busy (ResourceInUse).
+                    Outcome::Refused if outcome.refusal.is_none() => {
+                        outcome.refusal = Some("stream_busy".into());
+                    }
+                    _ => {}
+                }
             }
         }
         outcome
     }
 
-    /// Round 1: everything the decision needs, in parallel.
+    /// Round 1: everything the decision needs, in parallel. The triggering alarm's state is
+    /// checked first: an event CloudWatch does not confirm stops here, whatever else failed.
+    /// A permission the role lacks (tags, DescribeLimits) degrades instead of failing.
     async fn gather(
         &self,
+        context: &InvocationContext,
         trigger: &Trigger,
         alarm_arn: &str,
-    ) -> Result<(Observed, HashMap<String, ExistingAlarm>), GatherError> {
+    ) -> Result<Gathered, GatherError> {
         let names = [
             trigger.pair.name(Direction::Up),
             trigger.pair.name(Direction::Down),
         ];
         let headroom = async {
             match trigger.direction {
-                Direction::Up => self.aws.account_headroom().await.map(Some),
-                Direction::Down => Ok(None),
+                Direction::Up => self.headroom(context).await,
+                Direction::Down => (None, None),
             }
         };
-        let (alarms, alarm_tags, summary, stream_tags, headroom) = tokio::join!(
+        let (alarms, alarm_tags, summary, stream_tags, (headroom, headroom_degraded)) = tokio::join!(
             self.aws.describe_alarms(&names),
             self.aws.alarm_tags(alarm_arn),
             self.aws.stream_summary(&trigger.stream),
             self.aws.stream_tags(&trigger.stream),
             headroom
         );
-        let (alarms, alarm_tags, summary, stream_tags, headroom) =
-            (alarms?, alarm_tags?, summary?, stream_tags?, headroom?);
+        let alarms = alarms?;
+        event::confirm(
+            &trigger.alarm_name,
+            alarms.get(&trigger.alarm_name).map(|a| a.state.as_str()),
+        )
+        .map_err(GatherError::Unconfirmed)?;
+        let mut degraded: Vec<Degradation> = headroom_degraded.into_iter().collect();
+        let alarm_tags = match alarm_tags {
+            Err(err) if err.is_denied() => {
+                degraded.push(Degradation::AlarmTagsUnreadable);
+                HashMap::new()
+            }
+            other => other?,
+        };
+        let summary = summary?;
+        let stream_tags = match stream_tags {
+            Err(err) if err.is_denied() => {
+                degraded.push(Degradation::StreamTagsUnreadable);
+                HashMap::new()
+            }
+            Ok(tags) => {
+                if tags.len() >= STREAM_TAG_LIMIT && !tags.contains_key(tag::RESHARD_HISTORY) {
+                    degraded.push(Degradation::HistoryNoRoom);
+                }
+                tags
+            }
+            Err(err) => return Err(err.into()),
+        };
 
         let last_scaled = match alarm_tags.get(TAG_LAST_SCALED) {
             None => None,
@@ -311,7 +465,29 @@ impl<P: AwsPort> Autoscaler<P> {
             },
             account_headroom: headroom,
         };
-        Ok((observed, alarms))
+        Ok(Gathered {
+            observed,
+            existing: alarms,
+            degraded,
+        })
+    }
+
+    /// The account's shard headroom, asked at most once per invocation (DescribeLimits allows
+    /// one call a second per account). Denied or throttled means unknown, never a failure.
+    async fn headroom(&self, context: &InvocationContext) -> (Option<u32>, Option<Degradation>) {
+        if let Some(known) = context.headroom() {
+            return (known, None);
+        }
+        let (headroom, degraded) = match self.aws.account_headroom().await {
+            Ok(headroom) => (Some(headroom), None),
+            Err(err) if err.is_denied() => (None, Some(Degradation::HeadroomDenied)),
+            Err(err) => {
+                tracing::warn!(error = %err, "DescribeLimits failed; headroom unknown for this invocation");
+                (None, Some(Degradation::HeadroomUnavailable))
+            }
+        };
+        context.set_headroom(headroom);
+        (headroom, degraded)
     }
 
     /// Rounds 2 to 5.
@@ -326,11 +502,24 @@ impl<P: AwsPort> Autoscaler<P> {
     ) {
         let stream = &plan.stream;
         // Round 2: record the reshard before making it, so the budget never under-counts.
-        if let Err(err) = self
-            .aws
-            .tag_stream(stream, tag::RESHARD_HISTORY, &plan.history.encode())
-            .await
-        {
+        // Without the permission, or with no room among the stream's 50 tags, go on as
+        // upstream did: the alarms' LastScaledTimestamp is the record, AWS keeps the budget.
+        let recorded = if outcome.degraded.contains(&Degradation::HistoryNoRoom) {
+            Ok(())
+        } else {
+            match self
+                .aws
+                .tag_stream(stream, tag::RESHARD_HISTORY, &plan.history.encode())
+                .await
+            {
+                Err(err) if err.is_denied() => {
+                    outcome.degraded.push(Degradation::HistoryDenied);
+                    Ok(())
+                }
+                other => other,
+            }
+        };
+        if let Err(err) = recorded {
             outcome.outcome = Outcome::Failed;
             outcome.reason = format!(
                 "could not record the reshard in the stream's history, so did not reshard: {err}"
@@ -571,6 +760,14 @@ fn invalid(index: usize, err: &EventError) -> AlarmOutcome {
 
 fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
     matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
+}
+
+/// A refusal's stable key: `daily_limit`, `at_bound`, `stale`, ... (its serde tag).
+fn refusal_kind(refusal: &Refusal) -> String {
+    serde_json::to_value(refusal)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "refused".to_string())
 }
 
 fn describe(decision: &Decision) -> String {
