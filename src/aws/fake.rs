@@ -101,6 +101,8 @@ struct State {
     faults: HashMap<&'static str, VecDeque<(usize, Fault)>>,
     seen: HashMap<&'static str, usize>,
     quotas: HashMap<&'static str, Quota>,
+    /// IAM: when set, only these actions are allowed; the rest answer AccessDeniedException.
+    allowed: Option<Vec<String>>,
     crashed: bool,
     calls: Vec<Call>,
 }
@@ -137,6 +139,18 @@ impl FakeAws {
     /// The account's shard limit (DescribeLimits' ShardLimit).
     pub fn with_shard_limit(self, limit: u32) -> Self {
         self.lock().shard_limit = Some(limit);
+        self
+    }
+
+    /// The caller's role allows only `actions` (IAM form `service:Action`, or bare `Action`);
+    /// every other call is refused with AccessDeniedException, as IAM does.
+    pub fn with_allowed_actions(self, actions: &[&str]) -> Self {
+        self.lock().allowed = Some(
+            actions
+                .iter()
+                .map(|a| a.rsplit(':').next().unwrap_or(a).to_string())
+                .collect(),
+        );
         self
     }
 
@@ -188,6 +202,41 @@ impl FakeAws {
     /// A Lambda function that exists, with no reserved concurrency.
     pub fn create_function(&self, name: &str) {
         self.lock().functions.insert(name.to_string(), None);
+    }
+
+    /// An alarm made by the account's administrator (outside any role the fake enforces), in
+    /// OK, tagged as `wire` tags it.
+    pub fn seed_alarm(&self, spec: &AlarmSpec) {
+        let mut s = self.lock();
+        let now = s.clock();
+        let (action, partner) = match spec.name.strip_suffix("-scale-up") {
+            Some(prefix) => ("Up", format!("{prefix}-scale-down")),
+            None => (
+                "Down",
+                spec.name.trim_end_matches("-scale-down").to_string() + "-scale-up",
+            ),
+        };
+        s.alarms.insert(
+            spec.name.clone(),
+            FakeAlarm {
+                spec: spec.clone(),
+                state: "OK".into(),
+                state_since: now,
+                tags: [
+                    ("ScaleAction".to_string(), action.to_string()),
+                    ("ComplimentaryAlarm".to_string(), partner),
+                ]
+                .into(),
+                writes: 0,
+            },
+        );
+    }
+
+    /// A stream tag set by the account's administrator (outside any enforced role).
+    pub fn seed_stream_tag(&self, stream: &str, key: &str, value: &str) {
+        if let Some(st) = self.lock().streams.get_mut(stream) {
+            st.tags.insert(key.to_string(), value.to_string());
+        }
     }
 
     /// Puts an alarm in `state` as CloudWatch's evaluation would.
@@ -300,6 +349,17 @@ impl FakeAws {
                 "the process died",
                 FailureKind::Unknown,
             ));
+        }
+        if let Some(allowed) = &s.allowed {
+            if !allowed.iter().any(|a| a == action) {
+                return Err(error(
+                    action,
+                    target,
+                    Some("AccessDeniedException"),
+                    &format!("the role is not authorized to perform: {action}"),
+                    FailureKind::Refused,
+                ));
+            }
         }
         s.settle();
         if let Some(quota) = s.quotas.get_mut(action) {

@@ -98,7 +98,8 @@ pub fn main() -> ExitCode {
 
 async fn serve_lambda() -> anyhow::Result<ExitCode> {
     lambda::init_json_logs();
-    let settings = Settings::from_env().context("invalid settings")?;
+    // Never refuse to start over a setting; what falls back is reported on every invocation.
+    let settings = Settings::tolerant_from_env();
     // Boxed: the runtime's and the SDK's futures nest deeper than rustc's default layout limit.
     Box::pin(lambda::run(settings))
         .await
@@ -143,7 +144,8 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
         std::fs::read_to_string(path)
             .with_context(|| format!("reading the event file {}", path.display()))?
     };
-    let settings = Settings::from_env().context("invalid settings")?;
+    // As the deployed function reads them: tolerant, fallbacks in the report.
+    let settings = Settings::tolerant_from_env();
     let invocation =
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
     let aws = AwsClients::load(&settings.throttle_retry).await;

@@ -5,6 +5,46 @@
 
 use serde::Serialize;
 
+/// What the role of `aws-samples/kinesis-auto-scaling` (`kinesis_scaling_cf.yaml`) lets the
+/// function do. Its GetMetricData and PutMetricData grants are scoped to alarm ARNs, which
+/// AWS does not honour for them, so they are effectively denied and not listed.
+pub const UPSTREAM_ROLE_ACTIONS: &[&str] = &[
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:ListTagsForResource",
+    "cloudwatch:SetAlarmState",
+    "cloudwatch:TagResource",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:AddTagsToStream",
+    "kinesis:ListTagsForStream",
+    "kinesis:UpdateShardCount",
+    "lambda:PutFunctionConcurrency",
+    "lambda:DeleteFunctionConcurrency",
+];
+
+/// What a scale event needs: without one of these, scaling fails.
+pub const REQUIRED_ACTIONS: &[&str] = &[
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:SetAlarmState",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:UpdateShardCount",
+];
+
+/// What a scale event can use beyond [`REQUIRED_ACTIONS`], and what each buys.
+pub const OPTIONAL_ACTIONS: &[(&str, &str)] = &[
+    ("kinesis:DescribeLimits", "scale-ups capped at the account's shard headroom instead of refused by AWS"),
+    ("kinesis:ListTagsForStream", "per-stream bounds and consumer (tags), and the reshard history"),
+    ("kinesis:AddTagsToStream", "the reshard history: our daily budget with its scale-up reserve"),
+    ("kinesis:RemoveTagsFromStream", "taking a refused reshard's record back"),
+    ("cloudwatch:ListTagsForResource", "the alarm's LastScaledTimestamp: the stale-event guard"),
+    ("cloudwatch:TagResource", "writing LastScaledTimestamp after a reshard"),
+    ("lambda:PutFunctionConcurrency", "the consumer's reserved concurrency follows the shards"),
+    ("lambda:DeleteFunctionConcurrency", "upstream's fallback when setting it fails"),
+    ("lambda:GetFunctionConcurrency", "reconcile reads the consumer's concurrency"),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Degradation {

@@ -16,6 +16,7 @@ use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_
 use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
 use crate::domain::history::ReshardHistory;
 use crate::domain::degraded::Degradation;
+use crate::domain::fallback::SettingFallback;
 use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
 use crate::domain::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, Refusal, ScalePlan, StreamState, Trigger,
@@ -105,6 +106,9 @@ pub struct InvocationReport {
     /// Permissions the role lacks, each once, and what was done without them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<Degradation>,
+    /// Variables the function does not use as set (see `Settings::fallbacks`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings_fallbacks: Vec<SettingFallback>,
     /// Embedded Metric Format lines to print (stdout in Lambda).
     #[serde(skip)]
     pub metric_lines: Vec<String>,
@@ -178,8 +182,10 @@ impl<P: AwsPort> Autoscaler<P> {
             alarms: Vec::new(),
             reconcile: None,
             degraded: Vec::new(),
+            settings_fallbacks: self.settings.fallbacks.clone(),
             metric_lines: Vec::new(),
         };
+        self.report_fallbacks(&mut report);
         let records = match invocation {
             Invocation::Alarms(records) => records,
             Invocation::Scheduled => {
@@ -210,6 +216,28 @@ impl<P: AwsPort> Autoscaler<P> {
             report.alarms.push(outcome);
         }
         report
+    }
+
+    /// Settings the tolerant reading replaced or used as given: logged, and the error metric,
+    /// on every invocation until the variables are fixed (`kinesis-autoscaler check-config`).
+    fn report_fallbacks(&self, report: &mut InvocationReport) {
+        if self.settings.fallbacks.is_empty() {
+            return;
+        }
+        for fallback in &self.settings.fallbacks {
+            tracing::error!(
+                variable = fallback.variable,
+                value = %fallback.value,
+                used = %fallback.used,
+                "setting not used as set: {fallback}"
+            );
+        }
+        report.metric_lines.push(metrics::error_line(
+            &self.settings.metric_namespace,
+            &self.function_name,
+            None,
+            self.aws.now(),
+        ));
     }
 
     /// The EMF lines one handled alarm is counted in: a reshard by direction, a refusal by
