@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod doctor;
 pub mod sim;
 pub mod tables;
 pub mod wiring;
@@ -60,6 +61,7 @@ enum Command {
     Wire(wiring::WireArgs),
     Unwire(wiring::UnwireArgs),
     Status(wiring::StatusArgs),
+    CheckConfig(doctor::CheckConfigArgs),
 }
 
 /// Parses the command line and runs it: the whole binary.
@@ -130,6 +132,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Wire(args) => Ok(wiring::wire(args).await?),
         Command::Unwire(args) => Ok(wiring::unwire(args).await?),
         Command::Status(args) => Ok(wiring::status(args).await?),
+        Command::CheckConfig(args) => doctor::check_config(args),
     }
 }
 
