@@ -248,7 +248,10 @@ impl Bench<'_> {
             ));
         }
         // (c) the error metric exactly when the fault stopped or damaged the event.
-        let metric = !report.metric_lines.is_empty();
+        let metric = report
+            .metric_lines
+            .iter()
+            .any(|l| l.contains("FATAL_ERROR_KINESIS_SCALING"));
         let want_metric = expects_metric(action, kind);
         if metric != want_metric {
             failures.push(format!(

@@ -147,12 +147,12 @@ mod tests {
     #[test]
     fn what_the_go_lambda_would_use_is_used_with_its_meaning() {
         let s = tolerant(&[
-            ("SCALE_UP_THRESHOLD", "1.5"),
+            ("SCALE_UP_THRESHOLD", "12"),
             ("SCALE_DOWN_THRESHOLD", "-1"),
             ("THROTTLE_RETRY_COUNT", "500"),
             ("SCALE_PERIOD_MINS", "60"),
         ]);
-        assert_eq!(s.scale_up.threshold, 1.5);
+        assert_eq!(s.scale_up.threshold, 12.0);
         assert_eq!(s.scale_down.threshold, -1.0);
         assert_eq!(s.throttle_retry.count, 500);
         assert_eq!(s.period_mins, 60);
@@ -171,7 +171,7 @@ mod tests {
             .contains("more than a day"));
         // The strict reading refuses every one of them.
         for (variable, value) in [
-            ("SCALE_UP_THRESHOLD", "1.5"),
+            ("SCALE_UP_THRESHOLD", "12"),
             ("SCALE_DOWN_THRESHOLD", "-1"),
             ("THROTTLE_RETRY_COUNT", "500"),
         ] {

@@ -215,10 +215,29 @@ pub fn just_now() -> DateTime<Utc> {
     Utc::now() - Duration::milliseconds(1)
 }
 
+/// Handles `event` as Lambda would, after CloudWatch's side of it: an alarm is in ALARM
+/// when its notification is sent, and the handler acts only on alarms CloudWatch shows in
+/// ALARM. So each alarm the event says is in ALARM is put there first, straight in the
+/// emulator (not through a test's proxy). Forged events are tested with `handle_invocation`.
 pub async fn handle(autoscaler: &Autoscaler, event: &str) -> InvocationReport {
     let invocation =
         kinesis_autoscaler::domain::event::parse_invocation_text(event).expect("a parsable event");
+    if let kinesis_autoscaler::domain::event::Invocation::Alarms(records) = &invocation {
+        let admin = clients().await;
+        for notification in records.iter().flatten().filter(|n| n.is_alarm()) {
+            let _ = admin
+                .set_alarm_state(&notification.alarm_name, "ALARM", "test: threshold crossed")
+                .await;
+        }
+    }
     autoscaler.handle_invocation(invocation).await
+}
+
+/// CloudWatch's side of an alarm firing: the alarm goes to ALARM (its event is sent after).
+pub async fn fire(aws: &AwsClients, alarm: &str) {
+    aws.set_alarm_state(alarm, "ALARM", "test: threshold crossed")
+        .await
+        .expect("SetAlarmState");
 }
 
 /// Creates an IAM role in moto with a plain query-protocol POST (moto checks that a
