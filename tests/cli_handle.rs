@@ -129,13 +129,20 @@ fn an_invalid_setting_falls_back_and_is_reported_not_a_start_up_error() {
     assert!(stderr.contains("SCALE_UP_THRESHOLD=\"high\""), "{stderr}");
     assert!(stderr.contains("FATAL_ERROR_KINESIS_SCALING"), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["settings_fallbacks"][0]["variable"], "SCALE_UP_THRESHOLD");
+    assert_eq!(
+        report["settings_fallbacks"][0]["variable"],
+        "SCALE_UP_THRESHOLD"
+    );
 
     let out = run(&["check-config"], None, &[("SCALE_UP_THRESHOLD", "high")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("SCALE_UP_THRESHOLD"));
     let out = run(&["check-config"], None, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

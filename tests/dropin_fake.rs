@@ -84,8 +84,16 @@ async fn under_the_upstream_role_every_shape_scales_up_and_down() {
         let aws = &scaler.aws;
 
         let at = fire(aws, "orders-scale-up");
-        let report = handle(&scaler, &event(shape, "orders-scale-up", "orders", "ALARM", at)).await;
-        assert_eq!(outcomes(&report), [Outcome::Scaled], "{shape:?}: {report:?}");
+        let report = handle(
+            &scaler,
+            &event(shape, "orders-scale-up", "orders", "ALARM", at),
+        )
+        .await;
+        assert_eq!(
+            outcomes(&report),
+            [Outcome::Scaled],
+            "{shape:?}: {report:?}"
+        );
         assert!(report.succeeded(), "{shape:?}: {report:?}");
         assert_eq!(aws.stream("orders").unwrap().open_shards, 4, "{shape:?}");
         // DescribeLimits is not in the role: headroom unknown, said once, not a failure.
@@ -102,9 +110,16 @@ async fn under_the_upstream_role_every_shape_scales_up_and_down() {
         assert!(metric_docs(&report.metric_lines, FATAL_ERROR_METRIC).is_empty());
 
         let at = fire(aws, "orders-scale-down");
-        let report =
-            handle(&scaler, &event(shape, "orders-scale-down", "orders", "ALARM", at)).await;
-        assert_eq!(outcomes(&report), [Outcome::Scaled], "{shape:?}: {report:?}");
+        let report = handle(
+            &scaler,
+            &event(shape, "orders-scale-down", "orders", "ALARM", at),
+        )
+        .await;
+        assert_eq!(
+            outcomes(&report),
+            [Outcome::Scaled],
+            "{shape:?}: {report:?}"
+        );
         assert!(report.succeeded(), "{shape:?}: {report:?}");
         assert!(report.degraded.is_empty(), "scale-downs need no headroom");
         assert_eq!(aws.stream("orders").unwrap().open_shards, 2, "{shape:?}");
@@ -137,7 +152,11 @@ async fn a_forged_event_changes_nothing_whatever_delivers_it() {
         let outcome = &report.alarms[0];
         assert_eq!(outcome.outcome, Outcome::Refused, "{shape:?}");
         assert_eq!(outcome.refusal.as_deref(), Some("unconfirmed"));
-        assert!(outcome.reason.contains("is OK, not ALARM"), "{}", outcome.reason);
+        assert!(
+            outcome.reason.contains("is OK, not ALARM"),
+            "{}",
+            outcome.reason
+        );
         assert_eq!(aws.stream("orders").unwrap().open_shards, 2);
         for write in [
             "UpdateShardCount",
@@ -161,7 +180,13 @@ async fn an_alarm_that_does_not_exist_confirms_nothing() {
     let scaler = scaler(account(&[("orders", 2)]), Settings::default());
     let report = handle(
         &scaler,
-        &event(Shape::AlarmAction, "ghost-scale-up", "orders", "ALARM", t0()),
+        &event(
+            Shape::AlarmAction,
+            "ghost-scale-up",
+            "orders",
+            "ALARM",
+            t0(),
+        ),
     )
     .await;
     assert_eq!(report.alarms[0].outcome, Outcome::Refused);
@@ -185,8 +210,16 @@ async fn duplicates_and_stale_events_scale_once() {
     aws.advance(Duration::minutes(10));
     aws.set_state("orders-scale-up", "ALARM");
     for shape in SHAPES {
-        let report = handle(&scaler, &event(shape, "orders-scale-up", "orders", "ALARM", at)).await;
-        assert_eq!(report.alarms[0].refusal.as_deref(), Some("stale"), "{shape:?}");
+        let report = handle(
+            &scaler,
+            &event(shape, "orders-scale-up", "orders", "ALARM", at),
+        )
+        .await;
+        assert_eq!(
+            report.alarms[0].refusal.as_deref(),
+            Some("stale"),
+            "{shape:?}"
+        );
         aws.set_state("orders-scale-up", "ALARM");
     }
     assert_eq!(aws.stream("orders").unwrap().open_shards, 4);
@@ -219,7 +252,11 @@ async fn a_throttled_describe_limits_is_headroom_unknown_not_a_failure() {
     aws.inject("DescribeLimits", 0, Fault::Throttle);
     let scaler = scaler(aws, Settings::default());
     let at = fire(&scaler.aws, "orders-scale-up");
-    let report = handle(&scaler, &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at)).await;
+    let report = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
     assert_eq!(outcomes(&report), [Outcome::Scaled], "{report:?}");
     assert!(report.succeeded());
     assert_eq!(report.degraded, [Degradation::HeadroomUnavailable]);
@@ -233,15 +270,27 @@ async fn a_stream_at_the_fifty_tag_limit_still_scales() {
         aws.seed_stream_tag("orders", &format!("team-tag-{i}"), "x");
     }
     let at = fire(aws, "orders-scale-up");
-    let report = handle(&scaler, &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at)).await;
+    let report = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
     assert_eq!(outcomes(&report), [Outcome::Scaled], "{report:?}");
     assert!(report.succeeded(), "{report:?}");
     assert!(report.degraded.contains(&Degradation::HistoryNoRoom));
-    assert_eq!(aws.count("AddTagsToStream"), 0, "no write that cannot succeed");
+    assert_eq!(
+        aws.count("AddTagsToStream"),
+        0,
+        "no write that cannot succeed"
+    );
     assert_eq!(aws.stream("orders").unwrap().open_shards, 4);
     // The alarms' LastScaledTimestamp is the record: a stale re-delivery is refused.
     aws.set_state("orders-scale-up", "ALARM");
-    let report = handle(&scaler, &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at)).await;
+    let report = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
     assert_eq!(report.alarms[0].refusal.as_deref(), Some("stale"));
 }
 
@@ -254,7 +303,11 @@ async fn denied_tag_reads_and_writes_degrade_to_what_the_alarm_tags_tell() {
     wire(&aws, "orders", 2);
     let scaler = scaler(aws, Settings::default());
     let at = fire(&scaler.aws, "orders-scale-up");
-    let report = handle(&scaler, &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at)).await;
+    let report = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
     assert_eq!(outcomes(&report), [Outcome::Scaled], "{report:?}");
     assert!(report.succeeded(), "{report:?}");
     for expected in [
@@ -265,7 +318,11 @@ async fn denied_tag_reads_and_writes_degrade_to_what_the_alarm_tags_tell() {
         assert!(report.degraded.contains(&expected), "{:?}", report.degraded);
     }
     scaler.aws.set_state("orders-scale-up", "ALARM");
-    let report = handle(&scaler, &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at)).await;
+    let report = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
     assert_eq!(report.alarms[0].refusal.as_deref(), Some("stale"));
 }
 
@@ -284,10 +341,16 @@ async fn tolerated_settings_are_used_and_reported_on_every_invocation() {
     let aws = &scaler.aws;
     for round in 0..2 {
         let at = fire(aws, "orders-scale-up");
-        let report =
-            handle(&scaler, &event(Shape::EventBridge, "orders-scale-up", "orders", "ALARM", at))
-                .await;
-        assert_eq!(outcomes(&report), [Outcome::Scaled], "round {round}: {report:?}");
+        let report = handle(
+            &scaler,
+            &event(Shape::EventBridge, "orders-scale-up", "orders", "ALARM", at),
+        )
+        .await;
+        assert_eq!(
+            outcomes(&report),
+            [Outcome::Scaled],
+            "round {round}: {report:?}"
+        );
         let variables: Vec<&str> = report
             .settings_fallbacks
             .iter()
@@ -295,7 +358,11 @@ async fn tolerated_settings_are_used_and_reported_on_every_invocation() {
             .collect();
         assert_eq!(
             variables,
-            ["SCALE_UP_THRESHOLD", "SCALE_DOWN_THRESHOLD", "THROTTLE_RETRY_COUNT"]
+            [
+                "SCALE_UP_THRESHOLD",
+                "SCALE_DOWN_THRESHOLD",
+                "THROTTLE_RETRY_COUNT"
+            ]
         );
         assert_eq!(
             metric_docs(&report.metric_lines, FATAL_ERROR_METRIC).len(),
@@ -318,7 +385,11 @@ async fn a_refusal_is_counted_by_reason_with_its_stream() {
     let aws = &scaler.aws;
     aws.seed_stream_tag("orders", "AutoscalerMaxShards", "2");
     let at = fire(aws, "orders-scale-up");
-    let report = handle(&scaler, &event(Shape::AlarmAction, "orders-scale-up", "orders", "ALARM", at)).await;
+    let report = handle(
+        &scaler,
+        &event(Shape::AlarmAction, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
     assert_eq!(outcomes(&report), [Outcome::Refused]);
     let refused = metric_docs(&report.metric_lines, REFUSED_METRIC);
     assert_eq!(refused.len(), 1);
@@ -329,4 +400,113 @@ async fn a_refusal_is_counted_by_reason_with_its_stream() {
         serde_json::json!([["StreamName", "Reason"], ["Reason"]])
     );
     assert!(metric_docs(&report.metric_lines, RESHARDS_METRIC).is_empty());
+}
+
+/// The Go sample's role as `kinesis_scaling_cf.yaml` writes it: scoped to streams and alarms.
+fn upstream_role_policy() -> serde_json::Value {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Resource": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*",
+         "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
+                    "cloudwatch:PutMetricAlarm", "cloudwatch:PutMetricData", "cloudwatch:ListTagsForResource",
+                    "cloudwatch:SetAlarmState", "cloudwatch:TagResource"]},
+        {"Effect": "Allow", "Resource": "arn:aws:kinesis:us-east-1:123456789012:stream/*",
+         "Action": ["kinesis:DescribeStreamSummary", "kinesis:AddTagsToStream",
+                    "kinesis:ListTagsForStream", "kinesis:UpdateShardCount"]},
+        {"Effect": "Allow", "Resource": "*",
+         "Action": ["lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency"]}
+    ]})
+}
+
+#[tokio::test]
+async fn doctor_lists_per_stream_what_will_differ_or_fail() {
+    use kinesis_autoscaler::aws::FunctionConfiguration;
+    use kinesis_autoscaler::ops::doctor::{doctor, Severity};
+    // The operator's own credentials, not the function's role.
+    let aws = FakeAws::new(t0());
+    for stream in ["orders", "clicks"] {
+        aws.create_stream(stream, 2);
+        wire(&aws, stream, 2);
+    }
+    let role = "arn:aws:iam::123456789012:role/kinesis-scaling-role";
+    aws.create_role(role, vec![upstream_role_policy()]);
+    let function_arn = "arn:aws:lambda:us-east-1:123456789012:function:kinesis-scaling";
+    aws.deploy_function(FunctionConfiguration {
+        arn: function_arn.into(),
+        role: Some(role.into()),
+        environment: [
+            ("SCALE_UP_THRESHOLD".to_string(), "0.75".to_string()),
+            ("SCALE_DOWN_THRESHOLD".to_string(), "low".to_string()),
+        ]
+        .into(),
+        runtime: Some("provided.al2".into()),
+        architectures: vec!["x86_64".into()],
+    });
+    // clicks was resharded by hand; orders' scale-up alarm also notifies an old topic.
+    aws.set_open_shards("clicks", 4);
+    let mut up = aws.alarm("orders-scale-up").unwrap().spec;
+    up.alarm_actions
+        .push("arn:aws:sns:us-east-1:123456789012:old-kinesis-scaling".into());
+    aws.seed_alarm(&up);
+
+    let report = doctor(&aws, "kinesis-scaling")
+        .await
+        .expect("doctor reads the account");
+
+    assert_eq!(report.settings.len(), 1);
+    assert_eq!(report.settings[0].variable, "SCALE_DOWN_THRESHOLD");
+    assert!(
+        report
+            .function_findings
+            .iter()
+            .any(|f| f.what.contains("kinesis:DescribeLimits")),
+        "{:?}",
+        report.function_findings
+    );
+    assert_eq!(report.fails(), 0, "the upstream role scales: {report:#?}");
+    let stream = |name: &str| {
+        report
+            .streams
+            .iter()
+            .find(|s| s.stream == name)
+            .unwrap_or_else(|| panic!("{name} in {report:#?}"))
+    };
+    let orders = stream("orders");
+    assert!(
+        orders
+            .findings
+            .iter()
+            .any(|f| f.what.contains("notifies 2 targets")),
+        "{orders:#?}"
+    );
+    assert!(
+        orders
+            .findings
+            .iter()
+            .any(|f| f.what.contains("kinesis:RemoveTagsFromStream")),
+        "{orders:#?}"
+    );
+    let clicks = stream("clicks");
+    assert!(
+        clicks
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Differs
+                && f.what.contains("math for Some(2) -> Some(4) shards")),
+        "{clicks:#?}"
+    );
+
+    // A role without UpdateShardCount: every stream fails, and says why.
+    aws.create_role(
+        role,
+        vec![serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"},
+                                              {"Effect": "Allow", "Action": "kinesis:DescribeStreamSummary", "Resource": "*"}]})],
+    );
+    let report = doctor(&aws, function_arn)
+        .await
+        .expect("doctor reads the account");
+    assert_eq!(report.fails(), 2, "{report:#?}");
+    assert!(report.streams[0]
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Fails && f.what.contains("kinesis:UpdateShardCount")));
 }

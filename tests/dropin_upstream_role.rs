@@ -184,7 +184,11 @@ async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
         let at = fire(&aws, &up).await;
         let handled = handle(&role, &event(shape, &up, &stream, "ALARM", at), &[]);
         assert!(handled.ok, "{shape:?}: {}", handled.stderr);
-        assert_eq!(handled.report["alarms"][0]["outcome"], "scaled", "{shape:?}: {}", handled.report);
+        assert_eq!(
+            handled.report["alarms"][0]["outcome"], "scaled",
+            "{shape:?}: {}",
+            handled.report
+        );
         assert_eq!(shards(&aws, &stream).await, 4, "{shape:?}");
         assert_eq!(
             handled.report["degraded"],
@@ -192,7 +196,9 @@ async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
             "{shape:?}: DescribeLimits is not in the role"
         );
         assert!(
-            handled.stderr.contains("kinesis:DescribeLimits is not granted"),
+            handled
+                .stderr
+                .contains("kinesis:DescribeLimits is not granted"),
             "{shape:?}: logged with the permission: {}",
             handled.stderr
         );
@@ -205,7 +211,11 @@ async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
         let at = fire(&aws, &down).await;
         let handled = handle(&role, &event(shape, &down, &stream, "ALARM", at), &[]);
         assert!(handled.ok, "{shape:?}: {}", handled.stderr);
-        assert_eq!(handled.report["alarms"][0]["outcome"], "scaled", "{shape:?}: {}", handled.report);
+        assert_eq!(
+            handled.report["alarms"][0]["outcome"], "scaled",
+            "{shape:?}: {}",
+            handled.report
+        );
         assert_eq!(shards(&aws, &stream).await, 2, "{shape:?}");
         assert_eq!(
             metric_docs(&handled.metrics, RESHARDS_METRIC)[0]["Direction"],
@@ -221,7 +231,9 @@ async fn a_forged_event_changes_nothing() {
     for shape in SHAPES {
         let stream = wired_stream(&aws, "forged", 2).await;
         let up = format!("{stream}-scale-up");
-        aws.set_alarm_state(&up, "OK", "test: quiet").await.expect("SetAlarmState");
+        aws.set_alarm_state(&up, "OK", "test: quiet")
+            .await
+            .expect("SetAlarmState");
         let handled = handle(&role, &event(shape, &up, &stream, "ALARM", Utc::now()), &[]);
         assert!(handled.ok, "a refusal is handled: {}", handled.stderr);
         let outcome = &handled.report["alarms"][0];
@@ -250,7 +262,11 @@ async fn tolerated_settings_scale_and_are_reported() {
     ];
     let handled = handle(&role, &event(Shape::Sns, &up, &stream, "ALARM", at), &env);
     assert!(handled.ok, "{}", handled.stderr);
-    assert_eq!(handled.report["alarms"][0]["outcome"], "scaled", "{}", handled.report);
+    assert_eq!(
+        handled.report["alarms"][0]["outcome"], "scaled",
+        "{}",
+        handled.report
+    );
     assert_eq!(shards(&aws, &stream).await, 4);
     let variables: Vec<&str> = handled.report["settings_fallbacks"]
         .as_array()
@@ -260,9 +276,19 @@ async fn tolerated_settings_scale_and_are_reported() {
         .collect();
     assert_eq!(
         variables,
-        ["SCALE_UP_THRESHOLD", "SCALE_DOWN_THRESHOLD", "SCALE_UP_DATAPOINTS_REQUIRED"]
+        [
+            "SCALE_UP_THRESHOLD",
+            "SCALE_DOWN_THRESHOLD",
+            "SCALE_UP_DATAPOINTS_REQUIRED"
+        ]
     );
-    assert!(handled.stderr.contains("SCALE_DOWN_THRESHOLD=\"a quarter\""), "{}", handled.stderr);
+    assert!(
+        handled
+            .stderr
+            .contains("SCALE_DOWN_THRESHOLD=\"a quarter\""),
+        "{}",
+        handled.stderr
+    );
     assert_eq!(metric_docs(&handled.metrics, FATAL_ERROR_METRIC).len(), 1);
     let alarm = aws
         .describe_alarms(std::slice::from_ref(&up))
@@ -280,7 +306,8 @@ async fn tolerated_settings_scale_and_are_reported() {
         .output()
         .expect("the binary runs");
     assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("SCALE_DOWN_THRESHOLD"), "{text}");
 }
 
@@ -296,9 +323,17 @@ async fn a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted() {
     }
     let up = format!("{stream}-scale-up");
     let at = fire(&aws, &up).await;
-    let handled = handle(&role, &event(Shape::AlarmAction, &up, &stream, "ALARM", at), &[]);
+    let handled = handle(
+        &role,
+        &event(Shape::AlarmAction, &up, &stream, "ALARM", at),
+        &[],
+    );
     assert!(handled.ok, "{}", handled.stderr);
-    assert_eq!(handled.report["alarms"][0]["outcome"], "scaled", "{}", handled.report);
+    assert_eq!(
+        handled.report["alarms"][0]["outcome"], "scaled",
+        "{}",
+        handled.report
+    );
     assert_eq!(shards(&aws, &stream).await, 4);
 
     // At its maximum (a stream tag), the next scale-up is refused and counted by reason.
@@ -308,7 +343,11 @@ async fn a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted() {
         .expect("AddTagsToStream");
     let up = format!("{bounded}-scale-up");
     let at = fire(&aws, &up).await;
-    let handled = handle(&role, &event(Shape::EventBridge, &up, &bounded, "ALARM", at), &[]);
+    let handled = handle(
+        &role,
+        &event(Shape::EventBridge, &up, &bounded, "ALARM", at),
+        &[],
+    );
     assert!(handled.ok, "{}", handled.stderr);
     assert_eq!(handled.report["alarms"][0]["outcome"], "refused");
     let refused = metric_docs(&handled.metrics, REFUSED_METRIC);

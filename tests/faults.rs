@@ -116,7 +116,18 @@ fn recovered(action: &str, kind: &str) -> bool {
 /// (ResourceInUse on UpdateShardCount) is a refusal: the alarm fires again, no metric.
 fn expects_metric(action: &str, kind: &str) -> bool {
     let busy = kind == "ResourceInUse" && action == "UpdateShardCount";
-    !(retried(action, kind) || busy || recovered(action, kind))
+    !(retried(action, kind) || busy || recovered(action, kind) || degrades(action, kind))
+}
+
+/// Permissions beyond the Go sample's role are optional: denied, the event scales with less
+/// (tags, history, headroom) and says so, without the error metric. DescribeLimits failing in
+/// any way means "headroom unknown".
+fn degrades(action: &str, kind: &str) -> bool {
+    let optional = matches!(
+        action,
+        "ListTagsForResource" | "ListTagsForStream" | "AddTagsToStream" | "DescribeLimits"
+    );
+    (optional && kind == "AccessDenied") || action == "DescribeLimits"
 }
 
 fn target(direction: Direction, from: u32) -> u32 {

@@ -22,7 +22,8 @@
 //! UPDATING window, the 24-hour reshard count and alarm state times.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, StreamSummary,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
+    StreamSummary,
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
@@ -95,6 +96,8 @@ struct State {
     streams: BTreeMap<String, FakeStream>,
     alarms: BTreeMap<String, FakeAlarm>,
     functions: BTreeMap<String, Option<u32>>,
+    configurations: BTreeMap<String, FunctionConfiguration>,
+    roles: BTreeMap<String, Vec<serde_json::Value>>,
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
@@ -237,6 +240,24 @@ impl FakeAws {
         if let Some(st) = self.lock().streams.get_mut(stream) {
             st.tags.insert(key.to_string(), value.to_string());
         }
+    }
+
+    /// A deployed function with this configuration (its name is the ARN's last part).
+    pub fn deploy_function(&self, configuration: FunctionConfiguration) {
+        let name = configuration
+            .arn
+            .rsplit(':')
+            .next()
+            .unwrap_or(&configuration.arn)
+            .to_string();
+        let mut s = self.lock();
+        s.functions.entry(name.clone()).or_insert(None);
+        s.configurations.insert(name, configuration);
+    }
+
+    /// A role with these permission policy documents.
+    pub fn create_role(&self, role_arn: &str, policies: Vec<serde_json::Value>) {
+        self.lock().roles.insert(role_arn.to_string(), policies);
     }
 
     /// Puts an alarm in `state` as CloudWatch's evaluation would.
@@ -812,6 +833,29 @@ impl AwsPort for FakeAws {
         self.call("DeleteFunctionConcurrency", function, |s| {
             *s.function("DeleteFunctionConcurrency", function)? = None;
             Ok(())
+        })
+    }
+
+    async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {
+        self.call("GetFunctionConfiguration", function, |s| {
+            let name = function.rsplit(':').next().unwrap_or(function);
+            s.configurations.get(name).cloned().ok_or_else(|| {
+                refused(
+                    "GetFunctionConfiguration",
+                    function,
+                    "ResourceNotFoundException",
+                    &format!("Function not found: {function}"),
+                )
+            })
+        })
+    }
+
+    async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
+        self.call("GetRolePolicy", role_arn, |s| {
+            s.roles
+                .get(role_arn)
+                .cloned()
+                .ok_or_else(|| refused("GetRolePolicy", role_arn, "NoSuchEntity", "no such role"))
         })
     }
 

@@ -83,6 +83,17 @@ pub struct IncomingPoint {
     pub records: f64,
 }
 
+/// A Lambda function's deployed configuration, as far as `doctor` reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionConfiguration {
+    pub arn: String,
+    /// The execution role's ARN.
+    pub role: Option<String>,
+    pub environment: HashMap<String, String>,
+    pub runtime: Option<String>,
+    pub architectures: Vec<String>,
+}
+
 /// The AWS operations of the project. Futures are `Send` so a Lambda handler can hold them.
 pub trait AwsPort: Send + Sync {
     /// The time as AWS sees it: the wall clock, or the fake's simulated clock. Use cases take
@@ -167,6 +178,20 @@ pub trait AwsPort: Send + Sync {
         &self,
         function: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// A function's configuration (GetFunctionConfiguration).
+    fn function_configuration(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = AwsResult<FunctionConfiguration>> + Send;
+
+    // ---- IAM
+    /// The permission policy documents of a role, inline and attached (ListRolePolicies,
+    /// GetRolePolicy, ListAttachedRolePolicies, GetPolicy, GetPolicyVersion).
+    fn role_policies(
+        &self,
+        role_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<serde_json::Value>>> + Send;
+
     /// The function's reserved concurrency; `None` when it has none.
     fn function_concurrency(
         &self,

@@ -62,6 +62,7 @@ enum Command {
     Unwire(wiring::UnwireArgs),
     Status(wiring::StatusArgs),
     CheckConfig(doctor::CheckConfigArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Parses the command line and runs it: the whole binary.
@@ -133,6 +134,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Unwire(args) => Ok(wiring::unwire(args).await?),
         Command::Status(args) => Ok(wiring::status(args).await?),
         Command::CheckConfig(args) => doctor::check_config(args),
+        Command::Doctor(args) => doctor::doctor(args).await,
     }
 }
 

@@ -34,15 +34,42 @@ pub const REQUIRED_ACTIONS: &[&str] = &[
 
 /// What a scale event can use beyond [`REQUIRED_ACTIONS`], and what each buys.
 pub const OPTIONAL_ACTIONS: &[(&str, &str)] = &[
-    ("kinesis:DescribeLimits", "scale-ups capped at the account's shard headroom instead of refused by AWS"),
-    ("kinesis:ListTagsForStream", "per-stream bounds and consumer (tags), and the reshard history"),
-    ("kinesis:AddTagsToStream", "the reshard history: our daily budget with its scale-up reserve"),
-    ("kinesis:RemoveTagsFromStream", "taking a refused reshard's record back"),
-    ("cloudwatch:ListTagsForResource", "the alarm's LastScaledTimestamp: the stale-event guard"),
-    ("cloudwatch:TagResource", "writing LastScaledTimestamp after a reshard"),
-    ("lambda:PutFunctionConcurrency", "the consumer's reserved concurrency follows the shards"),
-    ("lambda:DeleteFunctionConcurrency", "upstream's fallback when setting it fails"),
-    ("lambda:GetFunctionConcurrency", "reconcile reads the consumer's concurrency"),
+    (
+        "kinesis:DescribeLimits",
+        "scale-ups capped at the account's shard headroom instead of refused by AWS",
+    ),
+    (
+        "kinesis:ListTagsForStream",
+        "per-stream bounds and consumer (tags), and the reshard history",
+    ),
+    (
+        "kinesis:AddTagsToStream",
+        "the reshard history: our daily budget with its scale-up reserve",
+    ),
+    (
+        "kinesis:RemoveTagsFromStream",
+        "taking a refused reshard's record back",
+    ),
+    (
+        "cloudwatch:ListTagsForResource",
+        "the alarm's LastScaledTimestamp: the stale-event guard",
+    ),
+    (
+        "cloudwatch:TagResource",
+        "writing LastScaledTimestamp after a reshard",
+    ),
+    (
+        "lambda:PutFunctionConcurrency",
+        "the consumer's reserved concurrency follows the shards",
+    ),
+    (
+        "lambda:DeleteFunctionConcurrency",
+        "upstream's fallback when setting it fails",
+    ),
+    (
+        "lambda:GetFunctionConcurrency",
+        "reconcile reads the consumer's concurrency",
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

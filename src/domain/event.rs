@@ -219,9 +219,7 @@ pub fn parse_invocation(payload: &Value) -> Result<Invocation, EventError> {
             payload.get("detail").unwrap_or(&Value::Null),
         )]));
     }
-    if source == Some("aws.events")
-        || detail_type == Some("Scheduled Event")
-    {
+    if source == Some("aws.events") || detail_type == Some("Scheduled Event") {
         return Ok(Invocation::Scheduled);
     }
     Err(EventError::UnknownShape)

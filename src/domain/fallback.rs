@@ -199,7 +199,10 @@ mod tests {
         let f = fallback(&s, "SCALE_UP_THRESHOLD");
         assert_eq!(f.value, "lots");
         assert!(f.used.contains("0.75"), "{f}");
-        assert!(f.to_string().starts_with("SCALE_UP_THRESHOLD=\"lots\""), "{f}");
+        assert!(
+            f.to_string().starts_with("SCALE_UP_THRESHOLD=\"lots\""),
+            "{f}"
+        );
         assert_eq!(s.fallbacks.len(), 6, "{:?}", s.fallbacks);
     }
 

@@ -126,13 +126,7 @@ mod tests {
 
     #[test]
     fn emf_document_names_namespace_dimension_and_value() {
-        let line = emf_line(
-            "KinesisAutoscaler",
-            "scaler",
-            FATAL_ERROR_METRIC,
-            1.0,
-            at(),
-        );
+        let line = emf_line("KinesisAutoscaler", "scaler", FATAL_ERROR_METRIC, 1.0, at());
         let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
             doc["_aws"]["CloudWatchMetrics"][0]["Namespace"],

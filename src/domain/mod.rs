@@ -7,5 +7,6 @@ pub mod event;
 pub mod fallback;
 pub mod history;
 pub mod metrics;
+pub mod permissions;
 pub mod policy;
 pub mod settings;

@@ -221,7 +221,8 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                     variable,
                     value,
                     "true (dry run, as the Go Lambda did)".into(),
-                    "expected true or false (Go's spellings: 1, t, T, TRUE, true, True, 0, f, ...)".into(),
+                    "expected true or false (Go's spellings: 1, t, T, TRUE, true, True, 0, f, ...)"
+                        .into(),
                 );
                 Ok(true)
             }
@@ -375,26 +376,25 @@ impl Settings {
             .raw("ERROR_METRIC_NAMESPACE")
             .unwrap_or_else(|| d.metric_namespace.clone());
         let expected = "a custom namespace (CloudWatch rejects names starting with AWS/)";
-        let metric_namespace = if metric_namespace.starts_with("AWS/")
-            || metric_namespace.len() > 255
-        {
-            if !env.tolerant {
-                return Err(SettingsError::Invalid {
-                    variable: "ERROR_METRIC_NAMESPACE",
-                    value: metric_namespace,
-                    expected: expected.into(),
-                });
-            }
-            env.fall_back(
-                "ERROR_METRIC_NAMESPACE",
-                metric_namespace,
-                format!("{} (the default)", d.metric_namespace),
-                expected.into(),
-            );
-            d.metric_namespace.clone()
-        } else {
-            metric_namespace
-        };
+        let metric_namespace =
+            if metric_namespace.starts_with("AWS/") || metric_namespace.len() > 255 {
+                if !env.tolerant {
+                    return Err(SettingsError::Invalid {
+                        variable: "ERROR_METRIC_NAMESPACE",
+                        value: metric_namespace,
+                        expected: expected.into(),
+                    });
+                }
+                env.fall_back(
+                    "ERROR_METRIC_NAMESPACE",
+                    metric_namespace,
+                    format!("{} (the default)", d.metric_namespace),
+                    expected.into(),
+                );
+                d.metric_namespace.clone()
+            } else {
+                metric_namespace
+            };
         let max_reshards_per_day = env.parse(
             "MAX_RESHARDS_PER_DAY",
             d.max_reshards_per_day,

@@ -13,10 +13,10 @@
 
 use crate::aws::{AwsClients, AwsError, AwsPort, ExistingAlarm, FailureKind};
 use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
-use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
-use crate::domain::history::ReshardHistory;
 use crate::domain::degraded::Degradation;
+use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
 use crate::domain::fallback::SettingFallback;
+use crate::domain::history::ReshardHistory;
 use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
 use crate::domain::policy::{
     self, AlarmReset, AlarmsState, Decision, Observed, Refusal, ScalePlan, StreamState, Trigger,
