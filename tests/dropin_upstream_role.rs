@@ -356,3 +356,110 @@ async fn a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted() {
     assert_eq!(refused[0]["StreamName"], bounded.as_str());
     assert_eq!(shards(&aws, &bounded).await, 2);
 }
+
+/// A function in moto, as the Go sample deploys it: its role with the sample's policy, its
+/// environment variables.
+async fn deploy_go_sample(aws: &AwsClients, name: &str, env: &[(&str, &str)]) {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = aws
+        .iam
+        .create_role()
+        .role_name(format!("{name}-role"))
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .expect("CreateRole");
+    let role_arn = role.role().map(|r| r.arn().to_string()).expect("role ARN");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Resource": format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"),
+         "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
+                    "cloudwatch:PutMetricAlarm", "cloudwatch:PutMetricData", "cloudwatch:ListTagsForResource",
+                    "cloudwatch:SetAlarmState", "cloudwatch:TagResource"]},
+        {"Effect": "Allow", "Resource": format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/*"),
+         "Action": ["kinesis:DescribeStreamSummary", "kinesis:AddTagsToStream",
+                    "kinesis:ListTagsForStream", "kinesis:UpdateShardCount"]}
+    ]});
+    aws.iam
+        .put_role_policy()
+        .role_name(format!("{name}-role"))
+        .policy_name("scaling")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .expect("PutRolePolicy");
+    // The smallest valid zip archive: an end-of-central-directory record and nothing else.
+    let mut empty_zip = b"PK\x05\x06".to_vec();
+    empty_zip.resize(22, 0);
+    let mut variables = aws_sdk_lambda::types::Environment::builder();
+    for (k, v) in env {
+        variables = variables.variables(*k, *v);
+    }
+    aws.lambda
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2)
+        .role(role_arn)
+        .handler("bootstrap")
+        .environment(variables.build())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(empty_zip.into())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateFunction");
+}
+
+#[tokio::test]
+async fn doctor_reads_the_deployed_go_sample() {
+    let aws = admin().await;
+    let name = unique("go-scaler");
+    let stream = wired_stream(&aws, "doctor", 2).await;
+    // Scoped to this test's stream: the emulator is shared with other tests.
+    deploy_go_sample(
+        &aws,
+        &name,
+        &[
+            ("SCALE_UP_THRESHOLD", "0.75"),
+            ("SCALE_DOWN_EVALUATION_PERIOD", "sixty"),
+            ("MANAGED_STREAM_PREFIX", &stream),
+        ],
+    )
+    .await;
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kinesis-autoscaler"))
+        .args(["doctor", "--function", &name, "--json"])
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON on stdout ({e}); stderr: {stderr}"));
+    assert!(
+        out.status.success(),
+        "nothing fails under the upstream role: {report:#}"
+    );
+    assert_eq!(
+        report["settings"][0]["variable"],
+        "SCALE_DOWN_EVALUATION_PERIOD"
+    );
+    assert!(
+        report["function_findings"]
+            .to_string()
+            .contains("kinesis:DescribeLimits"),
+        "{report:#}"
+    );
+    let ours = report["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| s["stream"] == stream.as_str())
+        .unwrap_or_else(|| panic!("{stream} in {report:#}"));
+    assert!(
+        ours["findings"]
+            .to_string()
+            .contains("kinesis:RemoveTagsFromStream"),
+        "{ours:#}"
+    );
+}
