@@ -5,6 +5,8 @@
 //! the CLI) and refuses a bad value; [`Settings::tolerant_from_lookup`] is the deployed
 //! function's, which never refuses to start: it uses what the Go Lambda would have used and
 //! falls back to the default otherwise, recording each case (see [`super::fallback`]).
+//!
+//! (Above 600 lines with its tests: every variable's rules, and their tests, in one place.)
 
 use super::fallback::SettingFallback;
 use std::cell::RefCell;

@@ -2,6 +2,7 @@
 //! and executes it.
 
 pub mod doctor;
+mod gather;
 pub mod reconcile;
 pub mod scale;
 pub mod wiring;
