@@ -510,3 +510,39 @@ async fn doctor_lists_per_stream_what_will_differ_or_fail() {
         .iter()
         .any(|f| f.severity == Severity::Fails && f.what.contains("kinesis:UpdateShardCount")));
 }
+
+#[tokio::test]
+async fn wire_writes_the_alarm_action_of_the_chosen_trigger() {
+    use kinesis_autoscaler::ops::wiring::{wire_stream, WireOptions, EVENTBRIDGE_TRIGGER};
+    let aws = FakeAws::new(t0());
+    let function = "arn:aws:lambda:us-east-1:123456789012:function:kinesis-autoscaler";
+    for (stream, action, expected) in [
+        ("via-topic", topic_arn(), vec![topic_arn()]),
+        (
+            "via-action",
+            function.to_string(),
+            vec![function.to_string()],
+        ),
+        ("via-rule", EVENTBRIDGE_TRIGGER.to_string(), vec![]),
+    ] {
+        aws.create_stream(stream, 2);
+        let options = WireOptions {
+            topic_arn: Some(action),
+            ..WireOptions::default()
+        };
+        wire_stream(&aws, &Settings::default(), stream, &options)
+            .await
+            .unwrap_or_else(|e| panic!("{stream}: {e}"));
+        for suffix in ["-scale-up", "-scale-down"] {
+            let alarm = aws.alarm(&format!("{stream}{suffix}")).expect("wired");
+            assert_eq!(alarm.spec.alarm_actions, expected, "{stream}{suffix}");
+        }
+    }
+    // Without any trigger, wire still refuses to write alarms nothing would hear.
+    aws.create_stream("deaf", 2);
+    assert!(
+        wire_stream(&aws, &Settings::default(), "deaf", &WireOptions::default())
+            .await
+            .is_err()
+    );
+}
