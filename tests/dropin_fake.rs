@@ -546,3 +546,45 @@ async fn wire_writes_the_alarm_action_of_the_chosen_trigger() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn discovered_consumers_follow_the_shards_within_the_unreserved_floor() {
+    // 110 concurrent executions in the account: room for a raise of 10 above AWS's floor of 100.
+    let aws = FakeAws::new(t0()).with_concurrency_limit(110);
+    aws.create_stream("orders", 2);
+    wire(&aws, "orders", 2);
+    aws.map_consumer("orders", "orders-enricher", 2);
+    aws.map_consumer("orders", "orders-archiver", 1);
+    let settings = Settings {
+        discover_consumers: true,
+        ..Settings::default()
+    };
+    let scaler = scaler(aws, settings);
+    let at = fire(&scaler.aws, "orders-scale-up");
+    let report = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
+
+    assert_eq!(outcomes(&report), [Outcome::Scaled], "{report:?}");
+    assert!(
+        report.succeeded(),
+        "a floor is reported, not a failure: {report:?}"
+    );
+    // 4 shards x ParallelizationFactor 2 = 8 fits (110 - 8 >= 100); the archiver's 4 more
+    // would leave 98: left as it is, and said.
+    assert_eq!(scaler.aws.reserved_concurrency("orders-enricher"), Some(8));
+    assert_eq!(scaler.aws.reserved_concurrency("orders-archiver"), None);
+    assert!(report.degraded.contains(&Degradation::ConcurrencyFloor));
+
+    // Off by default: nothing is looked up.
+    let scaler2 = self::scaler(account(&[("clicks", 2)]), Settings::default());
+    let at = fire(&scaler2.aws, "clicks-scale-up");
+    handle(
+        &scaler2,
+        &event(Shape::Sns, "clicks-scale-up", "clicks", "ALARM", at),
+    )
+    .await;
+    assert_eq!(scaler2.aws.count("ListEventSourceMappings"), 0);
+}

@@ -23,7 +23,7 @@
 
 use super::port::{
     AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
-    StreamSummary,
+    StreamConsumer, StreamSummary,
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
@@ -98,6 +98,10 @@ struct State {
     functions: BTreeMap<String, Option<u32>>,
     configurations: BTreeMap<String, FunctionConfiguration>,
     roles: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Event source mappings by stream name.
+    consumers: BTreeMap<String, Vec<StreamConsumer>>,
+    /// The account's concurrency limit (GetAccountSettings); 1000 unless set.
+    concurrency_limit: Option<u32>,
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
@@ -253,6 +257,27 @@ impl FakeAws {
         let mut s = self.lock();
         s.functions.entry(name.clone()).or_insert(None);
         s.configurations.insert(name, configuration);
+    }
+
+    /// `function` reads `stream` through an event source mapping with this factor.
+    pub fn map_consumer(&self, stream: &str, function: &str, parallelization_factor: u32) {
+        let mut s = self.lock();
+        s.functions.entry(function.to_string()).or_insert(None);
+        s.consumers
+            .entry(stream.to_string())
+            .or_default()
+            .push(StreamConsumer {
+                function_arn: format!(
+                    "arn:aws:lambda:{FAKE_REGION}:{FAKE_ACCOUNT}:function:{function}"
+                ),
+                parallelization_factor,
+            });
+    }
+
+    /// The account's Lambda concurrency limit (AWS's default is 1000).
+    pub fn with_concurrency_limit(self, limit: u32) -> Self {
+        self.lock().concurrency_limit = Some(limit);
+        self
     }
 
     /// A role with these permission policy documents.
@@ -499,8 +524,10 @@ impl State {
         })
     }
 
+    /// A function by name or ARN (Lambda takes both).
     fn function(&mut self, action: &'static str, name: &str) -> AwsResult<&mut Option<u32>> {
-        self.functions.get_mut(name).ok_or_else(|| {
+        let short = name.rsplit(':').next().unwrap_or(name);
+        self.functions.get_mut(short).ok_or_else(|| {
             error(
                 action,
                 name,
@@ -824,7 +851,23 @@ impl AwsPort for FakeAws {
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
         self.call("PutFunctionConcurrency", function, |s| {
-            *s.function("PutFunctionConcurrency", function)? = Some(reserved);
+            let name = function.rsplit(':').next().unwrap_or(function);
+            let others: u32 = s
+                .functions
+                .iter()
+                .filter(|(n, _)| n.as_str() != name)
+                .filter_map(|(_, r)| *r)
+                .sum();
+            let limit = s.concurrency_limit.unwrap_or(1000);
+            if limit.saturating_sub(others + reserved) < 100 {
+                return Err(refused(
+                    "PutFunctionConcurrency",
+                    function,
+                    "InvalidParameterValueException",
+                    "Specified ReservedConcurrentExecutions decreases the account's UnreservedConcurrentExecution below its minimum value of [100].",
+                ));
+            }
+            *s.function("PutFunctionConcurrency", name)? = Some(reserved);
             Ok(())
         })
     }
@@ -833,6 +876,20 @@ impl AwsPort for FakeAws {
         self.call("DeleteFunctionConcurrency", function, |s| {
             *s.function("DeleteFunctionConcurrency", function)? = None;
             Ok(())
+        })
+    }
+
+    async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
+        self.call("ListEventSourceMappings", stream_arn, |s| {
+            let stream = stream_arn.rsplit('/').next().unwrap_or(stream_arn);
+            Ok(s.consumers.get(stream).cloned().unwrap_or_default())
+        })
+    }
+
+    async fn unreserved_concurrency(&self) -> AwsResult<u32> {
+        self.call("GetAccountSettings", "account", |s| {
+            let reserved: u32 = s.functions.values().flatten().sum();
+            Ok(s.concurrency_limit.unwrap_or(1000).saturating_sub(reserved))
         })
     }
 

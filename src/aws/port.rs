@@ -94,6 +94,14 @@ pub struct FunctionConfiguration {
     pub architectures: Vec<String>,
 }
 
+/// A Lambda function reading a stream through an event source mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamConsumer {
+    pub function_arn: String,
+    /// Concurrent batches per shard (1 to 10).
+    pub parallelization_factor: u32,
+}
+
 /// The AWS operations of the project. Futures are `Send` so a Lambda handler can hold them.
 pub trait AwsPort: Send + Sync {
     /// The time as AWS sees it: the wall clock, or the fake's simulated clock. Use cases take
@@ -178,6 +186,13 @@ pub trait AwsPort: Send + Sync {
         &self,
         function: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// The enabled Lambda consumers of a stream (ListEventSourceMappings by EventSourceArn).
+    fn stream_consumers(
+        &self,
+        stream_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<StreamConsumer>>> + Send;
+    /// The account's unreserved concurrency (GetAccountSettings); AWS keeps at least 100.
+    fn unreserved_concurrency(&self) -> impl Future<Output = AwsResult<u32>> + Send;
     /// A function's configuration (GetFunctionConfiguration).
     fn function_configuration(
         &self,

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::port::{
     AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
-    StreamSummary,
+    StreamConsumer, StreamSummary,
 };
 use std::time::Duration;
 
@@ -495,6 +495,54 @@ impl AwsPort for AwsClients {
             .await
             .map(|_| ())
             .map_err(|e| AwsError::from_sdk("DeleteFunctionConcurrency", function, e))
+    }
+
+    async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
+        let mut consumers = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .lambda
+                .list_event_source_mappings()
+                .event_source_arn(stream_arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListEventSourceMappings", stream_arn, e))?;
+            for mapping in out.event_source_mappings() {
+                let enabled = matches!(mapping.state(), Some("Enabled" | "Enabling" | "Updating"));
+                if let (true, Some(function)) = (enabled, mapping.function_arn()) {
+                    consumers.push(StreamConsumer {
+                        function_arn: function.to_string(),
+                        parallelization_factor: mapping
+                            .parallelization_factor()
+                            .and_then(|p| u32::try_from(p).ok())
+                            .unwrap_or(1)
+                            .max(1),
+                    });
+                }
+            }
+            match out.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(consumers)
+    }
+
+    async fn unreserved_concurrency(&self) -> AwsResult<u32> {
+        let out = self
+            .lambda
+            .get_account_settings()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetAccountSettings", "account", e))?;
+        let limit = out.account_limit();
+        Ok(limit
+            .and_then(|l| l.unreserved_concurrent_executions())
+            .or_else(|| limit.map(|l| l.concurrent_executions()))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0))
     }
 
     async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {

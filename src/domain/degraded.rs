@@ -87,6 +87,11 @@ pub enum Degradation {
     HistoryDenied,
     /// The stream carries 50 tags, AWS's limit, and none is ours: the history has no room.
     HistoryNoRoom,
+    /// DISCOVER_CONSUMERS is on but ListEventSourceMappings is denied.
+    ConsumersUnreadable,
+    /// A discovered consumer was not resized: it would leave the account fewer than 100
+    /// unreserved concurrent executions (AWS's floor), or the floor could not be read.
+    ConcurrencyFloor,
 }
 
 impl Degradation {
@@ -98,6 +103,8 @@ impl Degradation {
             Degradation::AlarmTagsUnreadable => Some("cloudwatch:ListTagsForResource"),
             Degradation::StreamTagsUnreadable => Some("kinesis:ListTagsForStream"),
             Degradation::HistoryDenied => Some("kinesis:AddTagsToStream"),
+            Degradation::ConsumersUnreadable => Some("lambda:ListEventSourceMappings"),
+            Degradation::ConcurrencyFloor => None,
         }
     }
 
@@ -118,6 +125,12 @@ impl Degradation {
             }
             Degradation::HistoryNoRoom => {
                 "the stream has 50 tags, AWS's limit: the reshard history is not written until one is removed; the stale guard uses the alarms' LastScaledTimestamp tag"
+            }
+            Degradation::ConsumersUnreadable => {
+                "the stream's Lambda consumers are not found (DISCOVER_CONSUMERS): their reserved concurrency is left as it is"
+            }
+            Degradation::ConcurrencyFloor => {
+                "a consumer's reserved concurrency was left as it is: raising it would leave the account fewer than 100 unreserved concurrent executions (or lambda:GetAccountSettings / GetFunctionConcurrency is not granted); raise the account's concurrency limit"
             }
         }
     }

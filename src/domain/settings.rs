@@ -91,6 +91,9 @@ pub struct Settings {
     pub max_shards: u32,
     /// Only streams whose names start with this are managed (the IAM policy's scope).
     pub managed_stream_prefix: String,
+    /// With no consumer named for a stream (setting or tag), find its Lambda consumers from
+    /// their event source mappings (`DISCOVER_CONSUMERS`, off by default).
+    pub discover_consumers: bool,
     /// What the tolerant reading had to use instead of a variable's value; reported with the
     /// error metric on every invocation until fixed. Always empty from the strict reading.
     pub fallbacks: Vec<SettingFallback>,
@@ -126,6 +129,7 @@ impl Default for Settings {
             min_shards: 1,
             max_shards: STREAM_SHARD_CAP,
             managed_stream_prefix: String::new(),
+            discover_consumers: false,
             fallbacks: Vec::new(),
         }
     }
@@ -209,7 +213,13 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         }
     }
 
-    fn flag(&self, variable: &'static str, default: bool) -> Result<bool, SettingsError> {
+    /// A boolean in Go's spellings; unreadable in the tolerant reading: `unreadable`.
+    fn flag(
+        &self,
+        variable: &'static str,
+        default: bool,
+        unreadable: bool,
+    ) -> Result<bool, SettingsError> {
         let Some(value) = self.raw(variable) else {
             return Ok(default);
         };
@@ -218,15 +228,14 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
             "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
             _ if self.tolerant => {
-                // Upstream's answer to an unreadable DRY_RUN: the safe side, a dry run.
                 self.fall_back(
                     variable,
                     value,
-                    "true (dry run, as the Go Lambda did)".into(),
+                    format!("{unreadable}"),
                     "expected true or false (Go's spellings: 1, t, T, TRUE, true, True, 0, f, ...)"
                         .into(),
                 );
-                Ok(true)
+                Ok(unreadable)
             }
             _ => Err(SettingsError::Invalid {
                 variable,
@@ -359,7 +368,9 @@ impl Settings {
             "a whole number, at least 1",
             positive,
         )?;
-        let dry_run = env.flag("DRY_RUN", d.dry_run)?;
+        // Upstream's answer to an unreadable DRY_RUN: the safe side, a dry run.
+        let dry_run = env.flag("DRY_RUN", d.dry_run, true)?;
+        let discover_consumers = env.flag("DISCOVER_CONSUMERS", d.discover_consumers, false)?;
         let min_sleep: u64 = env.parse("THROTTLE_RETRY_MIN_SLEEP", 1, "whole seconds", |_| true)?;
         let max_sleep: u64 = env.parse(
             "THROTTLE_RETRY_MAX_SLEEP",
@@ -441,6 +452,7 @@ impl Settings {
             min_shards,
             max_shards,
             managed_stream_prefix: env.raw("MANAGED_STREAM_PREFIX").unwrap_or_default(),
+            discover_consumers,
             fallbacks: Vec::new(),
         };
         Ok(settings)

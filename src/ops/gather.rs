@@ -3,7 +3,7 @@
 //! stops here unless CloudWatch shows the alarm in ALARM; a permission the role lacks
 //! (tags, DescribeLimits) degrades instead of failing.
 
-use crate::aws::{AwsError, AwsPort, ExistingAlarm};
+use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamConsumer};
 use crate::domain::alarms::TAG_LAST_SCALED;
 use crate::domain::degraded::Degradation;
 use crate::domain::event::{self, Direction};
@@ -50,6 +50,9 @@ pub(crate) struct Gathered {
     pub observed: Observed,
     pub existing: HashMap<String, ExistingAlarm>,
     pub degraded: Vec<Degradation>,
+    /// DISCOVER_CONSUMERS: the stream's Lambda consumers found from their event source
+    /// mappings (the first one is also the plan's consumer).
+    pub consumers: Vec<StreamConsumer>,
 }
 
 /// Why gathering stopped before a decision could be made.
@@ -131,7 +134,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 ))
             })?),
         };
-        let stream_settings = self
+        let mut stream_settings = self
             .settings
             .for_stream(&trigger.stream, &stream_tags)
             .map_err(|e| GatherError::BadTag(e.to_string()))?;
@@ -140,6 +143,17 @@ impl<P: AwsPort> Autoscaler<P> {
                 .map_err(|e| GatherError::BadTag(e.to_string()))?,
             None => ReshardHistory::default(),
         };
+        let consumers =
+            if self.settings.discover_consumers && stream_settings.consumer_function.is_none() {
+                self.discover_consumers(alarm_arn, &trigger.stream, &mut degraded)
+                    .await
+            } else {
+                Vec::new()
+            };
+        if let Some(first) = consumers.first() {
+            stream_settings.consumer_function = Some(first.function_arn.clone());
+            stream_settings.lambdas_per_shard = first.parallelization_factor;
+        }
         let kept = |direction| {
             alarms
                 .get(&trigger.pair.name(direction))
@@ -166,6 +180,7 @@ impl<P: AwsPort> Autoscaler<P> {
             observed,
             existing: alarms,
             degraded,
+            consumers,
         })
     }
 
@@ -185,5 +200,75 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         context.set_headroom(headroom);
         (headroom, degraded)
+    }
+
+    /// The stream's Lambda consumers, from their event source mappings (the stream's ARN
+    /// follows from the alarm's: same partition, region and account).
+    async fn discover_consumers(
+        &self,
+        alarm_arn: &str,
+        stream: &str,
+        degraded: &mut Vec<Degradation>,
+    ) -> Vec<StreamConsumer> {
+        let parts: Vec<&str> = alarm_arn.split(':').collect();
+        let [_, partition, _, region, account, ..] = parts.as_slice() else {
+            return Vec::new();
+        };
+        let stream_arn = format!("arn:{partition}:kinesis:{region}:{account}:stream/{stream}");
+        match self.aws.stream_consumers(&stream_arn).await {
+            Ok(consumers) => consumers,
+            Err(err) => {
+                if err.is_denied() {
+                    degraded.push(Degradation::ConsumersUnreadable);
+                } else {
+                    tracing::warn!(stream, error = %err, "could not list the stream's consumers");
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reserved concurrency for each discovered consumer at `shards`, within the account's
+    /// floor of 100 unreserved concurrent executions: a consumer whose raise would cross it
+    /// (or whose raise cannot be checked) is left as it is, and reported, instead of failing.
+    pub(crate) async fn fit_consumers(
+        &self,
+        consumers: &[StreamConsumer],
+        shards: u32,
+        degraded: &mut Vec<Degradation>,
+    ) -> Vec<(String, u32)> {
+        const UNRESERVED_FLOOR: u32 = 100;
+        let mut unreserved = match self.aws.unreserved_concurrency().await {
+            Ok(n) => n,
+            Err(_) => {
+                degraded.push(Degradation::ConcurrencyFloor);
+                return Vec::new();
+            }
+        };
+        let mut fitted = Vec::new();
+        for consumer in consumers {
+            let wanted = shards.saturating_mul(consumer.parallelization_factor);
+            let current = match self.aws.function_concurrency(&consumer.function_arn).await {
+                Ok(current) => current.unwrap_or(0),
+                Err(_) => {
+                    degraded.push(Degradation::ConcurrencyFloor);
+                    continue;
+                }
+            };
+            let raise = wanted.saturating_sub(current);
+            if unreserved.saturating_sub(raise) < UNRESERVED_FLOOR {
+                tracing::warn!(
+                    function = %consumer.function_arn,
+                    wanted,
+                    unreserved,
+                    "consumer not resized: the account would keep fewer than 100 unreserved concurrent executions"
+                );
+                degraded.push(Degradation::ConcurrencyFloor);
+                continue;
+            }
+            unreserved = unreserved.saturating_sub(raise) + current.saturating_sub(wanted);
+            fitted.push((consumer.function_arn.clone(), wanted));
+        }
+        fitted
     }
 }

@@ -253,6 +253,7 @@ impl<P: AwsPort> Autoscaler<P> {
             observed,
             existing,
             degraded,
+            consumers,
         } = match gathered {
             Ok(state) => state,
             Err(GatherError::Unconfirmed(unconfirmed)) => {
@@ -322,8 +323,28 @@ impl<P: AwsPort> Autoscaler<P> {
                     realign,
                 });
             }
-            Decision::Scale(plan) => {
+            Decision::Scale(mut plan) => {
                 outcome.to = Some(plan.to);
+                // Discovered consumers: each sized within the account's unreserved floor; the
+                // first through the plan, the others after the reshard.
+                let mut extra = Vec::new();
+                if !consumers.is_empty() {
+                    let fitted = self
+                        .fit_consumers(&consumers, plan.to, &mut outcome.degraded)
+                        .await;
+                    plan.concurrency = plan.concurrency.take().filter(|change| {
+                        fitted
+                            .iter()
+                            .any(|(function, _)| *function == change.function)
+                    });
+                    extra = fitted
+                        .into_iter()
+                        .filter(|(function, _)| {
+                            plan.concurrency.as_ref().map(|c| &c.function) != Some(function)
+                        })
+                        .filter(|(function, _)| *function != consumers[0].function_arn)
+                        .collect();
+                }
                 self.scale(
                     &trigger,
                     notification,
@@ -333,6 +354,12 @@ impl<P: AwsPort> Autoscaler<P> {
                     &mut outcome,
                 )
                 .await;
+                if outcome.outcome == Outcome::Scaled {
+                    for (function, reserved) in extra {
+                        let result = self.aws.put_function_concurrency(&function, reserved).await;
+                        collect(&mut outcome.errors, [result]);
+                    }
+                }
                 match outcome.outcome {
                     Outcome::Scaled if plan.to > plan.from => {
                         context.spend_headroom(plan.to - plan.from);
