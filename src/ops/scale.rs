@@ -339,9 +339,6 @@ impl<P: AwsPort> Autoscaler<P> {
                     });
                     extra = fitted
                         .into_iter()
-                        .filter(|(function, _)| {
-                            plan.concurrency.as_ref().map(|c| &c.function) != Some(function)
-                        })
                         .filter(|(function, _)| *function != consumers[0].function_arn)
                         .collect();
                 }
