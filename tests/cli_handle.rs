@@ -100,7 +100,7 @@ async fn handle_reads_stdin_and_a_refusal_is_handled() {
 
 #[test]
 fn handle_fails_on_an_unusable_event_and_changes_nothing() {
-    endpoint();
+    require_moto!();
     let path = event_file("{\"Records\": [{\"Sns\": {\"Message\": \"{}\"}}]}");
     let out = run(&["handle", "--event", path.to_str().unwrap()], None, &[]);
     assert_eq!(out.status.code(), Some(1));
