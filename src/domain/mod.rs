@@ -3,6 +3,7 @@
 
 pub mod alarms;
 pub mod event;
+pub mod execution;
 pub mod history;
 pub mod metrics;
 pub mod policy;

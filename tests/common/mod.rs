@@ -42,9 +42,10 @@ pub fn moto_available() -> bool {
             .unwrap_or(binary);
         // Cargo names test binaries NAME-HASH.
         let name = name.rsplit_once('-').map_or(name.as_str(), |(n, _)| n);
+        // On a line of its own: the harness may be in the middle of one.
         let _ = writeln!(
             std::io::stderr(),
-            "note: {name}: tests that need a moto server are skipped (AWS_ENDPOINT_URL is unset; scripts/test.sh starts one)"
+            "\nnote: {name}: tests that need a moto server are skipped (AWS_ENDPOINT_URL is unset; scripts/test.sh starts one)"
         );
     });
     false
