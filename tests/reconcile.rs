@@ -187,10 +187,7 @@ async fn deleted_and_on_demand_streams_are_reported_not_touched<A: Account>(aws:
     );
 }
 
-#[tokio::test]
-async fn the_scheduled_lambda_event_runs_reconcile() {
-    crate::require_moto!();
-    let aws = clients().await;
+async fn the_scheduled_lambda_event_runs_reconcile<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("scheduled");
     create_stream(&aws, &stream, 1).await;
@@ -226,4 +223,5 @@ crate::on_both_accounts!(
     a_missing_alarm_and_consumer_concurrency_are_restored,
     an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again,
     deleted_and_on_demand_streams_are_reported_not_touched,
+    the_scheduled_lambda_event_runs_reconcile,
 );

@@ -4,6 +4,8 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use kinesis_autoscaler::aws::fake::FakeAws;
+use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
@@ -501,3 +503,85 @@ crate::on_both_accounts!(
     the_streams_consumer_gets_shards_times_lambdas_per_shard,
     a_failed_consumer_update_falls_back_and_emits_the_error_metric,
 );
+
+// ---- rules only the in-process account plays ------------------------------------------------
+
+/// An ALARM event for `alarm`, a second after it fired on `aws`'s clock.
+fn fired(aws: &FakeAws, alarm: &str, stream: &str) -> String {
+    aws.set_state(alarm, "ALARM");
+    let event = alarm_event(alarm, stream, "ALARM", aws.now());
+    aws.advance(Duration::seconds(1));
+    event
+}
+
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
+}
+
+#[tokio::test]
+async fn the_accounts_shard_limit_caps_a_scale_up_then_refuses_it() {
+    let aws = FakeAws::new(t0()).with_shard_limit(10);
+    let settings = Settings::default();
+    aws.create_stream("orders", 4);
+    aws.create_stream("other", 4);
+    let pair = wire(&aws, &settings, "orders", 4).await;
+    let autoscaler = autoscaler(&aws, settings);
+    let up = pair.name(Direction::Up);
+
+    let capped = handle(&autoscaler, &fired(&aws, &up, "orders")).await;
+    assert_eq!(
+        (capped.alarms[0].outcome, capped.alarms[0].to),
+        (Outcome::Scaled, Some(6)),
+        "{:?}",
+        capped.alarms[0]
+    );
+    assert_eq!(open_shards(&aws, "orders").await, 6);
+
+    aws.advance(Duration::minutes(10));
+    let refused = handle(&autoscaler, &fired(&aws, &up, "orders")).await;
+    let outcome = &refused.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::Refused, "{outcome:?}");
+    assert_eq!(open_shards(&aws, "orders").await, 6);
+    assert_eq!(alarm(&aws, &up).await.state, "OK", "fires again later");
+    assert_eq!(
+        refused.metric_lines.len(),
+        1,
+        "the account's limit needs a person"
+    );
+}
+
+#[tokio::test]
+async fn aws_daily_limit_still_refuses_when_the_history_was_lost() {
+    let aws = FakeAws::new(t0());
+    let settings = Settings::default();
+    aws.create_stream("orders", 1);
+    // Ten reshards today that left no history (by hand, or the tag was deleted).
+    for i in 0..10 {
+        aws.update_shard_count("orders", if i % 2 == 0 { 2 } else { 1 })
+            .await
+            .expect("within AWS's 10 a day");
+        aws.advance(Duration::minutes(5));
+    }
+    let pair = wire(&aws, &settings, "orders", 1).await;
+    let autoscaler = autoscaler(&aws, settings);
+    let up = pair.name(Direction::Up);
+
+    let report = handle(&autoscaler, &fired(&aws, &up, "orders")).await;
+
+    let outcome = &report.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::Failed, "{outcome:?}");
+    assert!(
+        outcome.reason.contains("LimitExceededException"),
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(report.metric_lines.len(), 1);
+    assert_eq!(open_shards(&aws, "orders").await, 1);
+    assert!(
+        !stream_tags(&aws, "orders")
+            .await
+            .contains_key(tag::RESHARD_HISTORY),
+        "a sure refusal takes our record back"
+    );
+    assert_eq!(alarm(&aws, &up).await.state, "OK", "fires again later");
+}
