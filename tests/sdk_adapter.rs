@@ -5,7 +5,8 @@
 //! What is pinned: throttling is retried and then succeeds; UpdateShardCount is retried for
 //! throttling only (LimitExceededException within its own 3 attempts, never a 5xx: the reshard
 //! may have started) and a 5xx there reads as "may have happened" (`FailureKind::Unknown`); a
-//! refusal reads as `Refused` with AWS's code; CloudWatch's query-protocol errors are read.
+//! refusal reads as `Refused` with AWS's code; CloudWatch's query-protocol errors are read; an
+//! attempt that times out is retried, except UpdateShardCount's, which reads as `Unknown`.
 
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -228,4 +229,94 @@ async fn cloudwatch_throttling_is_retried_and_a_refusal_is_read() {
     assert_eq!(retried.num_calls(), 2);
     assert!(err.is("ResourceNotFound"), "{err:?}");
     assert_eq!(err.kind, FailureKind::Refused);
+}
+
+/// A connection that never answers the calls numbered in `hang` (0-based) and answers the
+/// others with `body`: an attempt time-out, which no recorded answer can play.
+#[derive(Debug, Clone)]
+struct Hanging {
+    hang: &'static [usize],
+    body: &'static str,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for Hanging {
+    fn call(
+        &self,
+        _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let hang = self.hang.contains(&n);
+        let body = self.body;
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            if hang {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Ok(response(200, body))
+        })
+    }
+}
+
+async fn timing_out(connection: &Hanging) -> AwsClients {
+    let connection = connection.clone();
+    let http = aws_smithy_runtime_api::client::http::http_client_fn(move |_, _| {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(connection.clone())
+    });
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+            "AKID", "secret", None, None, "test",
+        ))
+        .http_client(http)
+        .retry_config(retry())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .build(),
+        )
+        .load()
+        .await;
+    AwsClients::new(&config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_times_out_is_retried() {
+    let connection = Hanging {
+        hang: &[0],
+        body: SUMMARY,
+        calls: Default::default(),
+    };
+    let aws = timing_out(&connection).await;
+
+    let summary = aws
+        .stream_summary("orders")
+        .await
+        .expect("the retry answers");
+
+    assert_eq!(summary.open_shards, 4);
+    assert_eq!(
+        connection.calls.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_shard_count_that_times_out_is_not_retried_and_may_have_happened() {
+    let connection = Hanging {
+        hang: &[0],
+        body: RESHARDED,
+        calls: Default::default(),
+    };
+    let aws = timing_out(&connection).await;
+
+    let err = aws
+        .update_shard_count("orders", 8)
+        .await
+        .expect_err("timed out");
+
+    assert_eq!(
+        connection.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(err.kind, FailureKind::Unknown, "{err:?}");
 }
