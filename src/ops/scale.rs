@@ -353,8 +353,10 @@ impl<P: AwsPort> Autoscaler<P> {
         // Round 3.
         let mut reason = format!("resharded {} -> {}", plan.from, steps.to);
         if let Err(err) = self.aws.update_shard_count(stream, steps.to).await {
-            let answer_lost = err.kind == FailureKind::Unknown;
-            if answer_lost && self.reshard_took_effect(stream, steps.to).await {
+            let error =
+                ReshardError::classify(err.code.as_deref(), err.kind == FailureKind::Refused);
+            // A call that may have happened is checked against the stream.
+            if error == ReshardError::Unknown && self.reshard_took_effect(stream, steps.to).await {
                 // Carry on, so the alarms follow the reshard now rather than at the next
                 // reconcile.
                 tracing::warn!(stream = %stream, error = %err, "UpdateShardCount answer lost; the stream shows the reshard");
@@ -362,7 +364,8 @@ impl<P: AwsPort> Autoscaler<P> {
                     "{reason} (UpdateShardCount's answer was lost; the stream shows the reshard)"
                 );
             } else {
-                self.reshard_failed(trigger, plan, steps, previous_history, err, outcome)
+                let after = execution::after_failed_reshard(trigger, plan, error, &err.to_string());
+                self.reshard_failed(steps, previous_history, after, err, outcome)
                     .await;
                 return;
             }
@@ -472,17 +475,15 @@ impl<P: AwsPort> Autoscaler<P> {
         )
     }
 
+    /// Carries out what a failed reshard leaves to do.
     async fn reshard_failed(
         &self,
-        trigger: &Trigger,
-        plan: &ScalePlan,
         steps: &ScaleSteps,
         previous_history: &ReshardHistory,
+        after: execution::AfterFailedReshard,
         err: AwsError,
         outcome: &mut AlarmOutcome,
     ) {
-        let error = ReshardError::classify(err.code.as_deref(), err.kind == FailureKind::Refused);
-        let after = execution::after_failed_reshard(trigger, plan, error, &err.to_string());
         outcome.outcome = if after.busy {
             Outcome::Refused
         } else {
