@@ -45,6 +45,10 @@ async fn race_setup() -> Race {
     let settings = Settings::default();
     let pair = wire(&aws, &settings, STREAM, START).await;
     aws.advance(Duration::minutes(10));
+    // Both fired: whatever the race, neither may be left in ALARM, where it would never
+    // notify again.
+    aws.set_state(&pair.name(Direction::Up), "ALARM");
+    aws.set_state(&pair.name(Direction::Down), "ALARM");
     let instance = |settings: Settings| Autoscaler {
         aws: aws.clone(),
         settings,
@@ -133,6 +137,11 @@ impl Race {
             history >= reshards,
             "{label}: {history} history entries for {reshards} reshard(s)"
         );
+        for (alarm_name, outcome) in [(&a.alarm, a), (&b.alarm, b)] {
+            let name = alarm_name.as_deref().expect("the alarm's name");
+            let state = alarm(&self.aws, name).await.state;
+            assert_ne!(state, "ALARM", "{label}: {name} left in ALARM: {outcome:?}");
+        }
         if let Err(stale) = self.alarms_match().await {
             self.aws.advance(Duration::minutes(5));
             let next = handle(&self.first, &self.event(Direction::Up, self.aws.now())).await;
