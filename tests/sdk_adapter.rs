@@ -1,6 +1,6 @@
 //! The SDK adapter ([`AwsClients`]) on answers no emulator gives: recorded wire-format
 //! responses replayed by `aws-smithy-mocks` under the real SDK (deserialisers, retry
-//! classifiers and all), so these need no server.
+//! classifiers and all), so these need no server. Back-off sleeps run on paused time.
 //!
 //! What is pinned: throttling is retried and then succeeds; UpdateShardCount is retried for
 //! throttling only (LimitExceededException within its own 3 attempts, never a 5xx: the reshard
@@ -82,7 +82,7 @@ const KINESIS_NOT_FOUND: &str = r#"{"__type":"ResourceNotFoundException","messag
 const SUMMARY: &str = r#"{"StreamDescriptionSummary":{"StreamName":"orders","StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/orders","StreamStatus":"UPDATING","StreamModeDetails":{"StreamMode":"PROVISIONED"},"RetentionPeriodHours":24,"StreamCreationTimestamp":1.7E9,"EnhancedMonitoring":[{"ShardLevelMetrics":[]}],"EncryptionType":"NONE","OpenShardCount":4,"ConsumerCount":0}}"#;
 const RESHARDED: &str = r#"{"StreamName":"orders","CurrentShardCount":4,"TargetShardCount":8,"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/orders"}"#;
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttling_is_retried_then_the_answer_is_read() {
     let rule = mock!(aws_sdk_kinesis::Client::describe_stream_summary)
         .sequence()
@@ -108,7 +108,7 @@ async fn throttling_is_retried_then_the_answer_is_read() {
     assert_eq!(rule.num_calls(), 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_5xx_elsewhere_is_retried() {
     let rule = mock!(aws_sdk_kinesis::Client::describe_stream_summary)
         .sequence()
@@ -122,7 +122,7 @@ async fn a_5xx_elsewhere_is_retried() {
     assert_eq!(rule.num_calls(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn update_shard_count_retries_limit_exceeded_only_within_its_own_three_attempts() {
     let rule = mock!(aws_sdk_kinesis::Client::update_shard_count)
         .sequence()
@@ -142,7 +142,7 @@ async fn update_shard_count_retries_limit_exceeded_only_within_its_own_three_att
     assert_eq!(err.call, "UpdateShardCount");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn update_shard_count_succeeds_after_throttling() {
     let rule = mock!(aws_sdk_kinesis::Client::update_shard_count)
         .sequence()
@@ -158,7 +158,7 @@ async fn update_shard_count_succeeds_after_throttling() {
     assert_eq!(rule.num_calls(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_5xx_on_update_shard_count_is_not_retried_and_may_have_happened() {
     let rule = mock!(aws_sdk_kinesis::Client::update_shard_count)
         .sequence()
@@ -176,7 +176,7 @@ async fn a_5xx_on_update_shard_count_is_not_retried_and_may_have_happened() {
     assert_eq!(err.kind, FailureKind::Unknown, "{err:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refusal_carries_aws_code_and_is_not_retried() {
     let rule = mock!(aws_sdk_kinesis::Client::describe_stream_summary)
         .sequence()
@@ -205,7 +205,7 @@ fn cloudwatch_error(code: &str, message: &str) -> String {
 
 const SET_ALARM_STATE_OK: &str = r#"<SetAlarmStateResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>0a1b2c3d</RequestId></ResponseMetadata></SetAlarmStateResponse>"#;
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cloudwatch_throttling_is_retried_and_a_refusal_is_read() {
     let throttled = cloudwatch_error("Throttling", "Rate exceeded");
     let retried = mock!(aws_sdk_cloudwatch::Client::set_alarm_state)
