@@ -39,6 +39,7 @@ fn event_file(text: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn handle_scales_and_prints_the_outcome_as_json() {
+    require_moto!();
     let aws = clients().await;
     let stream = unique("cli");
     create_stream(&aws, &stream, 1).await;
@@ -72,6 +73,7 @@ async fn handle_scales_and_prints_the_outcome_as_json() {
 
 #[tokio::test]
 async fn handle_reads_stdin_and_a_refusal_is_handled() {
+    require_moto!();
     let aws = clients().await;
     let stream = unique("clistdin");
     create_stream(&aws, &stream, 1).await;
@@ -100,7 +102,7 @@ async fn handle_reads_stdin_and_a_refusal_is_handled() {
 
 #[test]
 fn handle_fails_on_an_unusable_event_and_changes_nothing() {
-    endpoint();
+    require_moto!();
     let path = event_file("{\"Records\": [{\"Sns\": {\"Message\": \"{}\"}}]}");
     let out = run(&["handle", "--event", path.to_str().unwrap()], None, &[]);
     assert_eq!(out.status.code(), Some(1));

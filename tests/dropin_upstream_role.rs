@@ -4,6 +4,7 @@
 //! trigger shapes, a forged event, tolerated settings, a stream at the 50-tag limit and the
 //! refusal metric. Needs the moto server `scripts/test.sh` starts.
 
+mod common;
 mod dropin_support;
 
 use chrono::{DateTime, Utc};
@@ -176,6 +177,7 @@ fn handle(role: &UpstreamRole, event: &str, env: &[(&str, &str)]) -> Handled {
 
 #[tokio::test]
 async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
+    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     for shape in SHAPES {
@@ -226,6 +228,7 @@ async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
 
 #[tokio::test]
 async fn a_forged_event_changes_nothing() {
+    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     for shape in SHAPES {
@@ -249,6 +252,7 @@ async fn a_forged_event_changes_nothing() {
 
 #[tokio::test]
 async fn tolerated_settings_scale_and_are_reported() {
+    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     let stream = wired_stream(&aws, "tolerant", 2).await;
@@ -313,6 +317,7 @@ async fn tolerated_settings_scale_and_are_reported() {
 
 #[tokio::test]
 async fn a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted() {
+    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     let stream = wired_stream(&aws, "tagged", 2).await;
@@ -413,6 +418,7 @@ async fn deploy_go_sample(aws: &AwsClients, name: &str, env: &[(&str, &str)]) {
 
 #[tokio::test]
 async fn doctor_reads_the_deployed_go_sample() {
+    crate::require_moto!();
     let aws = admin().await;
     let name = unique("go-scaler");
     let stream = wired_stream(&aws, "doctor", 2).await;

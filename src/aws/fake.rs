@@ -29,7 +29,7 @@ use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The account and region in the fake's ARNs (AWS's documentation placeholder).
 pub const FAKE_ACCOUNT: &str = "123456789012";
@@ -48,16 +48,21 @@ pub enum Fault {
     Throttle,
     /// The call takes effect but its answer is lost (time-out, 5xx).
     LoseAnswer,
+    /// The call fails without taking effect, and the caller cannot know that (a 5xx or a
+    /// time-out before the service acted).
+    Timeout,
     /// The call takes effect, then the process dies: this and every later call fail until
     /// [`FakeAws::restart`].
     Crash,
 }
 
-/// One recorded call: the API action and what it named.
+/// One recorded call: the API action, what it named, and when it reached the fake on tokio's
+/// clock (with [`FakeAws::with_latency`], calls made in parallel arrive at the same instant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
     pub action: &'static str,
     pub target: String,
+    pub at: tokio::time::Instant,
 }
 
 /// A stream as the fake holds it.
@@ -105,6 +110,7 @@ struct State {
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
+    latency: std::time::Duration,
     faults: HashMap<&'static str, VecDeque<(usize, Fault)>>,
     seen: HashMap<&'static str, usize>,
     quotas: HashMap<&'static str, Quota>,
@@ -114,10 +120,11 @@ struct State {
     calls: Vec<Call>,
 }
 
-/// The in-process AWS. Cheap to build; share it by reference.
-#[derive(Debug, Default)]
+/// The in-process AWS. Cheap to build; clones share one account (as two Lambda invocations
+/// share AWS). [`FakeAws::default`] runs on the wall clock, [`FakeAws::new`] on its own.
+#[derive(Debug, Default, Clone)]
 pub struct FakeAws {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl FakeAws {
@@ -140,6 +147,13 @@ impl FakeAws {
     /// How long a stream stays UPDATING after an accepted UpdateShardCount.
     pub fn with_reshard_delay(self, delay: Duration) -> Self {
         self.lock().reshard_delay = delay;
+        self
+    }
+
+    /// Every call waits this long on tokio's clock before it reaches the account, so that
+    /// concurrent callers interleave as over a network (instant with paused time).
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        self.lock().latency = latency;
         self
     }
 
@@ -385,6 +399,7 @@ impl FakeAws {
         s.calls.push(Call {
             action,
             target: target.to_string(),
+            at: tokio::time::Instant::now(),
         });
         let index = *s.seen.entry(action).and_modify(|n| *n += 1).or_insert(1) - 1;
         if s.crashed {
@@ -434,6 +449,13 @@ impl FakeAws {
                 FailureKind::Refused,
             )),
             Some(Fault::Throttle) => Err(throttled(action, target)),
+            Some(Fault::Timeout) => Err(error(
+                action,
+                target,
+                None,
+                "injected: no answer (time-out)",
+                FailureKind::Unknown,
+            )),
             other => Ok(other),
         }
     }
@@ -468,13 +490,17 @@ impl FakeAws {
         }
     }
 
-    /// One call: the gate, the effect on the state, the after-effect fault.
-    fn call<T>(
+    /// One call: the way there, the gate, the effect on the state, the after-effect fault.
+    async fn call<T>(
         &self,
         action: &'static str,
         target: &str,
         effect: impl FnOnce(&mut State) -> AwsResult<T>,
     ) -> AwsResult<T> {
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let fault = self.enter(action, target)?;
         let result = effect(&mut self.lock());
         self.leave(action, target, fault, result)
@@ -623,6 +649,7 @@ impl AwsPort for FakeAws {
                 open_shards: st.open_shards,
             })
         })
+        .await
     }
 
     async fn stream_tags(&self, stream: &str) -> AwsResult<HashMap<String, String>> {
@@ -633,6 +660,7 @@ impl AwsPort for FakeAws {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect())
         })
+        .await
     }
 
     async fn tag_stream(&self, stream: &str, key: &str, value: &str) -> AwsResult<()> {
@@ -649,6 +677,7 @@ impl AwsPort for FakeAws {
             st.tags.insert(key.to_string(), value.to_string());
             Ok(())
         })
+        .await
     }
 
     async fn untag_stream(&self, stream: &str, key: &str) -> AwsResult<()> {
@@ -656,6 +685,7 @@ impl AwsPort for FakeAws {
             s.stream("RemoveTagsFromStream", stream)?.tags.remove(key);
             Ok(())
         })
+        .await
     }
 
     async fn update_shard_count(&self, stream: &str, target: u32) -> AwsResult<()> {
@@ -722,6 +752,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn account_headroom(&self) -> AwsResult<u32> {
@@ -729,6 +760,7 @@ impl AwsPort for FakeAws {
             let used = s.open_shards_in_account();
             Ok(s.shard_limit.unwrap_or(u32::MAX / 2).saturating_sub(used))
         })
+        .await
     }
 
     async fn describe_alarms(&self, names: &[String]) -> AwsResult<HashMap<String, ExistingAlarm>> {
@@ -739,6 +771,7 @@ impl AwsPort for FakeAws {
                 .map(|a| (a.spec.name.clone(), existing(a)))
                 .collect())
         })
+        .await
     }
 
     async fn alarms_with_prefix(&self, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
@@ -749,6 +782,7 @@ impl AwsPort for FakeAws {
                 .map(|(_, a)| existing(a))
                 .collect())
         })
+        .await
     }
 
     async fn alarm_tags(&self, arn: &str) -> AwsResult<HashMap<String, String>> {
@@ -759,6 +793,7 @@ impl AwsPort for FakeAws {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect())
         })
+        .await
     }
 
     async fn put_alarm(&self, spec: &AlarmSpec, tags: &[(String, String)]) -> AwsResult<()> {
@@ -784,6 +819,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn set_alarm_state(&self, alarm: &str, state: &str, _reason: &str) -> AwsResult<()> {
@@ -798,6 +834,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn tag_alarm(&self, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
@@ -807,6 +844,7 @@ impl AwsPort for FakeAws {
                 .extend(tags.iter().cloned());
             Ok(())
         })
+        .await
     }
 
     async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
@@ -816,6 +854,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn incoming_metrics(
@@ -847,6 +886,7 @@ impl AwsPort for FakeAws {
                 })
                 .collect())
         })
+        .await
     }
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
@@ -870,6 +910,7 @@ impl AwsPort for FakeAws {
             *s.function("PutFunctionConcurrency", name)? = Some(reserved);
             Ok(())
         })
+        .await
     }
 
     async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
@@ -877,6 +918,7 @@ impl AwsPort for FakeAws {
             *s.function("DeleteFunctionConcurrency", function)? = None;
             Ok(())
         })
+        .await
     }
 
     async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
@@ -884,6 +926,7 @@ impl AwsPort for FakeAws {
             let stream = stream_arn.rsplit('/').next().unwrap_or(stream_arn);
             Ok(s.consumers.get(stream).cloned().unwrap_or_default())
         })
+        .await
     }
 
     async fn unreserved_concurrency(&self) -> AwsResult<u32> {
@@ -891,6 +934,7 @@ impl AwsPort for FakeAws {
             let reserved: u32 = s.functions.values().flatten().sum();
             Ok(s.concurrency_limit.unwrap_or(1000).saturating_sub(reserved))
         })
+        .await
     }
 
     async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {
@@ -905,6 +949,7 @@ impl AwsPort for FakeAws {
                 )
             })
         })
+        .await
     }
 
     async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
@@ -914,12 +959,14 @@ impl AwsPort for FakeAws {
                 .cloned()
                 .ok_or_else(|| refused("GetRolePolicy", role_arn, "NoSuchEntity", "no such role"))
         })
+        .await
     }
 
     async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
         self.call("GetFunctionConcurrency", function, |s| {
             Ok(*s.function("GetFunctionConcurrency", function)?)
         })
+        .await
     }
 }
 

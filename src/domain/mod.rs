@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod degraded;
 pub mod event;
+pub mod execution;
 pub mod fallback;
 pub mod history;
 pub mod metrics;

@@ -11,14 +11,14 @@
 //!
 //! Rounds 4 and 5 are sequential per alarm because an emulator (and, for new alarms, AWS)
 //! may reset an alarm's state when it is written.
-//!
-//! (Above 600 lines for now: the executor's decisions, rounds 2 to 5, are moving to
-//! `domain::execution`.)
 
-use crate::aws::{AwsClients, AwsError, AwsPort, ExistingAlarm, FailureKind};
-use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
+use crate::aws::{AwsClients, AwsError, AwsPort, FailureKind};
 use crate::domain::degraded::Degradation;
-use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
+use crate::domain::event::{AlarmNotification, Direction, EventError, Invocation};
+use crate::domain::execution::{
+    self, AlarmRewrite, ConcurrencyFallback, GatherFailure, HistoryRollback, ReshardError,
+    ScaleSteps,
+};
 use crate::domain::fallback::SettingFallback;
 use crate::domain::history::ReshardHistory;
 use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
@@ -27,7 +27,6 @@ use crate::domain::settings::{tag, Settings};
 use crate::ops::gather::{GatherError, Gathered, InvocationContext};
 use crate::ops::reconcile::{self, ReconcileReport};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Everything a handled alarm needs: clients, settings, and the name metrics carry.
 pub struct Autoscaler<P = AwsClients> {
@@ -268,18 +267,21 @@ impl<P: AwsPort> Autoscaler<P> {
                 outcome.outcome = Outcome::Failed;
                 outcome.reason = err.to_string();
                 outcome.errors.push(err.to_string());
-                // Let the alarm fire again after a passing failure; a missing stream or a
-                // bad tag needs a person, and a dry run changes nothing.
-                let retry = match &err {
-                    GatherError::Aws(e) => !e.is("ResourceNotFoundException"),
-                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => false,
+                let failure = match &err {
+                    GatherError::Aws(e) if e.is("ResourceNotFoundException") => {
+                        GatherFailure::NotFound
+                    }
+                    GatherError::Aws(_) => GatherFailure::Passing,
+                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
                 };
-                if retry && !self.settings.dry_run {
-                    let reset = fire_again(
-                        &trigger,
-                        format!("Scaling failed, the alarm will fire again: {err}"),
-                    );
-                    self.reset(&reset, &mut outcome.errors).await;
+                let reset = execution::after_failed_gather(
+                    &trigger,
+                    failure,
+                    &err.to_string(),
+                    self.settings.dry_run,
+                );
+                if let Some(reset) = &reset {
+                    self.reset(reset, &mut outcome.errors).await;
                 }
                 return outcome;
             }
@@ -342,11 +344,16 @@ impl<P: AwsPort> Autoscaler<P> {
                         .filter(|(function, _)| *function != consumers[0].function_arn)
                         .collect();
                 }
+                let steps = execution::scale_steps(&plan, |name| {
+                    existing
+                        .get(name)
+                        .map(|a| a.arn.clone())
+                        .or_else(|| crate::aws::sibling_alarm_arn(&notification.alarm_arn, name))
+                });
                 self.scale(
                     &trigger,
-                    notification,
                     &plan,
-                    &existing,
+                    &steps,
                     &observed.stream.history,
                     &mut outcome,
                 )
@@ -372,17 +379,16 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome
     }
 
-    /// Rounds 2 to 5.
+    /// Rounds 2 to 5: runs `steps`; what a failure means comes from [`execution`].
     async fn scale(
         &self,
         trigger: &Trigger,
-        notification: &AlarmNotification,
         plan: &ScalePlan,
-        existing: &HashMap<String, ExistingAlarm>,
+        steps: &ScaleSteps,
         previous_history: &ReshardHistory,
         outcome: &mut AlarmOutcome,
     ) {
-        let stream = &plan.stream;
+        let stream = &steps.stream;
         // Round 2: record the reshard before making it, so the budget never under-counts.
         // Without the permission, or with no room among the stream's 50 tags, go on as
         // upstream did: the alarms' LastScaledTimestamp is the record, AWS keeps the budget.
@@ -391,7 +397,7 @@ impl<P: AwsPort> Autoscaler<P> {
         } else {
             match self
                 .aws
-                .tag_stream(stream, tag::RESHARD_HISTORY, &plan.history.encode())
+                .tag_stream(stream, tag::RESHARD_HISTORY, &steps.history)
                 .await
             {
                 Err(err) if err.is_denied() => {
@@ -402,31 +408,30 @@ impl<P: AwsPort> Autoscaler<P> {
             }
         };
         if let Err(err) = recorded {
+            let (reason, reset) = execution::after_failed_record(trigger, &err.to_string());
             outcome.outcome = Outcome::Failed;
-            outcome.reason = format!(
-                "could not record the reshard in the stream's history, so did not reshard: {err}"
-            );
+            outcome.reason = reason;
             outcome.errors.push(err.to_string());
-            self.reset(
-                &fire_again(trigger, outcome.reason.clone()),
-                &mut outcome.errors,
-            )
-            .await;
+            self.reset(&reset, &mut outcome.errors).await;
             return;
         }
 
         // Round 3.
-        let mut reason = format!("resharded {} -> {}", plan.from, plan.to);
-        if let Err(err) = self.aws.update_shard_count(stream, plan.to).await {
-            if err.kind == FailureKind::Unknown && self.reshard_took_effect(stream, plan.to).await {
-                // The answer was lost (time-out, 5xx) but the stream shows the reshard: carry
-                // on, so the alarms follow it now rather than at the next reconcile.
+        let mut reason = format!("resharded {} -> {}", plan.from, steps.to);
+        if let Err(err) = self.aws.update_shard_count(stream, steps.to).await {
+            let error =
+                ReshardError::classify(err.code.as_deref(), err.kind == FailureKind::Refused);
+            // A call that may have happened is checked against the stream.
+            if error == ReshardError::Unknown && self.reshard_took_effect(stream, steps.to).await {
+                // Carry on, so the alarms follow the reshard now rather than at the next
+                // reconcile.
                 tracing::warn!(stream = %stream, error = %err, "UpdateShardCount answer lost; the stream shows the reshard");
                 reason = format!(
                     "{reason} (UpdateShardCount's answer was lost; the stream shows the reshard)"
                 );
             } else {
-                self.reshard_failed(trigger, plan, previous_history, err, outcome)
+                let after = execution::after_failed_reshard(trigger, plan, error, &err.to_string());
+                self.reshard_failed(steps, previous_history, after, err, outcome)
                     .await;
                 return;
             }
@@ -435,73 +440,57 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.reason = reason;
 
         // Rounds 4 and 5: both alarms and the consumer, in parallel.
-        let scaled_at = event::format_alarm_time(plan.scaled_at);
-        let rewrite = |direction: Direction| {
-            let (spec, partner) = match direction {
-                Direction::Up => (&plan.alarms.scale_up, &plan.alarms.scale_down.name),
-                Direction::Down => (&plan.alarms.scale_down, &plan.alarms.scale_up.name),
-            };
-            let arn = existing
-                .get(&spec.name)
-                .map(|a| a.arn.clone())
-                .or_else(|| crate::aws::sibling_alarm_arn(&notification.alarm_arn, &spec.name));
-            let tags = vec![
-                (
-                    TAG_SCALE_ACTION.to_string(),
-                    direction.tag_value().to_string(),
-                ),
-                (TAG_COMPLIMENTARY_ALARM.to_string(), partner.clone()),
-                (TAG_LAST_SCALED.to_string(), scaled_at.clone()),
-            ];
-            async move {
-                let mut results = vec![self.aws.put_alarm(spec, &tags).await];
-                if results[0].is_ok() {
-                    let reason = format!(
-                        "Metric math and threshold value update for {} shards",
-                        plan.to
-                    );
-                    let tag_call = async {
-                        match &arn {
-                            Some(arn) => self.aws.tag_alarm(arn, &tags).await,
-                            None => Ok(()),
-                        }
-                    };
-                    let (state, tagged) = tokio::join!(
-                        self.aws
-                            .set_alarm_state(&spec.name, "INSUFFICIENT_DATA", &reason),
-                        tag_call
-                    );
-                    results.extend([state, tagged]);
-                }
-                results
-            }
-        };
         let concurrency = async {
-            let Some(change) = &plan.concurrency else {
+            let Some(step) = &steps.concurrency else {
                 return Vec::new();
             };
             match self
                 .aws
-                .put_function_concurrency(&change.function, change.reserved)
+                .put_function_concurrency(&step.function, step.reserved)
                 .await
             {
                 Ok(()) => Vec::new(),
                 Err(err) => {
-                    // Upstream's fallback: better unreserved than capped below the shards.
-                    let fallback = self.aws.delete_function_concurrency(&change.function).await;
+                    let fallback = match step.on_failure {
+                        ConcurrencyFallback::Unreserve => {
+                            self.aws.delete_function_concurrency(&step.function).await
+                        }
+                    };
                     vec![Err(err), fallback]
                 }
             }
         };
+        let [up, down] = &steps.rewrites;
         let (up, down, consumer) = tokio::join!(
-            rewrite(Direction::Up),
-            rewrite(Direction::Down),
+            self.rewrite_alarm(up),
+            self.rewrite_alarm(down),
             concurrency
         );
         collect(
             &mut outcome.errors,
             up.into_iter().chain(down).chain(consumer),
         );
+    }
+
+    /// Round 4 for one alarm, then its round 5 once the definition is written.
+    async fn rewrite_alarm(&self, rewrite: &AlarmRewrite) -> Vec<Result<(), AwsError>> {
+        let written = self.aws.put_alarm(&rewrite.spec, &rewrite.tags).await;
+        if written.is_err() {
+            return vec![written];
+        }
+        let tag_call = async {
+            match &rewrite.arn {
+                Some(arn) => self.aws.tag_alarm(arn, &rewrite.tags).await,
+                None => Ok(()),
+            }
+        };
+        let reset = &rewrite.reset;
+        let (state, tagged) = tokio::join!(
+            self.aws
+                .set_alarm_state(&reset.alarm, reset.state.as_str(), &reset.reason),
+            tag_call
+        );
+        vec![written, state, tagged]
     }
 
     /// The scheduled run: every managed stream, fixes counted in `DRIFT_FIXED`.
@@ -545,63 +534,54 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// After an ambiguous `UpdateShardCount` failure: does the stream show our reshard?
-    /// UPDATING right after our call, or already at the target, means it does.
     async fn reshard_took_effect(&self, stream: &str, target: u32) -> bool {
         matches!(
             self.aws.stream_summary(stream).await,
-            Ok(s) if s.status == policy::StreamStatus::Updating || s.open_shards == target
+            Ok(s) if execution::shows_reshard(s.status, s.open_shards, target)
         )
     }
 
+    /// Carries out what a failed reshard leaves to do.
     async fn reshard_failed(
         &self,
-        trigger: &Trigger,
-        plan: &ScalePlan,
+        steps: &ScaleSteps,
         previous_history: &ReshardHistory,
+        after: execution::AfterFailedReshard,
         err: AwsError,
         outcome: &mut AlarmOutcome,
     ) {
-        let stream = &plan.stream;
-        let busy = err.is("ResourceInUseException");
-        outcome.outcome = if busy {
+        outcome.outcome = if after.busy {
             Outcome::Refused
         } else {
             Outcome::Failed
         };
-        outcome.reason = if busy {
-            format!("stream is busy (ResourceInUseException); the alarm will fire again: {err}")
-        } else {
-            format!(
-                "UpdateShardCount {} -> {} failed: {err}",
-                plan.from, plan.to
-            )
-        };
-        if !busy {
+        outcome.reason = after.reason.clone();
+        if after.is_error {
             outcome.errors.push(err.to_string());
         }
-        // A refusal surely changed nothing: take our record back, unless someone wrote the
-        // tag since. Not when the stream is busy: the reshard that keeps it busy (a concurrent
-        // event's, whose record ours may have overwritten, or one by hand, which AWS counts
-        // too) takes our record's place. After a time-out the reshard may have happened, so
-        // the record stays as well: over-counting is the safe side.
-        if err.kind == FailureKind::Refused && !busy {
-            let ours = plan.history.encode();
+        if after.roll_back_history {
+            let stream = &steps.stream;
             let rollback = match self.aws.stream_tags(stream).await {
-                Ok(tags) if tags.get(tag::RESHARD_HISTORY) != Some(&ours) => Ok(()),
-                Ok(_) if previous_history.times().is_empty() => {
-                    self.aws.untag_stream(stream, tag::RESHARD_HISTORY).await
-                }
-                Ok(_) => {
-                    self.aws
-                        .tag_stream(stream, tag::RESHARD_HISTORY, &previous_history.encode())
-                        .await
-                }
+                Ok(tags) => match execution::history_rollback(
+                    &steps.history,
+                    tags.get(tag::RESHARD_HISTORY).map(String::as_str),
+                    previous_history,
+                ) {
+                    HistoryRollback::Keep => Ok(()),
+                    HistoryRollback::Remove => {
+                        self.aws.untag_stream(stream, tag::RESHARD_HISTORY).await
+                    }
+                    HistoryRollback::Restore(value) => {
+                        self.aws
+                            .tag_stream(stream, tag::RESHARD_HISTORY, &value)
+                            .await
+                    }
+                },
                 Err(err) => Err(err),
             };
             collect(&mut outcome.errors, [rollback]);
         }
-        let reset = fire_again(trigger, outcome.reason.clone());
-        self.reset(&reset, &mut outcome.errors).await;
+        self.reset(&after.reset, &mut outcome.errors).await;
     }
 
     async fn reset(&self, reset: &AlarmReset, errors: &mut Vec<String>) {
@@ -610,16 +590,6 @@ impl<P: AwsPort> Autoscaler<P> {
             .set_alarm_state(&reset.alarm, reset.state.as_str(), &reset.reason)
             .await;
         collect(errors, [result]);
-    }
-}
-
-/// The triggering alarm back to OK: it goes to ALARM again, and notifies again, after its
-/// evaluation periods if the load still calls for it.
-fn fire_again(trigger: &Trigger, reason: String) -> AlarmReset {
-    AlarmReset {
-        alarm: trigger.alarm_name.clone(),
-        state: policy::ResetState::Ok,
-        reason,
     }
 }
 
