@@ -66,8 +66,10 @@ fn alarm_shards(a: &Autoscaler<FakeAws>, direction: Direction) -> Option<u32> {
     a.aws.alarm(&name).and_then(|al| al.spec.shard_count())
 }
 
+/// The alarm in ALARM, as CloudWatch puts it before notifying, and its event.
 fn alarm_event(a: &Autoscaler<FakeAws>, direction: Direction) -> Invocation {
     let name = AlarmPair::new(STREAM).name(direction);
+    a.aws.set_state(&name, "ALARM");
     Invocation::Alarms(vec![Ok(AlarmNotification {
         message_id: "m-1".into(),
         topic_arn: Some("arn:aws:sns:us-east-1:123456789012:scaler".into()),

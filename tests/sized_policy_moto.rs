@@ -47,6 +47,7 @@ async fn put_last_hour(aws: &kinesis_autoscaler::aws::AwsClients, stream: &str, 
 
 #[tokio::test]
 async fn the_schedule_reads_put_metrics_back_and_sizes_an_idle_stream_down() {
+    crate::require_moto!();
     let aws = clients().await;
     let stream = unique("sized-idle");
     create_stream(&aws, &stream, 8).await;
@@ -54,11 +55,13 @@ async fn the_schedule_reads_put_metrics_back_and_sizes_an_idle_stream_down() {
     // One shard of load: 300,000 records per 5 minutes.
     put_last_hour(&aws, &stream, 300_000.0).await;
 
-    let autoscaler = autoscaler(Settings {
-        managed_stream_prefix: stream.clone(),
-        ..Settings::default()
-    })
-    .await;
+    let autoscaler = autoscaler(
+        &aws,
+        Settings {
+            managed_stream_prefix: stream.clone(),
+            ..Settings::default()
+        },
+    );
     let report = autoscaler.handle_invocation(Invocation::Scheduled).await;
     assert_eq!(open_shards(&aws, &stream).await, 4, "{report:#?}");
     let down = alarm(&aws, &pair.name(Direction::Down)).await;
@@ -70,15 +73,18 @@ async fn the_schedule_reads_put_metrics_back_and_sizes_an_idle_stream_down() {
 
 #[tokio::test]
 async fn without_datapoints_the_schedule_leaves_the_stream_to_its_alarms() {
+    crate::require_moto!();
     let aws = clients().await;
     let stream = unique("sized-silent");
     create_stream(&aws, &stream, 8).await;
     wire(&aws, &Settings::default(), &stream, 8).await;
-    let autoscaler = autoscaler(Settings {
-        managed_stream_prefix: stream.clone(),
-        ..Settings::default()
-    })
-    .await;
+    let autoscaler = autoscaler(
+        &aws,
+        Settings {
+            managed_stream_prefix: stream.clone(),
+            ..Settings::default()
+        },
+    );
     let report = autoscaler.handle_invocation(Invocation::Scheduled).await;
     assert!(report.alarms.is_empty(), "{report:#?}");
     assert_eq!(open_shards(&aws, &stream).await, 8);

@@ -7,7 +7,8 @@
 //! by [`schedule::evaluate`] from its own history, without waiting for an alarm.
 
 use crate::aws::{AwsPort, ExistingAlarm};
-use crate::domain::event::{AlarmNotification, AlarmPair, Direction};
+use crate::domain::event::{AlarmPair, Direction};
+use crate::domain::execution;
 use crate::domain::history::ReshardHistory;
 use crate::domain::metrics;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
@@ -226,28 +227,10 @@ impl<P: AwsPort> Autoscaler<P> {
                     state_change_time: now,
                     topic_arn: None,
                 };
-                let alarm_arn = alarms
-                    .get(&trigger.alarm_name)
-                    .map(|a| a.arn.clone())
-                    .unwrap_or_default();
-                let notification = AlarmNotification {
-                    message_id: format!("schedule-{}", now.timestamp()),
-                    topic_arn: None,
-                    alarm_name: trigger.alarm_name.clone(),
-                    alarm_arn,
-                    new_state: "ALARM".into(),
-                    state_change_time: now,
-                    stream: stream.to_string(),
-                };
-                self.scale(
-                    &trigger,
-                    &notification,
-                    plan,
-                    &alarms,
-                    &history,
-                    &mut outcome,
-                )
-                .await;
+                let steps =
+                    execution::scale_steps(plan, |name| alarms.get(name).map(|a| a.arn.clone()));
+                self.scale(&trigger, plan, &steps, &history, &mut outcome)
+                    .await;
             }
             result.outcome = Some(outcome);
         }
