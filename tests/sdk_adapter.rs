@@ -56,6 +56,13 @@ fn clients(kinesis: &[&Rule], cloudwatch: &[&Rule]) -> AwsClients {
         .build();
     let lambda = aws_sdk_lambda::Config::builder()
         .behavior_version_latest()
+        .region(region.clone())
+        .credentials_provider(credentials.clone())
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor(&[]))
+        .build();
+    let iam = aws_sdk_iam::Config::builder()
+        .behavior_version_latest()
         .region(region)
         .credentials_provider(credentials)
         .http_client(create_mock_http_client())
@@ -65,6 +72,7 @@ fn clients(kinesis: &[&Rule], cloudwatch: &[&Rule]) -> AwsClients {
         kinesis: aws_sdk_kinesis::Client::from_conf(kinesis),
         cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
         lambda: aws_sdk_lambda::Client::from_conf(lambda),
+        iam: aws_sdk_iam::Client::from_conf(iam),
     }
 }
 

@@ -22,7 +22,8 @@
 //! UPDATING window, the 24-hour reshard count and alarm state times.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, StreamSummary,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
+    StreamConsumer, StreamSummary,
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
@@ -100,6 +101,12 @@ struct State {
     streams: BTreeMap<String, FakeStream>,
     alarms: BTreeMap<String, FakeAlarm>,
     functions: BTreeMap<String, Option<u32>>,
+    configurations: BTreeMap<String, FunctionConfiguration>,
+    roles: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Event source mappings by stream name.
+    consumers: BTreeMap<String, Vec<StreamConsumer>>,
+    /// The account's concurrency limit (GetAccountSettings); 1000 unless set.
+    concurrency_limit: Option<u32>,
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
@@ -107,6 +114,8 @@ struct State {
     faults: HashMap<&'static str, VecDeque<(usize, Fault)>>,
     seen: HashMap<&'static str, usize>,
     quotas: HashMap<&'static str, Quota>,
+    /// IAM: when set, only these actions are allowed; the rest answer AccessDeniedException.
+    allowed: Option<Vec<String>>,
     crashed: bool,
     calls: Vec<Call>,
 }
@@ -151,6 +160,18 @@ impl FakeAws {
     /// The account's shard limit (DescribeLimits' ShardLimit).
     pub fn with_shard_limit(self, limit: u32) -> Self {
         self.lock().shard_limit = Some(limit);
+        self
+    }
+
+    /// The caller's role allows only `actions` (IAM form `service:Action`, or bare `Action`);
+    /// every other call is refused with AccessDeniedException, as IAM does.
+    pub fn with_allowed_actions(self, actions: &[&str]) -> Self {
+        self.lock().allowed = Some(
+            actions
+                .iter()
+                .map(|a| a.rsplit(':').next().unwrap_or(a).to_string())
+                .collect(),
+        );
         self
     }
 
@@ -202,6 +223,80 @@ impl FakeAws {
     /// A Lambda function that exists, with no reserved concurrency.
     pub fn create_function(&self, name: &str) {
         self.lock().functions.insert(name.to_string(), None);
+    }
+
+    /// An alarm made by the account's administrator (outside any role the fake enforces), in
+    /// OK, tagged as `wire` tags it.
+    pub fn seed_alarm(&self, spec: &AlarmSpec) {
+        let mut s = self.lock();
+        let now = s.clock();
+        let (action, partner) = match spec.name.strip_suffix("-scale-up") {
+            Some(prefix) => ("Up", format!("{prefix}-scale-down")),
+            None => (
+                "Down",
+                spec.name.trim_end_matches("-scale-down").to_string() + "-scale-up",
+            ),
+        };
+        s.alarms.insert(
+            spec.name.clone(),
+            FakeAlarm {
+                spec: spec.clone(),
+                state: "OK".into(),
+                state_since: now,
+                tags: [
+                    ("ScaleAction".to_string(), action.to_string()),
+                    ("ComplimentaryAlarm".to_string(), partner),
+                ]
+                .into(),
+                writes: 0,
+            },
+        );
+    }
+
+    /// A stream tag set by the account's administrator (outside any enforced role).
+    pub fn seed_stream_tag(&self, stream: &str, key: &str, value: &str) {
+        if let Some(st) = self.lock().streams.get_mut(stream) {
+            st.tags.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    /// A deployed function with this configuration (its name is the ARN's last part).
+    pub fn deploy_function(&self, configuration: FunctionConfiguration) {
+        let name = configuration
+            .arn
+            .rsplit(':')
+            .next()
+            .unwrap_or(&configuration.arn)
+            .to_string();
+        let mut s = self.lock();
+        s.functions.entry(name.clone()).or_insert(None);
+        s.configurations.insert(name, configuration);
+    }
+
+    /// `function` reads `stream` through an event source mapping with this factor.
+    pub fn map_consumer(&self, stream: &str, function: &str, parallelization_factor: u32) {
+        let mut s = self.lock();
+        s.functions.entry(function.to_string()).or_insert(None);
+        s.consumers
+            .entry(stream.to_string())
+            .or_default()
+            .push(StreamConsumer {
+                function_arn: format!(
+                    "arn:aws:lambda:{FAKE_REGION}:{FAKE_ACCOUNT}:function:{function}"
+                ),
+                parallelization_factor,
+            });
+    }
+
+    /// The account's Lambda concurrency limit (AWS's default is 1000).
+    pub fn with_concurrency_limit(self, limit: u32) -> Self {
+        self.lock().concurrency_limit = Some(limit);
+        self
+    }
+
+    /// A role with these permission policy documents.
+    pub fn create_role(&self, role_arn: &str, policies: Vec<serde_json::Value>) {
+        self.lock().roles.insert(role_arn.to_string(), policies);
     }
 
     /// Puts an alarm in `state` as CloudWatch's evaluation would.
@@ -315,6 +410,17 @@ impl FakeAws {
                 "the process died",
                 FailureKind::Unknown,
             ));
+        }
+        if let Some(allowed) = &s.allowed {
+            if !allowed.iter().any(|a| a == action) {
+                return Err(error(
+                    action,
+                    target,
+                    Some("AccessDeniedException"),
+                    &format!("the role is not authorized to perform: {action}"),
+                    FailureKind::Refused,
+                ));
+            }
         }
         s.settle();
         if let Some(quota) = s.quotas.get_mut(action) {
@@ -444,8 +550,10 @@ impl State {
         })
     }
 
+    /// A function by name or ARN (Lambda takes both).
     fn function(&mut self, action: &'static str, name: &str) -> AwsResult<&mut Option<u32>> {
-        self.functions.get_mut(name).ok_or_else(|| {
+        let short = name.rsplit(':').next().unwrap_or(name);
+        self.functions.get_mut(short).ok_or_else(|| {
             error(
                 action,
                 name,
@@ -783,7 +891,23 @@ impl AwsPort for FakeAws {
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
         self.call("PutFunctionConcurrency", function, |s| {
-            *s.function("PutFunctionConcurrency", function)? = Some(reserved);
+            let name = function.rsplit(':').next().unwrap_or(function);
+            let others: u32 = s
+                .functions
+                .iter()
+                .filter(|(n, _)| n.as_str() != name)
+                .filter_map(|(_, r)| *r)
+                .sum();
+            let limit = s.concurrency_limit.unwrap_or(1000);
+            if limit.saturating_sub(others + reserved) < 100 {
+                return Err(refused(
+                    "PutFunctionConcurrency",
+                    function,
+                    "InvalidParameterValueException",
+                    "Specified ReservedConcurrentExecutions decreases the account's UnreservedConcurrentExecution below its minimum value of [100].",
+                ));
+            }
+            *s.function("PutFunctionConcurrency", name)? = Some(reserved);
             Ok(())
         })
         .await
@@ -793,6 +917,47 @@ impl AwsPort for FakeAws {
         self.call("DeleteFunctionConcurrency", function, |s| {
             *s.function("DeleteFunctionConcurrency", function)? = None;
             Ok(())
+        })
+        .await
+    }
+
+    async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
+        self.call("ListEventSourceMappings", stream_arn, |s| {
+            let stream = stream_arn.rsplit('/').next().unwrap_or(stream_arn);
+            Ok(s.consumers.get(stream).cloned().unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn unreserved_concurrency(&self) -> AwsResult<u32> {
+        self.call("GetAccountSettings", "account", |s| {
+            let reserved: u32 = s.functions.values().flatten().sum();
+            Ok(s.concurrency_limit.unwrap_or(1000).saturating_sub(reserved))
+        })
+        .await
+    }
+
+    async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {
+        self.call("GetFunctionConfiguration", function, |s| {
+            let name = function.rsplit(':').next().unwrap_or(function);
+            s.configurations.get(name).cloned().ok_or_else(|| {
+                refused(
+                    "GetFunctionConfiguration",
+                    function,
+                    "ResourceNotFoundException",
+                    &format!("Function not found: {function}"),
+                )
+            })
+        })
+        .await
+    }
+
+    async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
+        self.call("GetRolePolicy", role_arn, |s| {
+            s.roles
+                .get(role_arn)
+                .cloned()
+                .ok_or_else(|| refused("GetRolePolicy", role_arn, "NoSuchEntity", "no such role"))
         })
         .await
     }

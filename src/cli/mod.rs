@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod doctor;
 pub mod sim;
 pub mod tables;
 pub mod wiring;
@@ -60,6 +61,8 @@ enum Command {
     Wire(wiring::WireArgs),
     Unwire(wiring::UnwireArgs),
     Status(wiring::StatusArgs),
+    CheckConfig(doctor::CheckConfigArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Parses the command line and runs it: the whole binary.
@@ -98,7 +101,8 @@ pub fn main() -> ExitCode {
 
 async fn serve_lambda() -> anyhow::Result<ExitCode> {
     lambda::init_json_logs();
-    let settings = Settings::from_env().context("invalid settings")?;
+    // Never refuse to start over a setting; what falls back is reported on every invocation.
+    let settings = Settings::tolerant_from_env();
     // Boxed: the runtime's and the SDK's futures nest deeper than rustc's default layout limit.
     Box::pin(lambda::run(settings))
         .await
@@ -129,6 +133,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Wire(args) => Ok(wiring::wire(args).await?),
         Command::Unwire(args) => Ok(wiring::unwire(args).await?),
         Command::Status(args) => Ok(wiring::status(args).await?),
+        Command::CheckConfig(args) => doctor::check_config(args),
+        Command::Doctor(args) => doctor::doctor(args).await,
     }
 }
 
@@ -143,7 +149,8 @@ async fn handle(path: &PathBuf) -> anyhow::Result<ExitCode> {
         std::fs::read_to_string(path)
             .with_context(|| format!("reading the event file {}", path.display()))?
     };
-    let settings = Settings::from_env().context("invalid settings")?;
+    // As the deployed function reads them: tolerant, fallbacks in the report.
+    let settings = Settings::tolerant_from_env();
     let invocation =
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
     let aws = AwsClients::load(&settings.throttle_retry).await;

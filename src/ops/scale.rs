@@ -1,8 +1,9 @@
 //! Handling one invocation: parse, gather state, decide, execute, report. The order of the
 //! AWS calls of a scale event (each line one round of parallel calls):
 //!
-//! 1. gather: DescribeAlarms (both), ListTagsForResource (triggering alarm),
-//!    DescribeStreamSummary, ListTagsForStream, DescribeLimits (scale-up only)
+//! 1. gather (`gather.rs`): DescribeAlarms (both; the event acts only if the triggering alarm
+//!    is in ALARM), ListTagsForResource (triggering alarm), DescribeStreamSummary,
+//!    ListTagsForStream, DescribeLimits (scale-up only, once per invocation)
 //! 2. AddTagsToStream: the reshard history with this reshard in it (the budget's record)
 //! 3. UpdateShardCount
 //! 4. PutMetricAlarm (both), PutFunctionConcurrency
@@ -11,22 +12,21 @@
 //! Rounds 4 and 5 are sequential per alarm because an emulator (and, for new alarms, AWS)
 //! may reset an alarm's state when it is written.
 
-use crate::aws::{AwsClients, AwsError, AwsPort, ExistingAlarm, FailureKind};
-use crate::domain::alarms::TAG_LAST_SCALED;
-use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
+use crate::aws::{AwsClients, AwsError, AwsPort, FailureKind};
+use crate::domain::degraded::Degradation;
+use crate::domain::event::{AlarmNotification, Direction, EventError, Invocation};
 use crate::domain::execution::{
     self, AlarmRewrite, ConcurrencyFallback, GatherFailure, HistoryRollback, ReshardError,
     ScaleSteps,
 };
+use crate::domain::fallback::SettingFallback;
 use crate::domain::history::ReshardHistory;
 use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
-use crate::domain::policy::{
-    self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
-};
+use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
 use crate::domain::settings::{tag, Settings};
+use crate::ops::gather::{GatherError, Gathered, InvocationContext};
 use crate::ops::reconcile::{self, ReconcileReport};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Everything a handled alarm needs: clients, settings, and the name metrics carry.
 pub struct Autoscaler<P = AwsClients> {
@@ -64,6 +64,12 @@ pub struct AlarmOutcome {
     pub reason: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Why it was refused, as a stable key (the `Reason` of the `SCALING_REFUSED` metric).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Permissions the role lacks and what was done without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degradation>,
     /// The full decision, for dry runs and refusals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
@@ -81,6 +87,8 @@ impl AlarmOutcome {
             outcome,
             reason: reason.into(),
             errors: Vec::new(),
+            refusal: None,
+            degraded: Vec::new(),
             decision: None,
         }
     }
@@ -97,6 +105,12 @@ pub struct InvocationReport {
     /// What a scheduled reconcile found and fixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconcile: Option<ReconcileReport>,
+    /// Permissions the role lacks, each once, and what was done without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degradation>,
+    /// Variables the function does not use as set (see `Settings::fallbacks`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings_fallbacks: Vec<SettingFallback>,
     /// Embedded Metric Format lines to print (stdout in Lambda).
     #[serde(skip)]
     pub metric_lines: Vec<String>,
@@ -109,25 +123,19 @@ impl InvocationReport {
     }
 }
 
-/// Why gathering stopped before a decision could be made.
-#[derive(Debug, thiserror::Error)]
-enum GatherError {
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-    /// A tag we own or read is unusable: change nothing until a person fixes it.
-    #[error("{0}")]
-    BadTag(String),
-}
-
 impl<P: AwsPort> Autoscaler<P> {
-    /// Handles a Lambda payload: every SNS record in order.
+    /// Handles a Lambda payload: every alarm notification in order (an SNS event may carry
+    /// several; a direct alarm action or an EventBridge alarm event carries one).
     pub async fn handle_invocation(&self, invocation: Invocation) -> InvocationReport {
         let mut report = InvocationReport {
             dry_run: self.settings.dry_run,
             alarms: Vec::new(),
             reconcile: None,
+            degraded: Vec::new(),
+            settings_fallbacks: self.settings.fallbacks.clone(),
             metric_lines: Vec::new(),
         };
+        self.report_fallbacks(&mut report);
         let records = match invocation {
             Invocation::Alarms(records) => records,
             Invocation::Scheduled => {
@@ -135,28 +143,93 @@ impl<P: AwsPort> Autoscaler<P> {
                 return report;
             }
         };
+        let context = InvocationContext::default();
         for (index, record) in records.into_iter().enumerate() {
             let outcome = match record {
-                Ok(notification) => self.handle_alarm(index, &notification).await,
+                Ok(notification) => self.handle_record(&context, index, &notification).await,
                 Err(err) => invalid(index, &err),
             };
             log_summary(&outcome);
-            if !outcome.is_success() || outcome_needs_attention(&outcome) {
-                report.metric_lines.push(metrics::emf_line(
-                    &self.settings.metric_namespace,
-                    &self.function_name,
-                    FATAL_ERROR_METRIC,
-                    1.0,
-                    self.aws.now(),
-                ));
+            for degradation in &outcome.degraded {
+                // Once per invocation, with the permission that would lift it.
+                if !report.degraded.contains(degradation) {
+                    tracing::warn!(
+                        degradation = ?degradation,
+                        permission = degradation.permission().unwrap_or(""),
+                        "{}",
+                        degradation.describe()
+                    );
+                    report.degraded.push(*degradation);
+                }
             }
+            self.outcome_metrics(&outcome, &mut report.metric_lines);
             report.alarms.push(outcome);
         }
         report
     }
 
+    /// Settings the tolerant reading replaced or used as given: logged, and the error metric,
+    /// on every invocation until the variables are fixed (`kinesis-autoscaler check-config`).
+    fn report_fallbacks(&self, report: &mut InvocationReport) {
+        if self.settings.fallbacks.is_empty() {
+            return;
+        }
+        for fallback in &self.settings.fallbacks {
+            tracing::error!(
+                variable = fallback.variable,
+                value = %fallback.value,
+                used = %fallback.used,
+                "setting not used as set: {fallback}"
+            );
+        }
+        report.metric_lines.push(metrics::error_line(
+            &self.settings.metric_namespace,
+            &self.function_name,
+            None,
+            self.aws.now(),
+        ));
+    }
+
+    /// The EMF lines one handled alarm is counted in: a reshard by direction, a refusal by
+    /// reason, the error metric for a failure or a refusal a person must hear about.
+    fn outcome_metrics(&self, outcome: &AlarmOutcome, lines: &mut Vec<String>) {
+        let namespace = &self.settings.metric_namespace;
+        let now = self.aws.now();
+        let stream = outcome.stream.as_deref();
+        match (outcome.outcome, stream) {
+            (Outcome::Scaled, Some(stream)) => {
+                let direction = outcome.action.map(|d| d.to_string()).unwrap_or_default();
+                lines.push(metrics::reshard_line(namespace, stream, &direction, now));
+            }
+            (Outcome::Refused, Some(stream)) => {
+                let reason = outcome.refusal.as_deref().unwrap_or("refused");
+                lines.push(metrics::refusal_line(namespace, stream, reason, now));
+            }
+            _ => {}
+        }
+        if !outcome.is_success() || outcome_needs_attention(outcome) {
+            lines.push(metrics::error_line(
+                namespace,
+                &self.function_name,
+                stream,
+                now,
+            ));
+        }
+    }
+
+    /// Handles one alarm notification on its own (an invocation of one record).
     pub async fn handle_alarm(
         &self,
+        record: usize,
+        notification: &AlarmNotification,
+    ) -> AlarmOutcome {
+        self.handle_record(&InvocationContext::default(), record, notification)
+            .await
+    }
+
+    async fn handle_record(
+        &self,
+        context: &InvocationContext,
         record: usize,
         notification: &AlarmNotification,
     ) -> AlarmOutcome {
@@ -172,9 +245,24 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         outcome.action = Some(trigger.direction);
 
-        let gathered = self.gather(&trigger, &notification.alarm_arn).await;
-        let (observed, existing) = match gathered {
+        let gathered = self
+            .gather(context, &trigger, &notification.alarm_arn)
+            .await;
+        let Gathered {
+            observed,
+            existing,
+            degraded,
+            consumers,
+        } = match gathered {
             Ok(state) => state,
+            Err(GatherError::Unconfirmed(unconfirmed)) => {
+                // Whatever delivered it, CloudWatch does not back it: change nothing, not
+                // even the alarm's state.
+                outcome.outcome = Outcome::Refused;
+                outcome.refusal = Some("unconfirmed".into());
+                outcome.reason = unconfirmed.to_string();
+                return outcome;
+            }
             Err(err) => {
                 outcome.outcome = Outcome::Failed;
                 outcome.reason = err.to_string();
@@ -184,7 +272,7 @@ impl<P: AwsPort> Autoscaler<P> {
                         GatherFailure::NotFound
                     }
                     GatherError::Aws(_) => GatherFailure::Passing,
-                    GatherError::BadTag(_) => GatherFailure::Unusable,
+                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
                 };
                 let reset = execution::after_failed_gather(
                     &trigger,
@@ -198,6 +286,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 return outcome;
             }
         };
+        outcome.degraded = degraded;
         outcome.from = Some(observed.stream.open_shards);
 
         let now = self.aws.now();
@@ -218,6 +307,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 realign,
             } => {
                 outcome.outcome = Outcome::Refused;
+                outcome.refusal = Some(refusal_kind(&refusal));
                 outcome.reason = refusal.to_string();
                 if let Some(alarms) = &realign {
                     let written = tokio::join!(
@@ -235,8 +325,25 @@ impl<P: AwsPort> Autoscaler<P> {
                     realign,
                 });
             }
-            Decision::Scale(plan) => {
+            Decision::Scale(mut plan) => {
                 outcome.to = Some(plan.to);
+                // Discovered consumers: each sized within the account's unreserved floor; the
+                // first through the plan, the others after the reshard.
+                let mut extra = Vec::new();
+                if !consumers.is_empty() {
+                    let fitted = self
+                        .fit_consumers(&consumers, plan.to, &mut outcome.degraded)
+                        .await;
+                    plan.concurrency = plan.concurrency.take().filter(|change| {
+                        fitted
+                            .iter()
+                            .any(|(function, _)| *function == change.function)
+                    });
+                    extra = fitted
+                        .into_iter()
+                        .filter(|(function, _)| *function != consumers[0].function_arn)
+                        .collect();
+                }
                 let steps = execution::scale_steps(&plan, |name| {
                     existing
                         .get(name)
@@ -251,79 +358,25 @@ impl<P: AwsPort> Autoscaler<P> {
                     &mut outcome,
                 )
                 .await;
+                if outcome.outcome == Outcome::Scaled {
+                    for (function, reserved) in extra {
+                        let result = self.aws.put_function_concurrency(&function, reserved).await;
+                        collect(&mut outcome.errors, [result]);
+                    }
+                }
+                match outcome.outcome {
+                    Outcome::Scaled if plan.to > plan.from => {
+                        context.spend_headroom(plan.to - plan.from);
+                    }
+                    // The executor's only refusal: the stream was busy (ResourceInUse).
+                    Outcome::Refused if outcome.refusal.is_none() => {
+                        outcome.refusal = Some("stream_busy".into());
+                    }
+                    _ => {}
+                }
             }
         }
         outcome
-    }
-
-    /// Round 1: everything the decision needs, in parallel.
-    async fn gather(
-        &self,
-        trigger: &Trigger,
-        alarm_arn: &str,
-    ) -> Result<(Observed, HashMap<String, ExistingAlarm>), GatherError> {
-        let names = [
-            trigger.pair.name(Direction::Up),
-            trigger.pair.name(Direction::Down),
-        ];
-        let headroom = async {
-            match trigger.direction {
-                Direction::Up => self.aws.account_headroom().await.map(Some),
-                Direction::Down => Ok(None),
-            }
-        };
-        let (alarms, alarm_tags, summary, stream_tags, headroom) = tokio::join!(
-            self.aws.describe_alarms(&names),
-            self.aws.alarm_tags(alarm_arn),
-            self.aws.stream_summary(&trigger.stream),
-            self.aws.stream_tags(&trigger.stream),
-            headroom
-        );
-        let (alarms, alarm_tags, summary, stream_tags, headroom) =
-            (alarms?, alarm_tags?, summary?, stream_tags?, headroom?);
-
-        let last_scaled = match alarm_tags.get(TAG_LAST_SCALED) {
-            None => None,
-            Some(value) if value.is_empty() => None,
-            Some(value) => Some(event::parse_alarm_time(value).ok_or_else(|| {
-                GatherError::BadTag(format!(
-                    "alarm {}: tag {TAG_LAST_SCALED}={value:?} is not of the form 2006-01-02T15:04:05.000+0000",
-                    trigger.alarm_name
-                ))
-            })?),
-        };
-        let stream_settings = self
-            .settings
-            .for_stream(&trigger.stream, &stream_tags)
-            .map_err(|e| GatherError::BadTag(e.to_string()))?;
-        let history = match stream_tags.get(tag::RESHARD_HISTORY) {
-            Some(value) => ReshardHistory::parse(&trigger.stream, value)
-                .map_err(|e| GatherError::BadTag(e.to_string()))?,
-            None => ReshardHistory::default(),
-        };
-        let kept = |direction| {
-            alarms
-                .get(&trigger.pair.name(direction))
-                .map(ExistingAlarm::kept)
-                .unwrap_or_default()
-        };
-        let observed = Observed {
-            stream: StreamState {
-                name: trigger.stream.clone(),
-                status: summary.status,
-                mode: summary.mode,
-                open_shards: summary.open_shards,
-                settings: stream_settings,
-                history,
-            },
-            alarms: AlarmsState {
-                last_scaled,
-                kept_up: kept(Direction::Up),
-                kept_down: kept(Direction::Down),
-            },
-            account_headroom: headroom,
-        };
-        Ok((observed, alarms))
     }
 
     /// Rounds 2 to 5: runs `steps`; what a failure means comes from [`execution`].
@@ -336,12 +389,25 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome: &mut AlarmOutcome,
     ) {
         let stream = &steps.stream;
-        // Round 2: record the reshard before making it.
-        if let Err(err) = self
-            .aws
-            .tag_stream(stream, tag::RESHARD_HISTORY, &steps.history)
-            .await
-        {
+        // Round 2: record the reshard before making it, so the budget never under-counts.
+        // Without the permission, or with no room among the stream's 50 tags, go on as
+        // upstream did: the alarms' LastScaledTimestamp is the record, AWS keeps the budget.
+        let recorded = if outcome.degraded.contains(&Degradation::HistoryNoRoom) {
+            Ok(())
+        } else {
+            match self
+                .aws
+                .tag_stream(stream, tag::RESHARD_HISTORY, &steps.history)
+                .await
+            {
+                Err(err) if err.is_denied() => {
+                    outcome.degraded.push(Degradation::HistoryDenied);
+                    Ok(())
+                }
+                other => other,
+            }
+        };
+        if let Err(err) = recorded {
             let (reason, reset) = execution::after_failed_record(trigger, &err.to_string());
             outcome.outcome = Outcome::Failed;
             outcome.reason = reason;
@@ -546,6 +612,14 @@ fn invalid(index: usize, err: &EventError) -> AlarmOutcome {
 
 fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
     matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
+}
+
+/// A refusal's stable key: `daily_limit`, `at_bound`, `stale`, ... (its serde tag).
+fn refusal_kind(refusal: &Refusal) -> String {
+    serde_json::to_value(refusal)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "refused".to_string())
 }
 
 fn describe(decision: &Decision) -> String {

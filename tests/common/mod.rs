@@ -96,6 +96,9 @@ pub trait Account: AwsPort + Clone + 'static {
     /// A consumer function whose reserved concurrency can be set; its name or ARN.
     async fn new_function(&self, name: &str) -> String;
     async fn remove_stream(&self, name: &str);
+    /// Puts an alarm in ALARM as CloudWatch does when its threshold is crossed: outside the
+    /// autoscaler's view (no fault, no call in the log).
+    async fn cloudwatch_sets_alarm(&self, alarm: &str);
 }
 
 /// The in-process account, on the wall clock like moto.
@@ -119,6 +122,10 @@ impl Account for FakeAws {
 
     async fn remove_stream(&self, name: &str) {
         self.delete_stream(name);
+    }
+
+    async fn cloudwatch_sets_alarm(&self, alarm: &str) {
+        self.set_state(alarm, "ALARM");
     }
 }
 
@@ -158,6 +165,14 @@ impl Account for AwsClients {
             .send()
             .await
             .expect("DeleteStream");
+    }
+
+    async fn cloudwatch_sets_alarm(&self, alarm: &str) {
+        // Fresh clients: straight to the emulator, past any proxy a test put in front.
+        let _ = clients()
+            .await
+            .set_alarm_state(alarm, "ALARM", "test: threshold crossed")
+            .await;
     }
 }
 
@@ -354,10 +369,38 @@ pub async fn a_moment_later() {
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
 }
 
-pub async fn handle<P: AwsPort>(autoscaler: &Autoscaler<P>, event: &str) -> InvocationReport {
+/// Handles `event` as Lambda would, after CloudWatch's side of it: an alarm is in ALARM
+/// when its notification is sent, and the handler acts only on alarms CloudWatch shows in
+/// ALARM. So each alarm the event says is in ALARM is put there first, as CloudWatch would
+/// (not through the autoscaler's faults or call log). Forged events are tested with
+/// `handle_invocation`.
+pub async fn handle<A: Account>(autoscaler: &Autoscaler<A>, event: &str) -> InvocationReport {
     let invocation =
         kinesis_autoscaler::domain::event::parse_invocation_text(event).expect("a parsable event");
+    if let kinesis_autoscaler::domain::event::Invocation::Alarms(records) = &invocation {
+        for notification in records.iter().flatten().filter(|n| n.is_alarm()) {
+            autoscaler
+                .aws
+                .cloudwatch_sets_alarm(&notification.alarm_name)
+                .await;
+        }
+    }
     autoscaler.handle_invocation(invocation).await
+}
+
+/// CloudWatch's side of an alarm firing: the alarm goes to ALARM (its event is sent after).
+pub async fn fire(aws: &impl Account, alarm: &str) {
+    aws.cloudwatch_sets_alarm(alarm).await
+}
+
+/// How many error-metric lines (`FATAL_ERROR_KINESIS_SCALING`) a report emits, beside its
+/// reshard and refusal counts.
+pub fn error_metrics(report: &InvocationReport) -> usize {
+    report
+        .metric_lines
+        .iter()
+        .filter(|l| l.contains(kinesis_autoscaler::domain::metrics::FATAL_ERROR_METRIC))
+        .count()
 }
 
 /// Creates an IAM role in moto with a plain query-protocol POST (moto checks that a
