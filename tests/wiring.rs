@@ -262,7 +262,7 @@ async fn unwire_removes_both_alarms_and_is_idempotent() {
         .expect("wire");
     tag_stream(&aws, &stream, "team", "data").await;
 
-    let report = wiring::unwire_stream(&aws, &stream, true)
+    let report = wiring::unwire_stream(&aws, &stream, true, false)
         .await
         .expect("unwire");
 
@@ -277,7 +277,7 @@ async fn unwire_removes_both_alarms_and_is_idempotent() {
         "foreign tags stay"
     );
 
-    let again = wiring::unwire_stream(&aws, &stream, false)
+    let again = wiring::unwire_stream(&aws, &stream, false, false)
         .await
         .expect("unwire again");
     assert!(again.alarms.values().all(|r| *r == Removal::AlreadyAbsent));

@@ -93,6 +93,14 @@ pub struct SimulateArgs {
     /// Write an SVG chart here.
     #[arg(long, value_name = "OUT.svg")]
     plot: Option<PathBuf>,
+    #[command(flatten)]
+    aws: crate::cli::AwsArgs,
+}
+
+impl SimulateArgs {
+    pub fn aws(&self) -> &crate::cli::AwsArgs {
+        &self.aws
+    }
 }
 
 #[derive(Args, Debug)]
@@ -198,7 +206,7 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     })
 }
 
-pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
     if !(args.target_usage.is_finite() && args.target_usage > 0.0) {
         anyhow::bail!(

@@ -51,6 +51,11 @@ fn alarm_cell(alarm: &Option<AlarmStatus>) -> String {
 
 /// The status table for people, with drift and problems listed under it.
 pub fn status_table(reports: &[StreamReport]) -> String {
+    status_table_within(reports, None)
+}
+
+/// The status table, narrowed to `width` columns when given. (stub)
+pub fn status_table_within(reports: &[StreamReport], _width: Option<usize>) -> String {
     let mut rows = vec![[
         "STREAM",
         "SHARDS",
