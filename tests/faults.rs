@@ -16,7 +16,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use common::proxy::Proxy;
 use common::*;
-use kinesis_autoscaler::aws::{self as kaws, AwsClients};
+use kinesis_autoscaler::aws::{AwsClients, AwsPort};
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
@@ -192,7 +192,7 @@ impl Bench<'_> {
         tag_stream(aws, &stream, tag::CONSUMER_FUNCTION, self.consumer).await;
         let pair = wire(aws, self.settings, &stream, START_SHARDS).await;
         let trigger = pair.name(direction);
-        kaws::set_alarm_state(aws, &trigger, "ALARM", "fault matrix: the alarm fired")
+        aws.set_alarm_state(&trigger, "ALARM", "fault matrix: the alarm fired")
             .await
             .expect("SetAlarmState ALARM");
         let to = target(direction, START_SHARDS);
@@ -276,7 +276,7 @@ impl Bench<'_> {
         let aligned = alarms_match(aws, self.settings, &pair, &stream, after).await;
         // The consumer's concurrency follows a reshard (the function is shared by the cells,
         // so only a cell that resharded says anything about it).
-        let reserved = kaws::function_concurrency(aws, self.consumer).await;
+        let reserved = aws.function_concurrency(self.consumer).await;
         let concurrency_stale =
             after != START_SHARDS && reserved.as_ref().ok() != Some(&Some(after));
         let needs_reconcile = aligned.is_err() || state == "ALARM" || concurrency_stale;
@@ -324,7 +324,7 @@ impl Bench<'_> {
                     if state == "ALARM" {
                         failures.push(format!("after reconcile: {trigger} still in ALARM"));
                     }
-                    let reserved = kaws::function_concurrency(aws, self.consumer).await;
+                    let reserved = aws.function_concurrency(self.consumer).await;
                     if reserved.as_ref().ok() != Some(&Some(open)) {
                         failures.push(format!(
                             "after reconcile: consumer concurrency {reserved:?}, {open} shards"

@@ -5,12 +5,13 @@ mod common;
 use chrono::{Duration, Utc};
 use common::*;
 use kinesis_autoscaler::aws;
+use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::{Direction, Invocation};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
 use kinesis_autoscaler::ops::reconcile::{reconcile, FixKind, StreamVerdict};
 
 async fn reshard_by_hand(aws: &aws::AwsClients, stream: &str, to: u32) {
-    aws::update_shard_count(aws, stream, to)
+    aws.update_shard_count(stream, to)
         .await
         .expect("UpdateShardCount");
 }
@@ -93,7 +94,7 @@ async fn a_missing_alarm_and_consumer_concurrency_are_restored() {
     create_stream(&aws, &stream, 2).await;
     tag_stream(&aws, &stream, tag::CONSUMER_FUNCTION, &consumer).await;
     let pair = wire(&aws, &settings, &stream, 2).await;
-    aws::delete_alarms(&aws, &[pair.name(Direction::Down)])
+    aws.delete_alarms(&[pair.name(Direction::Down)])
         .await
         .unwrap();
 
@@ -117,10 +118,7 @@ async fn a_missing_alarm_and_consumer_concurrency_are_restored() {
         [topic_arn()],
         "publishes where its partner does"
     );
-    assert_eq!(
-        aws::function_concurrency(&aws, &consumer).await.unwrap(),
-        Some(2)
-    );
+    assert_eq!(aws.function_concurrency(&consumer).await.unwrap(), Some(2));
 }
 
 #[tokio::test]
@@ -131,7 +129,7 @@ async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again() {
     create_stream(&aws, &stream, 2).await;
     let pair = wire(&aws, &settings, &stream, 2).await;
     let up = pair.name(Direction::Up);
-    aws::set_alarm_state(&aws, &up, "ALARM", "test: the event was lost")
+    aws.set_alarm_state(&up, "ALARM", "test: the event was lost")
         .await
         .unwrap();
 

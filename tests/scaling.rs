@@ -4,6 +4,7 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
@@ -379,16 +380,10 @@ async fn the_rewrite_keeps_what_it_does_not_own() {
         .alarm_actions
         .push(format!("arn:aws:sns:{REGION}:{ACCOUNT}:pager"));
     custom.insufficient_data_actions = vec![format!("arn:aws:sns:{REGION}:{ACCOUNT}:nodata")];
-    kinesis_autoscaler::aws::put_alarm(&aws, &custom, &[])
+    aws.put_alarm(&custom, &[]).await.unwrap();
+    aws.tag_alarm(&alarm_arn(&up_name), &[("team".into(), "data".into())])
         .await
         .unwrap();
-    kinesis_autoscaler::aws::tag_alarm(
-        &aws,
-        &alarm_arn(&up_name),
-        &[("team".into(), "data".into())],
-    )
-    .await
-    .unwrap();
     let autoscaler = autoscaler(settings).await;
 
     let report = handle(
@@ -451,9 +446,7 @@ async fn the_streams_consumer_gets_shards_times_lambdas_per_shard() {
         "{:?}",
         report.alarms[0].errors
     );
-    let reserved = kinesis_autoscaler::aws::function_concurrency(&aws, &consumer)
-        .await
-        .unwrap();
+    let reserved = aws.function_concurrency(&consumer).await.unwrap();
     assert_eq!(reserved, Some(12));
 }
 

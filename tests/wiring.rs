@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use kinesis_autoscaler::aws;
+use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
@@ -41,7 +42,7 @@ async fn pair_alarms(
     aws: &aws::AwsClients,
     pair: &AlarmPair,
 ) -> HashMap<String, aws::ExistingAlarm> {
-    aws::describe_alarms(aws, &[pair.name(Direction::Up), pair.name(Direction::Down)])
+    aws.describe_alarms(&[pair.name(Direction::Up), pair.name(Direction::Down)])
         .await
         .expect("DescribeAlarms")
 }
@@ -336,7 +337,7 @@ async fn status_reports_what_a_scale_event_changed() {
     assert!(table.contains(&stream) && table.contains("s1=4"), "{table}");
 
     // A reshard made behind the autoscaler's back shows as drift.
-    aws::update_shard_count(&aws, &stream, 8)
+    aws.update_shard_count(&stream, 8)
         .await
         .expect("UpdateShardCount");
     let drifted = wiring::stream_status(&aws, &settings, &stream, chrono::Utc::now())
@@ -403,9 +404,9 @@ async fn rewiring_keeps_a_users_extra_action_and_reuses_the_topic() {
     let mut custom = alarm(&aws, &up).await.spec;
     custom.description = Some("orders: page the data team".into());
     custom.alarm_actions.push(pager.clone());
-    aws::put_alarm(&aws, &custom, &[]).await.unwrap();
+    aws.put_alarm(&custom, &[]).await.unwrap();
     // The stream changes under the alarms, so re-wiring has to rewrite them.
-    aws::update_shard_count(&aws, &stream, 2).await.unwrap();
+    aws.update_shard_count(&stream, 2).await.unwrap();
 
     let report = wiring::wire_stream(&aws, &settings, &stream, &WireOptions::default())
         .await

@@ -1,7 +1,11 @@
-//! The AWS side: the operations the project uses, in domain types.
+//! The AWS side: the port (the operations the project uses, in domain types), the SDK
+//! adapter, and an in-process fake for tests.
 
+pub mod fake;
+pub mod port;
 pub mod sdk;
 pub mod setup;
 
-pub use sdk::*;
+pub use port::*;
+pub use sdk::{https_client, AwsClients, DEFAULT_ATTEMPT_TIMEOUT};
 pub use setup::{AwsOptions, SetupError};

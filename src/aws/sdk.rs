@@ -1,7 +1,7 @@
 //! The thin AWS layer: one set of clients per process, and small async functions that make one
 //! call each and speak our own types. No decisions are made here.
 
-use crate::domain::alarms::{AlarmSpec, Comparison, KeptFields, MetricQuery, StreamMetric};
+use crate::domain::alarms::{AlarmSpec, Comparison, MetricQuery, StreamMetric};
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::RetrySettings;
 use aws_config::retry::ErrorKind;
@@ -9,6 +9,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
+use aws_sdk_cloudwatch::primitives::DateTime as SmithyDateTime;
 use aws_sdk_cloudwatch::types as cw;
 use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kinesis::types as kn;
@@ -17,7 +18,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use super::port::{
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, StreamSummary,
+};
 use std::time::Duration;
 
 /// A hung call is abandoned (and retried) after this long; a scale event's whole budget is the
@@ -82,32 +87,12 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         .build_https()
 }
 
-/// Whether a failed call surely changed nothing (the service answered with a refusal) or may
-/// have taken effect (time-out, connection lost, 5xx).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    Refused,
-    Unknown,
-}
-
-#[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
-// An empty target (every alarm) leaves no doubled space: "DescribeAlarms failed: ...".
-#[error("{call}{}{target} failed: {message}", if target.is_empty() { "" } else { " " })]
-pub struct AwsError {
-    pub call: &'static str,
-    pub target: String,
-    pub code: Option<String>,
-    pub message: String,
-    pub kind: FailureKind,
-}
-
 impl AwsError {
-    pub fn is(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
-
-    fn from_sdk<E>(call: &'static str, target: &str, err: SdkError<E, HttpResponse>) -> Self
+    pub(crate) fn from_sdk<E>(
+        call: &'static str,
+        target: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -138,121 +123,388 @@ impl AwsError {
     }
 }
 
-pub type AwsResult<T> = Result<T, AwsError>;
-
 // ---- Kinesis ----------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamSummary {
-    pub status: StreamStatus,
-    pub mode: StreamMode,
-    pub open_shards: u32,
-}
-
-pub async fn stream_summary(aws: &AwsClients, stream: &str) -> AwsResult<StreamSummary> {
-    let out = aws
-        .kinesis
-        .describe_stream_summary()
-        .stream_name(stream)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeStreamSummary", stream, e))?;
-    let invalid = |why: &str| AwsError {
-        call: "DescribeStreamSummary",
-        target: stream.to_string(),
-        code: None,
-        message: why.to_string(),
-        kind: FailureKind::Refused,
-    };
-    let summary = out
-        .stream_description_summary()
-        .ok_or_else(|| invalid("no StreamDescriptionSummary in the answer"))?;
-    let status = match summary.stream_status() {
-        kn::StreamStatus::Active => StreamStatus::Active,
-        kn::StreamStatus::Updating => StreamStatus::Updating,
-        kn::StreamStatus::Creating => StreamStatus::Creating,
-        kn::StreamStatus::Deleting => StreamStatus::Deleting,
-        other => return Err(invalid(&format!("unknown stream status {other}"))),
-    };
-    let mode = match summary.stream_mode_details().map(|d| d.stream_mode()) {
-        Some(kn::StreamMode::OnDemand) => StreamMode::OnDemand,
-        _ => StreamMode::Provisioned,
-    };
-    let open_shards = u32::try_from(summary.open_shard_count())
-        .map_err(|_| invalid("negative OpenShardCount in the answer"))?;
-    Ok(StreamSummary {
-        status,
-        mode,
-        open_shards,
-    })
-}
-
-pub async fn stream_tags(aws: &AwsClients, stream: &str) -> AwsResult<HashMap<String, String>> {
-    let mut tags = HashMap::new();
-    let mut start: Option<String> = None;
-    loop {
-        let out = aws
+impl AwsPort for AwsClients {
+    async fn stream_summary(&self, stream: &str) -> AwsResult<StreamSummary> {
+        let out = self
             .kinesis
-            .list_tags_for_stream()
+            .describe_stream_summary()
             .stream_name(stream)
-            .set_exclusive_start_tag_key(start.take())
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("ListTagsForStream", stream, e))?;
-        for tag in out.tags() {
-            tags.insert(
-                tag.key().to_string(),
-                tag.value().unwrap_or_default().to_string(),
-            );
-        }
-        match (out.has_more_tags(), out.tags().last()) {
-            (true, Some(last)) => start = Some(last.key().to_string()),
-            _ => return Ok(tags),
+            .map_err(|e| AwsError::from_sdk("DescribeStreamSummary", stream, e))?;
+        let invalid = |why: &str| AwsError {
+            call: "DescribeStreamSummary",
+            target: stream.to_string(),
+            code: None,
+            message: why.to_string(),
+            kind: FailureKind::Refused,
+        };
+        let summary = out
+            .stream_description_summary()
+            .ok_or_else(|| invalid("no StreamDescriptionSummary in the answer"))?;
+        let status = match summary.stream_status() {
+            kn::StreamStatus::Active => StreamStatus::Active,
+            kn::StreamStatus::Updating => StreamStatus::Updating,
+            kn::StreamStatus::Creating => StreamStatus::Creating,
+            kn::StreamStatus::Deleting => StreamStatus::Deleting,
+            other => return Err(invalid(&format!("unknown stream status {other}"))),
+        };
+        let mode = match summary.stream_mode_details().map(|d| d.stream_mode()) {
+            Some(kn::StreamMode::OnDemand) => StreamMode::OnDemand,
+            _ => StreamMode::Provisioned,
+        };
+        let open_shards = u32::try_from(summary.open_shard_count())
+            .map_err(|_| invalid("negative OpenShardCount in the answer"))?;
+        Ok(StreamSummary {
+            status,
+            mode,
+            open_shards,
+        })
+    }
+
+    async fn stream_tags(&self, stream: &str) -> AwsResult<HashMap<String, String>> {
+        let mut tags = HashMap::new();
+        let mut start: Option<String> = None;
+        loop {
+            let out = self
+                .kinesis
+                .list_tags_for_stream()
+                .stream_name(stream)
+                .set_exclusive_start_tag_key(start.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListTagsForStream", stream, e))?;
+            for tag in out.tags() {
+                tags.insert(
+                    tag.key().to_string(),
+                    tag.value().unwrap_or_default().to_string(),
+                );
+            }
+            match (out.has_more_tags(), out.tags().last()) {
+                (true, Some(last)) => start = Some(last.key().to_string()),
+                _ => return Ok(tags),
+            }
         }
     }
-}
 
-pub async fn tag_stream(aws: &AwsClients, stream: &str, key: &str, value: &str) -> AwsResult<()> {
-    aws.kinesis
-        .add_tags_to_stream()
-        .stream_name(stream)
-        .tags(key, value)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("AddTagsToStream", stream, e))
-}
+    async fn tag_stream(&self, stream: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.kinesis
+            .add_tags_to_stream()
+            .stream_name(stream)
+            .tags(key, value)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("AddTagsToStream", stream, e))
+    }
 
-pub async fn untag_stream(aws: &AwsClients, stream: &str, key: &str) -> AwsResult<()> {
-    aws.kinesis
-        .remove_tags_from_stream()
-        .stream_name(stream)
-        .tag_keys(key)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("RemoveTagsFromStream", stream, e))
-}
+    async fn untag_stream(&self, stream: &str, key: &str) -> AwsResult<()> {
+        self.kinesis
+            .remove_tags_from_stream()
+            .stream_name(stream)
+            .tag_keys(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("RemoveTagsFromStream", stream, e))
+    }
 
-pub async fn update_shard_count(aws: &AwsClients, stream: &str, target: u32) -> AwsResult<()> {
-    let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
-    aws.kinesis
-        .update_shard_count()
-        .stream_name(stream)
-        .target_shard_count(target_i32)
-        .scaling_type(kn::ScalingType::UniformScaling)
-        // The SDK counts LimitExceededException as throttling; here it usually means a limit
-        // that waiting seconds will not lift, so do not spend the full retry budget on it.
-        .customize()
-        .config_override(
-            aws_sdk_kinesis::config::Config::builder()
-                .retry_config(RetryConfig::standard().with_max_attempts(3))
-                .retry_classifier(RetryOnlyThrottling),
-        )
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("UpdateShardCount", stream, e))
+    async fn update_shard_count(&self, stream: &str, target: u32) -> AwsResult<()> {
+        let target_i32 = i32::try_from(target).unwrap_or(i32::MAX);
+        self.kinesis
+            .update_shard_count()
+            .stream_name(stream)
+            .target_shard_count(target_i32)
+            .scaling_type(kn::ScalingType::UniformScaling)
+            // The SDK counts LimitExceededException as throttling; here it usually means a limit
+            // that waiting seconds will not lift, so do not spend the full retry budget on it.
+            .customize()
+            .config_override(
+                aws_sdk_kinesis::config::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(3))
+                    .retry_classifier(RetryOnlyThrottling),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("UpdateShardCount", stream, e))
+    }
+
+    /// Shards the account may still open in this region.
+    async fn account_headroom(&self) -> AwsResult<u32> {
+        let out = self
+            .kinesis
+            .describe_limits()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeLimits", "account", e))?;
+        Ok(u32::try_from(out.shard_limit().saturating_sub(out.open_shard_count())).unwrap_or(0))
+    }
+
+    // ---- CloudWatch -------------------------------------------------------------------------
+
+    async fn describe_alarms(&self, names: &[String]) -> AwsResult<HashMap<String, ExistingAlarm>> {
+        let out = self
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeAlarms", &names.join(","), e))?;
+        Ok(out
+            .metric_alarms()
+            .iter()
+            .filter_map(existing_alarm)
+            .map(|alarm| (alarm.spec.name.clone(), alarm))
+            .collect())
+    }
+
+    /// Every metric alarm whose name starts with `prefix` (all alarms for an empty prefix).
+    async fn alarms_with_prefix(&self, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
+        let mut alarms = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .cloudwatch
+                .describe_alarms()
+                .set_alarm_name_prefix(Some(prefix.to_string()).filter(|p| !p.is_empty()))
+                .alarm_types(cw::AlarmType::MetricAlarm)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("DescribeAlarms", prefix, e))?;
+            alarms.extend(out.metric_alarms().iter().filter_map(existing_alarm));
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(alarms),
+            }
+        }
+    }
+
+    async fn alarm_tags(&self, arn: &str) -> AwsResult<HashMap<String, String>> {
+        let out = self
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListTagsForResource", arn, e))?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    /// Creates or overwrites an alarm. `tags` apply when the alarm is created (CloudWatch
+    /// ignores them on update; use [`tag_alarm`] there).
+    async fn put_alarm(&self, spec: &AlarmSpec, tags: &[(String, String)]) -> AwsResult<()> {
+        let metrics = spec
+            .metrics
+            .iter()
+            .map(|q| {
+                let stat = q.metric.as_ref().map(|m| {
+                    cw::MetricStat::builder()
+                        .metric(
+                            cw::Metric::builder()
+                                .namespace(&m.namespace)
+                                .metric_name(&m.metric_name)
+                                .dimensions(
+                                    cw::Dimension::builder()
+                                        .name("StreamName")
+                                        .value(&m.stream)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .period(i32::try_from(m.period_secs).unwrap_or(i32::MAX))
+                        .stat(&m.stat)
+                        .build()
+                });
+                cw::MetricDataQuery::builder()
+                    .id(&q.id)
+                    .label(&q.label)
+                    .set_expression(q.expression.clone())
+                    .set_metric_stat(stat)
+                    .return_data(q.return_data)
+                    .build()
+            })
+            .collect();
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        self.cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&spec.name)
+            .set_alarm_description(spec.description.clone())
+            .actions_enabled(spec.actions_enabled)
+            .set_alarm_actions(Some(spec.alarm_actions.clone()))
+            .set_ok_actions(Some(spec.ok_actions.clone()))
+            .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
+            .evaluation_periods(count(spec.evaluation_periods))
+            .datapoints_to_alarm(count(spec.datapoints_to_alarm))
+            .threshold(spec.threshold)
+            .comparison_operator(cw::ComparisonOperator::from(spec.comparison.as_str()))
+            .treat_missing_data(&spec.treat_missing_data)
+            .set_metrics(Some(metrics))
+            .set_tags(Some(cw_tags(tags)).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutMetricAlarm", &spec.name, e))
+    }
+
+    async fn set_alarm_state(&self, alarm: &str, state: &str, reason: &str) -> AwsResult<()> {
+        self.cloudwatch
+            .set_alarm_state()
+            .alarm_name(alarm)
+            .state_value(cw::StateValue::from(state))
+            .state_reason(reason)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("SetAlarmState", alarm, e))
+    }
+
+    async fn tag_alarm(&self, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
+        self.cloudwatch
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(cw_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("TagResource", arn, e))
+    }
+
+    async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
+        self.cloudwatch
+            .delete_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteAlarms", &names.join(","), e))
+    }
+
+    // ---- Lambda -----------------------------------------------------------------------------
+
+    async fn incoming_metrics(
+        &self,
+        stream: &str,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        period_secs: u32,
+    ) -> AwsResult<Vec<IncomingPoint>> {
+        let query = |id: &str, metric: &str| {
+            cw::MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    cw::MetricStat::builder()
+                        .metric(
+                            cw::Metric::builder()
+                                .namespace("AWS/Kinesis")
+                                .metric_name(metric)
+                                .dimensions(
+                                    cw::Dimension::builder()
+                                        .name("StreamName")
+                                        .value(stream)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .period(i32::try_from(period_secs).unwrap_or(i32::MAX))
+                        .stat("Sum")
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        };
+        let mut bytes: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut records: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .cloudwatch
+                .get_metric_data()
+                .metric_data_queries(query("bytes", "IncomingBytes"))
+                .metric_data_queries(query("records", "IncomingRecords"))
+                .start_time(SmithyDateTime::from_secs(start.timestamp()))
+                .end_time(SmithyDateTime::from_secs(end.timestamp()))
+                .scan_by(cw::ScanBy::TimestampAscending)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetMetricData", stream, e))?;
+            for result in out.metric_data_results() {
+                let into = match result.id() {
+                    Some("bytes") => &mut bytes,
+                    Some("records") => &mut records,
+                    _ => continue,
+                };
+                for (at, value) in result.timestamps().iter().zip(result.values()) {
+                    into.insert(at.secs(), *value);
+                }
+            }
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        // A period is known when either metric has a datapoint there; the other is then 0
+        // (CloudWatch omits a Sum it has no datapoint for only when nothing arrived).
+        let starts: std::collections::BTreeSet<i64> =
+            bytes.keys().chain(records.keys()).copied().collect();
+        Ok(starts
+            .into_iter()
+            .filter_map(|secs| {
+                Some(IncomingPoint {
+                    start: chrono::DateTime::from_timestamp(secs, 0)?,
+                    bytes: bytes.get(&secs).copied().unwrap_or(0.0),
+                    records: records.get(&secs).copied().unwrap_or(0.0),
+                })
+            })
+            .collect())
+    }
+
+    async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
+        self.lambda
+            .put_function_concurrency()
+            .function_name(function)
+            .reserved_concurrent_executions(i32::try_from(reserved).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("PutFunctionConcurrency", function, e))
+    }
+
+    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
+        self.lambda
+            .delete_function_concurrency()
+            .function_name(function)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteFunctionConcurrency", function, e))
+    }
+
+    async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
+        let out = self
+            .lambda
+            .get_function_concurrency()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetFunctionConcurrency", function, e))?;
+        Ok(out
+            .reserved_concurrent_executions()
+            .and_then(|n| u32::try_from(n).ok()))
+    }
 }
 
 /// Retries of `UpdateShardCount` are for throttling only. After a time-out, a 5xx or a lost
@@ -284,81 +536,6 @@ impl ClassifyRetry for RetryOnlyThrottling {
 
     fn priority(&self) -> RetryClassifierPriority {
         RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
-    }
-}
-
-/// Shards the account may still open in this region.
-pub async fn account_headroom(aws: &AwsClients) -> AwsResult<u32> {
-    let out = aws
-        .kinesis
-        .describe_limits()
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeLimits", "account", e))?;
-    Ok(u32::try_from(out.shard_limit().saturating_sub(out.open_shard_count())).unwrap_or(0))
-}
-
-// ---- CloudWatch -------------------------------------------------------------------------
-
-/// An existing alarm, as far as we read it back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExistingAlarm {
-    pub arn: String,
-    pub state: String,
-    /// When the alarm entered `state`.
-    pub state_since: Option<chrono::DateTime<chrono::Utc>>,
-    pub spec: AlarmSpec,
-}
-
-impl ExistingAlarm {
-    pub fn kept(&self) -> KeptFields {
-        KeptFields {
-            description: self.spec.description.clone(),
-            alarm_actions: self.spec.alarm_actions.clone(),
-            ok_actions: self.spec.ok_actions.clone(),
-            insufficient_data_actions: self.spec.insufficient_data_actions.clone(),
-        }
-    }
-}
-
-pub async fn describe_alarms(
-    aws: &AwsClients,
-    names: &[String],
-) -> AwsResult<HashMap<String, ExistingAlarm>> {
-    let out = aws
-        .cloudwatch
-        .describe_alarms()
-        .set_alarm_names(Some(names.to_vec()))
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeAlarms", &names.join(","), e))?;
-    Ok(out
-        .metric_alarms()
-        .iter()
-        .filter_map(existing_alarm)
-        .map(|alarm| (alarm.spec.name.clone(), alarm))
-        .collect())
-}
-
-/// Every metric alarm whose name starts with `prefix` (all alarms for an empty prefix).
-pub async fn alarms_with_prefix(aws: &AwsClients, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
-    let mut alarms = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = aws
-            .cloudwatch
-            .describe_alarms()
-            .set_alarm_name_prefix(Some(prefix.to_string()).filter(|p| !p.is_empty()))
-            .alarm_types(cw::AlarmType::MetricAlarm)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeAlarms", prefix, e))?;
-        alarms.extend(out.metric_alarms().iter().filter_map(existing_alarm));
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => return Ok(alarms),
-        }
     }
 }
 
@@ -433,179 +610,15 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
     })
 }
 
-pub async fn alarm_tags(aws: &AwsClients, arn: &str) -> AwsResult<HashMap<String, String>> {
-    let out = aws
-        .cloudwatch
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ListTagsForResource", arn, e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect())
-}
-
 fn cw_tags(tags: &[(String, String)]) -> Vec<cw::Tag> {
     tags.iter()
         .map(|(k, v)| cw::Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-/// Creates or overwrites an alarm. `tags` apply when the alarm is created (CloudWatch
-/// ignores them on update; use [`tag_alarm`] there).
-pub async fn put_alarm(
-    aws: &AwsClients,
-    spec: &AlarmSpec,
-    tags: &[(String, String)],
-) -> AwsResult<()> {
-    let metrics = spec
-        .metrics
-        .iter()
-        .map(|q| {
-            let stat = q.metric.as_ref().map(|m| {
-                cw::MetricStat::builder()
-                    .metric(
-                        cw::Metric::builder()
-                            .namespace(&m.namespace)
-                            .metric_name(&m.metric_name)
-                            .dimensions(
-                                cw::Dimension::builder()
-                                    .name("StreamName")
-                                    .value(&m.stream)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .period(i32::try_from(m.period_secs).unwrap_or(i32::MAX))
-                    .stat(&m.stat)
-                    .build()
-            });
-            cw::MetricDataQuery::builder()
-                .id(&q.id)
-                .label(&q.label)
-                .set_expression(q.expression.clone())
-                .set_metric_stat(stat)
-                .return_data(q.return_data)
-                .build()
-        })
-        .collect();
-    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-    aws.cloudwatch
-        .put_metric_alarm()
-        .alarm_name(&spec.name)
-        .set_alarm_description(spec.description.clone())
-        .actions_enabled(spec.actions_enabled)
-        .set_alarm_actions(Some(spec.alarm_actions.clone()))
-        .set_ok_actions(Some(spec.ok_actions.clone()))
-        .set_insufficient_data_actions(Some(spec.insufficient_data_actions.clone()))
-        .evaluation_periods(count(spec.evaluation_periods))
-        .datapoints_to_alarm(count(spec.datapoints_to_alarm))
-        .threshold(spec.threshold)
-        .comparison_operator(cw::ComparisonOperator::from(spec.comparison.as_str()))
-        .treat_missing_data(&spec.treat_missing_data)
-        .set_metrics(Some(metrics))
-        .set_tags(Some(cw_tags(tags)).filter(|t| !t.is_empty()))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("PutMetricAlarm", &spec.name, e))
-}
-
-pub async fn set_alarm_state(
-    aws: &AwsClients,
-    alarm: &str,
-    state: &str,
-    reason: &str,
-) -> AwsResult<()> {
-    aws.cloudwatch
-        .set_alarm_state()
-        .alarm_name(alarm)
-        .state_value(cw::StateValue::from(state))
-        .state_reason(reason)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("SetAlarmState", alarm, e))
-}
-
-pub async fn tag_alarm(aws: &AwsClients, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
-    aws.cloudwatch
-        .tag_resource()
-        .resource_arn(arn)
-        .set_tags(Some(cw_tags(tags)))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("TagResource", arn, e))
-}
-
-pub async fn delete_alarms(aws: &AwsClients, names: &[String]) -> AwsResult<()> {
-    aws.cloudwatch
-        .delete_alarms()
-        .set_alarm_names(Some(names.to_vec()))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("DeleteAlarms", &names.join(","), e))
-}
-
-/// An alarm's ARN from a sibling's: same partition, region and account.
-pub fn sibling_alarm_arn(arn: &str, sibling_name: &str) -> Option<String> {
-    let (prefix, _) = arn.split_once(":alarm:")?;
-    Some(format!("{prefix}:alarm:{sibling_name}"))
-}
-
-// ---- Lambda -----------------------------------------------------------------------------
-
-pub async fn put_function_concurrency(
-    aws: &AwsClients,
-    function: &str,
-    reserved: u32,
-) -> AwsResult<()> {
-    aws.lambda
-        .put_function_concurrency()
-        .function_name(function)
-        .reserved_concurrent_executions(i32::try_from(reserved).unwrap_or(i32::MAX))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("PutFunctionConcurrency", function, e))
-}
-
-pub async fn delete_function_concurrency(aws: &AwsClients, function: &str) -> AwsResult<()> {
-    aws.lambda
-        .delete_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("DeleteFunctionConcurrency", function, e))
-}
-
-pub async fn function_concurrency(aws: &AwsClients, function: &str) -> AwsResult<Option<u32>> {
-    let out = aws
-        .lambda
-        .get_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetFunctionConcurrency", function, e))?;
-    Ok(out
-        .reserved_concurrent_executions()
-        .and_then(|n| u32::try_from(n).ok()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::port::sibling_alarm_arn;
 
     #[test]
     fn sibling_arns_share_partition_region_and_account() {

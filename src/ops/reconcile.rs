@@ -6,7 +6,7 @@
 //! The alarm half is `wire` at the current count (one builder, one comparison), so a
 //! reconciled alarm is exactly what the Lambda would have written.
 
-use crate::aws::{self, AwsClients};
+use crate::aws::AwsPort;
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::Settings;
@@ -82,7 +82,7 @@ pub fn stuck_after(settings: &Settings) -> Duration {
 
 /// Reconciles `streams`, or every managed stream when it is empty.
 pub async fn reconcile(
-    aws: &AwsClients,
+    aws: &impl AwsPort,
     settings: &Settings,
     streams: &[String],
     dry_run: bool,
@@ -115,7 +115,7 @@ pub async fn reconcile(
 }
 
 async fn reconcile_stream(
-    aws: &AwsClients,
+    aws: &impl AwsPort,
     settings: &Settings,
     stream: &str,
     dry_run: bool,
@@ -128,7 +128,7 @@ async fn reconcile_stream(
         fixes: Vec::new(),
         note: Some(note),
     };
-    let summary = match aws::stream_summary(aws, stream).await {
+    let summary = match aws.stream_summary(stream).await {
         Ok(summary) => summary,
         Err(err) if err.is("ResourceNotFoundException") => {
             return Ok(skipped(
@@ -177,20 +177,21 @@ async fn reconcile_stream(
         // New math, new evaluation: as after a reshard.
         for name in &rewritten {
             let reason = format!("Reconciled for {} open shards", wired.shards);
-            aws::set_alarm_state(aws, name, "INSUFFICIENT_DATA", &reason).await?;
+            aws.set_alarm_state(name, "INSUFFICIENT_DATA", &reason)
+                .await?;
         }
     }
 
-    let tags = aws::stream_tags(aws, stream).await?;
+    let tags = aws.stream_tags(stream).await?;
     let stream_settings = settings.for_stream(stream, &tags)?;
     if let Some(function) = &stream_settings.consumer_function {
         let wanted = wired
             .shards
             .saturating_mul(stream_settings.lambdas_per_shard);
-        let current = aws::function_concurrency(aws, function).await?;
+        let current = aws.function_concurrency(function).await?;
         if current != Some(wanted) {
             if !dry_run {
-                aws::put_function_concurrency(aws, function, wanted).await?;
+                aws.put_function_concurrency(function, wanted).await?;
             }
             fixes.push(Fix {
                 kind: FixKind::ConsumerConcurrency,
@@ -205,7 +206,7 @@ async fn reconcile_stream(
 
     let pair = AlarmPair::new(stream);
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
-    let alarms = aws::describe_alarms(aws, &names).await?;
+    let alarms = aws.describe_alarms(&names).await?;
     for name in names.iter().filter(|n| !rewritten.contains(n)) {
         let Some(alarm) = alarms.get(name) else {
             continue;
@@ -216,7 +217,7 @@ async fn reconcile_stream(
         if stuck {
             if !dry_run {
                 let reason = "Reconcile: in ALARM with no scaling action pending; reset so it can fire again";
-                aws::set_alarm_state(aws, name, "OK", reason).await?;
+                aws.set_alarm_state(name, "OK", reason).await?;
             }
             fixes.push(Fix {
                 kind: FixKind::StuckAlarm,

@@ -11,7 +11,7 @@
 //! Rounds 4 and 5 are sequential per alarm because an emulator (and, for new alarms, AWS)
 //! may reset an alarm's state when it is written.
 
-use crate::aws::{self, AwsClients, AwsError, ExistingAlarm, FailureKind};
+use crate::aws::{AwsClients, AwsError, AwsPort, ExistingAlarm, FailureKind};
 use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
 use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
 use crate::domain::history::ReshardHistory;
@@ -21,13 +21,12 @@ use crate::domain::policy::{
 };
 use crate::domain::settings::{tag, Settings};
 use crate::ops::reconcile::{self, ReconcileReport};
-use chrono::Utc;
 use serde::Serialize;
 use std::collections::HashMap;
 
 /// Everything a handled alarm needs: clients, settings, and the name metrics carry.
-pub struct Autoscaler {
-    pub aws: AwsClients,
+pub struct Autoscaler<P = AwsClients> {
+    pub aws: P,
     pub settings: Settings,
     pub function_name: String,
 }
@@ -116,7 +115,7 @@ enum GatherError {
     BadTag(String),
 }
 
-impl Autoscaler {
+impl<P: AwsPort> Autoscaler<P> {
     /// Handles a Lambda payload: every SNS record in order.
     pub async fn handle_invocation(&self, invocation: Invocation) -> InvocationReport {
         let mut report = InvocationReport {
@@ -144,7 +143,7 @@ impl Autoscaler {
                     &self.function_name,
                     FATAL_ERROR_METRIC,
                     1.0,
-                    Utc::now(),
+                    self.aws.now(),
                 ));
             }
             report.alarms.push(outcome);
@@ -194,7 +193,7 @@ impl Autoscaler {
         };
         outcome.from = Some(observed.stream.open_shards);
 
-        let now = Utc::now();
+        let now = self.aws.now();
         let decision = policy::plan(&trigger, &observed, &self.settings, now);
         if self.settings.dry_run {
             outcome.outcome = Outcome::DryRun;
@@ -215,8 +214,8 @@ impl Autoscaler {
                 outcome.reason = refusal.to_string();
                 if let Some(alarms) = &realign {
                     let written = tokio::join!(
-                        aws::put_alarm(&self.aws, &alarms.scale_up, &[]),
-                        aws::put_alarm(&self.aws, &alarms.scale_down, &[])
+                        self.aws.put_alarm(&alarms.scale_up, &[]),
+                        self.aws.put_alarm(&alarms.scale_down, &[])
                     );
                     collect(&mut outcome.errors, [written.0, written.1]);
                 }
@@ -257,15 +256,15 @@ impl Autoscaler {
         ];
         let headroom = async {
             match trigger.direction {
-                Direction::Up => aws::account_headroom(&self.aws).await.map(Some),
+                Direction::Up => self.aws.account_headroom().await.map(Some),
                 Direction::Down => Ok(None),
             }
         };
         let (alarms, alarm_tags, summary, stream_tags, headroom) = tokio::join!(
-            aws::describe_alarms(&self.aws, &names),
-            aws::alarm_tags(&self.aws, alarm_arn),
-            aws::stream_summary(&self.aws, &trigger.stream),
-            aws::stream_tags(&self.aws, &trigger.stream),
+            self.aws.describe_alarms(&names),
+            self.aws.alarm_tags(alarm_arn),
+            self.aws.stream_summary(&trigger.stream),
+            self.aws.stream_tags(&trigger.stream),
             headroom
         );
         let (alarms, alarm_tags, summary, stream_tags, headroom) =
@@ -327,13 +326,10 @@ impl Autoscaler {
     ) {
         let stream = &plan.stream;
         // Round 2: record the reshard before making it, so the budget never under-counts.
-        if let Err(err) = aws::tag_stream(
-            &self.aws,
-            stream,
-            tag::RESHARD_HISTORY,
-            &plan.history.encode(),
-        )
-        .await
+        if let Err(err) = self
+            .aws
+            .tag_stream(stream, tag::RESHARD_HISTORY, &plan.history.encode())
+            .await
         {
             outcome.outcome = Outcome::Failed;
             outcome.reason = format!(
@@ -350,7 +346,7 @@ impl Autoscaler {
 
         // Round 3.
         let mut reason = format!("resharded {} -> {}", plan.from, plan.to);
-        if let Err(err) = aws::update_shard_count(&self.aws, stream, plan.to).await {
+        if let Err(err) = self.aws.update_shard_count(stream, plan.to).await {
             if err.kind == FailureKind::Unknown && self.reshard_took_effect(stream, plan.to).await {
                 // The answer was lost (time-out, 5xx) but the stream shows the reshard: carry
                 // on, so the alarms follow it now rather than at the next reconcile.
@@ -377,7 +373,7 @@ impl Autoscaler {
             let arn = existing
                 .get(&spec.name)
                 .map(|a| a.arn.clone())
-                .or_else(|| aws::sibling_alarm_arn(&notification.alarm_arn, &spec.name));
+                .or_else(|| crate::aws::sibling_alarm_arn(&notification.alarm_arn, &spec.name));
             let tags = vec![
                 (
                     TAG_SCALE_ACTION.to_string(),
@@ -387,7 +383,7 @@ impl Autoscaler {
                 (TAG_LAST_SCALED.to_string(), scaled_at.clone()),
             ];
             async move {
-                let mut results = vec![aws::put_alarm(&self.aws, spec, &tags).await];
+                let mut results = vec![self.aws.put_alarm(spec, &tags).await];
                 if results[0].is_ok() {
                     let reason = format!(
                         "Metric math and threshold value update for {} shards",
@@ -395,12 +391,13 @@ impl Autoscaler {
                     );
                     let tag_call = async {
                         match &arn {
-                            Some(arn) => aws::tag_alarm(&self.aws, arn, &tags).await,
+                            Some(arn) => self.aws.tag_alarm(arn, &tags).await,
                             None => Ok(()),
                         }
                     };
                     let (state, tagged) = tokio::join!(
-                        aws::set_alarm_state(&self.aws, &spec.name, "INSUFFICIENT_DATA", &reason),
+                        self.aws
+                            .set_alarm_state(&spec.name, "INSUFFICIENT_DATA", &reason),
                         tag_call
                     );
                     results.extend([state, tagged]);
@@ -412,13 +409,15 @@ impl Autoscaler {
             let Some(change) = &plan.concurrency else {
                 return Vec::new();
             };
-            match aws::put_function_concurrency(&self.aws, &change.function, change.reserved).await
+            match self
+                .aws
+                .put_function_concurrency(&change.function, change.reserved)
+                .await
             {
                 Ok(()) => Vec::new(),
                 Err(err) => {
                     // Upstream's fallback: better unreserved than capped below the shards.
-                    let fallback =
-                        aws::delete_function_concurrency(&self.aws, &change.function).await;
+                    let fallback = self.aws.delete_function_concurrency(&change.function).await;
                     vec![Err(err), fallback]
                 }
             }
@@ -442,7 +441,7 @@ impl Autoscaler {
                 &self.function_name,
                 name,
                 value as f64,
-                Utc::now(),
+                self.aws.now(),
             )
         };
         match reconcile::reconcile(
@@ -450,7 +449,7 @@ impl Autoscaler {
             &self.settings,
             &[],
             self.settings.dry_run,
-            Utc::now(),
+            self.aws.now(),
         )
         .await
         {
@@ -478,7 +477,7 @@ impl Autoscaler {
     /// UPDATING right after our call, or already at the target, means it does.
     async fn reshard_took_effect(&self, stream: &str, target: u32) -> bool {
         matches!(
-            aws::stream_summary(&self.aws, stream).await,
+            self.aws.stream_summary(stream).await,
             Ok(s) if s.status == policy::StreamStatus::Updating || s.open_shards == target
         )
     }
@@ -516,19 +515,15 @@ impl Autoscaler {
         // the record stays as well: over-counting is the safe side.
         if err.kind == FailureKind::Refused && !busy {
             let ours = plan.history.encode();
-            let rollback = match aws::stream_tags(&self.aws, stream).await {
+            let rollback = match self.aws.stream_tags(stream).await {
                 Ok(tags) if tags.get(tag::RESHARD_HISTORY) != Some(&ours) => Ok(()),
                 Ok(_) if previous_history.times().is_empty() => {
-                    aws::untag_stream(&self.aws, stream, tag::RESHARD_HISTORY).await
+                    self.aws.untag_stream(stream, tag::RESHARD_HISTORY).await
                 }
                 Ok(_) => {
-                    aws::tag_stream(
-                        &self.aws,
-                        stream,
-                        tag::RESHARD_HISTORY,
-                        &previous_history.encode(),
-                    )
-                    .await
+                    self.aws
+                        .tag_stream(stream, tag::RESHARD_HISTORY, &previous_history.encode())
+                        .await
                 }
                 Err(err) => Err(err),
             };
@@ -539,9 +534,10 @@ impl Autoscaler {
     }
 
     async fn reset(&self, reset: &AlarmReset, errors: &mut Vec<String>) {
-        let result =
-            aws::set_alarm_state(&self.aws, &reset.alarm, reset.state.as_str(), &reset.reason)
-                .await;
+        let result = self
+            .aws
+            .set_alarm_state(&reset.alarm, reset.state.as_str(), &reset.reason)
+            .await;
         collect(errors, [result]);
     }
 }

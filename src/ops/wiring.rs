@@ -7,7 +7,7 @@
 //! a freshly wired pair and a rewritten pair at the same count are the same alarms, and wiring
 //! again changes nothing.
 
-use crate::aws::{self, AwsClients, AwsError, ExistingAlarm};
+use crate::aws::{AwsError, AwsPort, ExistingAlarm};
 use crate::domain::alarms::{
     self, AlarmPairSpec, AlarmSpec, AlarmTarget, KeptFields, TAG_COMPLIMENTARY_ALARM,
     TAG_LAST_SCALED, TAG_SCALE_ACTION,
@@ -280,7 +280,7 @@ pub fn desired_pair(
 /// Wires one stream: writes its stream tags (from the flags) and both alarms, each only if
 /// it differs from what is there. With `dry_run`, reads and reports but writes nothing.
 pub async fn wire_stream(
-    aws: &AwsClients,
+    aws: &impl AwsPort,
     settings: &Settings,
     stream: &str,
     options: &WireOptions,
@@ -295,9 +295,9 @@ pub async fn wire_stream(
     let pair = AlarmPair::new(stream);
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
     let (summary, current_tags, existing) = tokio::join!(
-        aws::stream_summary(aws, stream),
-        aws::stream_tags(aws, stream),
-        aws::describe_alarms(aws, &names)
+        aws.stream_summary(stream),
+        aws.stream_tags(stream),
+        aws.describe_alarms(&names)
     );
     let summary = summary.map_err(|e| stream_error(stream, e))?;
     let current_tags = current_tags.map_err(|e| stream_error(stream, e))?;
@@ -349,7 +349,7 @@ pub async fn wire_stream(
         let plan = match existing.get(&spec.name) {
             None => (spec, None, Change::Created, true, tags),
             Some(current) => {
-                let current_tags = aws::alarm_tags(aws, &current.arn).await?;
+                let current_tags = aws.alarm_tags(&current.arn).await?;
                 let missing: BTreeMap<_, _> = tags
                     .into_iter()
                     .filter(|(k, v)| current_tags.get(k) != Some(v))
@@ -368,7 +368,7 @@ pub async fn wire_stream(
 
     if !options.dry_run {
         for (key, value) in &stream_tags_written {
-            aws::tag_stream(aws, stream, key, value)
+            aws.tag_stream(stream, key, value)
                 .await
                 .map_err(|e| stream_error(stream, e))?;
         }
@@ -376,10 +376,10 @@ pub async fn wire_stream(
             let tags: Vec<(String, String)> =
                 tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             if *rewrite {
-                aws::put_alarm(aws, spec, &tags).await?;
+                aws.put_alarm(spec, &tags).await?;
             }
             if let (Some(arn), Change::Updated, false) = (arn, change, tags.is_empty()) {
-                aws::tag_alarm(aws, arn, &tags).await?;
+                aws.tag_alarm(arn, &tags).await?;
             }
         }
     }
@@ -463,31 +463,32 @@ pub const OUR_STREAM_TAGS: [&str; 5] = [
 /// need not exist unless tags are to be removed. With `dry_run` it only reads, and reports
 /// what it would delete.
 pub async fn unwire_stream(
-    aws: &AwsClients,
+    aws: &impl AwsPort,
     stream: &str,
     remove_tags: bool,
     dry_run: bool,
 ) -> Result<UnwireReport, WiringError> {
     let pair = AlarmPair::new(stream);
     let names = vec![pair.name(Direction::Up), pair.name(Direction::Down)];
-    let existing = aws::describe_alarms(aws, &names).await?;
+    let existing = aws.describe_alarms(&names).await?;
     let present: Vec<String> = names
         .iter()
         .filter(|n| existing.contains_key(*n))
         .cloned()
         .collect();
     if !present.is_empty() && !dry_run {
-        aws::delete_alarms(aws, &present).await?;
+        aws.delete_alarms(&present).await?;
     }
     let mut stream_tags_removed = Vec::new();
     if remove_tags {
-        let tags = aws::stream_tags(aws, stream)
+        let tags = aws
+            .stream_tags(stream)
             .await
             .map_err(|e| stream_error(stream, e))?;
         for key in OUR_STREAM_TAGS {
             if tags.contains_key(key) {
                 if !dry_run {
-                    aws::untag_stream(aws, stream, key)
+                    aws.untag_stream(stream, key)
                         .await
                         .map_err(|e| stream_error(stream, e))?;
                 }
@@ -516,8 +517,8 @@ pub async fn unwire_stream(
 // ---- status -------------------------------------------------------------------------------
 
 /// The streams that have a `<stream>-scale-up` alarm watching the stream of that name.
-pub async fn managed_streams(aws: &AwsClients) -> Result<Vec<String>, WiringError> {
-    let alarms = aws::alarms_with_prefix(aws, "").await?;
+pub async fn managed_streams(aws: &impl AwsPort) -> Result<Vec<String>, WiringError> {
+    let alarms = aws.alarms_with_prefix("").await?;
     Ok(managed_streams_of(alarms.iter().map(|a| &a.spec)))
 }
 
@@ -601,7 +602,7 @@ fn alarm_status(alarm: &ExistingAlarm) -> AlarmStatus {
 /// Where one stream stands. A stream that cannot be described is an error; anything else
 /// that cannot be read is reported in `problems`.
 pub async fn stream_status(
-    aws: &AwsClients,
+    aws: &impl AwsPort,
     settings: &Settings,
     stream: &str,
     now: DateTime<Utc>,
@@ -609,9 +610,9 @@ pub async fn stream_status(
     let pair = AlarmPair::new(stream);
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
     let (summary, tags, existing) = tokio::join!(
-        aws::stream_summary(aws, stream),
-        aws::stream_tags(aws, stream),
-        aws::describe_alarms(aws, &names)
+        aws.stream_summary(stream),
+        aws.stream_tags(stream),
+        aws.describe_alarms(&names)
     );
     let summary = summary.map_err(|e| stream_error(stream, e))?;
     let tags = tags.map_err(|e| stream_error(stream, e))?;
@@ -642,7 +643,7 @@ pub async fn stream_status(
     let mut last_reshard_source = last_reshard.map(|_| LastReshardSource::History);
     if last_reshard.is_none() {
         for alarm in existing.values() {
-            match aws::alarm_tags(aws, &alarm.arn).await {
+            match aws.alarm_tags(&alarm.arn).await {
                 Ok(alarm_tags) => {
                     let scaled = alarm_tags
                         .get(TAG_LAST_SCALED)
@@ -713,7 +714,7 @@ pub async fn stream_status(
         .and_then(|s| s.consumer_function.clone());
     let consumer_reserved_concurrency = match &consumer_function {
         None => None,
-        Some(function) => match aws::function_concurrency(aws, function).await {
+        Some(function) => match aws.function_concurrency(function).await {
             Ok(reserved) => reserved,
             Err(err) => {
                 problems.push(err.to_string());

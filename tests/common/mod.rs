@@ -5,7 +5,7 @@
 pub mod proxy;
 
 use chrono::{DateTime, Duration, Utc};
-use kinesis_autoscaler::aws::{self, AwsClients, ExistingAlarm};
+use kinesis_autoscaler::aws::{AwsClients, AwsPort, ExistingAlarm};
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::AlarmPair;
 use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
@@ -81,22 +81,20 @@ pub async fn create_on_demand_stream(aws: &AwsClients, name: &str) {
 }
 
 pub async fn tag_stream(aws: &AwsClients, name: &str, key: &str, value: &str) {
-    aws::tag_stream(aws, name, key, value)
+    aws.tag_stream(name, key, value)
         .await
         .expect("AddTagsToStream");
 }
 
 pub async fn open_shards(aws: &AwsClients, name: &str) -> u32 {
-    aws::stream_summary(aws, name)
+    aws.stream_summary(name)
         .await
         .expect("DescribeStreamSummary")
         .open_shards
 }
 
 pub async fn stream_tags(aws: &AwsClients, name: &str) -> HashMap<String, String> {
-    aws::stream_tags(aws, name)
-        .await
-        .expect("ListTagsForStream")
+    aws.stream_tags(name).await.expect("ListTagsForStream")
 }
 
 /// Wires the alarm pair the way `wire` does: the shared builder at the current count.
@@ -124,15 +122,14 @@ pub async fn wire(aws: &AwsClients, settings: &Settings, stream: &str, shards: u
             ("ScaleAction".to_string(), direction.to_string()),
             ("ComplimentaryAlarm".to_string(), partner.clone()),
         ];
-        aws::put_alarm(aws, spec, &tags)
-            .await
-            .expect("PutMetricAlarm");
+        aws.put_alarm(spec, &tags).await.expect("PutMetricAlarm");
     }
     pair
 }
 
 pub async fn alarm(aws: &AwsClients, name: &str) -> ExistingAlarm {
-    let mut found = aws::describe_alarms(aws, &[name.to_string()])
+    let mut found = aws
+        .describe_alarms(&[name.to_string()])
         .await
         .expect("DescribeAlarms");
     found
@@ -141,7 +138,7 @@ pub async fn alarm(aws: &AwsClients, name: &str) -> ExistingAlarm {
 }
 
 pub async fn alarm_tags(aws: &AwsClients, name: &str) -> HashMap<String, String> {
-    aws::alarm_tags(aws, &alarm_arn(name))
+    aws.alarm_tags(&alarm_arn(name))
         .await
         .expect("ListTagsForResource")
 }

@@ -1,0 +1,921 @@
+//! (Longer than the usual 600 lines on purpose: one account's worth of AWS rules reads best in
+//! one place, and its own tests sit at the end.)
+//!
+//! An in-process AWS behind the [`AwsPort`]: Kinesis streams, CloudWatch alarms and metrics,
+//! Lambda concurrency, held in memory. It plays the rules of AWS that the emulators skip,
+//! so use cases can be tested fast and deterministically:
+//!
+//! - UpdateShardCount: target within [ceil(N/2), 2N] and at most 10,000, at most 10 calls per
+//!   stream in a rolling 24 hours, the account's shard limit, and the UPDATING window
+//!   (`reshard_delay`), during which another reshard is refused with ResourceInUseException;
+//! - a new alarm starts in INSUFFICIENT_DATA and takes its tags at creation only; an update
+//!   keeps its state;
+//! - per-account API rate quotas (opt-in, [`FakeAws::with_quota`]), on tokio's clock so that
+//!   tests with paused time run them instantly.
+//!
+//! Faults are injected per call ([`FakeAws::inject`]): a refusal (nothing happened), a lost
+//! answer (it happened, the caller hears a failure), throttling, or a crash: the call takes
+//! effect and every later call fails, as when a Lambda times out or runs out of memory right
+//! after it. [`FakeAws::restart`] brings the process back. Every call is recorded.
+//!
+//! Time: the fake has its own clock ([`FakeAws::now`], [`FakeAws::advance`]), which drives the
+//! UPDATING window, the 24-hour reshard count and alarm state times.
+
+use super::port::{
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, StreamSummary,
+};
+use crate::domain::alarms::AlarmSpec;
+use crate::domain::policy::{StreamMode, StreamStatus};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+
+/// The account and region in the fake's ARNs (AWS's documentation placeholder).
+pub const FAKE_ACCOUNT: &str = "123456789012";
+pub const FAKE_REGION: &str = "us-east-1";
+/// AWS's per-stream limit on UpdateShardCount calls in a rolling 24 hours.
+const RESHARDS_PER_DAY: usize = 10;
+const STREAM_SHARD_CAP: u32 = 10_000;
+
+/// What an injected fault does to one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// AWS refuses: nothing happens; the error carries this code (e.g. `AccessDeniedException`).
+    Refuse(&'static str),
+    /// Throttled: nothing happens (`Throttling` for CloudWatch, `LimitExceededException` for
+    /// Kinesis and Lambda).
+    Throttle,
+    /// The call takes effect but its answer is lost (time-out, 5xx).
+    LoseAnswer,
+    /// The call takes effect, then the process dies: this and every later call fail until
+    /// [`FakeAws::restart`].
+    Crash,
+}
+
+/// One recorded call: the API action and what it named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub action: &'static str,
+    pub target: String,
+}
+
+/// A stream as the fake holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeStream {
+    pub mode: StreamMode,
+    pub open_shards: u32,
+    pub tags: BTreeMap<String, String>,
+    /// The target of the reshard in progress and when it completes.
+    pub pending: Option<(u32, DateTime<Utc>)>,
+    /// When each accepted UpdateShardCount was made.
+    pub reshards: Vec<DateTime<Utc>>,
+}
+
+/// An alarm as the fake holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeAlarm {
+    pub spec: AlarmSpec,
+    pub state: String,
+    pub state_since: DateTime<Utc>,
+    pub tags: BTreeMap<String, String>,
+    /// How many times PutMetricAlarm wrote it.
+    pub writes: u32,
+}
+
+#[derive(Debug)]
+struct Quota {
+    per_second: f64,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    now: Option<DateTime<Utc>>,
+    streams: BTreeMap<String, FakeStream>,
+    alarms: BTreeMap<String, FakeAlarm>,
+    functions: BTreeMap<String, Option<u32>>,
+    metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
+    shard_limit: Option<u32>,
+    reshard_delay: Duration,
+    faults: HashMap<&'static str, VecDeque<(usize, Fault)>>,
+    seen: HashMap<&'static str, usize>,
+    quotas: HashMap<&'static str, Quota>,
+    crashed: bool,
+    calls: Vec<Call>,
+}
+
+/// The in-process AWS. Cheap to build; share it by reference.
+#[derive(Debug, Default)]
+pub struct FakeAws {
+    state: Mutex<State>,
+}
+
+impl FakeAws {
+    /// An empty account whose clock starts at `now`, reshards complete instantly and the
+    /// account has no shard limit.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        let fake = FakeAws::default();
+        fake.lock().now = Some(now);
+        fake
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A test that panicked while holding the lock has failed already; its state is still
+        // the best account to look at.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- set-up ------------------------------------------------------------------------
+
+    /// How long a stream stays UPDATING after an accepted UpdateShardCount.
+    pub fn with_reshard_delay(self, delay: Duration) -> Self {
+        self.lock().reshard_delay = delay;
+        self
+    }
+
+    /// The account's shard limit (DescribeLimits' ShardLimit).
+    pub fn with_shard_limit(self, limit: u32) -> Self {
+        self.lock().shard_limit = Some(limit);
+        self
+    }
+
+    /// A per-account rate quota for `action` (calls a second), enforced on tokio's clock: a
+    /// call beyond it is throttled.
+    pub fn with_quota(self, action: &'static str, per_second: f64) -> Self {
+        self.lock().quotas.insert(
+            action,
+            Quota {
+                per_second,
+                tokens: per_second.max(1.0),
+                last: tokio::time::Instant::now(),
+            },
+        );
+        self
+    }
+
+    pub fn create_stream(&self, name: &str, shards: u32) {
+        self.lock().streams.insert(
+            name.to_string(),
+            FakeStream {
+                mode: StreamMode::Provisioned,
+                open_shards: shards,
+                tags: BTreeMap::new(),
+                pending: None,
+                reshards: Vec::new(),
+            },
+        );
+    }
+
+    pub fn create_on_demand_stream(&self, name: &str, shards: u32) {
+        self.create_stream(name, shards);
+        if let Some(stream) = self.lock().streams.get_mut(name) {
+            stream.mode = StreamMode::OnDemand;
+        }
+    }
+
+    pub fn delete_stream(&self, name: &str) {
+        self.lock().streams.remove(name);
+    }
+
+    /// Reshards outside the autoscaler (console, Terraform): instant, uncounted.
+    pub fn set_open_shards(&self, name: &str, shards: u32) {
+        if let Some(stream) = self.lock().streams.get_mut(name) {
+            stream.open_shards = shards;
+        }
+    }
+
+    /// A Lambda function that exists, with no reserved concurrency.
+    pub fn create_function(&self, name: &str) {
+        self.lock().functions.insert(name.to_string(), None);
+    }
+
+    /// Puts an alarm in `state` as CloudWatch's evaluation would.
+    pub fn set_state(&self, alarm: &str, state: &str) {
+        let mut s = self.lock();
+        let now = s.clock();
+        if let Some(a) = s.alarms.get_mut(alarm) {
+            a.state = state.to_string();
+            a.state_since = now;
+        }
+    }
+
+    /// Incoming traffic of a stream (PutMetricData of IncomingBytes and IncomingRecords).
+    pub fn put_incoming(&self, stream: &str, points: &[IncomingPoint]) {
+        let mut s = self.lock();
+        let series = s.metrics.entry(stream.to_string()).or_default();
+        for p in points {
+            series.insert(p.start, (p.bytes, p.records));
+        }
+    }
+
+    /// The `nth` (0-based) next call of `action` meets `fault`. Faults on one action queue up.
+    pub fn inject(&self, action: &'static str, nth: usize, fault: Fault) {
+        let mut s = self.lock();
+        let seen = s.seen.get(action).copied().unwrap_or(0);
+        s.faults
+            .entry(action)
+            .or_default()
+            .push_back((seen + nth, fault));
+    }
+
+    /// The process is back after a crash; pending faults are dropped.
+    pub fn restart(&self) {
+        let mut s = self.lock();
+        s.crashed = false;
+        s.faults.clear();
+    }
+
+    // ---- time --------------------------------------------------------------------------
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.lock().clock()
+    }
+
+    /// Moves the clock on, completing reshards whose UPDATING window has passed.
+    pub fn advance(&self, by: Duration) {
+        let mut s = self.lock();
+        let now = s.clock() + by;
+        s.now = Some(now);
+        s.settle();
+    }
+
+    // ---- inspection --------------------------------------------------------------------
+
+    pub fn stream(&self, name: &str) -> Option<FakeStream> {
+        self.lock().streams.get(name).cloned()
+    }
+
+    pub fn alarm(&self, name: &str) -> Option<FakeAlarm> {
+        self.lock().alarms.get(name).cloned()
+    }
+
+    pub fn alarm_names(&self) -> Vec<String> {
+        self.lock().alarms.keys().cloned().collect()
+    }
+
+    pub fn reserved_concurrency(&self, function: &str) -> Option<u32> {
+        self.lock().functions.get(function).copied().flatten()
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// How many calls of `action` were made.
+    pub fn count(&self, action: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.action == action)
+            .count()
+    }
+
+    pub fn clear_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    /// The ARN of an alarm of this name in the fake's account.
+    pub fn alarm_arn(name: &str) -> String {
+        format!("arn:aws:cloudwatch:{FAKE_REGION}:{FAKE_ACCOUNT}:alarm:{name}")
+    }
+
+    // ---- the call gate -----------------------------------------------------------------
+
+    /// Records the call and decides its fate: `Err` when it must fail before taking effect,
+    /// `Ok(after)` with the fault to apply once it took effect.
+    fn enter(&self, action: &'static str, target: &str) -> Result<Option<Fault>, AwsError> {
+        let mut s = self.lock();
+        s.calls.push(Call {
+            action,
+            target: target.to_string(),
+        });
+        let index = *s.seen.entry(action).and_modify(|n| *n += 1).or_insert(1) - 1;
+        if s.crashed {
+            return Err(error(
+                action,
+                target,
+                None,
+                "the process died",
+                FailureKind::Unknown,
+            ));
+        }
+        s.settle();
+        if let Some(quota) = s.quotas.get_mut(action) {
+            let now = tokio::time::Instant::now();
+            let refill = now.duration_since(quota.last).as_secs_f64() * quota.per_second;
+            quota.tokens = (quota.tokens + refill).min(quota.per_second.max(1.0));
+            quota.last = now;
+            if quota.tokens < 1.0 {
+                return Err(throttled(action, target));
+            }
+            quota.tokens -= 1.0;
+        }
+        let fault = match s.faults.get_mut(action) {
+            Some(queue) => match queue.iter().position(|(at, _)| *at == index) {
+                Some(i) => queue.remove(i).map(|(_, f)| f),
+                None => None,
+            },
+            None => None,
+        };
+        match fault {
+            Some(Fault::Refuse(code)) => Err(error(
+                action,
+                target,
+                Some(code),
+                "injected refusal",
+                FailureKind::Refused,
+            )),
+            Some(Fault::Throttle) => Err(throttled(action, target)),
+            other => Ok(other),
+        }
+    }
+
+    /// Applies the after-effect fault of a call that took effect.
+    fn leave<T>(
+        &self,
+        action: &'static str,
+        target: &str,
+        fault: Option<Fault>,
+        result: AwsResult<T>,
+    ) -> AwsResult<T> {
+        match (fault, result) {
+            (Some(Fault::LoseAnswer), Ok(_)) => Err(error(
+                action,
+                target,
+                None,
+                "injected: the answer was lost",
+                FailureKind::Unknown,
+            )),
+            (Some(Fault::Crash), Ok(_)) => {
+                self.lock().crashed = true;
+                Err(error(
+                    action,
+                    target,
+                    None,
+                    "the process died",
+                    FailureKind::Unknown,
+                ))
+            }
+            (_, result) => result,
+        }
+    }
+
+    /// One call: the gate, the effect on the state, the after-effect fault.
+    fn call<T>(
+        &self,
+        action: &'static str,
+        target: &str,
+        effect: impl FnOnce(&mut State) -> AwsResult<T>,
+    ) -> AwsResult<T> {
+        let fault = self.enter(action, target)?;
+        let result = effect(&mut self.lock());
+        self.leave(action, target, fault, result)
+    }
+}
+
+impl State {
+    fn clock(&self) -> DateTime<Utc> {
+        self.now.unwrap_or_else(Utc::now)
+    }
+
+    /// Completes the reshards whose UPDATING window has passed.
+    fn settle(&mut self) {
+        let now = self.clock();
+        for stream in self.streams.values_mut() {
+            if let Some((target, done)) = stream.pending {
+                if done <= now {
+                    stream.open_shards = target;
+                    stream.pending = None;
+                }
+            }
+        }
+    }
+
+    fn stream(&mut self, action: &'static str, name: &str) -> AwsResult<&mut FakeStream> {
+        self.streams.get_mut(name).ok_or_else(|| {
+            error(
+                action,
+                name,
+                Some("ResourceNotFoundException"),
+                &format!("Stream {name} under account {FAKE_ACCOUNT} not found."),
+                FailureKind::Refused,
+            )
+        })
+    }
+
+    fn alarm_by_arn(&mut self, action: &'static str, arn: &str) -> AwsResult<&mut FakeAlarm> {
+        let name = arn.rsplit_once(":alarm:").map(|(_, n)| n).unwrap_or(arn);
+        self.alarms.get_mut(name).ok_or_else(|| {
+            error(
+                action,
+                arn,
+                Some("ResourceNotFoundException"),
+                "no such alarm",
+                FailureKind::Refused,
+            )
+        })
+    }
+
+    fn function(&mut self, action: &'static str, name: &str) -> AwsResult<&mut Option<u32>> {
+        self.functions.get_mut(name).ok_or_else(|| {
+            error(
+                action,
+                name,
+                Some("ResourceNotFoundException"),
+                &format!("Function not found: {name}"),
+                FailureKind::Refused,
+            )
+        })
+    }
+
+    fn open_shards_in_account(&self) -> u32 {
+        self.streams
+            .values()
+            .map(|s| {
+                s.pending
+                    .map_or(s.open_shards, |(t, _)| t.max(s.open_shards))
+            })
+            .sum()
+    }
+}
+
+fn error(
+    call: &'static str,
+    target: &str,
+    code: Option<&str>,
+    message: &str,
+    kind: FailureKind,
+) -> AwsError {
+    AwsError {
+        call,
+        target: target.to_string(),
+        code: code.map(str::to_string),
+        message: match code {
+            Some(code) => format!("{code}: {message}"),
+            None => message.to_string(),
+        },
+        kind,
+    }
+}
+
+fn throttled(action: &'static str, target: &str) -> AwsError {
+    let code = match action {
+        "DescribeAlarms"
+        | "PutMetricAlarm"
+        | "SetAlarmState"
+        | "ListTagsForResource"
+        | "TagResource"
+        | "DeleteAlarms"
+        | "GetMetricData"
+        | "PutMetricData" => "Throttling",
+        "PutFunctionConcurrency" | "DeleteFunctionConcurrency" | "GetFunctionConcurrency" => {
+            "TooManyRequestsException"
+        }
+        _ => "LimitExceededException",
+    };
+    error(
+        action,
+        target,
+        Some(code),
+        "Rate exceeded",
+        FailureKind::Refused,
+    )
+}
+
+fn refused(action: &'static str, target: &str, code: &str, message: &str) -> AwsError {
+    error(action, target, Some(code), message, FailureKind::Refused)
+}
+
+fn existing(alarm: &FakeAlarm) -> ExistingAlarm {
+    ExistingAlarm {
+        arn: FakeAws::alarm_arn(&alarm.spec.name),
+        state: alarm.state.clone(),
+        state_since: Some(alarm.state_since),
+        spec: alarm.spec.clone(),
+    }
+}
+
+impl AwsPort for FakeAws {
+    fn now(&self) -> DateTime<Utc> {
+        FakeAws::now(self)
+    }
+
+    async fn stream_summary(&self, stream: &str) -> AwsResult<StreamSummary> {
+        self.call("DescribeStreamSummary", stream, |s| {
+            let st = s.stream("DescribeStreamSummary", stream)?;
+            Ok(StreamSummary {
+                status: if st.pending.is_some() {
+                    StreamStatus::Updating
+                } else {
+                    StreamStatus::Active
+                },
+                mode: st.mode,
+                open_shards: st.open_shards,
+            })
+        })
+    }
+
+    async fn stream_tags(&self, stream: &str) -> AwsResult<HashMap<String, String>> {
+        self.call("ListTagsForStream", stream, |s| {
+            Ok(s.stream("ListTagsForStream", stream)?
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        })
+    }
+
+    async fn tag_stream(&self, stream: &str, key: &str, value: &str) -> AwsResult<()> {
+        self.call("AddTagsToStream", stream, |s| {
+            let st = s.stream("AddTagsToStream", stream)?;
+            if !st.tags.contains_key(key) && st.tags.len() >= 50 {
+                return Err(refused(
+                    "AddTagsToStream",
+                    stream,
+                    "InvalidArgumentException",
+                    "a stream has at most 50 tags",
+                ));
+            }
+            st.tags.insert(key.to_string(), value.to_string());
+            Ok(())
+        })
+    }
+
+    async fn untag_stream(&self, stream: &str, key: &str) -> AwsResult<()> {
+        self.call("RemoveTagsFromStream", stream, |s| {
+            s.stream("RemoveTagsFromStream", stream)?.tags.remove(key);
+            Ok(())
+        })
+    }
+
+    async fn update_shard_count(&self, stream: &str, target: u32) -> AwsResult<()> {
+        const ACTION: &str = "UpdateShardCount";
+        self.call(ACTION, stream, |s| {
+            let now = s.clock();
+            let delay = s.reshard_delay;
+            let limit = s.shard_limit;
+            let in_account = s.open_shards_in_account();
+            let st = s.stream(ACTION, stream)?;
+            if st.mode == StreamMode::OnDemand {
+                return Err(refused(
+                    ACTION,
+                    stream,
+                    "ValidationException",
+                    "the stream is ON_DEMAND",
+                ));
+            }
+            if st.pending.is_some() {
+                return Err(refused(
+                    ACTION,
+                    stream,
+                    "ResourceInUseException",
+                    &format!("Stream {stream} is currently being updated"),
+                ));
+            }
+            let n = st.open_shards;
+            if target < n.div_ceil(2) || target > n.saturating_mul(2) || target > STREAM_SHARD_CAP {
+                return Err(refused(
+                    ACTION,
+                    stream,
+                    "InvalidArgumentException",
+                    &format!(
+                        "target {target} is outside [{}, {}] for {n} open shards",
+                        n.div_ceil(2),
+                        n * 2
+                    ),
+                ));
+            }
+            st.reshards.retain(|t| *t > now - Duration::hours(24));
+            if st.reshards.len() >= RESHARDS_PER_DAY {
+                return Err(refused(
+                    ACTION,
+                    stream,
+                    "LimitExceededException",
+                    "UpdateShardCount was called 10 times for this stream in 24 hours",
+                ));
+            }
+            if let Some(limit) = limit {
+                if target > n && in_account + (target - n) > limit {
+                    return Err(refused(
+                        ACTION,
+                        stream,
+                        "LimitExceededException",
+                        &format!("the account's shard limit of {limit} would be exceeded"),
+                    ));
+                }
+            }
+            st.reshards.push(now);
+            if delay > Duration::zero() {
+                st.pending = Some((target, now + delay));
+            } else {
+                st.open_shards = target;
+            }
+            Ok(())
+        })
+    }
+
+    async fn account_headroom(&self) -> AwsResult<u32> {
+        self.call("DescribeLimits", "account", |s| {
+            let used = s.open_shards_in_account();
+            Ok(s.shard_limit.unwrap_or(u32::MAX / 2).saturating_sub(used))
+        })
+    }
+
+    async fn describe_alarms(&self, names: &[String]) -> AwsResult<HashMap<String, ExistingAlarm>> {
+        self.call("DescribeAlarms", &names.join(","), |s| {
+            Ok(names
+                .iter()
+                .filter_map(|n| s.alarms.get(n))
+                .map(|a| (a.spec.name.clone(), existing(a)))
+                .collect())
+        })
+    }
+
+    async fn alarms_with_prefix(&self, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
+        self.call("DescribeAlarms", prefix, |s| {
+            Ok(s.alarms
+                .range(prefix.to_string()..)
+                .take_while(|(name, _)| name.starts_with(prefix))
+                .map(|(_, a)| existing(a))
+                .collect())
+        })
+    }
+
+    async fn alarm_tags(&self, arn: &str) -> AwsResult<HashMap<String, String>> {
+        self.call("ListTagsForResource", arn, |s| {
+            Ok(s.alarm_by_arn("ListTagsForResource", arn)?
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        })
+    }
+
+    async fn put_alarm(&self, spec: &AlarmSpec, tags: &[(String, String)]) -> AwsResult<()> {
+        self.call("PutMetricAlarm", &spec.name, |s| {
+            let now = s.clock();
+            match s.alarms.get_mut(&spec.name) {
+                Some(alarm) => {
+                    alarm.spec = spec.clone();
+                    alarm.writes += 1;
+                }
+                None => {
+                    s.alarms.insert(
+                        spec.name.clone(),
+                        FakeAlarm {
+                            spec: spec.clone(),
+                            state: "INSUFFICIENT_DATA".into(),
+                            state_since: now,
+                            tags: tags.iter().cloned().collect(),
+                            writes: 1,
+                        },
+                    );
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn set_alarm_state(&self, alarm: &str, state: &str, _reason: &str) -> AwsResult<()> {
+        self.call("SetAlarmState", alarm, |s| {
+            let now = s.clock();
+            let found = s.alarms.get_mut(alarm).ok_or_else(|| {
+                refused("SetAlarmState", alarm, "ResourceNotFound", "no such alarm")
+            })?;
+            if found.state != state {
+                found.state = state.to_string();
+                found.state_since = now;
+            }
+            Ok(())
+        })
+    }
+
+    async fn tag_alarm(&self, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
+        self.call("TagResource", arn, |s| {
+            s.alarm_by_arn("TagResource", arn)?
+                .tags
+                .extend(tags.iter().cloned());
+            Ok(())
+        })
+    }
+
+    async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
+        self.call("DeleteAlarms", &names.join(","), |s| {
+            for name in names {
+                s.alarms.remove(name);
+            }
+            Ok(())
+        })
+    }
+
+    async fn incoming_metrics(
+        &self,
+        stream: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+    ) -> AwsResult<Vec<IncomingPoint>> {
+        self.call("GetMetricData", stream, |s| {
+            let period = i64::from(period_secs.max(1));
+            let mut buckets: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+            if let Some(series) = s.metrics.get(stream) {
+                for (at, (bytes, records)) in series.range(start..end) {
+                    let bucket = at.timestamp().div_euclid(period) * period;
+                    let sum = buckets.entry(bucket).or_default();
+                    sum.0 += bytes;
+                    sum.1 += records;
+                }
+            }
+            Ok(buckets
+                .into_iter()
+                .filter_map(|(secs, (bytes, records))| {
+                    Some(IncomingPoint {
+                        start: DateTime::from_timestamp(secs, 0)?,
+                        bytes,
+                        records,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
+        self.call("PutFunctionConcurrency", function, |s| {
+            *s.function("PutFunctionConcurrency", function)? = Some(reserved);
+            Ok(())
+        })
+    }
+
+    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
+        self.call("DeleteFunctionConcurrency", function, |s| {
+            *s.function("DeleteFunctionConcurrency", function)? = None;
+            Ok(())
+        })
+    }
+
+    async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
+        self.call("GetFunctionConcurrency", function, |s| {
+            Ok(*s.function("GetFunctionConcurrency", function)?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
+    }
+
+    #[tokio::test]
+    async fn reshards_follow_aws_rules() {
+        let aws = FakeAws::new(t0()).with_reshard_delay(Duration::seconds(30));
+        aws.create_stream("s", 4);
+        let code = |r: AwsResult<()>| r.err().and_then(|e| e.code);
+        assert_eq!(
+            code(aws.update_shard_count("s", 9).await).as_deref(),
+            Some("InvalidArgumentException")
+        );
+        assert_eq!(
+            code(aws.update_shard_count("s", 1).await).as_deref(),
+            Some("InvalidArgumentException")
+        );
+        aws.update_shard_count("s", 8).await.expect("x2 is legal");
+        assert_eq!(
+            aws.stream_summary("s").await.expect("exists").status,
+            StreamStatus::Updating
+        );
+        assert_eq!(
+            code(aws.update_shard_count("s", 4).await).as_deref(),
+            Some("ResourceInUseException")
+        );
+        aws.advance(Duration::seconds(30));
+        let summary = aws.stream_summary("s").await.expect("exists");
+        assert_eq!(
+            (summary.status, summary.open_shards),
+            (StreamStatus::Active, 8)
+        );
+        assert_eq!(
+            code(aws.update_shard_count("nope", 2).await).as_deref(),
+            Some("ResourceNotFoundException")
+        );
+    }
+
+    #[tokio::test]
+    async fn ten_reshards_a_day_then_refused_until_the_oldest_ages_out() {
+        let aws = FakeAws::new(t0());
+        aws.create_stream("s", 1);
+        for i in 0..10 {
+            let target = if i % 2 == 0 { 2 } else { 1 };
+            aws.update_shard_count("s", target)
+                .await
+                .expect("within the budget");
+            aws.advance(Duration::minutes(10));
+        }
+        let refused = aws
+            .update_shard_count("s", 1)
+            .await
+            .expect_err("11th in 24 h");
+        assert!(refused.is("LimitExceededException"));
+        aws.advance(Duration::hours(23));
+        aws.update_shard_count("s", 1)
+            .await
+            .expect("the first one aged out");
+    }
+
+    #[tokio::test]
+    async fn the_account_limit_caps_scale_ups() {
+        let aws = FakeAws::new(t0()).with_shard_limit(10);
+        aws.create_stream("a", 4);
+        aws.create_stream("b", 4);
+        assert_eq!(aws.account_headroom().await.expect("answers"), 2);
+        let refused = aws
+            .update_shard_count("a", 8)
+            .await
+            .expect_err("over the limit");
+        assert!(refused.is("LimitExceededException"));
+        aws.update_shard_count("a", 6)
+            .await
+            .expect("within the limit");
+    }
+
+    #[tokio::test]
+    async fn faults_refuse_lose_the_answer_or_crash() {
+        let aws = FakeAws::new(t0());
+        aws.create_stream("s", 2);
+        aws.inject("AddTagsToStream", 0, Fault::Refuse("AccessDeniedException"));
+        let denied = aws.tag_stream("s", "k", "v").await.expect_err("refused");
+        assert!(denied.is("AccessDeniedException") && denied.kind == FailureKind::Refused);
+        assert!(aws.stream("s").expect("exists").tags.is_empty());
+
+        aws.inject("AddTagsToStream", 0, Fault::LoseAnswer);
+        let lost = aws
+            .tag_stream("s", "k", "v")
+            .await
+            .expect_err("answer lost");
+        assert_eq!(lost.kind, FailureKind::Unknown);
+        assert_eq!(
+            aws.stream("s")
+                .expect("exists")
+                .tags
+                .get("k")
+                .map(String::as_str),
+            Some("v")
+        );
+
+        aws.inject("UpdateShardCount", 0, Fault::Crash);
+        assert!(aws.update_shard_count("s", 4).await.is_err());
+        assert_eq!(
+            aws.stream("s").expect("exists").open_shards,
+            4,
+            "took effect"
+        );
+        assert!(
+            aws.stream_summary("s").await.is_err(),
+            "the process is dead"
+        );
+        aws.restart();
+        assert!(aws.stream_summary("s").await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn quotas_throttle_beyond_the_rate() {
+        let aws = FakeAws::new(t0()).with_quota("DescribeLimits", 1.0);
+        assert!(aws.account_headroom().await.is_ok());
+        let throttled = aws
+            .account_headroom()
+            .await
+            .expect_err("2nd in the same second");
+        assert!(throttled.is("LimitExceededException"));
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        assert!(aws.account_headroom().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn incoming_metrics_sum_into_periods_and_skip_the_future() {
+        let aws = FakeAws::new(t0());
+        let at = |m: i64| t0() + Duration::minutes(m);
+        aws.put_incoming(
+            "s",
+            &[0, 5, 10, 15].map(|m| IncomingPoint {
+                start: at(m),
+                bytes: 1.0,
+                records: 2.0,
+            }),
+        );
+        let points = aws
+            .incoming_metrics("s", at(0), at(15), 600)
+            .await
+            .expect("answers");
+        let sums: Vec<f64> = points.iter().map(|p| p.records).collect();
+        assert_eq!(
+            sums.iter().sum::<f64>(),
+            6.0,
+            "the point at the end is excluded"
+        );
+        assert!(points.windows(2).all(|w| w[0].start < w[1].start));
+    }
+}
