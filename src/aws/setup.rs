@@ -31,7 +31,10 @@ pub enum SetupError {
     #[error("no AWS credentials found{}: {detail}", in_profile(.profile))]
     NoCredentials {
         profile: Option<String>,
+        /// One line: which sources were tried, or the one that failed.
         detail: String,
+        /// The credential chain's whole answer (one line per source).
+        full: String,
     },
     #[error("the AWS credentials{} expired {minutes} min ago", in_profile(.profile))]
     ExpiredCredentials {
@@ -95,14 +98,19 @@ impl AwsClients {
             .ok_or_else(|| SetupError::NoCredentials {
                 profile: profile.clone(),
                 detail: "no credentials provider is configured".into(),
+                full: String::new(),
             })?;
         let credentials =
             provider
                 .provide_credentials()
                 .await
-                .map_err(|err| SetupError::NoCredentials {
-                    profile: profile.clone(),
-                    detail: innermost(&err),
+                .map_err(|err| {
+                    let full = innermost(&err);
+                    SetupError::NoCredentials {
+                        profile: profile.clone(),
+                        detail: credentials_summary(&full),
+                        full,
+                    }
                 })?;
         if let Some(expiry) = credentials.expiry() {
             if let Ok(ago) = SystemTime::now().duration_since(expiry) {
@@ -143,6 +151,28 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
+/// The chain's answer lists every source it tried, one per line ("Profile: the credential
+/// provider was not enabled"); one line says it: the source that failed for a reason other
+/// than not being set up, else the list of sources tried.
+fn credentials_summary(full: &str) -> String {
+    let sources: Vec<(&str, &str)> = full
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.trim().split_once(": "))
+        .collect();
+    if sources.is_empty() {
+        return full.lines().next().unwrap_or_default().to_string();
+    }
+    if let Some((source, why)) = sources
+        .iter()
+        .find(|(_, why)| !why.contains("not enabled"))
+    {
+        return format!("{source}: {why}");
+    }
+    let names: Vec<&str> = sources.iter().map(|(source, _)| *source).collect();
+    format!("tried {}", names.join(", "))
+}
+
 /// A connection that cannot be made (refused, unresolvable, timed out) is not retried: a
 /// dead endpoint answers in seconds instead of after THROTTLE_RETRY_COUNT back-offs.
 /// Throttling and 5xx answers are still retried.
@@ -174,5 +204,25 @@ impl ClassifyRetry for FailFastWhenUnreachable {
 
     fn priority(&self) -> RetryClassifierPriority {
         RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_chain_is_summed_up_in_one_line() {
+        let all_off = "no credentials found in chain. Attempted:\n  Environment: the credential provider was not enabled: environment variable not set\n  Profile: the credential provider was not enabled\n  Ec2InstanceMetadata: the credential provider was not enabled: IMDS disabled";
+        assert_eq!(
+            credentials_summary(all_off),
+            "tried Environment, Profile, Ec2InstanceMetadata"
+        );
+        let sso = "no credentials found in chain. Attempted:\n  Environment: the credential provider was not enabled\n  Profile: the SSO token has expired; run `aws sso login`";
+        assert_eq!(
+            credentials_summary(sso),
+            "Profile: the SSO token has expired; run `aws sso login`"
+        );
+        assert_eq!(credentials_summary("plain"), "plain");
     }
 }

@@ -94,6 +94,11 @@ pub fn explain(err: &anyhow::Error, ctx: &Context) -> Explained {
         .find_map(|cause| explain_known(cause, ctx))
         .unwrap_or_else(|| Explained::new(first_line(&format!("{err:#}")), None));
     explained.chain = err.chain().map(|c| c.to_string()).collect();
+    for cause in err.chain() {
+        if let Some(SetupError::NoCredentials { full, .. }) = cause.downcast_ref::<SetupError>() {
+            explained.chain.extend(full.lines().map(str::to_string));
+        }
+    }
     explained
 }
 
