@@ -117,7 +117,14 @@ fn a_dead_endpoint_is_named_with_the_flag_to_check() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     // One stream's failure names the stream.
     let out = with_credentials(&mut bare(&home))
-        .args(["unwire", "orders", "--region", "eu-west-1", "--endpoint-url", &url])
+        .args([
+            "unwire",
+            "orders",
+            "--region",
+            "eu-west-1",
+            "--endpoint-url",
+            &url,
+        ])
         .output()
         .unwrap();
     assert_explained(&out, "error: orders: cannot reach", "--endpoint-url");
@@ -185,7 +192,14 @@ fn access_denied_names_the_action_and_the_resource() {
     );
     // -v adds the whole chain.
     let out = with_credentials(&mut bare(&home))
-        .args(["status", "-v", "--region", "eu-west-1", "--endpoint-url", &url])
+        .args([
+            "status",
+            "-v",
+            "--region",
+            "eu-west-1",
+            "--endpoint-url",
+            &url,
+        ])
         .output()
         .unwrap();
     assert!(stderr_of(&out).contains("DescribeAlarms failed: AccessDenied"));

@@ -100,18 +100,14 @@ impl AwsClients {
                 detail: "no credentials provider is configured".into(),
                 full: String::new(),
             })?;
-        let credentials =
-            provider
-                .provide_credentials()
-                .await
-                .map_err(|err| {
-                    let full = innermost(&err);
-                    SetupError::NoCredentials {
-                        profile: profile.clone(),
-                        detail: credentials_summary(&full),
-                        full,
-                    }
-                })?;
+        let credentials = provider.provide_credentials().await.map_err(|err| {
+            let full = innermost(&err);
+            SetupError::NoCredentials {
+                profile: profile.clone(),
+                detail: credentials_summary(&full),
+                full,
+            }
+        })?;
         if let Some(expiry) = credentials.expiry() {
             if let Ok(ago) = SystemTime::now().duration_since(expiry) {
                 return Err(SetupError::ExpiredCredentials {
@@ -163,10 +159,7 @@ fn credentials_summary(full: &str) -> String {
     if sources.is_empty() {
         return full.lines().next().unwrap_or_default().to_string();
     }
-    if let Some((source, why)) = sources
-        .iter()
-        .find(|(_, why)| !why.contains("not enabled"))
-    {
+    if let Some((source, why)) = sources.iter().find(|(_, why)| !why.contains("not enabled")) {
         return format!("{source}: {why}");
     }
     let names: Vec<&str> = sources.iter().map(|(source, _)| *source).collect();

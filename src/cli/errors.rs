@@ -181,8 +181,13 @@ const THROTTLED: [&str; 7] = [
 /// The IAM prefix of one of our calls.
 fn service_of(call: &str) -> &'static str {
     match call {
-        "DescribeStreamSummary" | "ListTagsForStream" | "AddTagsToStream"
-        | "RemoveTagsFromStream" | "UpdateShardCount" | "DescribeLimits" | "ListStreams"
+        "DescribeStreamSummary"
+        | "ListTagsForStream"
+        | "AddTagsToStream"
+        | "RemoveTagsFromStream"
+        | "UpdateShardCount"
+        | "DescribeLimits"
+        | "ListStreams"
         | "DescribeStream" => "kinesis",
         "PutFunctionConcurrency" | "DeleteFunctionConcurrency" | "GetFunctionConcurrency" => {
             "lambda"
@@ -301,11 +306,15 @@ fn unreachable_reason(message: &str) -> Option<&'static str> {
     let m = message.to_ascii_lowercase();
     if m.contains("connection refused") {
         Some("connection refused")
-    } else if m.contains("dns error") || m.contains("failed to lookup") || m.contains("name or service not known") {
+    } else if m.contains("dns error")
+        || m.contains("failed to lookup")
+        || m.contains("name or service not known")
+    {
         Some("the host name does not resolve")
     } else if m.contains("timeout") || m.contains("timed out") {
         Some("no answer (timed out)")
-    } else if m.contains("io error") || m.contains("tcp connect") || m.contains("connection reset") {
+    } else if m.contains("io error") || m.contains("tcp connect") || m.contains("connection reset")
+    {
         Some("the connection failed")
     } else {
         None
@@ -365,7 +374,12 @@ mod tests {
         assert!(x.error.contains("stream/orders"), "{x:?}");
         assert!(x.fix.unwrap().contains("--profile"));
         // Without AWS's wording, our own call and target.
-        let e = aws("DescribeAlarms", "", Some("AccessDenied"), "AccessDenied: no");
+        let e = aws(
+            "DescribeAlarms",
+            "",
+            Some("AccessDenied"),
+            "AccessDenied: no",
+        );
         let x = explain_aws(&e, &ctx());
         assert_eq!(
             x.error,
@@ -389,7 +403,12 @@ mod tests {
             "cannot reach http://127.0.0.1:9: connection refused (DescribeAlarms)"
         );
         assert!(x.fix.unwrap().contains("--endpoint-url"));
-        let e = aws("PutMetricAlarm", "orders-scale-up", Some("Throttling"), "Throttling: Rate exceeded");
+        let e = aws(
+            "PutMetricAlarm",
+            "orders-scale-up",
+            Some("Throttling"),
+            "Throttling: Rate exceeded",
+        );
         let x = explain_aws(&e, &c);
         assert!(x.error.contains("after 30 retries"), "{x:?}");
         assert!(x.fix.unwrap().contains("THROTTLE_RETRY_COUNT"));
@@ -405,7 +424,12 @@ mod tests {
         );
         let x = explain_aws(&e, &ctx());
         assert_eq!(x.error, "orders does not exist in eu-west-1");
-        let e = aws("DescribeAlarms", "", Some("ExpiredToken"), "ExpiredToken: expired");
+        let e = aws(
+            "DescribeAlarms",
+            "",
+            Some("ExpiredToken"),
+            "ExpiredToken: expired",
+        );
         let x = explain_aws(&e, &ctx());
         assert!(x.fix.unwrap().contains("aws sso login --profile dev"));
     }

@@ -90,8 +90,8 @@ pub struct SimulateArgs {
     /// Write the per-period timeline CSV here.
     #[arg(long, value_name = "OUT.csv")]
     timeline: Option<PathBuf>,
-    /// Write an SVG chart here.
-    #[arg(long, value_name = "OUT.svg")]
+    /// Write a chart here: PNG or SVG, by the extension.
+    #[arg(long, value_name = "OUT.png|OUT.svg")]
     plot: Option<PathBuf>,
     #[command(flatten)]
     aws: crate::cli::AwsArgs,
@@ -105,8 +105,9 @@ impl SimulateArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Folder of *.csv traces (default: the shared traces beside a checkout, run from its root).
-    #[arg(long, value_name = "DIR", default_value = "../shared/traces")]
+    /// Folder of *.csv traces (default: the sample traces in the repository's traces/, when
+    /// run from its root).
+    #[arg(long, value_name = "DIR", default_value = "traces")]
     traces: PathBuf,
 }
 
@@ -231,8 +232,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         );
-        std::fs::write(path, plot::render(&outcome, &title))
-            .with_context(|| format!("writing {}", path.display()))?;
+        plot::write(path, &outcome, &title)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);

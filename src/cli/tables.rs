@@ -224,7 +224,11 @@ mod tests {
     fn narrow_terminals_lose_the_least_needed_columns() {
         let rows = vec![
             vec!["STREAM".into(), "CONSUMER".into(), "MODE".into()],
-            vec!["orders".into(), "a-long-consumer-name".into(), "PROVISIONED".into()],
+            vec![
+                "orders".into(),
+                "a-long-consumer-name".into(),
+                "PROVISIONED".into(),
+            ],
         ];
         assert_eq!(fit(rows.clone(), None, &["CONSUMER"]), table(&rows));
         let narrow = fit(rows, Some(24), &["CONSUMER", "MODE"]);

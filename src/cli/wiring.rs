@@ -264,7 +264,10 @@ pub async fn status(args: StatusArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     } else if streams.is_empty() {
         println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
     } else {
-        print!("{}", status_table_within(&reports, output::terminal_width()));
+        print!(
+            "{}",
+            status_table_within(&reports, output::terminal_width())
+        );
     }
     report_failures(&errors, ui);
     Ok(exit_code(&errors))

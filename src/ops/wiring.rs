@@ -438,11 +438,7 @@ impl UnwireReport {
             let _ = write!(
                 line,
                 "; stream tags {}: {}",
-                if self.dry_run {
-                    "to remove"
-                } else {
-                    "removed"
-                },
+                if self.dry_run { "to remove" } else { "removed" },
                 self.stream_tags_removed.join(" ")
             );
         }
