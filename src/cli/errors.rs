@@ -126,6 +126,11 @@ fn explain_known(cause: &(dyn std::error::Error + 'static), ctx: &Context) -> Op
     if let Some(WiringError::Aws(aws)) = cause.downcast_ref::<WiringError>() {
         return Some(explain_aws(aws, ctx));
     }
+    if let Some(crate::ops::export::ExportError::Aws(aws)) =
+        cause.downcast_ref::<crate::ops::export::ExportError>()
+    {
+        return Some(explain_aws(aws, ctx));
+    }
     if let Some(WiringError::NoSuchStream { stream }) = cause.downcast_ref::<WiringError>() {
         return Some(not_found(&format!("stream {stream}"), ctx));
     }

@@ -321,7 +321,9 @@ mod tests {
         let back = parse(&out[..]).unwrap();
         assert_eq!(back, odd);
         assert_eq!(from_rows(odd.rows.clone()).unwrap(), odd);
-        assert!(String::from_utf8(out).unwrap().starts_with("# two\n# lines\n"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .starts_with("# two\n# lines\n"));
     }
 
     #[test]
