@@ -309,9 +309,33 @@ fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
     ))
 }
 
+/// [`bench::run`], with a bar per replay on a terminal.
+fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<(String, String, simulate::Outcome)>> {
+    let files = bench::trace_files(dir)?;
+    let policies = bench::policies();
+    let bar = crate::cli::output::progress((files.len() * policies.len()) as u64, "replay");
+    let mut results = Vec::new();
+    for path in files {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let trace = trace::read(&path).with_context(|| format!("trace {}", path.display()))?;
+        for (label, opts) in &policies {
+            bar.set_message(format!("{name}: {label}"));
+            let outcome = simulate::simulate(&trace, opts)
+                .with_context(|| format!("trace {}", path.display()))?;
+            results.push((name.clone(), label.clone(), outcome));
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(results)
+}
+
 pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir: &Path = &args.traces;
-    let results = bench::run(dir)?;
+    let results = bench_with_progress(dir)?;
     println!("Traces: {}\n", dir.display());
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;
