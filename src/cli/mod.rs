@@ -214,7 +214,13 @@ pub fn main() -> ExitCode {
         )
         .into()),
         Some(command) => {
-            init_cli_logs(cli.verbose, ui.colour);
+            // `handle` is the Lambda's code path: its one summary line per alarm is the point.
+            let ours = if matches!(command, Command::Handle { .. }) {
+                "info"
+            } else {
+                "warn"
+            };
+            init_cli_logs(cli.verbose, ours, ui.colour);
             runtime.block_on(run(command, &ui))
         }
     };
@@ -244,14 +250,14 @@ async fn serve_lambda() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Logs for people: our own warnings only, unless -v (the SDK's region and credential probing
+/// Logs for people: our own warnings only (and `handle`'s summary lines), unless -v (the SDK's region and credential probing
 /// warns about every source it tries, which is noise when a later one succeeds); colour only
 /// on a terminal without NO_COLOR. RUST_LOG overrides the levels.
-fn init_cli_logs(verbose: u8, colour: bool) {
+fn init_cli_logs(verbose: u8, our_level: &str, colour: bool) {
     let default = match verbose {
-        0 => "kinesis_autoscaler=warn",
-        1 => "info",
-        _ => "debug",
+        0 => format!("kinesis_autoscaler={our_level}"),
+        1 => "info".to_string(),
+        _ => "debug".to_string(),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
