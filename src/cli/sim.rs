@@ -225,6 +225,9 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
 
 pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
+    if let Some(path) = &args.plot {
+        plot::format_of(path).map_err(|err| UsageError(err.to_string()))?;
+    }
     if !(args.target_usage.is_finite() && args.target_usage > 0.0) {
         return Err(UsageError(format!(
             "--target-usage {} is invalid: expected a number above 0",

@@ -263,7 +263,7 @@ pub async fn status(args: StatusArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
         print_json(&reports, &errors)?;
     } else if streams.is_empty() {
         println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
-    } else {
+    } else if !reports.is_empty() {
         print!(
             "{}",
             status_table_within(&reports, output::terminal_width())

@@ -13,7 +13,8 @@ const HEADER: [&str; 3] = ["timestamp", "incoming_bytes", "incoming_records"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("cannot read trace {path}")]
+    // Callers name the trace ("trace FILE: ..."); the path is kept for those that do not.
+    #[error("cannot read the file")]
     Io {
         path: String,
         source: std::io::Error,
