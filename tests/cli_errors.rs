@@ -226,3 +226,38 @@ fn wrong_usage_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
     }
 }
+
+/// Runs the binary on a pseudo-terminal (util-linux `script`), so that it sees a TTY;
+/// `None` where `script` is not installed.
+fn on_a_terminal(home: &std::path::Path, no_color: bool) -> Option<String> {
+    let mut script = Command::new("script");
+    script
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["-qec", &format!("{BIN} status"), "/dev/null"]);
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let out = script.output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let home = home();
+    let Some(coloured) = on_a_terminal(&home, false) else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert!(
+        coloured.contains("\x1b[1;31merror\x1b[0m: no AWS region is set"),
+        "{coloured:?}"
+    );
+    let plain = on_a_terminal(&home, true).unwrap();
+    assert!(plain.contains("error: no AWS region is set"), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+}

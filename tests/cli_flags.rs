@@ -69,6 +69,18 @@ async fn flags_alone_reach_the_emulator_and_dry_runs_change_nothing() {
     let again = ok(&run(&["wire", &stream, "--topic-arn", &topic]));
     assert!(again.contains("unchanged"), "{again}");
 
+    // Piped, a run over several streams prints its reports and nothing else: no progress bar.
+    let second = common::unique("cli-flags");
+    common::create_stream(&aws, &second, 1).await;
+    let both = run(&["wire", &stream, &second, "--topic-arn", &topic]);
+    ok(&both);
+    assert!(
+        both.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    ok(&run(&["unwire", &second]));
+
     // status as JSON for scripts.
     let status: serde_json::Value =
         serde_json::from_str(&ok(&run(&["status", &stream, "--json"]))).unwrap();
