@@ -242,12 +242,14 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         ),
-        (None, Some(stream)) => (
-            crate::cli::trace::fetch(stream, &args.window, &args.aws)
-                .await?
-                .trace,
-            format!("stream {stream}"),
-        ),
+        (None, Some(stream)) => {
+            let exported = crate::cli::trace::fetch(stream, &args.window, &args.aws).await?;
+            // A replay of part of the window would report figures for a window not asked for.
+            if let Some(err) = exported.failure {
+                return Err(err.into());
+            }
+            (exported.trace, format!("stream {stream}"))
+        }
         (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
     };
     let outcome = simulate::simulate(&trace, &opts)?;

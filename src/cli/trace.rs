@@ -85,7 +85,8 @@ pub async fn run(command: TraceCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads `stream`'s traffic in the window from CloudWatch, with a progress bar on a terminal;
-/// the notes (resolution, gaps, anything partial) go to stderr.
+/// the notes (resolution, gaps, anything partial) go to stderr. An export cut short by a
+/// failed request comes back with its [`Export::failure`] set.
 pub async fn fetch(stream: &str, window: &WindowArgs, aws: &AwsArgs) -> anyhow::Result<Export> {
     let settings = Settings::from_env().context("invalid settings")?;
     let clients = connect(aws, &settings).await?;
@@ -106,7 +107,7 @@ pub async fn fetch(stream: &str, window: &WindowArgs, aws: &AwsArgs) -> anyhow::
 }
 
 async fn export_command(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let exported = fetch(&args.stream, &args.window, &args.aws).await?;
+    let mut exported = fetch(&args.stream, &args.window, &args.aws).await?;
     let notes = exported.notes();
     match &args.output {
         Some(path) => {
@@ -123,5 +124,9 @@ async fn export_command(args: ExportArgs) -> anyhow::Result<ExitCode> {
         None => trace::write(std::io::stdout().lock(), &notes, &exported.trace)
             .context("writing the trace to standard output")?,
     }
-    Ok(ExitCode::SUCCESS)
+    // The part that was read is written (marked partial); the failure still fails the command.
+    match exported.failure.take() {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

@@ -162,6 +162,9 @@ pub struct Export {
     /// Periods inside the window without a datapoint (gaps in the trace).
     pub missing_periods: u64,
     pub periods: u64,
+    /// A request failed after earlier ones had answered: the trace stops where the failed
+    /// request began (the window's end says where), and the error says why.
+    pub failure: Option<AwsError>,
 }
 
 impl Export {
@@ -188,7 +191,10 @@ impl Export {
 }
 
 /// Reads the stream's incoming traffic in `window` from CloudWatch, a week per request;
-/// `progress(done, total)` is called after each request.
+/// `progress(done, total)` is called after each request. When a request fails (throttled
+/// beyond the retries, access denied) after earlier ones answered, the export is cut there
+/// and marked partial, with the error in [`Export::failure`]; when the first one fails, the
+/// error is returned.
 pub async fn export(
     aws: &impl AwsPort,
     stream: &str,
@@ -201,13 +207,29 @@ pub async fn export(
         ((window.end - window.start).num_seconds() + chunk.num_seconds() - 1) / chunk.num_seconds();
     let total = u64::try_from(chunks.max(1)).unwrap_or(1);
     let mut points: Vec<IncomingPoint> = Vec::new();
+    let mut window = window;
+    let mut failure = None;
     let mut from = window.start;
     let mut done = 0;
     while from < window.end {
         let to = (from + chunk).min(window.end);
-        let answer = aws
+        let answer = match aws
             .incoming_metrics(stream, from, to, u32::try_from(period_secs).unwrap_or(300))
-            .await?;
+            .await
+        {
+            Ok(answer) => answer,
+            Err(err) if from > window.start => {
+                window.notes.push(format!(
+                    "partial: GetMetricData failed for {} onwards, so the trace stops there ({err})",
+                    stamp(from)
+                ));
+                window.partial = true;
+                window.end = from;
+                failure = Some(err);
+                break;
+            }
+            Err(err) => return Err(err.into()),
+        };
         // Only datapoints inside the chunk, on the grid: anything else would shift periods.
         points.extend(
             answer.into_iter().filter(|p| {
@@ -246,6 +268,7 @@ pub async fn export(
         trace,
         missing_periods: periods.saturating_sub(present),
         periods,
+        failure,
     })
 }
 
