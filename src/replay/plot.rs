@@ -259,8 +259,10 @@ fn draw<DB: DrawingBackend>(
     let y_desc = if log { "shards (log scale)" } else { "shards" };
     if log {
         let floor = (median / 10.0).clamp(0.01, 1.0);
+        // The top quarter of the height stays free for the legend.
+        let ceiling = top * (top / floor).powf(0.35);
         let mut chart = builder
-            .build_cartesian_2d(0.0..x_max, (floor..top * 1.5).log_scale())
+            .build_cartesian_2d(0.0..x_max, (floor..ceiling).log_scale())
             .map_err(err)?;
         let clamp = |v: f64| v.max(floor);
         chart
@@ -275,20 +277,14 @@ fn draw<DB: DrawingBackend>(
             .draw()
             .map_err(err)?;
         series(
-            &mut chart,
-            outcome,
-            &axis,
-            &load,
-            &steps,
-            floor,
-            top * 1.5,
-            clamp,
+            &mut chart, outcome, &axis, &load, &steps, floor, ceiling, clamp,
         )
         .map_err(err)?;
         legend(&mut chart).map_err(err)?;
     } else {
         let mut chart = builder
-            .build_cartesian_2d(0.0..x_max, 0.0..top * 1.15)
+            // The top quarter of the height stays free for the legend.
+            .build_cartesian_2d(0.0..x_max, 0.0..top * 1.4)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -308,7 +304,7 @@ fn draw<DB: DrawingBackend>(
             &load,
             &steps,
             0.0,
-            top * 1.15,
+            top * 1.4,
             |v| v,
         )
         .map_err(err)?;
