@@ -3,7 +3,7 @@
 
 Used by the fault-matrix tests and the latency benchmark; standard library only.
 
-    aws_proxy.py --upstream http://127.0.0.1:PORT [--port 0]
+    aws_proxy.py --upstream http://127.0.0.1:PORT [--port 0] [--allow ACTION,ACTION,...]
 
 It prints its own URL on the first line of stdout, then serves until killed. Point
 AWS_ENDPOINT_URL at it. Control it over HTTP on the same port:
@@ -15,6 +15,10 @@ AWS_ENDPOINT_URL at it. Control it over HTTP on the same port:
 With "updating_s": S in the config, the proxy plays what moto does not: a reshard takes S
 seconds, during which the stream's DescribeStreamSummary says UPDATING and another
 UpdateShardCount for it is refused with ResourceInUseException, as AWS does.
+
+With --allow (or "allow": [...] in the config), the proxy plays IAM with an allow-list: a call
+whose action is not listed (IAM form `kinesis:DescribeLimits` or bare `DescribeLimits`) is
+answered AccessDenied without reaching moto, as AWS answers a role that lacks the permission.
 
 Fault kinds: throttle, http500, timeout (hold the request, then close without answering),
 drop_response (forward, then close without answering: the call took effect but the caller
@@ -34,7 +38,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
-STATE = {"latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
+STATE = {"allow": None, "latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
 
 
 def action_of(method, path, headers, body):
@@ -59,6 +63,13 @@ def stream_of(body):
         return json.loads(body or b"{}").get("StreamName")
     except ValueError:
         return None
+
+
+def allow_list(actions):
+    """The set of bare action names allowed; None (no list) allows everything."""
+    if actions is None:
+        return None
+    return {a.split(":")[-1] for a in actions if a}
 
 
 def service_of(headers, body):
@@ -123,6 +134,8 @@ class Proxy(BaseHTTPRequestHandler):
                 STATE["timeout_s"] = config.get("timeout_s", 15)
                 STATE["updating_s"] = config.get("updating_s", 0)
                 STATE["resharding"] = {}
+                if "allow" in config:
+                    STATE["allow"] = allow_list(config["allow"])
                 STATE["log"] = []
                 STATE["counts"] = {}
             return self._reply(200, {"Content-Type": "application/json"}, b"{}")
@@ -146,9 +159,10 @@ class Proxy(BaseHTTPRequestHandler):
                 fault["used"] = True
             latency = STATE["latency_ms"] / 1000.0
             timeout_s = STATE["timeout_s"]
+            denied = STATE["allow"] is not None and action not in STATE["allow"]
         if latency:
             time.sleep(latency)
-        kind = fault["kind"] if fault else None
+        kind = "AccessDenied" if denied else (fault["kind"] if fault else None)
         entry = {"action": action, "start": start, "fault": kind}
         if kind == "timeout":
             time.sleep(timeout_s)
@@ -203,7 +217,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--upstream", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
+    parser.add_argument("--allow", help="comma-separated allow-list of actions (IAM form or bare); others are AccessDenied")
     args = parser.parse_args()
+    if args.allow is not None:
+        STATE["allow"] = allow_list(args.allow.split(","))
     upstream = urllib.parse.urlparse(args.upstream)
     Proxy.upstream = (upstream.hostname, upstream.port)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Proxy)

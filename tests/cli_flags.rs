@@ -52,6 +52,7 @@ fn ok(out: &Output) -> String {
 
 #[tokio::test]
 async fn flags_alone_reach_the_emulator_and_dry_runs_change_nothing() {
+    crate::require_moto!();
     let aws = common::clients().await;
     let stream = common::unique("cli-flags");
     common::create_stream(&aws, &stream, 1).await;

@@ -36,6 +36,7 @@ fn load(i: i64) -> f64 {
 
 #[tokio::test]
 async fn exported_traces_replay_like_the_stream() {
+    crate::require_moto!();
     let aws = common::clients().await;
     let stream = common::unique("export");
     let now = Utc::now();

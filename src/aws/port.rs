@@ -34,6 +34,14 @@ impl AwsError {
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+
+    /// IAM said no: the caller's role lacks the permission (each service spells it its way).
+    pub fn is_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation")
+        )
+    }
 }
 
 pub type AwsResult<T> = Result<T, AwsError>;
@@ -74,6 +82,25 @@ pub struct IncomingPoint {
     pub start: DateTime<Utc>,
     pub bytes: f64,
     pub records: f64,
+}
+
+/// A Lambda function's deployed configuration, as far as `doctor` reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionConfiguration {
+    pub arn: String,
+    /// The execution role's ARN.
+    pub role: Option<String>,
+    pub environment: HashMap<String, String>,
+    pub runtime: Option<String>,
+    pub architectures: Vec<String>,
+}
+
+/// A Lambda function reading a stream through an event source mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamConsumer {
+    pub function_arn: String,
+    /// Concurrent batches per shard (1 to 10).
+    pub parallelization_factor: u32,
 }
 
 /// The AWS operations of the project. Futures are `Send` so a Lambda handler can hold them.
@@ -160,6 +187,27 @@ pub trait AwsPort: Send + Sync {
         &self,
         function: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// The enabled Lambda consumers of a stream (ListEventSourceMappings by EventSourceArn).
+    fn stream_consumers(
+        &self,
+        stream_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<StreamConsumer>>> + Send;
+    /// The account's unreserved concurrency (GetAccountSettings); AWS keeps at least 100.
+    fn unreserved_concurrency(&self) -> impl Future<Output = AwsResult<u32>> + Send;
+    /// A function's configuration (GetFunctionConfiguration).
+    fn function_configuration(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = AwsResult<FunctionConfiguration>> + Send;
+
+    // ---- IAM
+    /// The permission policy documents of a role, inline and attached (ListRolePolicies,
+    /// GetRolePolicy, ListAttachedRolePolicies, GetPolicy, GetPolicyVersion).
+    fn role_policies(
+        &self,
+        role_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<serde_json::Value>>> + Send;
+
     /// The function's reserved concurrency; `None` when it has none.
     fn function_concurrency(
         &self,

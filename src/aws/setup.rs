@@ -132,6 +132,11 @@ impl AwsClients {
                     .retry_classifier(FailFastWhenUnreachable)
                     .build(),
             ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&config)
+                    .retry_classifier(FailFastWhenUnreachable)
+                    .build(),
+            ),
         })
     }
 }

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod doctor;
 pub mod errors;
 pub mod output;
 pub mod sim;
@@ -148,6 +149,8 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    CheckConfig(doctor::CheckConfigArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -174,7 +177,8 @@ impl Command {
             Command::Status(args) => Some(&args.aws),
             Command::Simulate(args) => Some(args.aws()),
             Command::Trace(command) => Some(command.aws()),
-            Command::BenchPolicy(_) | Command::Completions { .. } => None,
+            Command::Doctor(args) => Some(&args.aws),
+            Command::BenchPolicy(_) | Command::Completions { .. } | Command::CheckConfig(_) => None,
         }
     }
 }
@@ -242,7 +246,8 @@ pub fn main() -> ExitCode {
 
 async fn serve_lambda() -> anyhow::Result<ExitCode> {
     lambda::init_json_logs();
-    let settings = Settings::from_env().context("invalid settings")?;
+    // Never refuse to start over a setting; what falls back is reported on every invocation.
+    let settings = Settings::tolerant_from_env();
     // Boxed: the runtime's and the SDK's futures nest deeper than rustc's default layout limit.
     Box::pin(lambda::run(settings))
         .await
@@ -288,6 +293,8 @@ async fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::CheckConfig(args) => doctor::check_config(args),
+        Command::Doctor(args) => doctor::doctor(args).await,
     }
 }
 
@@ -302,7 +309,8 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
         std::fs::read_to_string(path)
             .with_context(|| format!("reading the event file {}", path.display()))?
     };
-    let settings = Settings::from_env().context("invalid settings")?;
+    // As the deployed function reads them: tolerant, fallbacks in the report.
+    let settings = Settings::tolerant_from_env();
     let invocation =
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
     let aws = connect(aws_args, &settings).await?;

@@ -2,8 +2,12 @@
 //! Nothing here performs I/O or knows the AWS SDK; everything here is testable with values.
 
 pub mod alarms;
+pub mod degraded;
 pub mod event;
+pub mod execution;
+pub mod fallback;
 pub mod history;
 pub mod metrics;
+pub mod permissions;
 pub mod policy;
 pub mod settings;

@@ -1,7 +1,9 @@
 //! Use cases: each one gathers state through the AWS layer, asks the domain for a decision
 //! and executes it.
 
+pub mod doctor;
 pub mod export;
+mod gather;
 pub mod reconcile;
 pub mod scale;
 pub mod wiring;

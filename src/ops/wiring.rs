@@ -129,9 +129,15 @@ impl StreamTagFlags {
     }
 }
 
+/// The `--topic-arn` value for a stack whose alarms reach the function through an EventBridge
+/// rule: the alarms need no action.
+pub const EVENTBRIDGE_TRIGGER: &str = "eventbridge";
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WireOptions {
-    /// The SNS topic that invokes the Lambda; `None` reuses an existing alarm's actions.
+    /// The alarm action that invokes the Lambda: its SNS topic, the function's own ARN (a
+    /// direct alarm action), or [`EVENTBRIDGE_TRIGGER`]; `None` reuses an existing alarm's
+    /// actions.
     pub topic_arn: Option<String>,
     pub dry_run: bool,
     pub stream_tags: StreamTagFlags,
@@ -320,11 +326,15 @@ pub async fn wire_stream(
     merged.extend(stream_tags_written.clone());
     let stream_settings = settings.for_stream(stream, &merged)?;
 
-    let topic = options
+    // The alarm action is the trigger the stack chose: its SNS topic, the function itself
+    // (a direct alarm action), or none for an EventBridge rule (`--topic-arn eventbridge`).
+    let action = options
         .topic_arn
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
+    let eventbridge = action == Some(EVENTBRIDGE_TRIGGER);
+    let topic = action.filter(|_| !eventbridge);
     let target = AlarmTarget {
         pair: &pair,
         stream,
@@ -333,7 +343,10 @@ pub async fn wire_stream(
         max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
     };
     let desired = desired_pair(settings, &target, topic, &existing);
-    if desired.scale_up.alarm_actions.is_empty() || desired.scale_down.alarm_actions.is_empty() {
+    if !eventbridge
+        && (desired.scale_up.alarm_actions.is_empty()
+            || desired.scale_down.alarm_actions.is_empty())
+    {
         return Err(WiringError::NoTopic {
             stream: stream.to_string(),
         });
