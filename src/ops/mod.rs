@@ -2,6 +2,7 @@
 //! and executes it.
 
 pub mod doctor;
+pub mod export;
 mod gather;
 pub mod reconcile;
 pub mod scale;

@@ -21,7 +21,7 @@ use crate::domain::execution::{
 };
 use crate::domain::fallback::SettingFallback;
 use crate::domain::history::ReshardHistory;
-use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
+use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
 use crate::domain::settings::{tag, Settings};
 use crate::ops::gather::{GatherError, Gathered, InvocationContext};
@@ -73,6 +73,9 @@ pub struct AlarmOutcome {
     /// The full decision, for dry runs and refusals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// The stream's shard count and daily budget after the event, for the per-stream metrics.
+    #[serde(skip)]
+    pub figures: StreamFigures,
 }
 
 impl AlarmOutcome {
@@ -90,6 +93,7 @@ impl AlarmOutcome {
             refusal: None,
             degraded: Vec::new(),
             decision: None,
+            figures: StreamFigures::default(),
         }
     }
 
@@ -207,6 +211,15 @@ impl<P: AwsPort> Autoscaler<P> {
             }
             _ => {}
         }
+        if let Some(stream) = stream {
+            lines.extend(metrics::stream_emf_line(
+                namespace,
+                &self.function_name,
+                stream,
+                &outcome.figures,
+                now,
+            ));
+        }
         if !outcome.is_success() || outcome_needs_attention(outcome) {
             lines.push(metrics::error_line(
                 namespace,
@@ -290,6 +303,15 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.from = Some(observed.stream.open_shards);
 
         let now = self.aws.now();
+        let budget_left = |history: &ReshardHistory| {
+            self.settings
+                .max_reshards_per_day
+                .saturating_sub(history.used_in_day(now))
+        };
+        outcome.figures = StreamFigures {
+            shard_count: Some(observed.stream.open_shards),
+            reshards_left: Some(budget_left(&observed.stream.history)),
+        };
         let decision = policy::plan(&trigger, &observed, &self.settings, now);
         if self.settings.dry_run {
             outcome.outcome = Outcome::DryRun;
@@ -363,6 +385,12 @@ impl<P: AwsPort> Autoscaler<P> {
                         let result = self.aws.put_function_concurrency(&function, reserved).await;
                         collect(&mut outcome.errors, [result]);
                     }
+                }
+                if outcome.outcome == Outcome::Scaled {
+                    outcome.figures = StreamFigures {
+                        shard_count: Some(plan.to),
+                        reshards_left: Some(budget_left(&plan.history)),
+                    };
                 }
                 match outcome.outcome {
                     Outcome::Scaled if plan.to > plan.from => {
@@ -519,6 +547,20 @@ impl<P: AwsPort> Autoscaler<P> {
                     .push(metric(metrics::DRIFT_FIXED_METRIC, result.fixes()));
                 if result.failed() > 0 {
                     report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
+                }
+                // Each stream's shard count, so the dashboard's lines go on between events.
+                for stream in &result.streams {
+                    let figures = StreamFigures {
+                        shard_count: stream.shards,
+                        reshards_left: None,
+                    };
+                    report.metric_lines.extend(metrics::stream_emf_line(
+                        &self.settings.metric_namespace,
+                        &self.function_name,
+                        &stream.stream,
+                        &figures,
+                        self.aws.now(),
+                    ));
                 }
                 report.reconcile = Some(result);
             }
