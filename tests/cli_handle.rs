@@ -120,6 +120,7 @@ fn handle_fails_on_an_unusable_event_and_changes_nothing() {
 
 #[test]
 fn an_invalid_setting_falls_back_and_is_reported_not_a_start_up_error() {
+    require_moto!();
     let path = event_file("{\"Records\": []}");
     let out = run(
         &["handle", "--event", path.to_str().unwrap()],

@@ -12,7 +12,9 @@ use kinesis_autoscaler::aws::fake::Fault;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::degraded::{Degradation, UPSTREAM_ROLE_ACTIONS};
 use kinesis_autoscaler::domain::event::{parse_invocation_text, AlarmPair};
-use kinesis_autoscaler::domain::metrics::{FATAL_ERROR_METRIC, REFUSED_METRIC, RESHARDS_METRIC};
+use kinesis_autoscaler::domain::metrics::{
+    FATAL_ERROR_METRIC, REFUSED_METRIC, RESHARDS_LEFT_METRIC, RESHARDS_METRIC, SHARD_COUNT_METRIC,
+};
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
 use std::collections::HashMap;
@@ -397,9 +399,44 @@ async fn a_refusal_is_counted_by_reason_with_its_stream() {
     assert_eq!(refused[0]["StreamName"], "orders");
     assert_eq!(
         refused[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-        serde_json::json!([["StreamName", "Reason"], ["Reason"]])
+        serde_json::json!([["StreamName", "Reason"], ["StreamName"], ["Reason"]])
     );
     assert!(metric_docs(&report.metric_lines, RESHARDS_METRIC).is_empty());
+}
+
+#[tokio::test]
+async fn each_event_publishes_the_streams_shard_count_and_budget_left() {
+    let scaler = scaler(account(&[("orders", 2)]), Settings::default());
+    let aws = &scaler.aws;
+    let at = fire(aws, "orders-scale-up");
+    let scaled = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
+    assert_eq!(outcomes(&scaled), [Outcome::Scaled]);
+    let figures = metric_docs(&scaled.metric_lines, SHARD_COUNT_METRIC);
+    assert_eq!(figures.len(), 1, "{:?}", scaled.metric_lines);
+    assert_eq!(figures[0]["StreamName"], "orders");
+    assert_eq!(
+        figures[0][SHARD_COUNT_METRIC], 4,
+        "the count after the reshard"
+    );
+    assert_eq!(figures[0][RESHARDS_LEFT_METRIC], 9, "one of ten used");
+
+    // A refusal reports the count it left, and the budget as it stands.
+    aws.seed_stream_tag("orders", "AutoscalerMaxShards", "4");
+    aws.advance(Duration::minutes(10));
+    let at = fire(aws, "orders-scale-up");
+    let refused = handle(
+        &scaler,
+        &event(Shape::Sns, "orders-scale-up", "orders", "ALARM", at),
+    )
+    .await;
+    assert_eq!(outcomes(&refused), [Outcome::Refused]);
+    let figures = metric_docs(&refused.metric_lines, SHARD_COUNT_METRIC);
+    assert_eq!(figures[0][SHARD_COUNT_METRIC], 4);
+    assert_eq!(figures[0][RESHARDS_LEFT_METRIC], 9);
 }
 
 /// The Go sample's role as `kinesis_scaling_cf.yaml` writes it: scoped to streams and alarms.

@@ -252,7 +252,7 @@ async fn unwire_removes_both_alarms_and_is_idempotent<A: Account>(aws: A) {
         .expect("wire");
     tag_stream(&aws, &stream, "team", "data").await;
 
-    let report = wiring::unwire_stream(&aws, &stream, true)
+    let report = wiring::unwire_stream(&aws, &stream, true, false)
         .await
         .expect("unwire");
 
@@ -267,7 +267,7 @@ async fn unwire_removes_both_alarms_and_is_idempotent<A: Account>(aws: A) {
         "foreign tags stay"
     );
 
-    let again = wiring::unwire_stream(&aws, &stream, false)
+    let again = wiring::unwire_stream(&aws, &stream, false, false)
         .await
         .expect("unwire again");
     assert!(again.alarms.values().all(|r| *r == Removal::AlreadyAbsent));

@@ -19,7 +19,8 @@ pub enum FailureKind {
 }
 
 #[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
-#[error("{call} {target} failed: {message}")]
+// An empty target (every alarm) leaves no doubled space: "DescribeAlarms failed: ...".
+#[error("{call}{}{target} failed: {message}", if target.is_empty() { "" } else { " " })]
 pub struct AwsError {
     pub call: &'static str,
     pub target: String,

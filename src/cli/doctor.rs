@@ -51,11 +51,13 @@ pub struct DoctorArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: super::AwsArgs,
 }
 
 pub async fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    let aws = crate::aws::AwsClients::load(&Settings::default().throttle_retry).await;
+    let aws = super::connect(&args.aws, &Settings::default()).await?;
     let report = crate::ops::doctor::doctor(&aws, &args.function)
         .await
         .with_context(|| format!("reading function {}", args.function))?;

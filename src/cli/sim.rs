@@ -1,7 +1,9 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
+use crate::cli::errors::UsageError;
 use crate::replay::bench;
 use crate::replay::simulate::{self, Options, Prices, Variant};
+use crate::replay::trace::Trace;
 use crate::replay::{plot, trace};
 use anyhow::Context;
 use clap::Args;
@@ -24,8 +26,19 @@ pub enum PolicyFlag {
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// The trace: CSV timestamp,incoming_bytes,incoming_records (per-period Sums).
-    #[arg(long, value_name = "FILE")]
-    trace: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "stream",
+        conflicts_with = "stream"
+    )]
+    trace: Option<PathBuf>,
+    /// Replay this stream's traffic straight from CloudWatch (as `trace export` reads it;
+    /// the same figures as `simulate --trace` on the exported file).
+    #[arg(long, value_name = "NAME")]
+    stream: Option<String>,
+    #[command(flatten)]
+    window: crate::cli::trace::WindowArgs,
     /// Shards at the start [default: what the first row needs, within the bounds].
     #[arg(long)]
     initial_shards: Option<u32>,
@@ -96,15 +109,24 @@ pub struct SimulateArgs {
     /// Write the per-period timeline CSV here.
     #[arg(long, value_name = "OUT.csv")]
     timeline: Option<PathBuf>,
-    /// Write an SVG chart here.
-    #[arg(long, value_name = "OUT.svg")]
+    /// Write a chart here: PNG or SVG, by the extension.
+    #[arg(long, value_name = "OUT.png|OUT.svg")]
     plot: Option<PathBuf>,
+    #[command(flatten)]
+    aws: crate::cli::AwsArgs,
+}
+
+impl SimulateArgs {
+    pub fn aws(&self) -> &crate::cli::AwsArgs {
+        &self.aws
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Folder of *.csv traces (default: the shared traces beside a checkout, run from its root).
-    #[arg(long, value_name = "DIR", default_value = "../shared/traces")]
+    /// Folder of *.csv traces (default: the sample traces in the repository's traces/, when
+    /// run from its root).
+    #[arg(long, value_name = "DIR", default_value = "traces")]
     traces: PathBuf,
 }
 
@@ -185,7 +207,10 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     set("SCALING_POLICY", args.scaling_policy.clone());
     set("SCALE_TARGET_USAGE", f(args.target_usage));
     let settings = simulate::settings_from_vars(&vars).map_err(|err| {
-        anyhow::anyhow!("invalid policy flags: {}", in_flag_terms(&err.to_string()))
+        UsageError(format!(
+            "invalid policy flags: {}",
+            in_flag_terms(&err.to_string())
+        ))
     })?;
     Ok(Options {
         settings,
@@ -206,10 +231,36 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     })
 }
 
-pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
-    let trace =
-        trace::read(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
+    if let Some(path) = &args.plot {
+        plot::format_of(path).map_err(|err| UsageError(err.to_string()))?;
+    }
+    if let Some(target) = args.target_usage {
+        if !(target.is_finite() && target > 0.0) {
+            return Err(UsageError(format!(
+                "--target-usage {target} is invalid: expected a number above 0"
+            ))
+            .into());
+        }
+    }
+    let (trace, name) = match (&args.trace, &args.stream) {
+        (Some(path), _) => (
+            trace::read(path).with_context(|| format!("trace {}", path.display()))?,
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+        (None, Some(stream)) => {
+            let exported = crate::cli::trace::fetch(stream, &args.window, &args.aws).await?;
+            // A replay of part of the window would report figures for a window not asked for.
+            if let Some(err) = exported.failure {
+                return Err(err.into());
+            }
+            (exported.trace, format!("stream {stream}"))
+        }
+        (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
+    };
     let outcome = simulate::simulate(&trace, &opts)?;
     if let Some(path) = &args.timeline {
         let file =
@@ -218,27 +269,90 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
-        let title = format!(
-            "{}: provisioned shards vs load",
-            args.trace
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        );
-        std::fs::write(path, plot::render(&outcome, &title))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let title = format!("{name}: provisioned shards vs load");
+        plot::write(path, &outcome, &title)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
     } else {
         print!("{}", simulate::human_report(&outcome.summary));
+        print!("{}", monthly_comparison(&trace, &opts)?);
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Our policy, upstream's and on-demand on the same trace, in dollars per 30 days at the
+/// prices in `opts`.
+fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
+    let run = |variant| {
+        simulate::simulate(
+            trace,
+            &Options {
+                variant,
+                keep_timeline: false,
+                ..opts.clone()
+            },
+        )
+    };
+    let ours = run(Variant::Ours)?.summary;
+    let upstream = run(Variant::Upstream)?.summary;
+    let hours = ours.periods as f64 * ours.period_secs as f64 / 3600.0;
+    if hours <= 0.0 {
+        return Ok(String::new());
+    }
+    let month = |usd: f64| usd * 30.0 * 24.0 / hours;
+    let line = |label: &str, s: &simulate::Summary| {
+        format!(
+            "  {label:<20} {:>11}  ({:.3}% of records throttled, {} reshards)\n",
+            format!("${:.2}", month(s.provisioned_cost_usd)),
+            100.0 * s.throttled_fraction,
+            s.reshards
+        )
+    };
+    let prices_note = if opts.prices == Prices::default() {
+        "us-east-1 list prices; --price-* flags for other regions"
+    } else {
+        "the --price-* flags given"
+    };
+    Ok(format!(
+        "per 30 days at {prices_note}:\n{}{}  {:<20} {:>11}\n",
+        line("ours", &ours),
+        line("upstream Go Lambda", &upstream),
+        "on demand",
+        format!("${:.2}", month(ours.on_demand_cost_usd)),
+    ))
+}
+
+/// [`bench::run`], with a bar per replay on a terminal.
+fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<bench::BenchRow>> {
+    let bar = std::cell::OnceCell::new();
+    let mut started = 0;
+    let rows = bench::run_with_progress(
+        dir,
+        |trace, policy| {
+            if let Some(bar) = bar.get() {
+                let bar: &indicatif::ProgressBar = bar;
+                // The previous replay is done once the next one starts.
+                if started > 0 {
+                    bar.inc(1);
+                }
+                bar.set_message(format!("{trace}: {policy}"));
+            }
+            started += 1;
+        },
+        |replays| {
+            let _ = bar.set(crate::cli::output::progress(replays as u64, "replay"));
+        },
+    )?;
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    Ok(rows)
+}
+
 pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir: &Path = &args.traces;
-    let results = bench::run(dir)?;
+    let results = bench_with_progress(dir)?;
     println!("Traces: {}\n", dir.display());
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;

@@ -1,12 +1,15 @@
 //! `wire`, `unwire` and `status`: arguments, and printing for people or scripts.
 
 use crate::aws::AwsClients;
-use crate::cli::tables::status_table;
+use crate::cli::errors::{explain_wiring, Explained, UsageError};
+use crate::cli::tables::status_table_within;
+use crate::cli::{connect, output, AwsArgs, Ui};
 use crate::domain::settings::Settings;
 use crate::ops::wiring::{
     managed_streams, stream_status, unwire_stream, wire_stream, StreamTagFlags, UnwireReport,
     WireOptions, WireReport, WiringError,
 };
+use anyhow::Context as _;
 use chrono::Utc;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -58,12 +61,15 @@ pub struct WireArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Disconnect streams from the autoscaler: delete their scale-up / scale-down alarms.
 ///
-/// Alarms already gone are reported as "already absent"; the streams themselves are not
-/// touched (they keep their shard count) unless --remove-tags is given.
+/// Alarms already gone are reported as "already absent", so unwiring twice is safe; the
+/// streams themselves are not touched (they keep their shard count) unless --remove-tags is
+/// given.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UnwireArgs {
     /// The streams to unwire.
@@ -74,9 +80,14 @@ pub struct UnwireArgs {
     /// AutoscalerLambdasPerShard.
     #[arg(long)]
     pub remove_tags: bool,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Show where managed streams stand: shards, alarms, drift, reshards left today.
@@ -95,12 +106,15 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Serialize)]
 struct Failure {
     stream: String,
-    error: String,
+    #[serde(flatten)]
+    explained: Explained,
 }
 
 #[derive(Serialize)]
@@ -109,9 +123,9 @@ struct Output<'a, T: Serialize> {
     errors: &'a [Failure],
 }
 
-fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> Result<(), WiringError> {
+fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&Output { streams, errors })
-        .map_err(|e| WiringError::Output(e.to_string()))?;
+        .context("cannot write the output")?;
     println!("{text}");
     Ok(())
 }
@@ -122,8 +136,9 @@ fn finish<T: Serialize>(
     reports: &[T],
     errors: &[Failure],
     json: bool,
+    ui: &Ui,
     summary: impl Fn(&T) -> String,
-) -> Result<ExitCode, WiringError> {
+) -> anyhow::Result<ExitCode> {
     if json {
         print_json(reports, errors)?;
     } else {
@@ -131,10 +146,14 @@ fn finish<T: Serialize>(
             println!("{}", summary(report));
         }
     }
-    for failure in errors {
-        eprintln!("error: {}", failure.error);
-    }
+    report_failures(errors, ui);
     Ok(exit_code(errors))
+}
+
+fn report_failures(errors: &[Failure], ui: &Ui) {
+    for failure in errors {
+        ui.stream_failure(&failure.stream, &failure.explained);
+    }
 }
 
 fn exit_code(errors: &[Failure]) -> ExitCode {
@@ -145,15 +164,45 @@ fn exit_code(errors: &[Failure]) -> ExitCode {
     }
 }
 
-async fn setup() -> Result<(Settings, AwsClients), WiringError> {
-    let settings = Settings::from_env()?;
-    let aws = AwsClients::load(&settings.throttle_retry).await;
-    Ok((settings, aws))
+async fn setup(aws: &AwsArgs) -> anyhow::Result<(Settings, AwsClients)> {
+    let settings = Settings::from_env().context("invalid settings")?;
+    let clients = connect(aws, &settings).await?;
+    Ok((settings, clients))
+}
+
+/// Runs `one` for every stream, with a progress bar on a terminal; failures are collected
+/// with their explanation and the other streams go on.
+async fn each_stream<T, F, Fut>(
+    streams: &[String],
+    what: &str,
+    ui: &Ui,
+    one: F,
+) -> (Vec<T>, Vec<Failure>)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, WiringError>>,
+{
+    let bar = output::progress(streams.len() as u64, what);
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for stream in streams {
+        bar.set_message(stream.clone());
+        match one(stream.clone()).await {
+            Ok(report) => reports.push(report),
+            Err(err) => errors.push(Failure {
+                stream: stream.clone(),
+                explained: explain_wiring(&err, &ui.context),
+            }),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    (reports, errors)
 }
 
 /// `wire`: exits 0 when every stream is wired, 1 when any failed (each error names its
 /// stream; the others are still wired).
-pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
+pub async fn wire(args: WireArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let options = WireOptions {
         topic_arn: args.topic_arn.clone(),
         dry_run: args.dry_run,
@@ -164,74 +213,62 @@ pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
             lambdas_per_shard: args.lambdas_per_shard,
         },
     };
-    options.stream_tags.tags()?;
-    let (settings, aws) = setup().await?;
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
-    for stream in &args.streams {
-        match wire_stream(&aws, &settings, stream, &options).await {
-            Ok(report) => reports.push(report),
-            Err(err) => errors.push(Failure {
-                stream: stream.clone(),
-                error: err.to_string(),
-            }),
-        }
-    }
+    options
+        .stream_tags
+        .tags()
+        .map_err(|err| UsageError(err.to_string()))?;
+    let (settings, aws) = setup(&args.aws).await?;
+    let (reports, errors) = each_stream(&args.streams, "wire", ui, |stream| {
+        let (aws, settings, options) = (&aws, &settings, &options);
+        async move { wire_stream(aws, settings, &stream, options).await }
+    })
+    .await;
     finish(
         &reports,
         &errors,
         args.json || args.dry_run,
+        ui,
         WireReport::summary,
     )
 }
 
-/// `unwire`: exits 0 when every stream's alarms are gone, 1 otherwise.
-pub async fn unwire(args: UnwireArgs) -> Result<ExitCode, WiringError> {
-    let (_, aws) = setup().await?;
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
-    for stream in &args.streams {
-        match unwire_stream(&aws, stream, args.remove_tags).await {
-            Ok(report) => reports.push(report),
-            Err(err) => errors.push(Failure {
-                stream: stream.clone(),
-                error: err.to_string(),
-            }),
-        }
-    }
-    finish(&reports, &errors, args.json, UnwireReport::summary)
+/// `unwire`: exits 0 when every stream's alarms are gone (or, with --dry-run, could be
+/// listed), 1 otherwise.
+pub async fn unwire(args: UnwireArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let (_, aws) = setup(&args.aws).await?;
+    let (reports, errors) = each_stream(&args.streams, "unwire", ui, |stream| {
+        let aws = &aws;
+        async move { unwire_stream(aws, &stream, args.remove_tags, args.dry_run).await }
+    })
+    .await;
+    finish(&reports, &errors, args.json, ui, UnwireReport::summary)
 }
 
 /// `status`: exits 0 when every stream could be described, 1 otherwise (drift is
 /// reported, not an error).
-pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
-    let (settings, aws) = setup().await?;
+pub async fn status(args: StatusArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let (settings, aws) = setup(&args.aws).await?;
     let streams = if args.streams.is_empty() {
         managed_streams(&aws).await?
     } else {
         args.streams.clone()
     };
     let now = Utc::now();
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
-    for stream in &streams {
-        match stream_status(&aws, &settings, stream, now).await {
-            Ok(report) => reports.push(report),
-            Err(err) => errors.push(Failure {
-                stream: stream.clone(),
-                error: err.to_string(),
-            }),
-        }
-    }
+    let (reports, errors) = each_stream(&streams, "status", ui, |stream| {
+        let (aws, settings) = (&aws, &settings);
+        async move { stream_status(aws, settings, &stream, now).await }
+    })
+    .await;
     if args.json {
         print_json(&reports, &errors)?;
     } else if streams.is_empty() {
         println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
-    } else {
-        print!("{}", status_table(&reports));
+    } else if !reports.is_empty() {
+        print!(
+            "{}",
+            status_table_within(&reports, output::terminal_width())
+        );
     }
-    for failure in &errors {
-        eprintln!("error: {}", failure.error);
-    }
+    report_failures(&errors, ui);
     Ok(exit_code(&errors))
 }

@@ -6,8 +6,9 @@
 //! | metric | dimension sets |
 //! | --- | --- |
 //! | `FATAL_ERROR_KINESIS_SCALING` | `FunctionName` (upstream's), and `FunctionName, StreamName` when a stream is known |
-//! | `SCALING_REFUSED` | `StreamName, Reason`, and `Reason` alone (every stream) |
-//! | `RESHARDS` | `StreamName, Direction`, and `Direction` alone |
+//! | `SCALING_REFUSED` | `StreamName, Reason`, `StreamName` (the dashboard's), and `Reason` alone (every stream) |
+//! | `RESHARDS` | `StreamName, Direction`, `StreamName`, and `Direction` alone |
+//! | `ShardCount`, `ReshardsLeft` | `StreamName`: after each alarm event and each reconcile |
 //! | `DRIFT_FIXED` | `FunctionName` |
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,63 @@ pub const DRIFT_FIXED_METRIC: &str = "DRIFT_FIXED";
 pub const REFUSED_METRIC: &str = "SCALING_REFUSED";
 /// A reshard was made (dimension `Direction`: `up` or `down`).
 pub const RESHARDS_METRIC: &str = "RESHARDS";
+
+/// Per stream (dimension `StreamName`, in the same namespace): the open shard count after
+/// each alarm event and each reconcile. The dashboard's stream list and usage math read it.
+pub const SHARD_COUNT_METRIC: &str = "ShardCount";
+/// Per stream: reshards left in the rolling 24 h budget (MAX_RESHARDS_PER_DAY minus those
+/// used), after each alarm event and each reconcile.
+pub const RESHARDS_LEFT_METRIC: &str = "ReshardsLeft";
+
+/// What one alarm event or one reconcile knows about a stream's state (its reshards and
+/// refusals are counted by `RESHARDS` and `SCALING_REFUSED`); `None` is left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StreamFigures {
+    pub shard_count: Option<u32>,
+    pub reshards_left: Option<u32>,
+}
+
+/// One EMF document with the stream's figures as metrics of dimension `StreamName`
+/// (`FunctionName` rides along as a property, searchable in Logs Insights), or `None` when
+/// there is no figure to report.
+pub fn stream_emf_line(
+    namespace: &str,
+    function_name: &str,
+    stream: &str,
+    figures: &StreamFigures,
+    at: DateTime<Utc>,
+) -> Option<String> {
+    let values = [
+        (SHARD_COUNT_METRIC, figures.shard_count),
+        (RESHARDS_LEFT_METRIC, figures.reshards_left),
+    ];
+    let present: Vec<(&str, u32)> = values
+        .iter()
+        .filter_map(|(name, value)| value.map(|v| (*name, v)))
+        .collect();
+    if present.is_empty() {
+        return None;
+    }
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [["StreamName"]],
+                "Metrics": present
+                    .iter()
+                    .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                    .collect::<Vec<_>>(),
+            }],
+        },
+        "StreamName": stream,
+        "FunctionName": function_name,
+    });
+    for (name, value) in present {
+        doc[name] = json!(value);
+    }
+    Some(doc.to_string())
+}
 
 /// One EMF document carrying `metric` = `value` (Count), dimension `FunctionName`.
 pub fn emf_line(
@@ -68,7 +126,7 @@ pub fn refusal_line(namespace: &str, stream: &str, reason: &str, at: DateTime<Ut
         REFUSED_METRIC,
         1.0,
         &[("StreamName", stream), ("Reason", reason)],
-        &[&["StreamName", "Reason"], &["Reason"]],
+        &[&["StreamName", "Reason"], &["StreamName"], &["Reason"]],
         at,
     )
 }
@@ -80,7 +138,11 @@ pub fn reshard_line(namespace: &str, stream: &str, direction: &str, at: DateTime
         RESHARDS_METRIC,
         1.0,
         &[("StreamName", stream), ("Direction", direction)],
-        &[&["StreamName", "Direction"], &["Direction"]],
+        &[
+            &["StreamName", "Direction"],
+            &["StreamName"],
+            &["Direction"],
+        ],
         at,
     )
 }
@@ -143,6 +205,42 @@ mod tests {
     }
 
     #[test]
+    fn stream_figures_are_metrics_of_the_stream() {
+        let at = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let figures = StreamFigures {
+            shard_count: Some(4),
+            reshards_left: Some(7),
+        };
+        let line = stream_emf_line("KinesisAutoscaler", "scaler", "orders", &figures, at).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["StreamName"]]));
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["ShardCount", "ReshardsLeft"]);
+        assert_eq!(doc["StreamName"], "orders");
+        assert_eq!(doc["ShardCount"], 4);
+        assert_eq!(doc["ReshardsLeft"], 7);
+
+        let count_only = StreamFigures {
+            shard_count: Some(2),
+            ..StreamFigures::default()
+        };
+        let line = stream_emf_line("NS", "f", "s", &count_only, at).unwrap();
+        assert!(!line.contains("ReshardsLeft"));
+        assert_eq!(
+            stream_emf_line("NS", "f", "s", &StreamFigures::default(), at),
+            None
+        );
+    }
+
+    #[test]
     fn refusals_and_reshards_carry_the_stream_and_their_reason_or_direction() {
         let doc: Value =
             serde_json::from_str(&refusal_line("NS", "orders", "daily_limit", at())).unwrap();
@@ -151,7 +249,7 @@ mod tests {
         assert_eq!(doc[REFUSED_METRIC], 1.0);
         assert_eq!(
             doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["StreamName", "Reason"], ["Reason"]])
+            json!([["StreamName", "Reason"], ["StreamName"], ["Reason"]])
         );
         let doc: Value = serde_json::from_str(&reshard_line("NS", "orders", "up", at())).unwrap();
         assert_eq!(doc["Direction"], "up");

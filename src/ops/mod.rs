@@ -3,6 +3,7 @@
 
 pub mod doctor;
 pub mod evaluate;
+pub mod export;
 mod gather;
 pub mod reconcile;
 pub mod scale;

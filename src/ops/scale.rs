@@ -22,7 +22,7 @@ use crate::domain::execution::{
 };
 use crate::domain::fallback::SettingFallback;
 use crate::domain::history::ReshardHistory;
-use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
+use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
 use crate::domain::settings::{tag, Settings};
 use crate::ops::evaluate;
@@ -75,6 +75,9 @@ pub struct AlarmOutcome {
     /// The full decision, for dry runs and refusals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// The stream's shard count and daily budget after the event, for the per-stream metrics.
+    #[serde(skip)]
+    pub figures: StreamFigures,
 }
 
 impl AlarmOutcome {
@@ -92,6 +95,7 @@ impl AlarmOutcome {
             refusal: None,
             degraded: Vec::new(),
             decision: None,
+            figures: StreamFigures::default(),
         }
     }
 
@@ -210,6 +214,15 @@ impl<P: AwsPort> Autoscaler<P> {
             }
             _ => {}
         }
+        if let Some(stream) = stream {
+            lines.extend(metrics::stream_emf_line(
+                namespace,
+                &self.function_name,
+                stream,
+                &outcome.figures,
+                now,
+            ));
+        }
         if !outcome.is_success() || outcome_needs_attention(outcome) {
             lines.push(metrics::error_line(
                 namespace,
@@ -294,6 +307,15 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.degraded = degraded;
         outcome.from = Some(observed.stream.open_shards);
 
+        let budget_left = |history: &ReshardHistory| {
+            self.settings
+                .max_reshards_per_day
+                .saturating_sub(history.used_in_day(now))
+        };
+        outcome.figures = StreamFigures {
+            shard_count: Some(observed.stream.open_shards),
+            reshards_left: Some(budget_left(&observed.stream.history)),
+        };
         let decision = policy::plan_sized(&trigger, &observed, usage.as_ref(), &self.settings, now);
         if self.settings.dry_run {
             outcome.outcome = Outcome::DryRun;
@@ -367,6 +389,12 @@ impl<P: AwsPort> Autoscaler<P> {
                         let result = self.aws.put_function_concurrency(&function, reserved).await;
                         collect(&mut outcome.errors, [result]);
                     }
+                }
+                if outcome.outcome == Outcome::Scaled {
+                    outcome.figures = StreamFigures {
+                        shard_count: Some(plan.to),
+                        reshards_left: Some(budget_left(&plan.history)),
+                    };
                 }
                 match outcome.outcome {
                     Outcome::Scaled if plan.to > plan.from => {
@@ -523,6 +551,20 @@ impl<P: AwsPort> Autoscaler<P> {
                     .push(metric(metrics::DRIFT_FIXED_METRIC, result.fixes()));
                 if result.failed() > 0 {
                     report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
+                }
+                // Each stream's shard count, so the dashboard's lines go on between events.
+                for stream in &result.streams {
+                    let figures = StreamFigures {
+                        shard_count: stream.shards,
+                        reshards_left: None,
+                    };
+                    report.metric_lines.extend(metrics::stream_emf_line(
+                        &self.settings.metric_namespace,
+                        &self.function_name,
+                        &stream.stream,
+                        &figures,
+                        self.aws.now(),
+                    ));
                 }
                 report.reconcile = Some(result);
             }

@@ -427,6 +427,8 @@ pub enum Removal {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnwireReport {
     pub stream: String,
+    /// Nothing was deleted: the report says what would have been.
+    pub dry_run: bool,
     pub alarms: BTreeMap<String, Removal>,
     /// Stream tags removed (only with `remove_tags`).
     pub stream_tags_removed: Vec<String>,
@@ -438,6 +440,7 @@ impl UnwireReport {
             .alarms
             .iter()
             .map(|(name, removal)| match removal {
+                Removal::Deleted if self.dry_run => format!("{name} would be deleted"),
                 Removal::Deleted => format!("{name} deleted"),
                 Removal::AlreadyAbsent => format!("{name} already absent"),
             })
@@ -447,7 +450,8 @@ impl UnwireReport {
         if !self.stream_tags_removed.is_empty() {
             let _ = write!(
                 line,
-                "; stream tags removed: {}",
+                "; stream tags {}: {}",
+                if self.dry_run { "to remove" } else { "removed" },
                 self.stream_tags_removed.join(" ")
             );
         }
@@ -465,11 +469,13 @@ pub const OUR_STREAM_TAGS: [&str; 5] = [
 ];
 
 /// Deletes the stream's alarm pair (and, with `remove_tags`, our stream tags). The stream
-/// need not exist unless tags are to be removed.
+/// need not exist unless tags are to be removed. With `dry_run` it only reads, and reports
+/// what it would delete.
 pub async fn unwire_stream(
     aws: &impl AwsPort,
     stream: &str,
     remove_tags: bool,
+    dry_run: bool,
 ) -> Result<UnwireReport, WiringError> {
     let pair = AlarmPair::new(stream);
     let names = vec![pair.name(Direction::Up), pair.name(Direction::Down)];
@@ -479,7 +485,7 @@ pub async fn unwire_stream(
         .filter(|n| existing.contains_key(*n))
         .cloned()
         .collect();
-    if !present.is_empty() {
+    if !present.is_empty() && !dry_run {
         aws.delete_alarms(&present).await?;
     }
     let mut stream_tags_removed = Vec::new();
@@ -490,15 +496,18 @@ pub async fn unwire_stream(
             .map_err(|e| stream_error(stream, e))?;
         for key in OUR_STREAM_TAGS {
             if tags.contains_key(key) {
-                aws.untag_stream(stream, key)
-                    .await
-                    .map_err(|e| stream_error(stream, e))?;
+                if !dry_run {
+                    aws.untag_stream(stream, key)
+                        .await
+                        .map_err(|e| stream_error(stream, e))?;
+                }
                 stream_tags_removed.push(key.to_string());
             }
         }
     }
     Ok(UnwireReport {
         stream: stream.to_string(),
+        dry_run,
         alarms: names
             .into_iter()
             .map(|n| {

@@ -183,8 +183,19 @@ fn clairvoyant_row(name: &str, trace: &Trace, oracle_shard_hours: f64) -> Option
 
 /// Replays every trace in `dir` under every policy, and adds the bounds.
 pub fn run(dir: &Path) -> Result<Vec<BenchRow>, BenchError> {
+    run_with_progress(dir, |_, _| {}, |_| {})
+}
+
+/// [`run`], telling `starting(trace, policy)` before each replay, after `planned(replays)`.
+pub fn run_with_progress(
+    dir: &Path,
+    mut starting: impl FnMut(&str, &str),
+    planned: impl FnOnce(usize),
+) -> Result<Vec<BenchRow>, BenchError> {
     let mut rows = Vec::new();
-    for path in trace_files(dir)? {
+    let files = trace_files(dir)?;
+    planned(files.len() * (policies().len() + 1));
+    for path in files {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -197,6 +208,7 @@ pub fn run(dir: &Path) -> Result<Vec<BenchRow>, BenchError> {
         let mut oracle_hours = 0.0;
         let mut on_demand = 0.0;
         for (label, opts) in policies() {
+            starting(&name, &label);
             let outcome = simulate(&trace, &opts).map_err(|source| BenchError::Sim {
                 path: shown.clone(),
                 source,
@@ -217,6 +229,7 @@ pub fn run(dir: &Path) -> Result<Vec<BenchRow>, BenchError> {
             provisioned_usd: None,
             on_demand_usd: on_demand,
         });
+        starting(&name, "clairvoyant bound");
         if let Some(row) = clairvoyant_row(&name, &trace, oracle_hours) {
             rows.push(row);
         }
