@@ -3,7 +3,7 @@
 
 Used by the fault-matrix tests and the latency benchmark; standard library only.
 
-    aws_proxy.py --upstream http://127.0.0.1:PORT [--port 0]
+    aws_proxy.py --upstream http://127.0.0.1:PORT [--port 0] [--allow ACTION,ACTION,...]
 
 It prints its own URL on the first line of stdout, then serves until killed. Point
 AWS_ENDPOINT_URL at it. Control it over HTTP on the same port:
@@ -25,6 +25,10 @@ moto's tagging API does not list Kinesis streams: on a first page it reads every
 from moto (ListStreams, ListTagsForStream; uncounted), adds what moto answers for the other
 resource types, and serves the list in pages of ResourcesPerPage.
 
+With --allow (or "allow": [...] in the config), the proxy plays IAM with an allow-list: a call
+whose action is not listed (IAM form `kinesis:DescribeLimits` or bare `DescribeLimits`) is
+answered AccessDenied without reaching moto, as AWS answers a role that lacks the permission.
+
 Fault kinds: throttle, http500, timeout (hold the request, then close without answering),
 drop_response (forward, then close without answering: the call took effect but the caller
 cannot know), LimitExceeded, ResourceInUse, AccessDenied. A fault applies to the nth call
@@ -44,7 +48,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
-STATE = {"quotas": {}, "buckets": {}, "pages": {}, "latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
+STATE = {"allow": None, "quotas": {}, "buckets": {}, "pages": {}, "latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
 
 
 def action_of(method, path, headers, body):
@@ -69,6 +73,13 @@ def stream_of(body):
         return json.loads(body or b"{}").get("StreamName")
     except ValueError:
         return None
+
+
+def allow_list(actions):
+    """The set of bare action names allowed; None (no list) allows everything."""
+    if actions is None:
+        return None
+    return {a.split(":")[-1] for a in actions if a}
 
 
 def service_of(headers, body):
@@ -155,6 +166,8 @@ class Proxy(BaseHTTPRequestHandler):
                 STATE["buckets"] = {}
                 STATE["pages"] = {}
                 STATE["resharding"] = {}
+                if "allow" in config:
+                    STATE["allow"] = allow_list(config["allow"])
                 STATE["log"] = []
                 STATE["counts"] = {}
             return self._reply(200, {"Content-Type": "application/json"}, b"{}")
@@ -180,9 +193,10 @@ class Proxy(BaseHTTPRequestHandler):
                 fault = {"kind": "throttle"}
             latency = STATE["latency_ms"] / 1000.0
             timeout_s = STATE["timeout_s"]
+            denied = STATE["allow"] is not None and action not in STATE["allow"]
         if latency:
             time.sleep(latency)
-        kind = fault["kind"] if fault else None
+        kind = "AccessDenied" if denied else (fault["kind"] if fault else None)
         entry = {"action": action, "start": start, "fault": kind}
         if kind is None and action == "GetResources" and b"kinesis:stream" in body:
             payload = self._get_resources(json.loads(body or b"{}"))
@@ -296,7 +310,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--upstream", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
+    parser.add_argument("--allow", help="comma-separated allow-list of actions (IAM form or bare); others are AccessDenied")
     args = parser.parse_args()
+    if args.allow is not None:
+        STATE["allow"] = allow_list(args.allow.split(","))
     upstream = urllib.parse.urlparse(args.upstream)
     Proxy.upstream = (upstream.hostname, upstream.port)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Proxy)

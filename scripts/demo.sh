@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: the autoscaler against a local AWS emulator (moto), no AWS account needed.
 # A 1-shard stream is wired, its scale-up alarm fires, the stream doubles and both alarms are
-# rewritten for 2 shards; then reconcile finds nothing to fix, and a day of traffic is replayed.
+# rewritten for 2 shards; then reconcile finds nothing to fix, and two weeks of traffic from
+# traces/ are replayed through the same policy, with a chart.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -11,10 +12,13 @@ echo "==> building kinesis-autoscaler" >&2
 cargo build --quiet
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/kinesis-autoscaler"
 start_moto
-export RUST_LOG="${RUST_LOG:-warn}"
 PY="$VENV/bin/python"
 STREAM=orders
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "A provisioned stream with 1 shard, and the SNS topic that will invoke the Lambda"
 TOPIC=$("$PY" - "$STREAM" <<'PY'
@@ -79,11 +83,9 @@ PY
 step "kinesis-autoscaler reconcile: nothing drifted, nothing changed"
 "$BIN" reconcile
 
-TRACE="$ROOT/../shared/traces/synthetic-daily.csv"
-if [ -f "$TRACE" ]; then
-  step "kinesis-autoscaler simulate: the same policy replayed over real-shaped traffic"
-  "$BIN" simulate --trace "$TRACE" --plot "${TMPDIR:-/tmp}/kinesis-autoscaler-demo.svg" || true
-  echo "plot: ${TMPDIR:-/tmp}/kinesis-autoscaler-demo.svg"
-fi
+step "kinesis-autoscaler simulate: the same policy replayed over two weeks of real-shaped traffic"
+PLOT="${TMPDIR:-/tmp}/kinesis-autoscaler-demo.png"
+"$BIN" simulate --trace traces/elb-requests.csv --plot "$PLOT"
+echo "plot: $PLOT"
 echo
 echo "Done: the emulator stops now."

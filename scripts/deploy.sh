@@ -87,7 +87,7 @@ if [ "$mode" = sam ]; then
     passthrough=(--guided)
   fi
   run sam deploy --parameter-overrides "Architecture=$arch" "${region_args[@]}" "${passthrough[@]}"
-  echo "deploy: done. Wire each stream: kinesis-autoscaler wire STREAM --topic-arn <the AutoscalerTopicArn output>" >&2
+  echo "deploy: done. Wire each stream: kinesis-autoscaler wire STREAM --topic-arn <the AlarmActionArn output>" >&2
   exit 0
 fi
 

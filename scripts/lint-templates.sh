@@ -81,6 +81,56 @@ then
   status=1
 fi
 
+# cfn-lint sees a dashboard body as an opaque string: check that it is JSON once !Sub has
+# filled it in, and that every widget names its region.
+echo "lint-templates: dashboard bodies in template.yaml" >&2
+if ! "$PYTHON" - template.yaml <<'PY'
+import json
+import re
+import sys
+
+import yaml
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+def any_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+Loader.add_multi_constructor("!", any_tag)
+with open(sys.argv[1], encoding="utf-8") as f:
+    template = yaml.load(f, Loader=Loader)
+failures = []
+for name, resource in (template.get("Resources") or {}).items():
+    if resource.get("Type") != "AWS::CloudWatch::Dashboard":
+        continue
+    body = resource["Properties"]["DashboardBody"]
+    text = body[0] if isinstance(body, list) else body
+    # Numbers and names alike: a placeholder that is valid in either place.
+    filled = re.sub(r"\$\{[A-Za-z0-9:.]+\}", "1", text)
+    try:
+        dashboard = json.loads(filled)
+    except ValueError as err:
+        failures.append(f"{name}: DashboardBody is not JSON: {err}")
+        continue
+    for index, widget in enumerate(dashboard.get("widgets", [])):
+        if widget.get("type") == "metric" and "region" not in widget.get("properties", {}):
+            failures.append(f"{name}: widget {index} has no region")
+for failure in failures:
+    print(f"lint-templates: {failure}", file=sys.stderr)
+sys.exit(1 if failures else 0)
+PY
+then
+  status=1
+fi
+
 if [ "$status" -eq 0 ]; then
   echo "lint-templates: clean" >&2
 fi

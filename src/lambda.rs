@@ -78,6 +78,11 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
             .set_deadline(invocation_deadline(event.context.deadline));
         // A CloudTrail Kinesis event (the drift rule) reconciles its one stream.
         if let Some(stream_event) = fleet_event::parse(&event.payload)? {
+            // With AlarmTrigger=alarm-action, the alarms' action is this very function.
+            let auto_wire = match auto_wire {
+                Some("function") => Some(event.context.invoked_function_arn.as_str()),
+                other => other,
+            };
             let report = stream_events::handle(autoscaler, &stream_event, auto_wire).await;
             for line in &report.metric_lines {
                 println!("{line}");

@@ -6,7 +6,8 @@
 //! ops -> aws):
 //!
 //! - [`domain`]: pure decisions and data, no I/O: events, settings, the alarm builder, the
-//!   reshard history, the scaling policy, metric lines
+//!   reshard history, the scaling policy, a plan as steps (and what a failed step means), metric
+//!   lines
 //! - [`aws`]: the one port to AWS, its SDK adapter and an in-process fake
 //! - [`ops`]: the use cases (scale, reconcile, wire/unwire/status), each driving the port
 //!   with domain decisions

@@ -39,10 +39,12 @@ fn event_file(text: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn handle_scales_and_prints_the_outcome_as_json() {
+    require_moto!();
     let aws = clients().await;
     let stream = unique("cli");
     create_stream(&aws, &stream, 1).await;
     let pair = wire(&aws, &Settings::default(), &stream, 1).await;
+    fire(&aws, &pair.name(Direction::Up)).await;
     let path = event_file(&alarm_event(
         &pair.name(Direction::Up),
         &stream,
@@ -71,10 +73,12 @@ async fn handle_scales_and_prints_the_outcome_as_json() {
 
 #[tokio::test]
 async fn handle_reads_stdin_and_a_refusal_is_handled() {
+    require_moto!();
     let aws = clients().await;
     let stream = unique("clistdin");
     create_stream(&aws, &stream, 1).await;
     let pair = wire(&aws, &Settings::default(), &stream, 1).await;
+    fire(&aws, &pair.name(Direction::Down)).await;
 
     let out = run(
         &["handle", "--event", "-"],
@@ -98,7 +102,7 @@ async fn handle_reads_stdin_and_a_refusal_is_handled() {
 
 #[test]
 fn handle_fails_on_an_unusable_event_and_changes_nothing() {
-    endpoint();
+    require_moto!();
     let path = event_file("{\"Records\": [{\"Sns\": {\"Message\": \"{}\"}}]}");
     let out = run(&["handle", "--event", path.to_str().unwrap()], None, &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -115,16 +119,30 @@ fn handle_fails_on_an_unusable_event_and_changes_nothing() {
 }
 
 #[test]
-fn an_invalid_setting_is_a_start_up_error_naming_the_variable() {
+fn an_invalid_setting_falls_back_and_is_reported_not_a_start_up_error() {
+    require_moto!();
     let path = event_file("{\"Records\": []}");
     let out = run(
         &["handle", "--event", path.to_str().unwrap()],
         None,
         &[("SCALE_UP_THRESHOLD", "high")],
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SCALE_UP_THRESHOLD=\"high\""), "{stderr}");
+    assert!(stderr.contains("FATAL_ERROR_KINESIS_SCALING"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["settings_fallbacks"][0]["variable"],
+        "SCALE_UP_THRESHOLD"
+    );
+
+    let out = run(&["check-config"], None, &[("SCALE_UP_THRESHOLD", "high")]);
     assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SCALE_UP_THRESHOLD"));
+    let out = run(&["check-config"], None, &[]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("SCALE_UP_THRESHOLD"),
+        out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

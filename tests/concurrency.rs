@@ -1,7 +1,8 @@
 //! Two invocations for the same stream at once (the CLI racing the Lambda, or a Lambda without
-//! its reserved concurrency of 1), through `scripts/aws_proxy.py` playing what moto does not:
-//! a reshard keeps the stream UPDATING for a while, and AWS refuses another UpdateShardCount
-//! meanwhile with ResourceInUseException.
+//! its reserved concurrency of 1), in-process: the fake plays what moto does not, a reshard
+//! keeps the stream UPDATING for a while and AWS refuses another UpdateShardCount meanwhile
+//! with ResourceInUseException. Calls take network-like latency on tokio's paused clock, so
+//! the two invocations interleave call by call.
 //!
 //! What must hold: at most one reshard reaches the stream, the count moves at most one step
 //! of the 2x / half rule, the reshard history never under-counts (each reshard that happened
@@ -10,84 +11,87 @@
 
 mod common;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use chrono::Duration;
-use common::proxy::Proxy;
+use chrono::{DateTime, Duration, Utc};
 use common::*;
-use kinesis_autoscaler::aws::AwsClients;
+use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
 use kinesis_autoscaler::ops::scale::{AlarmOutcome, Autoscaler};
 
 const START: u32 = 4;
-/// How long the proxy keeps a resharded stream UPDATING.
-const UPDATING_SECS: u64 = 1;
+const STREAM: &str = "orders";
+/// How long the fake keeps a resharded stream UPDATING.
+const UPDATING: Duration = Duration::seconds(30);
 
-struct Race {
-    aws: AwsClients,
-    proxy: Proxy,
-    stream: String,
-    pair: AlarmPair,
-    first: Autoscaler,
-    second: Autoscaler,
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
 }
 
-async fn race_setup(prefix: &str) -> Race {
-    let aws = clients().await;
+struct Race {
+    aws: FakeAws,
+    pair: AlarmPair,
+    first: Autoscaler<FakeAws>,
+    second: Autoscaler<FakeAws>,
+}
+
+/// Two autoscalers (two Lambda instances) on one account; both alarms went to ALARM a
+/// minute ago.
+async fn race_setup() -> Race {
+    let aws = FakeAws::new(t0())
+        .with_reshard_delay(UPDATING)
+        .with_latency(LATENCY);
+    aws.create_stream(STREAM, START);
     let settings = Settings::default();
-    let stream = unique(prefix);
-    create_stream(&aws, &stream, START as i32).await;
-    let pair = wire(&aws, &settings, &stream, START).await;
-    let proxy = Proxy::start();
-    let proxied = |settings: Settings| {
-        let proxy = &proxy;
-        async move {
-            let retry = RetryConfig::standard().with_max_attempts(3);
-            let aws = proxy.clients(retry, TimeoutConfig::disabled()).await;
-            Autoscaler {
-                aws,
-                settings,
-                function_name: "race".into(),
-            }
-        }
+    let pair = wire(&aws, &settings, STREAM, START).await;
+    aws.advance(Duration::minutes(10));
+    // Both fired: whatever the race, neither may be left in ALARM, where it would never
+    // notify again.
+    aws.set_state(&pair.name(Direction::Up), "ALARM");
+    aws.set_state(&pair.name(Direction::Down), "ALARM");
+    let instance = |settings: Settings| Autoscaler {
+        aws: aws.clone(),
+        settings,
+        function_name: "race".into(),
     };
-    let first = proxied(settings.clone()).await;
-    let second = proxied(settings).await;
-    proxy.set_updating(UPDATING_SECS);
     Race {
+        first: instance(settings.clone()),
+        second: instance(settings),
         aws,
-        proxy,
-        stream,
         pair,
-        first,
-        second,
     }
 }
 
 impl Race {
-    async fn run(&self, first: &str, second: &str) -> (AlarmOutcome, AlarmOutcome) {
-        let (a, b) = tokio::join!(handle(&self.first, first), handle(&self.second, second));
+    fn event(&self, direction: Direction, changed: DateTime<Utc>) -> String {
+        alarm_event(&self.pair.name(direction), STREAM, "ALARM", changed)
+    }
+
+    /// Both events at once, the second arriving `lag` after the first.
+    async fn run(
+        &self,
+        first: &str,
+        second: &str,
+        lag: std::time::Duration,
+    ) -> (AlarmOutcome, AlarmOutcome) {
+        let (a, b) = tokio::join!(handle(&self.first, first), async {
+            tokio::time::sleep(lag).await;
+            handle(&self.second, second).await
+        });
         (a.alarms[0].clone(), b.alarms[0].clone())
     }
 
-    /// UpdateShardCount calls that reached the stream.
     fn reshards(&self) -> usize {
-        self.proxy
-            .log()
-            .iter()
-            .filter(|e| e["action"] == "UpdateShardCount" && e["status"] == 200)
-            .count()
+        self.aws.stream(STREAM).map_or(0, |s| s.reshards.len())
     }
 
     async fn history_len(&self) -> usize {
-        stream_tags(&self.aws, &self.stream)
+        stream_tags(&self.aws, STREAM)
             .await
             .get(tag::RESHARD_HISTORY)
             .map(|v| {
-                ReshardHistory::parse(&self.stream, v)
-                    .unwrap()
+                ReshardHistory::parse(STREAM, v)
+                    .expect("a history we wrote")
                     .times()
                     .len()
             })
@@ -96,7 +100,7 @@ impl Race {
 
     /// `Ok(n)` when both alarms are written for the stream's `n` open shards.
     async fn alarms_match(&self) -> Result<u32, String> {
-        let open = open_shards(&self.aws, &self.stream).await;
+        let open = open_shards(&self.aws, STREAM).await;
         for direction in [Direction::Up, Direction::Down] {
             let found = alarm(&self.aws, &self.pair.name(direction))
                 .await
@@ -113,8 +117,9 @@ impl Race {
 
     /// The invariants, then convergence (with a follow-up event if the race left stale alarms).
     async fn check(&self, label: &str, a: &AlarmOutcome, b: &AlarmOutcome, allowed: &[u32]) {
+        self.aws.advance(UPDATING);
         let reshards = self.reshards();
-        let open = open_shards(&self.aws, &self.stream).await;
+        let open = open_shards(&self.aws, STREAM).await;
         let history = self.history_len().await;
         println!(
             "{label}: first {:?} {:?}->{:?} ({}); second {:?} {:?}->{:?} ({}); {reshards} reshard(s), {open} open shards, {history} history entries",
@@ -132,15 +137,14 @@ impl Race {
             history >= reshards,
             "{label}: {history} history entries for {reshards} reshard(s)"
         );
+        for (alarm_name, outcome) in [(&a.alarm, a), (&b.alarm, b)] {
+            let name = alarm_name.as_deref().expect("the alarm's name");
+            let state = alarm(&self.aws, name).await.state;
+            assert_ne!(state, "ALARM", "{label}: {name} left in ALARM: {outcome:?}");
+        }
         if let Err(stale) = self.alarms_match().await {
-            tokio::time::sleep(std::time::Duration::from_millis(UPDATING_SECS * 1000 + 200)).await;
-            let up = alarm_event(
-                &self.pair.name(Direction::Up),
-                &self.stream,
-                "ALARM",
-                just_now(),
-            );
-            let next = handle(&self.first, &up).await;
+            self.aws.advance(Duration::minutes(5));
+            let next = handle(&self.first, &self.event(Direction::Up, self.aws.now())).await;
             let fixed = self.alarms_match().await;
             assert!(
                 fixed.is_ok(),
@@ -151,58 +155,72 @@ impl Race {
     }
 }
 
-#[tokio::test]
+/// Each call's way to AWS, on tokio's paused clock.
+const LATENCY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The second invocation arrives with the first, or lags it by part of a call (both gather
+/// before either records its reshard: the two reach UpdateShardCount, one meets the other's
+/// UPDATING window), or by whole rounds of calls (its gather sees the first's record).
+fn lags() -> impl Iterator<Item = std::time::Duration> {
+    [0, 1, 3, 5, 7, 9, 10, 15, 20, 30, 40, 50, 60]
+        .map(std::time::Duration::from_millis)
+        .into_iter()
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_duplicate_delivery_handled_twice_at_once_scales_once() {
-    let race = race_setup("race-dup").await;
-    let event = alarm_event(
-        &race.pair.name(Direction::Up),
-        &race.stream,
-        "ALARM",
-        just_now(),
-    );
+    for lag in lags() {
+        let race = race_setup().await;
+        let changed = race.aws.now() - Duration::minutes(1);
+        let event = race.event(Direction::Up, changed);
 
-    let (a, b) = race.run(&event, &event).await;
+        let (a, b) = race.run(&event, &event, lag).await;
 
-    race.check("up+up, same message", &a, &b, &[START, START * 2])
+        race.check(
+            &format!("up+up, same message, lag {lag:?}"),
+            &a,
+            &b,
+            &[START, START * 2],
+        )
         .await;
+    }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn two_scale_ups_at_once_scale_once() {
-    let race = race_setup("race-upup").await;
-    let up = race.pair.name(Direction::Up);
-    let earlier = alarm_event(
-        &up,
-        &race.stream,
-        "ALARM",
-        just_now() - Duration::seconds(30),
-    );
-    let later = alarm_event(&up, &race.stream, "ALARM", just_now());
+    for lag in lags() {
+        let race = race_setup().await;
+        let earlier = race.event(Direction::Up, race.aws.now() - Duration::seconds(90));
+        let later = race.event(Direction::Up, race.aws.now() - Duration::seconds(60));
 
-    let (a, b) = race.run(&earlier, &later).await;
+        let (a, b) = race.run(&earlier, &later, lag).await;
 
-    race.check("up+up, different times", &a, &b, &[START, START * 2])
+        race.check(
+            &format!("up+up, different times, lag {lag:?}"),
+            &a,
+            &b,
+            &[START, START * 2],
+        )
         .await;
+    }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_scale_up_racing_a_scale_down_moves_one_step() {
-    let race = race_setup("race-updown").await;
-    let up = alarm_event(
-        &race.pair.name(Direction::Up),
-        &race.stream,
-        "ALARM",
-        just_now(),
-    );
-    let down = alarm_event(
-        &race.pair.name(Direction::Down),
-        &race.stream,
-        "ALARM",
-        just_now(),
-    );
+    for lag in lags() {
+        let race = race_setup().await;
+        let changed = race.aws.now() - Duration::minutes(1);
+        let up = race.event(Direction::Up, changed);
+        let down = race.event(Direction::Down, changed);
 
-    let (a, b) = race.run(&up, &down).await;
+        let (a, b) = race.run(&up, &down, lag).await;
 
-    race.check("up+down", &a, &b, &[START / 2, START, START * 2])
+        race.check(
+            &format!("up+down, lag {lag:?}"),
+            &a,
+            &b,
+            &[START / 2, START, START * 2],
+        )
         .await;
+    }
 }

@@ -483,7 +483,7 @@ async fn a_fleet_is_wired_by_prefix_and_unwired_a_hundred_alarms_a_call() {
     assert_eq!(summary.streams.get("in_line"), Some(&130));
     assert_eq!(summary.alarms.get("INSUFFICIENT_DATA"), Some(&260));
 
-    let unwired = fleet_wiring::unwire_prefix(&aws, "orders-", false, |_, _| {})
+    let unwired = fleet_wiring::unwire_prefix(&aws, "orders-", false, false, |_, _| {})
         .await
         .expect("unwired");
     assert_eq!(unwired.len(), 130);

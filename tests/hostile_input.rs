@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{Duration, TimeZone, Utc};
-use common::{alarm_message, sns_event};
+use common::{alarm_message, error_metrics, sns_event};
 use kinesis_autoscaler::aws::AwsClients;
 use kinesis_autoscaler::domain::alarms::KeptFields;
 use kinesis_autoscaler::domain::event::{parse_invocation_text, AlarmPair, Direction, Invocation};
@@ -345,11 +345,7 @@ async fn the_handler_reports_an_invalid_alarm_by_name_without_calling_aws() {
     assert_eq!(report.alarms[0].outcome, Outcome::Invalid);
     assert_eq!(report.alarms[0].alarm.as_deref(), Some("orders-scale-up"));
     assert!(report.alarms[0].reason.contains("orders-scale-up"));
-    assert_eq!(
-        report.metric_lines.len(),
-        1,
-        "an invalid record is an error"
-    );
+    assert_eq!(error_metrics(&report), 1, "an invalid record is an error");
 }
 
 // ---- settings -------------------------------------------------------------------------------

@@ -4,21 +4,18 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::*;
-use kinesis_autoscaler::aws;
 use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::{Direction, Invocation};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
 use kinesis_autoscaler::ops::reconcile::{reconcile, FixKind, StreamVerdict};
 
-async fn reshard_by_hand(aws: &aws::AwsClients, stream: &str, to: u32) {
+async fn reshard_by_hand(aws: &impl AwsPort, stream: &str, to: u32) {
     aws.update_shard_count(stream, to)
         .await
         .expect("UpdateShardCount");
 }
 
-#[tokio::test]
-async fn a_reshard_by_hand_is_healed_once_and_then_left_alone() {
-    let aws = clients().await;
+async fn a_reshard_by_hand_is_healed_once_and_then_left_alone<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("drift");
     create_stream(&aws, &stream, 2).await;
@@ -84,9 +81,7 @@ async fn a_reshard_by_hand_is_healed_once_and_then_left_alone() {
     assert!(again.streams[0].fixes.is_empty());
 }
 
-#[tokio::test]
-async fn a_missing_alarm_and_consumer_concurrency_are_restored() {
-    let aws = clients().await;
+async fn a_missing_alarm_and_consumer_concurrency_are_restored<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("heal");
     let consumer = unique("heal-consumer");
@@ -121,9 +116,7 @@ async fn a_missing_alarm_and_consumer_concurrency_are_restored() {
     assert_eq!(aws.function_concurrency(&consumer).await.unwrap(), Some(2));
 }
 
-#[tokio::test]
-async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again() {
-    let aws = clients().await;
+async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("stuck");
     create_stream(&aws, &stream, 2).await;
@@ -162,19 +155,12 @@ async fn an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again() {
     assert_eq!(alarm(&aws, &up).await.state, "OK");
 }
 
-#[tokio::test]
-async fn deleted_and_on_demand_streams_are_reported_not_touched() {
-    let aws = clients().await;
+async fn deleted_and_on_demand_streams_are_reported_not_touched<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("gone");
     create_stream(&aws, &stream, 1).await;
     let pair = wire(&aws, &settings, &stream, 1).await;
-    aws.kinesis
-        .delete_stream()
-        .stream_name(&stream)
-        .send()
-        .await
-        .unwrap();
+    delete_stream(&aws, &stream).await;
 
     let report = reconcile(
         &aws,
@@ -201,9 +187,7 @@ async fn deleted_and_on_demand_streams_are_reported_not_touched() {
     );
 }
 
-#[tokio::test]
-async fn the_scheduled_lambda_event_runs_reconcile() {
-    let aws = clients().await;
+async fn the_scheduled_lambda_event_runs_reconcile<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("scheduled");
     create_stream(&aws, &stream, 1).await;
@@ -211,11 +195,13 @@ async fn the_scheduled_lambda_event_runs_reconcile() {
     reshard_by_hand(&aws, &stream, 2).await;
     // Dry run: the schedule sees every managed stream in this shared emulator, including
     // other tests' streams in mid-flight, so it must not change them.
-    let autoscaler = autoscaler(Settings {
-        dry_run: true,
-        ..settings
-    })
-    .await;
+    let autoscaler = autoscaler(
+        &aws,
+        Settings {
+            dry_run: true,
+            ..settings
+        },
+    );
 
     let report = autoscaler.handle_invocation(Invocation::Scheduled).await;
 
@@ -231,3 +217,11 @@ async fn the_scheduled_lambda_event_runs_reconcile() {
         .iter()
         .any(|l| l.contains("DRIFT_FIXED")));
 }
+
+crate::on_both_accounts!(
+    a_reshard_by_hand_is_healed_once_and_then_left_alone,
+    a_missing_alarm_and_consumer_concurrency_are_restored,
+    an_alarm_stuck_in_alarm_is_reset_so_it_can_fire_again,
+    deleted_and_on_demand_streams_are_reported_not_touched,
+    the_scheduled_lambda_event_runs_reconcile,
+);

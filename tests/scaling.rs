@@ -4,20 +4,19 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
 use kinesis_autoscaler::ops::scale::Outcome;
 
-#[tokio::test]
-async fn scale_up_doubles_rewrites_both_alarms_and_records_the_reshard() {
-    let aws = clients().await;
+async fn scale_up_doubles_rewrites_both_alarms_and_records_the_reshard<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("up");
     create_stream(&aws, &stream, 2).await;
     let pair = wire(&aws, &settings, &stream, 2).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let report = handle(
         &autoscaler,
@@ -52,17 +51,23 @@ async fn scale_up_doubles_rewrites_both_alarms_and_records_the_reshard() {
             .len(),
         1
     );
-    assert!(report.metric_lines.is_empty());
+    assert!(
+        !report
+            .metric_lines
+            .iter()
+            .any(|l| l.contains("FATAL_ERROR_KINESIS_SCALING")),
+        "no error metric: {:?}",
+        report.metric_lines
+    );
+    assert!(report.metric_lines.iter().any(|l| l.contains("RESHARDS")));
 }
 
-#[tokio::test]
-async fn scale_down_halves_rounding_up_then_stops_at_one_shard() {
-    let aws = clients().await;
+async fn scale_down_halves_rounding_up_then_stops_at_one_shard<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("down");
     create_stream(&aws, &stream, 3).await;
     let pair = wire(&aws, &settings, &stream, 3).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
     let down = pair.name(Direction::Down);
 
     let first = handle(
@@ -74,6 +79,7 @@ async fn scale_down_halves_rounding_up_then_stops_at_one_shard() {
         (first.alarms[0].from, first.alarms[0].to),
         (Some(3), Some(2))
     );
+    a_moment_later().await;
     let second = handle(
         &autoscaler,
         &alarm_event(&down, &stream, "ALARM", just_now()),
@@ -81,29 +87,35 @@ async fn scale_down_halves_rounding_up_then_stops_at_one_shard() {
     .await;
     assert_eq!(
         (second.alarms[0].from, second.alarms[0].to),
-        (Some(2), Some(1))
+        (Some(2), Some(1)),
+        "{:?}",
+        second.alarms[0]
     );
     assert_eq!(open_shards(&aws, &stream).await, 1);
     let scale_down = alarm(&aws, &down).await;
     assert_eq!(scale_down.spec.threshold, -1.0, "disarmed at the floor");
 
+    a_moment_later().await;
     let third = handle(
         &autoscaler,
         &alarm_event(&down, &stream, "ALARM", just_now()),
     )
     .await;
     assert_eq!(third.alarms[0].outcome, Outcome::Refused);
+    assert!(
+        third.alarms[0].reason.contains("minimum"),
+        "{}",
+        third.alarms[0].reason
+    );
     assert_eq!(open_shards(&aws, &stream).await, 1);
 }
 
-#[tokio::test]
-async fn stale_and_duplicate_deliveries_scale_once() {
-    let aws = clients().await;
+async fn stale_and_duplicate_deliveries_scale_once<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("dup");
     create_stream(&aws, &stream, 1).await;
     let pair = wire(&aws, &settings, &stream, 1).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
     let event = alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now());
 
     let first = handle(&autoscaler, &event).await;
@@ -142,19 +154,20 @@ async fn stale_and_duplicate_deliveries_scale_once() {
     assert_eq!(open_shards(&aws, &stream).await, 2);
 }
 
-#[tokio::test]
-async fn dry_run_plans_and_changes_nothing() {
-    let aws = clients().await;
+async fn dry_run_plans_and_changes_nothing<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("dry");
     create_stream(&aws, &stream, 2).await;
     let pair = wire(&aws, &settings, &stream, 2).await;
+    fire(&aws, &pair.name(Direction::Up)).await;
     let before = alarm(&aws, &pair.name(Direction::Up)).await;
-    let autoscaler = autoscaler(Settings {
-        dry_run: true,
-        ..settings
-    })
-    .await;
+    let autoscaler = autoscaler(
+        &aws,
+        Settings {
+            dry_run: true,
+            ..settings
+        },
+    );
 
     let report = handle(
         &autoscaler,
@@ -167,20 +180,20 @@ async fn dry_run_plans_and_changes_nothing() {
     assert_eq!(outcome.to, Some(4));
     assert!(outcome.decision.is_some(), "the full plan is reported");
     assert_eq!(open_shards(&aws, &stream).await, 2);
-    assert_eq!(alarm(&aws, &pair.name(Direction::Up)).await, before);
+    let after = alarm(&aws, &pair.name(Direction::Up)).await;
+    assert_eq!((after.spec, after.state), (before.spec, before.state));
     assert!(!stream_tags(&aws, &stream)
         .await
         .contains_key(tag::RESHARD_HISTORY));
 }
 
-#[tokio::test]
-async fn a_malformed_record_changes_nothing_and_the_others_are_handled() {
-    let aws = clients().await;
+async fn a_malformed_record_changes_nothing_and_the_others_are_handled<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("bad");
     create_stream(&aws, &stream, 1).await;
     let pair = wire(&aws, &settings, &stream, 1).await;
-    let autoscaler = autoscaler(settings).await;
+    let before = alarm(&aws, &pair.name(Direction::Up)).await;
+    let autoscaler = autoscaler(&aws, settings);
     let mut no_stream = alarm_message(&pair.name(Direction::Up), &stream, "ALARM", just_now());
     no_stream["Trigger"]["Metrics"] = serde_json::json!([]);
     let event = sns_event(&[serde_json::Value::String("{not json".into()), no_stream]);
@@ -200,25 +213,25 @@ async fn a_malformed_record_changes_nothing_and_the_others_are_handled() {
     );
     assert!(!report.succeeded());
     assert_eq!(
-        report.metric_lines.len(),
+        error_metrics(&report),
         2,
         "one error metric per failed record"
     );
     assert_eq!(open_shards(&aws, &stream).await, 1);
     assert_eq!(
-        alarm(&aws, &pair.name(Direction::Up)).await.state,
-        "OK",
-        "moto's new alarms start in OK"
+        alarm(&aws, &pair.name(Direction::Up)).await,
+        before,
+        "the alarm is left as it was"
     );
 }
 
-#[tokio::test]
-async fn on_demand_streams_are_left_alone() {
-    let aws = clients().await;
+async fn on_demand_streams_are_left_alone<A: Account>(aws: A) {
     let stream = unique("ondemand");
     create_on_demand_stream(&aws, &stream).await;
     let before = open_shards(&aws, &stream).await;
-    let autoscaler = autoscaler(Settings::default()).await;
+    // Alarms that fire exist (AWS refuses to list the tags of one that does not).
+    wire(&aws, &Settings::default(), &stream, before).await;
+    let autoscaler = autoscaler(&aws, Settings::default());
 
     let report = handle(
         &autoscaler,
@@ -236,12 +249,10 @@ async fn on_demand_streams_are_left_alone() {
     assert_eq!(open_shards(&aws, &stream).await, before);
 }
 
-#[tokio::test]
-async fn ok_notifications_and_foreign_alarms_are_ignored() {
-    let aws = clients().await;
+async fn ok_notifications_and_foreign_alarms_are_ignored<A: Account>(aws: A) {
     let stream = unique("ignored");
     create_stream(&aws, &stream, 1).await;
-    let autoscaler = autoscaler(Settings::default()).await;
+    let autoscaler = autoscaler(&aws, Settings::default());
     let event = sns_event(&[
         alarm_message(&format!("{stream}-scale-up"), &stream, "OK", just_now()),
         alarm_message(&format!("{stream}-latency"), &stream, "ALARM", just_now()),
@@ -258,9 +269,7 @@ async fn ok_notifications_and_foreign_alarms_are_ignored() {
     assert_eq!(open_shards(&aws, &stream).await, 1);
 }
 
-#[tokio::test]
-async fn the_daily_limit_refuses_an_eleventh_reshard_and_resets_the_alarm() {
-    let aws = clients().await;
+async fn the_daily_limit_refuses_an_eleventh_reshard_and_resets_the_alarm<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("budget");
     create_stream(&aws, &stream, 4).await;
@@ -273,7 +282,7 @@ async fn the_daily_limit_refuses_an_eleventh_reshard_and_resets_the_alarm() {
     );
     tag_stream(&aws, &stream, tag::RESHARD_HISTORY, &full.encode()).await;
     let eight = ReshardHistory::new(full.times()[2..].to_vec());
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let up = handle(
         &autoscaler,
@@ -304,15 +313,13 @@ async fn the_daily_limit_refuses_an_eleventh_reshard_and_resets_the_alarm() {
     assert_eq!(open_shards(&aws, &stream).await, 4);
 }
 
-#[tokio::test]
-async fn per_stream_bounds_come_from_stream_tags() {
-    let aws = clients().await;
+async fn per_stream_bounds_come_from_stream_tags<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("bounded");
     create_stream(&aws, &stream, 4).await;
     tag_stream(&aws, &stream, tag::MAX_SHARDS, "6").await;
     let pair = wire(&aws, &settings, &stream, 4).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let report = handle(
         &autoscaler,
@@ -331,15 +338,13 @@ async fn per_stream_bounds_come_from_stream_tags() {
     );
 }
 
-#[tokio::test]
-async fn a_corrupted_tag_stops_the_event_with_a_clear_message() {
-    let aws = clients().await;
+async fn a_corrupted_tag_stops_the_event_with_a_clear_message<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("corrupt");
     create_stream(&aws, &stream, 2).await;
     tag_stream(&aws, &stream, tag::RESHARD_HISTORY, "last tuesday").await;
     let pair = wire(&aws, &settings, &stream, 2).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let report = handle(
         &autoscaler,
@@ -354,7 +359,7 @@ async fn a_corrupted_tag_stops_the_event_with_a_clear_message() {
         "{}",
         outcome.reason
     );
-    assert_eq!(report.metric_lines.len(), 1);
+    assert_eq!(error_metrics(&report), 1);
     assert_eq!(open_shards(&aws, &stream).await, 2);
     assert_eq!(
         alarm(&aws, &pair.name(Direction::Up))
@@ -365,9 +370,7 @@ async fn a_corrupted_tag_stops_the_event_with_a_clear_message() {
     );
 }
 
-#[tokio::test]
-async fn the_rewrite_keeps_what_it_does_not_own() {
-    let aws = clients().await;
+async fn the_rewrite_keeps_what_it_does_not_own<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("keep");
     create_stream(&aws, &stream, 1).await;
@@ -384,7 +387,7 @@ async fn the_rewrite_keeps_what_it_does_not_own() {
     aws.tag_alarm(&alarm_arn(&up_name), &[("team".into(), "data".into())])
         .await
         .unwrap();
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let report = handle(
         &autoscaler,
@@ -416,9 +419,7 @@ async fn the_rewrite_keeps_what_it_does_not_own() {
     );
 }
 
-#[tokio::test]
-async fn the_streams_consumer_gets_shards_times_lambdas_per_shard() {
-    let aws = clients().await;
+async fn the_streams_consumer_gets_shards_times_lambdas_per_shard<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("consumed");
     let consumer = unique("consumer");
@@ -427,7 +428,7 @@ async fn the_streams_consumer_gets_shards_times_lambdas_per_shard() {
     tag_stream(&aws, &stream, tag::CONSUMER_FUNCTION, &consumer).await;
     tag_stream(&aws, &stream, tag::LAMBDAS_PER_SHARD, "3").await;
     let pair = wire(&aws, &settings, &stream, 2).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let report = handle(
         &autoscaler,
@@ -450,9 +451,7 @@ async fn the_streams_consumer_gets_shards_times_lambdas_per_shard() {
     assert_eq!(reserved, Some(12));
 }
 
-#[tokio::test]
-async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric() {
-    let aws = clients().await;
+async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric<A: Account>(aws: A) {
     let stream = unique("noconsumer");
     create_stream(&aws, &stream, 1).await;
     let settings = Settings {
@@ -463,7 +462,7 @@ async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric() {
         ..Settings::default()
     };
     let pair = wire(&aws, &settings, &stream, 1).await;
-    let autoscaler = autoscaler(settings).await;
+    let autoscaler = autoscaler(&aws, settings);
 
     let report = handle(
         &autoscaler,
@@ -494,7 +493,109 @@ async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric() {
         outcome.errors
     );
     assert!(!report.succeeded());
-    assert_eq!(report.metric_lines.len(), 1);
-    assert!(report.metric_lines[0].contains("FATAL_ERROR_KINESIS_SCALING"));
+    let errors: Vec<_> = report
+        .metric_lines
+        .iter()
+        .filter(|l| l.contains("FATAL_ERROR_KINESIS_SCALING"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", report.metric_lines);
     assert_eq!(open_shards(&aws, &stream).await, 2);
+}
+
+crate::on_both_accounts!(
+    scale_up_doubles_rewrites_both_alarms_and_records_the_reshard,
+    scale_down_halves_rounding_up_then_stops_at_one_shard,
+    stale_and_duplicate_deliveries_scale_once,
+    dry_run_plans_and_changes_nothing,
+    a_malformed_record_changes_nothing_and_the_others_are_handled,
+    on_demand_streams_are_left_alone,
+    ok_notifications_and_foreign_alarms_are_ignored,
+    the_daily_limit_refuses_an_eleventh_reshard_and_resets_the_alarm,
+    per_stream_bounds_come_from_stream_tags,
+    a_corrupted_tag_stops_the_event_with_a_clear_message,
+    the_rewrite_keeps_what_it_does_not_own,
+    the_streams_consumer_gets_shards_times_lambdas_per_shard,
+    a_failed_consumer_update_falls_back_and_emits_the_error_metric,
+);
+
+// ---- rules only the in-process account plays ------------------------------------------------
+
+/// An ALARM event for `alarm`, a second after it fired on `aws`'s clock.
+fn fired(aws: &FakeAws, alarm: &str, stream: &str) -> String {
+    aws.set_state(alarm, "ALARM");
+    let event = alarm_event(alarm, stream, "ALARM", aws.now());
+    aws.advance(Duration::seconds(1));
+    event
+}
+
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
+}
+
+#[tokio::test]
+async fn the_accounts_shard_limit_caps_a_scale_up_then_refuses_it() {
+    let aws = FakeAws::new(t0()).with_shard_limit(10);
+    let settings = Settings::default();
+    aws.create_stream("orders", 4);
+    aws.create_stream("other", 4);
+    let pair = wire(&aws, &settings, "orders", 4).await;
+    let autoscaler = autoscaler(&aws, settings);
+    let up = pair.name(Direction::Up);
+
+    let capped = handle(&autoscaler, &fired(&aws, &up, "orders")).await;
+    assert_eq!(
+        (capped.alarms[0].outcome, capped.alarms[0].to),
+        (Outcome::Scaled, Some(6)),
+        "{:?}",
+        capped.alarms[0]
+    );
+    assert_eq!(open_shards(&aws, "orders").await, 6);
+
+    aws.advance(Duration::minutes(10));
+    let refused = handle(&autoscaler, &fired(&aws, &up, "orders")).await;
+    let outcome = &refused.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::Refused, "{outcome:?}");
+    assert_eq!(open_shards(&aws, "orders").await, 6);
+    assert_eq!(alarm(&aws, &up).await.state, "OK", "fires again later");
+    assert_eq!(
+        error_metrics(&refused),
+        1,
+        "the account's limit needs a person"
+    );
+}
+
+#[tokio::test]
+async fn aws_daily_limit_still_refuses_when_the_history_was_lost() {
+    let aws = FakeAws::new(t0());
+    let settings = Settings::default();
+    aws.create_stream("orders", 1);
+    // Ten reshards today that left no history (by hand, or the tag was deleted).
+    for i in 0..10 {
+        aws.update_shard_count("orders", if i % 2 == 0 { 2 } else { 1 })
+            .await
+            .expect("within AWS's 10 a day");
+        aws.advance(Duration::minutes(5));
+    }
+    let pair = wire(&aws, &settings, "orders", 1).await;
+    let autoscaler = autoscaler(&aws, settings);
+    let up = pair.name(Direction::Up);
+
+    let report = handle(&autoscaler, &fired(&aws, &up, "orders")).await;
+
+    let outcome = &report.alarms[0];
+    assert_eq!(outcome.outcome, Outcome::Failed, "{outcome:?}");
+    assert!(
+        outcome.reason.contains("LimitExceededException"),
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(error_metrics(&report), 1);
+    assert_eq!(open_shards(&aws, "orders").await, 1);
+    assert!(
+        !stream_tags(&aws, "orders")
+            .await
+            .contains_key(tag::RESHARD_HISTORY),
+        "a sure refusal takes our record back"
+    );
+    assert_eq!(alarm(&aws, &up).await.state, "OK", "fires again later");
 }

@@ -4,8 +4,9 @@
 
 use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::policy::{self, Decision, StreamStatus};
-use kinesis_autoscaler::domain::settings::Settings;
-use kinesis_autoscaler::replay::simulate::{self, Options, Replay, Variant};
+use kinesis_autoscaler::domain::schedule::{self, Evaluation};
+use kinesis_autoscaler::domain::settings::{ScalingPolicy, Settings};
+use kinesis_autoscaler::replay::simulate::{self, Options, Replay, Source, Variant};
 use kinesis_autoscaler::replay::trace;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -167,54 +168,77 @@ fn the_timeline_adds_up_to_the_summary() {
 }
 
 /// The replay decides exactly as the Lambda would: each alarm action's decision is what
-/// `policy::plan` returns for the same trigger and state, the state is the simulated stream,
-/// and the alarms the replay evaluates next are the ones the plan wrote.
+/// `policy::plan_sized` returns for the same trigger, state and datapoints, each scheduled
+/// reshard is what `schedule::evaluate` returns, the state is the simulated stream, the
+/// datapoints end at the decision (never later), and the alarms the replay evaluates next
+/// are the ones the plan wrote.
 #[test]
 fn the_replay_and_the_lambda_agree() {
-    let trace = trace::read(&data_dir().join("step.csv")).unwrap();
-    let settings = Settings::default();
-    let mut replay = Replay::new(
-        Options::new(settings.clone()),
-        trace.rows[0].timestamp,
-        300,
-        1,
-    )
-    .unwrap();
-    let (mut scaled, mut refused) = (0, 0);
-    for row in &trace.rows {
-        let shards_before = replay.shards();
-        let history_before = replay.history().clone();
-        for firing in replay.step(Some(row)) {
-            let direct = policy::plan(&firing.trigger, &firing.observed, &settings, firing.now);
-            assert_eq!(firing.decision, direct);
-            assert_eq!(firing.trigger.state_change_time, firing.now);
-            assert_eq!(
-                firing.trigger.alarm_name,
-                format!("{}-scale-{}", simulate::STREAM, firing.trigger.direction)
-            );
-            let stream = &firing.observed.stream;
-            assert_eq!(stream.open_shards, shards_before);
-            assert_eq!(stream.history, history_before);
-            assert!(firing.observed.account_headroom.is_none());
-            match &direct {
-                Decision::Scale(plan) => {
+    for name in ["step.csv", "daily.csv"] {
+        let trace = trace::read(&data_dir().join(name)).unwrap();
+        let settings = Settings::default();
+        let mut replay = Replay::new(
+            Options::new(settings.clone()),
+            trace.rows[0].timestamp,
+            300,
+            1,
+        )
+        .unwrap();
+        let (mut scaled, mut scheduled) = (0, 0);
+        for row in &trace.rows {
+            let shards_before = replay.shards();
+            for firing in replay.step(Some(row)) {
+                assert_eq!(
+                    firing.usage.end(),
+                    firing.now,
+                    "{name}: data after the decision"
+                );
+                let direct = match firing.source {
+                    Source::Alarm => policy::plan_sized(
+                        &firing.trigger,
+                        &firing.observed,
+                        Some(&firing.usage),
+                        &settings,
+                        firing.now,
+                    ),
+                    Source::Schedule => {
+                        scheduled += 1;
+                        match schedule::evaluate(
+                            &firing.trigger.pair,
+                            &firing.observed,
+                            &firing.usage,
+                            &settings,
+                            firing.now,
+                        ) {
+                            Evaluation::Scale { plan, .. } => Decision::Scale(*plan),
+                            other => {
+                                panic!("{name}: the replay resharded, evaluate says {other:?}")
+                            }
+                        }
+                    }
+                };
+                assert_eq!(firing.decision, direct, "{name}");
+                assert_eq!(firing.trigger.state_change_time, firing.now);
+                let stream = &firing.observed.stream;
+                assert_eq!(stream.open_shards, shards_before);
+                assert!(firing.observed.account_headroom.is_none());
+                if let Decision::Scale(plan) = &direct {
                     scaled += 1;
                     assert_eq!(stream.status, StreamStatus::Active);
                     assert_eq!(replay.alarms(), &plan.alarms);
-                    assert_eq!(replay.alarms().scale_up.shard_count(), Some(plan.to));
                     assert_eq!(replay.history(), &plan.history);
                 }
-                Decision::Refuse { .. } => refused += 1,
             }
         }
+        assert!(scaled >= 4, "{name}: only {scaled} reshards compared");
+        let _ = scheduled;
     }
-    assert!(scaled >= 4, "only {scaled} reshards compared");
-    let _ = refused;
 }
 
 #[test]
-fn upstream_halves_down_with_integer_division() {
-    // 3 shards of quiet load: ours halves 3 -> 2, upstream 3 -> 1.
+fn upstream_asks_for_an_illegal_halving_and_aws_refuses_it() {
+    // 3 shards of quiet load: ours halves 3 -> 2; upstream asks 3 -> 1 (integer halving),
+    // AWS refuses it (below ceil(3/2)), the Lambda resets the alarm to OK, it fires again.
     let quiet = "timestamp,incoming_bytes,incoming_records\n";
     let mut text = quiet.to_string();
     for i in 0..80 {
@@ -225,16 +249,23 @@ fn upstream_halves_down_with_integer_division() {
         ));
     }
     let trace = trace::parse(text.as_bytes()).unwrap();
-    let run = |variant| {
-        let mut opts = Options::new(Settings::default());
+    let run = |variant, policy| {
+        let mut opts = Options::new(Settings {
+            scaling_policy: policy,
+            ..Settings::default()
+        });
         opts.initial_shards = Some(3);
         opts.variant = variant;
-        simulate::simulate(&trace, &opts).unwrap().reshards
+        simulate::simulate(&trace, &opts).unwrap()
     };
-    let ours = run(Variant::Ours);
-    let upstream = run(Variant::Upstream);
-    assert_eq!((ours[0].from, ours[0].to), (3, 2));
-    assert_eq!((upstream[0].from, upstream[0].to), (3, 1));
+    for policy in [ScalingPolicy::Upstream, ScalingPolicy::Sized] {
+        let ours = run(Variant::Ours, policy).reshards;
+        assert_eq!((ours[0].from, ours[0].to), (3, 2), "{policy:?}");
+    }
+    let upstream = run(Variant::Upstream, ScalingPolicy::Upstream);
+    assert!(upstream.reshards.is_empty(), "{:?}", upstream.reshards);
+    assert!(upstream.summary.refused_by_aws >= 2);
+    assert_eq!(upstream.summary.final_shards, 3);
 }
 
 #[test]

@@ -38,10 +38,7 @@ fn both(pair: &AlarmPair, change: Change) -> Vec<(String, Change)> {
 }
 
 /// Both alarms as `describe_alarms` returns them.
-async fn pair_alarms(
-    aws: &aws::AwsClients,
-    pair: &AlarmPair,
-) -> HashMap<String, aws::ExistingAlarm> {
+async fn pair_alarms(aws: &impl AwsPort, pair: &AlarmPair) -> HashMap<String, aws::ExistingAlarm> {
     aws.describe_alarms(&[pair.name(Direction::Up), pair.name(Direction::Down)])
         .await
         .expect("DescribeAlarms")
@@ -65,9 +62,7 @@ fn built(settings: &Settings, stream: &str, shards: u32) -> alarms::AlarmPairSpe
     )
 }
 
-#[tokio::test]
-async fn wire_writes_what_the_lambda_rewrites() {
-    let aws = clients().await;
+async fn wire_writes_what_the_lambda_rewrites<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("wire");
     create_stream(&aws, &stream, 2).await;
@@ -97,7 +92,7 @@ async fn wire_writes_what_the_lambda_rewrites() {
     }
 
     // The Lambda scales the stream and rewrites the alarms for 4 shards...
-    let autoscaler = autoscaler(settings.clone()).await;
+    let autoscaler = autoscaler(&aws, settings.clone());
     let scaled = handle(
         &autoscaler,
         &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
@@ -135,9 +130,7 @@ async fn wire_writes_what_the_lambda_rewrites() {
     assert_eq!(pair_alarms(&aws, &pair).await, rewritten);
 }
 
-#[tokio::test]
-async fn wiring_twice_changes_nothing() {
-    let aws = clients().await;
+async fn wiring_twice_changes_nothing<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("idem");
     create_stream(&aws, &stream, 3).await;
@@ -185,9 +178,7 @@ async fn wiring_twice_changes_nothing() {
     assert!(!before[&pair.name(Direction::Down)].spec.is_disarmed());
 }
 
-#[tokio::test]
-async fn dry_run_writes_nothing() {
-    let aws = clients().await;
+async fn dry_run_writes_nothing<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("wiredry");
     create_stream(&aws, &stream, 2).await;
@@ -244,9 +235,7 @@ async fn dry_run_writes_nothing() {
         .contains_key(tag::MAX_SHARDS));
 }
 
-#[tokio::test]
-async fn unwire_removes_both_alarms_and_is_idempotent() {
-    let aws = clients().await;
+async fn unwire_removes_both_alarms_and_is_idempotent<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("unwire");
     create_stream(&aws, &stream, 1).await;
@@ -263,7 +252,7 @@ async fn unwire_removes_both_alarms_and_is_idempotent() {
         .expect("wire");
     tag_stream(&aws, &stream, "team", "data").await;
 
-    let report = wiring::unwire_stream(&aws, &stream, true)
+    let report = wiring::unwire_stream(&aws, &stream, true, false)
         .await
         .expect("unwire");
 
@@ -278,16 +267,14 @@ async fn unwire_removes_both_alarms_and_is_idempotent() {
         "foreign tags stay"
     );
 
-    let again = wiring::unwire_stream(&aws, &stream, false)
+    let again = wiring::unwire_stream(&aws, &stream, false, false)
         .await
         .expect("unwire again");
     assert!(again.alarms.values().all(|r| *r == Removal::AlreadyAbsent));
     assert!(again.summary().contains("already absent"));
 }
 
-#[tokio::test]
-async fn status_reports_what_a_scale_event_changed() {
-    let aws = clients().await;
+async fn status_reports_what_a_scale_event_changed<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("status");
     create_stream(&aws, &stream, 2).await;
@@ -310,7 +297,7 @@ async fn status_reports_what_a_scale_event_changed() {
         .expect("managed streams")
         .contains(&stream));
 
-    let autoscaler = autoscaler(settings.clone()).await;
+    let autoscaler = autoscaler(&aws, settings.clone());
     let scaled = handle(
         &autoscaler,
         &alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now()),
@@ -347,9 +334,7 @@ async fn status_reports_what_a_scale_event_changed() {
     assert!(kinesis_autoscaler::cli::tables::status_table(&[drifted]).contains("drift"));
 }
 
-#[tokio::test]
-async fn on_demand_streams_are_refused_by_name() {
-    let aws = clients().await;
+async fn on_demand_streams_are_refused_by_name<A: Account>(aws: A) {
     let stream = unique("wireondemand");
     create_on_demand_stream(&aws, &stream).await;
 
@@ -381,9 +366,7 @@ async fn on_demand_streams_are_refused_by_name() {
     assert!(err.to_string().contains(&missing), "{err}");
 }
 
-#[tokio::test]
-async fn rewiring_keeps_a_users_extra_action_and_reuses_the_topic() {
-    let aws = clients().await;
+async fn rewiring_keeps_a_users_extra_action_and_reuses_the_topic<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("wirekeep");
     create_stream(&aws, &stream, 1).await;
@@ -424,6 +407,7 @@ async fn rewiring_keeps_a_users_extra_action_and_reuses_the_topic() {
 
 #[tokio::test]
 async fn the_binary_wires_and_reports_status_as_json() {
+    crate::require_moto!();
     let aws = clients().await;
     let stream = unique("wirebin");
     create_stream(&aws, &stream, 3).await;
@@ -477,3 +461,13 @@ async fn the_binary_wires_and_reports_status_as_json() {
     assert_eq!(failed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failed.stderr).contains(&missing));
 }
+
+crate::on_both_accounts!(
+    wire_writes_what_the_lambda_rewrites,
+    wiring_twice_changes_nothing,
+    dry_run_writes_nothing,
+    unwire_removes_both_alarms_and_is_idempotent,
+    status_reports_what_a_scale_event_changed,
+    on_demand_streams_are_refused_by_name,
+    rewiring_keeps_a_users_extra_action_and_reuses_the_topic,
+);

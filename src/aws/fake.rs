@@ -22,14 +22,14 @@
 //! UPDATING window, the 24-hour reshard count and alarm state times.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, ListedStream, Page,
-    StreamSummary, TaggedResource, TAGGED_ALARM, TAGGED_STREAM,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
+    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource, TAGGED_ALARM, TAGGED_STREAM,
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The account and region in the fake's ARNs (AWS's documentation placeholder).
 pub const FAKE_ACCOUNT: &str = "123456789012";
@@ -48,16 +48,21 @@ pub enum Fault {
     Throttle,
     /// The call takes effect but its answer is lost (time-out, 5xx).
     LoseAnswer,
+    /// The call fails without taking effect, and the caller cannot know that (a 5xx or a
+    /// time-out before the service acted).
+    Timeout,
     /// The call takes effect, then the process dies: this and every later call fail until
     /// [`FakeAws::restart`].
     Crash,
 }
 
-/// One recorded call: the API action and what it named.
+/// One recorded call: the API action, what it named, and when it reached the fake on tokio's
+/// clock (with [`FakeAws::with_latency`], calls made in parallel arrive at the same instant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
     pub action: &'static str,
     pub target: String,
+    pub at: tokio::time::Instant,
 }
 
 /// A stream as the fake holds it.
@@ -97,20 +102,30 @@ struct State {
     alarms: BTreeMap<String, FakeAlarm>,
     functions: BTreeMap<String, Option<u32>>,
     function_tags: BTreeMap<String, BTreeMap<String, String>>,
+    configurations: BTreeMap<String, FunctionConfiguration>,
+    roles: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Event source mappings by stream name.
+    consumers: BTreeMap<String, Vec<StreamConsumer>>,
+    /// The account's concurrency limit (GetAccountSettings); 1000 unless set.
+    concurrency_limit: Option<u32>,
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
+    latency: std::time::Duration,
     faults: HashMap<&'static str, VecDeque<(usize, Fault)>>,
     seen: HashMap<&'static str, usize>,
     quotas: HashMap<&'static str, Quota>,
+    /// IAM: when set, only these actions are allowed; the rest answer AccessDeniedException.
+    allowed: Option<Vec<String>>,
     crashed: bool,
     calls: Vec<Call>,
 }
 
-/// The in-process AWS. Cheap to build; share it by reference.
-#[derive(Debug, Default)]
+/// The in-process AWS. Cheap to build; clones share one account (as two Lambda invocations
+/// share AWS). [`FakeAws::default`] runs on the wall clock, [`FakeAws::new`] on its own.
+#[derive(Debug, Default, Clone)]
 pub struct FakeAws {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl FakeAws {
@@ -136,9 +151,28 @@ impl FakeAws {
         self
     }
 
+    /// Every call waits this long on tokio's clock before it reaches the account, so that
+    /// concurrent callers interleave as over a network (instant with paused time).
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        self.lock().latency = latency;
+        self
+    }
+
     /// The account's shard limit (DescribeLimits' ShardLimit).
     pub fn with_shard_limit(self, limit: u32) -> Self {
         self.lock().shard_limit = Some(limit);
+        self
+    }
+
+    /// The caller's role allows only `actions` (IAM form `service:Action`, or bare `Action`);
+    /// every other call is refused with AccessDeniedException, as IAM does.
+    pub fn with_allowed_actions(self, actions: &[&str]) -> Self {
+        self.lock().allowed = Some(
+            actions
+                .iter()
+                .map(|a| a.rsplit(':').next().unwrap_or(a).to_string())
+                .collect(),
+        );
         self
     }
 
@@ -190,6 +224,80 @@ impl FakeAws {
     /// A Lambda function that exists, with no reserved concurrency.
     pub fn create_function(&self, name: &str) {
         self.lock().functions.insert(name.to_string(), None);
+    }
+
+    /// An alarm made by the account's administrator (outside any role the fake enforces), in
+    /// OK, tagged as `wire` tags it.
+    pub fn seed_alarm(&self, spec: &AlarmSpec) {
+        let mut s = self.lock();
+        let now = s.clock();
+        let (action, partner) = match spec.name.strip_suffix("-scale-up") {
+            Some(prefix) => ("Up", format!("{prefix}-scale-down")),
+            None => (
+                "Down",
+                spec.name.trim_end_matches("-scale-down").to_string() + "-scale-up",
+            ),
+        };
+        s.alarms.insert(
+            spec.name.clone(),
+            FakeAlarm {
+                spec: spec.clone(),
+                state: "OK".into(),
+                state_since: now,
+                tags: [
+                    ("ScaleAction".to_string(), action.to_string()),
+                    ("ComplimentaryAlarm".to_string(), partner),
+                ]
+                .into(),
+                writes: 0,
+            },
+        );
+    }
+
+    /// A stream tag set by the account's administrator (outside any enforced role).
+    pub fn seed_stream_tag(&self, stream: &str, key: &str, value: &str) {
+        if let Some(st) = self.lock().streams.get_mut(stream) {
+            st.tags.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    /// A deployed function with this configuration (its name is the ARN's last part).
+    pub fn deploy_function(&self, configuration: FunctionConfiguration) {
+        let name = configuration
+            .arn
+            .rsplit(':')
+            .next()
+            .unwrap_or(&configuration.arn)
+            .to_string();
+        let mut s = self.lock();
+        s.functions.entry(name.clone()).or_insert(None);
+        s.configurations.insert(name, configuration);
+    }
+
+    /// `function` reads `stream` through an event source mapping with this factor.
+    pub fn map_consumer(&self, stream: &str, function: &str, parallelization_factor: u32) {
+        let mut s = self.lock();
+        s.functions.entry(function.to_string()).or_insert(None);
+        s.consumers
+            .entry(stream.to_string())
+            .or_default()
+            .push(StreamConsumer {
+                function_arn: format!(
+                    "arn:aws:lambda:{FAKE_REGION}:{FAKE_ACCOUNT}:function:{function}"
+                ),
+                parallelization_factor,
+            });
+    }
+
+    /// The account's Lambda concurrency limit (AWS's default is 1000).
+    pub fn with_concurrency_limit(self, limit: u32) -> Self {
+        self.lock().concurrency_limit = Some(limit);
+        self
+    }
+
+    /// A role with these permission policy documents.
+    pub fn create_role(&self, role_arn: &str, policies: Vec<serde_json::Value>) {
+        self.lock().roles.insert(role_arn.to_string(), policies);
     }
 
     /// Puts an alarm in `state` as CloudWatch's evaluation would.
@@ -292,6 +400,7 @@ impl FakeAws {
         s.calls.push(Call {
             action,
             target: target.to_string(),
+            at: tokio::time::Instant::now(),
         });
         let index = *s.seen.entry(action).and_modify(|n| *n += 1).or_insert(1) - 1;
         if s.crashed {
@@ -302,6 +411,17 @@ impl FakeAws {
                 "the process died",
                 FailureKind::Unknown,
             ));
+        }
+        if let Some(allowed) = &s.allowed {
+            if !allowed.iter().any(|a| a == action) {
+                return Err(error(
+                    action,
+                    target,
+                    Some("AccessDeniedException"),
+                    &format!("the role is not authorized to perform: {action}"),
+                    FailureKind::Refused,
+                ));
+            }
         }
         s.settle();
         if let Some(quota) = s.quotas.get_mut(action) {
@@ -330,6 +450,13 @@ impl FakeAws {
                 FailureKind::Refused,
             )),
             Some(Fault::Throttle) => Err(throttled(action, target)),
+            Some(Fault::Timeout) => Err(error(
+                action,
+                target,
+                None,
+                "injected: no answer (time-out)",
+                FailureKind::Unknown,
+            )),
             other => Ok(other),
         }
     }
@@ -364,13 +491,17 @@ impl FakeAws {
         }
     }
 
-    /// One call: the gate, the effect on the state, the after-effect fault.
-    fn call<T>(
+    /// One call: the way there, the gate, the effect on the state, the after-effect fault.
+    async fn call<T>(
         &self,
         action: &'static str,
         target: &str,
         effect: impl FnOnce(&mut State) -> AwsResult<T>,
     ) -> AwsResult<T> {
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let fault = self.enter(action, target)?;
         let result = effect(&mut self.lock());
         self.leave(action, target, fault, result)
@@ -420,8 +551,10 @@ impl State {
         })
     }
 
+    /// A function by name or ARN (Lambda takes both).
     fn function(&mut self, action: &'static str, name: &str) -> AwsResult<&mut Option<u32>> {
-        self.functions.get_mut(name).ok_or_else(|| {
+        let short = name.rsplit(':').next().unwrap_or(name);
+        self.functions.get_mut(short).ok_or_else(|| {
             error(
                 action,
                 name,
@@ -517,6 +650,7 @@ impl AwsPort for FakeAws {
                 open_shards: st.open_shards,
             })
         })
+        .await
     }
 
     async fn stream_tags(&self, stream: &str) -> AwsResult<HashMap<String, String>> {
@@ -527,6 +661,7 @@ impl AwsPort for FakeAws {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect())
         })
+        .await
     }
 
     async fn tag_stream(&self, stream: &str, key: &str, value: &str) -> AwsResult<()> {
@@ -543,6 +678,7 @@ impl AwsPort for FakeAws {
             st.tags.insert(key.to_string(), value.to_string());
             Ok(())
         })
+        .await
     }
 
     async fn untag_stream(&self, stream: &str, key: &str) -> AwsResult<()> {
@@ -550,6 +686,7 @@ impl AwsPort for FakeAws {
             s.stream("RemoveTagsFromStream", stream)?.tags.remove(key);
             Ok(())
         })
+        .await
     }
 
     async fn update_shard_count(&self, stream: &str, target: u32) -> AwsResult<()> {
@@ -616,6 +753,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn list_streams_page(&self, start_after: Option<&str>) -> AwsResult<Page<ListedStream>> {
@@ -647,12 +785,14 @@ impl AwsPort for FakeAws {
             };
             Ok(Page { items, next })
         })
+        .await
     }
 
     async fn open_shard_count(&self, stream: &str) -> AwsResult<u32> {
         self.call("ListShards", stream, |s| {
             Ok(s.stream("ListShards", stream)?.open_shards)
         })
+        .await
     }
 
     async fn account_headroom(&self) -> AwsResult<u32> {
@@ -660,6 +800,7 @@ impl AwsPort for FakeAws {
             let used = s.open_shards_in_account();
             Ok(s.shard_limit.unwrap_or(u32::MAX / 2).saturating_sub(used))
         })
+        .await
     }
 
     async fn describe_alarms(&self, names: &[String]) -> AwsResult<HashMap<String, ExistingAlarm>> {
@@ -670,6 +811,7 @@ impl AwsPort for FakeAws {
                 .map(|a| (a.spec.name.clone(), existing(a)))
                 .collect())
         })
+        .await
     }
 
     async fn alarms_with_prefix(&self, prefix: &str) -> AwsResult<Vec<ExistingAlarm>> {
@@ -680,6 +822,7 @@ impl AwsPort for FakeAws {
                 .map(|(_, a)| existing(a))
                 .collect())
         })
+        .await
     }
 
     async fn alarms_page(
@@ -709,6 +852,7 @@ impl AwsPort for FakeAws {
             };
             Ok(Page { items, next })
         })
+        .await
     }
 
     async fn alarm_tags(&self, arn: &str) -> AwsResult<HashMap<String, String>> {
@@ -719,6 +863,7 @@ impl AwsPort for FakeAws {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect())
         })
+        .await
     }
 
     async fn put_alarm(&self, spec: &AlarmSpec, tags: &[(String, String)]) -> AwsResult<()> {
@@ -744,6 +889,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn set_alarm_state(&self, alarm: &str, state: &str, _reason: &str) -> AwsResult<()> {
@@ -758,6 +904,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn tag_alarm(&self, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
@@ -767,6 +914,7 @@ impl AwsPort for FakeAws {
                 .extend(tags.iter().cloned());
             Ok(())
         })
+        .await
     }
 
     async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
@@ -776,6 +924,7 @@ impl AwsPort for FakeAws {
             }
             Ok(())
         })
+        .await
     }
 
     async fn incoming_metrics(
@@ -807,6 +956,7 @@ impl AwsPort for FakeAws {
                 })
                 .collect())
         })
+        .await
     }
 
     async fn tagged_resources_page(
@@ -858,6 +1008,7 @@ impl AwsPort for FakeAws {
             };
             Ok(Page { items, next })
         })
+        .await
     }
 
     async fn function_tags(&self, function: &str) -> AwsResult<HashMap<String, String>> {
@@ -867,6 +1018,7 @@ impl AwsPort for FakeAws {
                 .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default())
         })
+        .await
     }
 
     async fn tag_function(&self, function: &str, key: &str, value: &str) -> AwsResult<()> {
@@ -877,13 +1029,31 @@ impl AwsPort for FakeAws {
                 .insert(key.to_string(), value.to_string());
             Ok(())
         })
+        .await
     }
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
         self.call("PutFunctionConcurrency", function, |s| {
-            *s.function("PutFunctionConcurrency", function)? = Some(reserved);
+            let name = function.rsplit(':').next().unwrap_or(function);
+            let others: u32 = s
+                .functions
+                .iter()
+                .filter(|(n, _)| n.as_str() != name)
+                .filter_map(|(_, r)| *r)
+                .sum();
+            let limit = s.concurrency_limit.unwrap_or(1000);
+            if limit.saturating_sub(others + reserved) < 100 {
+                return Err(refused(
+                    "PutFunctionConcurrency",
+                    function,
+                    "InvalidParameterValueException",
+                    "Specified ReservedConcurrentExecutions decreases the account's UnreservedConcurrentExecution below its minimum value of [100].",
+                ));
+            }
+            *s.function("PutFunctionConcurrency", name)? = Some(reserved);
             Ok(())
         })
+        .await
     }
 
     async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
@@ -891,12 +1061,55 @@ impl AwsPort for FakeAws {
             *s.function("DeleteFunctionConcurrency", function)? = None;
             Ok(())
         })
+        .await
+    }
+
+    async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
+        self.call("ListEventSourceMappings", stream_arn, |s| {
+            let stream = stream_arn.rsplit('/').next().unwrap_or(stream_arn);
+            Ok(s.consumers.get(stream).cloned().unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn unreserved_concurrency(&self) -> AwsResult<u32> {
+        self.call("GetAccountSettings", "account", |s| {
+            let reserved: u32 = s.functions.values().flatten().sum();
+            Ok(s.concurrency_limit.unwrap_or(1000).saturating_sub(reserved))
+        })
+        .await
+    }
+
+    async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {
+        self.call("GetFunctionConfiguration", function, |s| {
+            let name = function.rsplit(':').next().unwrap_or(function);
+            s.configurations.get(name).cloned().ok_or_else(|| {
+                refused(
+                    "GetFunctionConfiguration",
+                    function,
+                    "ResourceNotFoundException",
+                    &format!("Function not found: {function}"),
+                )
+            })
+        })
+        .await
+    }
+
+    async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
+        self.call("GetRolePolicy", role_arn, |s| {
+            s.roles
+                .get(role_arn)
+                .cloned()
+                .ok_or_else(|| refused("GetRolePolicy", role_arn, "NoSuchEntity", "no such role"))
+        })
+        .await
     }
 
     async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
         self.call("GetFunctionConcurrency", function, |s| {
             Ok(*s.function("GetFunctionConcurrency", function)?)
         })
+        .await
     }
 }
 

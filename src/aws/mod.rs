@@ -5,6 +5,8 @@ pub mod fake;
 pub mod paced;
 pub mod port;
 pub mod sdk;
+pub mod setup;
 
 pub use port::*;
 pub use sdk::{https_client, AwsClients, DEFAULT_ATTEMPT_TIMEOUT};
+pub use setup::{AwsOptions, SetupError};

@@ -12,8 +12,8 @@
 //! milliseconds.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, IncomingPoint, ListedStream, Page, StreamSummary,
-    TaggedResource,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FunctionConfiguration, IncomingPoint,
+    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
 };
 use crate::domain::alarms::AlarmSpec;
 use chrono::{DateTime, Utc};
@@ -104,6 +104,9 @@ fn group(action: &'static str) -> &'static str {
         | "PutFunctionConcurrency"
         | "DeleteFunctionConcurrency"
         | "GetFunction"
+        | "GetFunctionConfiguration"
+        | "GetAccountSettings"
+        | "ListEventSourceMappings"
         | "LambdaTagResource" => "lambda",
         other => other,
     }
@@ -404,6 +407,30 @@ impl<P: AwsPort> AwsPort for Paced<P> {
             self.inner.function_concurrency(function)
         })
         .await
+    }
+
+    async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
+        self.run("ListEventSourceMappings", || {
+            self.inner.stream_consumers(stream_arn)
+        })
+        .await
+    }
+
+    async fn unreserved_concurrency(&self) -> AwsResult<u32> {
+        self.run("GetAccountSettings", || self.inner.unreserved_concurrency())
+            .await
+    }
+
+    async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {
+        self.run("GetFunctionConfiguration", || {
+            self.inner.function_configuration(function)
+        })
+        .await
+    }
+
+    /// IAM's reads are `doctor`'s alone: not paced.
+    async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
+        self.inner.role_policies(role_arn).await
     }
 }
 

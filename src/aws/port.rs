@@ -19,7 +19,8 @@ pub enum FailureKind {
 }
 
 #[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
-#[error("{call} {target} failed: {message}")]
+// An empty target (every alarm) leaves no doubled space: "DescribeAlarms failed: ...".
+#[error("{call}{}{target} failed: {message}", if target.is_empty() { "" } else { " " })]
 pub struct AwsError {
     pub call: &'static str,
     pub target: String,
@@ -32,6 +33,14 @@ impl AwsError {
     /// Whether AWS answered with this error code.
     pub fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
+    }
+
+    /// IAM said no: the caller's role lacks the permission (each service spells it its way).
+    pub fn is_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation")
+        )
     }
 }
 
@@ -113,6 +122,25 @@ impl TaggedResource {
     pub fn alarm_name(&self) -> Option<&str> {
         self.arn.split_once(":alarm:").map(|(_, name)| name)
     }
+}
+
+/// A Lambda function's deployed configuration, as far as `doctor` reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionConfiguration {
+    pub arn: String,
+    /// The execution role's ARN.
+    pub role: Option<String>,
+    pub environment: HashMap<String, String>,
+    pub runtime: Option<String>,
+    pub architectures: Vec<String>,
+}
+
+/// A Lambda function reading a stream through an event source mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamConsumer {
+    pub function_arn: String,
+    /// Concurrent batches per shard (1 to 10).
+    pub parallelization_factor: u32,
 }
 
 /// The AWS operations of the project. Futures are `Send` so a Lambda handler can hold them.
@@ -243,6 +271,27 @@ pub trait AwsPort: Send + Sync {
         key: &str,
         value: &str,
     ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// The enabled Lambda consumers of a stream (ListEventSourceMappings by EventSourceArn).
+    fn stream_consumers(
+        &self,
+        stream_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<StreamConsumer>>> + Send;
+    /// The account's unreserved concurrency (GetAccountSettings); AWS keeps at least 100.
+    fn unreserved_concurrency(&self) -> impl Future<Output = AwsResult<u32>> + Send;
+    /// A function's configuration (GetFunctionConfiguration).
+    fn function_configuration(
+        &self,
+        function: &str,
+    ) -> impl Future<Output = AwsResult<FunctionConfiguration>> + Send;
+
+    // ---- IAM
+    /// The permission policy documents of a role, inline and attached (ListRolePolicies,
+    /// GetRolePolicy, ListAttachedRolePolicies, GetPolicy, GetPolicyVersion).
+    fn role_policies(
+        &self,
+        role_arn: &str,
+    ) -> impl Future<Output = AwsResult<Vec<serde_json::Value>>> + Send;
+
     /// The function's reserved concurrency; `None` when it has none.
     fn function_concurrency(
         &self,

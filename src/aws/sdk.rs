@@ -24,8 +24,8 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 use std::collections::{BTreeMap, HashMap};
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, IncomingPoint, ListedStream, Page,
-    StreamSummary, TaggedResource,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
+    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
 };
 use std::time::Duration;
 
@@ -41,6 +41,8 @@ pub struct AwsClients {
     pub lambda: aws_sdk_lambda::Client,
     /// The Resource Groups Tagging API: every stream's and alarm's tags in a few pages.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// Read only, by `doctor` (a deployed function's role).
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl AwsClients {
@@ -80,6 +82,7 @@ impl AwsClients {
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
         }
     }
 }
@@ -694,6 +697,137 @@ impl AwsPort for AwsClients {
             .map_err(|e| AwsError::from_sdk("DeleteFunctionConcurrency", function, e))
     }
 
+    async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
+        let mut consumers = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .lambda
+                .list_event_source_mappings()
+                .event_source_arn(stream_arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("ListEventSourceMappings", stream_arn, e))?;
+            for mapping in out.event_source_mappings() {
+                let enabled = matches!(mapping.state(), Some("Enabled" | "Enabling" | "Updating"));
+                if let (true, Some(function)) = (enabled, mapping.function_arn()) {
+                    consumers.push(StreamConsumer {
+                        function_arn: function.to_string(),
+                        parallelization_factor: mapping
+                            .parallelization_factor()
+                            .and_then(|p| u32::try_from(p).ok())
+                            .unwrap_or(1)
+                            .max(1),
+                    });
+                }
+            }
+            match out.next_marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(consumers)
+    }
+
+    async fn unreserved_concurrency(&self) -> AwsResult<u32> {
+        let out = self
+            .lambda
+            .get_account_settings()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetAccountSettings", "account", e))?;
+        let limit = out.account_limit();
+        Ok(limit
+            .and_then(|l| l.unreserved_concurrent_executions())
+            .or_else(|| limit.map(|l| l.concurrent_executions()))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0))
+    }
+
+    async fn function_configuration(&self, function: &str) -> AwsResult<FunctionConfiguration> {
+        let out = self
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetFunctionConfiguration", function, e))?;
+        Ok(FunctionConfiguration {
+            arn: out.function_arn().unwrap_or_default().to_string(),
+            role: out.role().map(str::to_string),
+            environment: out
+                .environment()
+                .and_then(|e| e.variables())
+                .cloned()
+                .unwrap_or_default(),
+            runtime: out.runtime().map(|r| r.as_str().to_string()),
+            architectures: out
+                .architectures()
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
+        })
+    }
+
+    async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
+        // arn:aws:iam::ACCOUNT:role/PATH/NAME: the name is the last part.
+        let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
+        let mut documents = Vec::new();
+        let inline = self
+            .iam
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListRolePolicies", role_arn, e))?;
+        for name in inline.policy_names() {
+            let out = self
+                .iam
+                .get_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetRolePolicy", role_arn, e))?;
+            documents.push(policy_document(out.policy_document()));
+        }
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListAttachedRolePolicies", role_arn, e))?;
+        for policy in attached.attached_policies() {
+            let Some(arn) = policy.policy_arn() else {
+                continue;
+            };
+            let found = self
+                .iam
+                .get_policy()
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetPolicy", role_arn, e))?;
+            let Some(version) = found.policy().and_then(|p| p.default_version_id()) else {
+                continue;
+            };
+            let out = self
+                .iam
+                .get_policy_version()
+                .policy_arn(arn)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("GetPolicyVersion", role_arn, e))?;
+            if let Some(document) = out.policy_version().and_then(|v| v.document()) {
+                documents.push(policy_document(document));
+            }
+        }
+        Ok(documents)
+    }
+
     async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
         let out = self
             .lambda
@@ -706,6 +840,31 @@ impl AwsPort for AwsClients {
             .reserved_concurrent_executions()
             .and_then(|n| u32::try_from(n).ok()))
     }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); an unreadable one becomes `null`.
+fn policy_document(encoded: &str) -> serde_json::Value {
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                decoded.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    serde_json::from_slice(&decoded).unwrap_or(serde_json::Value::Null)
 }
 
 /// Retries of `UpdateShardCount` are for throttling only. After a time-out, a 5xx or a lost

@@ -1,6 +1,9 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
-use crate::replay::simulate::{self, bench, Options, Prices, Variant};
+use crate::cli::errors::UsageError;
+use crate::replay::bench;
+use crate::replay::simulate::{self, Options, Prices, Variant};
+use crate::replay::trace::Trace;
 use crate::replay::{plot, trace};
 use anyhow::Context;
 use clap::Args;
@@ -12,10 +15,8 @@ use std::process::ExitCode;
 pub enum PolicyFlag {
     /// The autoscaler's policy, as the Lambda runs it.
     Ours,
-    /// The upstream Go Lambda: from/2 halving, no daily reshard limit.
+    /// The upstream Go Lambda as deployed: doubling, from/2 halving, AWS's refusals.
     Upstream,
-    /// Proposal: size each reshard from the alarm window's peak (see --target-usage).
-    Sized,
 }
 
 /// Replay an ingest trace through the autoscaler's alarms and policy.
@@ -25,8 +26,19 @@ pub enum PolicyFlag {
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// The trace: CSV timestamp,incoming_bytes,incoming_records (per-period Sums).
-    #[arg(long, value_name = "FILE")]
-    trace: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "stream",
+        conflicts_with = "stream"
+    )]
+    trace: Option<PathBuf>,
+    /// Replay this stream's traffic straight from CloudWatch (as `trace export` reads it;
+    /// the same figures as `simulate --trace` on the exported file).
+    #[arg(long, value_name = "NAME")]
+    stream: Option<String>,
+    #[command(flatten)]
+    window: crate::cli::trace::WindowArgs,
     /// Shards at the start [default: what the first row needs, within the bounds].
     #[arg(long)]
     initial_shards: Option<u32>,
@@ -66,12 +78,19 @@ pub struct SimulateArgs {
     /// Periods a reshard takes (stream UPDATING, old count still serving).
     #[arg(long, default_value_t = 1)]
     reshard_periods: u32,
-    /// Which target function decides reshard sizes.
+    /// Whose code decides: ours (as the Lambda runs it) or the upstream Go Lambda's.
     #[arg(long, value_enum, default_value = "ours")]
     policy: PolicyFlag,
-    /// With --policy sized: the usage each reshard aims at.
-    #[arg(long, default_value_t = 0.5)]
-    target_usage: f64,
+    /// SCALING_POLICY for --policy ours: sized or upstream [default: sized].
+    #[arg(long)]
+    scaling_policy: Option<String>,
+    /// SCALE_TARGET_USAGE: the usage a sized reshard aims the recent peak at [default: 0.7].
+    #[arg(long)]
+    target_usage: Option<f64>,
+    /// Leave out the scheduled evaluation (alarms only), as a deployment without the
+    /// schedule rule runs.
+    #[arg(long)]
+    no_schedule: bool,
     /// USD per shard-hour (us-east-1, checked 2026-11).
     #[arg(long, default_value_t = Prices::default().shard_hour)]
     price_shard_hour: f64,
@@ -90,20 +109,31 @@ pub struct SimulateArgs {
     /// Write the per-period timeline CSV here.
     #[arg(long, value_name = "OUT.csv")]
     timeline: Option<PathBuf>,
-    /// Write an SVG chart here.
-    #[arg(long, value_name = "OUT.svg")]
+    /// Write a chart here: PNG or SVG, by the extension.
+    #[arg(long, value_name = "OUT.png|OUT.svg")]
     plot: Option<PathBuf>,
+    #[command(flatten)]
+    aws: crate::cli::AwsArgs,
+}
+
+impl SimulateArgs {
+    pub fn aws(&self) -> &crate::cli::AwsArgs {
+        &self.aws
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Folder of *.csv traces (default: the shared traces beside a checkout, run from its root).
-    #[arg(long, value_name = "DIR", default_value = "../shared/traces")]
+    /// Folder of *.csv traces (default: the sample traces in the repository's traces/, when
+    /// run from its root).
+    #[arg(long, value_name = "DIR", default_value = "traces")]
     traces: PathBuf,
 }
 
 /// The Lambda variable each policy flag sets.
-const FLAG_VARIABLES: [(&str, &str); 11] = [
+const FLAG_VARIABLES: [(&str, &str); 13] = [
+    ("--scaling-policy", "SCALING_POLICY"),
+    ("--target-usage", "SCALE_TARGET_USAGE"),
     ("--period-mins", "SCALE_PERIOD_MINS"),
     ("--scale-up-threshold", "SCALE_UP_THRESHOLD"),
     (
@@ -174,8 +204,13 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     set("MAX_SHARDS", s(args.max_shards));
     set("MAX_RESHARDS_PER_DAY", s(args.max_reshards_per_day));
     set("SCALE_UP_RESHARD_RESERVE", s(args.scale_up_reserve));
+    set("SCALING_POLICY", args.scaling_policy.clone());
+    set("SCALE_TARGET_USAGE", f(args.target_usage));
     let settings = simulate::settings_from_vars(&vars).map_err(|err| {
-        anyhow::anyhow!("invalid policy flags: {}", in_flag_terms(&err.to_string()))
+        UsageError(format!(
+            "invalid policy flags: {}",
+            in_flag_terms(&err.to_string())
+        ))
     })?;
     Ok(Options {
         settings,
@@ -190,24 +225,42 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
         variant: match args.policy {
             PolicyFlag::Ours => Variant::Ours,
             PolicyFlag::Upstream => Variant::Upstream,
-            PolicyFlag::Sized => Variant::Sized {
-                target_usage: args.target_usage,
-            },
         },
+        schedule: !args.no_schedule,
         keep_timeline: true,
     })
 }
 
-pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
-    if !(args.target_usage.is_finite() && args.target_usage > 0.0) {
-        anyhow::bail!(
-            "--target-usage {} is invalid: expected a number above 0",
-            args.target_usage
-        );
+    if let Some(path) = &args.plot {
+        plot::format_of(path).map_err(|err| UsageError(err.to_string()))?;
     }
-    let trace =
-        trace::read(&args.trace).with_context(|| format!("trace {}", args.trace.display()))?;
+    if let Some(target) = args.target_usage {
+        if !(target.is_finite() && target > 0.0) {
+            return Err(UsageError(format!(
+                "--target-usage {target} is invalid: expected a number above 0"
+            ))
+            .into());
+        }
+    }
+    let (trace, name) = match (&args.trace, &args.stream) {
+        (Some(path), _) => (
+            trace::read(path).with_context(|| format!("trace {}", path.display()))?,
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+        (None, Some(stream)) => {
+            let exported = crate::cli::trace::fetch(stream, &args.window, &args.aws).await?;
+            // A replay of part of the window would report figures for a window not asked for.
+            if let Some(err) = exported.failure {
+                return Err(err.into());
+            }
+            (exported.trace, format!("stream {stream}"))
+        }
+        (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
+    };
     let outcome = simulate::simulate(&trace, &opts)?;
     if let Some(path) = &args.timeline {
         let file =
@@ -216,27 +269,90 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
-        let title = format!(
-            "{}: provisioned shards vs load",
-            args.trace
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        );
-        std::fs::write(path, plot::render(&outcome, &title))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let title = format!("{name}: provisioned shards vs load");
+        plot::write(path, &outcome, &title)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
     } else {
         print!("{}", simulate::human_report(&outcome.summary));
+        print!("{}", monthly_comparison(&trace, &opts)?);
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Our policy, upstream's and on-demand on the same trace, in dollars per 30 days at the
+/// prices in `opts`.
+fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
+    let run = |variant| {
+        simulate::simulate(
+            trace,
+            &Options {
+                variant,
+                keep_timeline: false,
+                ..opts.clone()
+            },
+        )
+    };
+    let ours = run(Variant::Ours)?.summary;
+    let upstream = run(Variant::Upstream)?.summary;
+    let hours = ours.periods as f64 * ours.period_secs as f64 / 3600.0;
+    if hours <= 0.0 {
+        return Ok(String::new());
+    }
+    let month = |usd: f64| usd * 30.0 * 24.0 / hours;
+    let line = |label: &str, s: &simulate::Summary| {
+        format!(
+            "  {label:<20} {:>11}  ({:.3}% of records throttled, {} reshards)\n",
+            format!("${:.2}", month(s.provisioned_cost_usd)),
+            100.0 * s.throttled_fraction,
+            s.reshards
+        )
+    };
+    let prices_note = if opts.prices == Prices::default() {
+        "us-east-1 list prices; --price-* flags for other regions"
+    } else {
+        "the --price-* flags given"
+    };
+    Ok(format!(
+        "per 30 days at {prices_note}:\n{}{}  {:<20} {:>11}\n",
+        line("ours", &ours),
+        line("upstream Go Lambda", &upstream),
+        "on demand",
+        format!("${:.2}", month(ours.on_demand_cost_usd)),
+    ))
+}
+
+/// [`bench::run`], with a bar per replay on a terminal.
+fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<bench::BenchRow>> {
+    let bar = std::cell::OnceCell::new();
+    let mut started = 0;
+    let rows = bench::run_with_progress(
+        dir,
+        |trace, policy| {
+            if let Some(bar) = bar.get() {
+                let bar: &indicatif::ProgressBar = bar;
+                // The previous replay is done once the next one starts.
+                if started > 0 {
+                    bar.inc(1);
+                }
+                bar.set_message(format!("{trace}: {policy}"));
+            }
+            started += 1;
+        },
+        |replays| {
+            let _ = bar.set(crate::cli::output::progress(replays as u64, "replay"));
+        },
+    )?;
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    Ok(rows)
+}
+
 pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir: &Path = &args.traces;
-    let results = bench::run(dir)?;
+    let results = bench_with_progress(dir)?;
     println!("Traces: {}\n", dir.display());
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;

@@ -51,6 +51,52 @@ fn alarm_cell(alarm: &Option<AlarmStatus>) -> String {
 
 /// The status table for people, with drift and problems listed under it.
 pub fn status_table(reports: &[StreamReport]) -> String {
+    status_table_within(reports, None)
+}
+
+/// Columns a narrow terminal loses first, least needed first; STREAM, SHARDS and the alarms
+/// stay.
+const STATUS_DROP_ORDER: [&str; 6] = [
+    "CONSUMER",
+    "BOUNDS",
+    "MODE",
+    "LAST RESHARD",
+    "STATUS",
+    "RESHARDS 24H",
+];
+
+/// Removes columns in `drop_order` until the table fits `width`; says what was left out.
+fn fit(mut rows: Vec<Vec<String>>, width: Option<usize>, drop_order: &[&str]) -> String {
+    let Some(width) = width else {
+        return table(&rows);
+    };
+    let mut dropped = Vec::new();
+    for name in drop_order {
+        if table(&rows).lines().all(|l| l.chars().count() <= width) {
+            break;
+        }
+        if let Some(c) = rows.first().and_then(|h| h.iter().position(|x| x == name)) {
+            for row in &mut rows {
+                if c < row.len() {
+                    row.remove(c);
+                }
+            }
+            dropped.push(name.to_lowercase());
+        }
+    }
+    let mut out = table(&rows);
+    if !dropped.is_empty() {
+        let _ = writeln!(
+            out,
+            "({} left out to fit the terminal; --json has everything)",
+            dropped.join(", ")
+        );
+    }
+    out
+}
+
+/// The status table, narrowed to `width` columns when given (a terminal).
+pub fn status_table_within(reports: &[StreamReport], width: Option<usize>) -> String {
     let mut rows = vec![[
         "STREAM",
         "SHARDS",
@@ -102,7 +148,7 @@ pub fn status_table(reports: &[StreamReport]) -> String {
             consumer,
         ]);
     }
-    let mut out = table(&rows);
+    let mut out = fit(rows, width, &STATUS_DROP_ORDER);
     for r in reports {
         for note in &r.drift {
             let _ = writeln!(out, "drift: {}: {note}", r.stream);
@@ -172,5 +218,21 @@ mod tests {
             vec!["long".into(), "x".into(), "".into()],
         ]);
         assert_eq!(out, "A     BB  C\nlong  x\n");
+    }
+
+    #[test]
+    fn narrow_terminals_lose_the_least_needed_columns() {
+        let rows = vec![
+            vec!["STREAM".into(), "CONSUMER".into(), "MODE".into()],
+            vec![
+                "orders".into(),
+                "a-long-consumer-name".into(),
+                "PROVISIONED".into(),
+            ],
+        ];
+        assert_eq!(fit(rows.clone(), None, &["CONSUMER"]), table(&rows));
+        let narrow = fit(rows, Some(24), &["CONSUMER", "MODE"]);
+        assert!(narrow.starts_with("STREAM  MODE\n"), "{narrow}");
+        assert!(narrow.contains("(consumer left out"), "{narrow}");
     }
 }

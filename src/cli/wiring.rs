@@ -2,16 +2,18 @@
 
 use crate::aws::paced::{Paced, RECONCILE_SHARE};
 use crate::aws::AwsClients;
-use crate::cli::tables::status_table;
+use crate::cli::errors::{explain_wiring, Explained, UsageError};
+use crate::cli::tables::status_table_within;
+use crate::cli::{connect, output, AwsArgs, Ui};
 use crate::domain::settings::Settings;
 use crate::ops::fleet_wiring;
 use crate::ops::wiring::{
     managed_streams, stream_status, unwire_stream, wire_stream, StreamTagFlags, UnwireReport,
     WireOptions, WireReport, WiringError,
 };
+use anyhow::Context as _;
 use chrono::Utc;
 use serde::Serialize;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Connect streams to the autoscaler: write their scale-up / scale-down alarms.
@@ -68,12 +70,15 @@ pub struct WireArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Disconnect streams from the autoscaler: delete their scale-up / scale-down alarms.
 ///
-/// Alarms already gone are reported as "already absent"; the streams themselves are not
-/// touched (they keep their shard count) unless --remove-tags is given.
+/// Alarms already gone are reported as "already absent", so unwiring twice is safe; the
+/// streams themselves are not touched (they keep their shard count) unless --remove-tags is
+/// given.
 #[derive(clap::Args, Debug, Clone)]
 pub struct UnwireArgs {
     /// The streams to unwire.
@@ -90,9 +95,14 @@ pub struct UnwireArgs {
     /// AutoscalerLambdasPerShard.
     #[arg(long)]
     pub remove_tags: bool,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// Show where managed streams stand: shards, alarms, drift, reshards left today.
@@ -115,12 +125,15 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Serialize)]
 struct Failure {
     stream: String,
-    error: String,
+    #[serde(flatten)]
+    explained: Explained,
 }
 
 #[derive(Serialize)]
@@ -129,9 +142,9 @@ struct Output<'a, T: Serialize> {
     errors: &'a [Failure],
 }
 
-fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> Result<(), WiringError> {
+fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&Output { streams, errors })
-        .map_err(|e| WiringError::Output(e.to_string()))?;
+        .context("cannot write the output")?;
     println!("{text}");
     Ok(())
 }
@@ -142,8 +155,9 @@ fn finish<T: Serialize>(
     reports: &[T],
     errors: &[Failure],
     json: bool,
+    ui: &Ui,
     summary: impl Fn(&T) -> String,
-) -> Result<ExitCode, WiringError> {
+) -> anyhow::Result<ExitCode> {
     if json {
         print_json(reports, errors)?;
     } else {
@@ -151,10 +165,14 @@ fn finish<T: Serialize>(
             println!("{}", summary(report));
         }
     }
-    for failure in errors {
-        eprintln!("error: {}", failure.error);
-    }
+    report_failures(errors, ui);
     Ok(exit_code(errors))
+}
+
+fn report_failures(errors: &[Failure], ui: &Ui) {
+    for failure in errors {
+        ui.stream_failure(&failure.stream, &failure.explained);
+    }
 }
 
 fn exit_code(errors: &[Failure]) -> ExitCode {
@@ -165,14 +183,11 @@ fn exit_code(errors: &[Failure]) -> ExitCode {
     }
 }
 
-async fn setup() -> Result<(Settings, Paced<AwsClients>), WiringError> {
-    let settings = Settings::from_env()?;
+async fn setup(aws: &AwsArgs) -> anyhow::Result<(Settings, Paced<AwsClients>)> {
+    let settings = Settings::from_env().context("invalid settings")?;
     // Half of each API's quota: the Lambda's scale events share the account's quotas.
-    let aws = Paced::new(
-        AwsClients::load(&settings.throttle_retry).await,
-        RECONCILE_SHARE,
-    );
-    Ok((settings, aws))
+    let clients = Paced::new(connect(aws, &settings).await?, RECONCILE_SHARE);
+    Ok((settings, clients))
 }
 
 /// The prefix of `--prefix P` / `--all`, if one was given.
@@ -186,22 +201,51 @@ fn fleet_prefix<'a>(
         .or(all.then_some(settings.managed_stream_prefix.as_str()))
 }
 
-/// `done/total` on one line of a terminal's stderr; nothing when stderr is not a terminal.
-fn progress(verb: &'static str) -> impl Fn(usize, usize) {
-    let terminal = std::io::stderr().is_terminal();
+/// A progress bar for a fleet operation that reports `(done, total)`.
+fn fleet_progress(what: &'static str) -> impl Fn(usize, usize) {
+    let bar = std::cell::OnceCell::new();
     move |done, total| {
-        if terminal {
-            eprint!("\r{verb} {done}/{total}");
-            if done == total {
-                eprintln!();
-            }
+        let bar = bar.get_or_init(|| output::progress(total as u64, what));
+        bar.set_position(done as u64);
+        if done >= total {
+            bar.finish_and_clear();
         }
     }
 }
 
+/// Runs `one` for every stream, with a progress bar on a terminal; failures are collected
+/// with their explanation and the other streams go on.
+async fn each_stream<T, F, Fut>(
+    streams: &[String],
+    what: &str,
+    ui: &Ui,
+    one: F,
+) -> (Vec<T>, Vec<Failure>)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, WiringError>>,
+{
+    let bar = output::progress(streams.len() as u64, what);
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for stream in streams {
+        bar.set_message(stream.clone());
+        match one(stream.clone()).await {
+            Ok(report) => reports.push(report),
+            Err(err) => errors.push(Failure {
+                stream: stream.clone(),
+                explained: explain_wiring(&err, &ui.context),
+            }),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    (reports, errors)
+}
+
 /// `wire`: exits 0 when every stream is wired, 1 when any failed (each error names its
 /// stream; the others are still wired).
-pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
+pub async fn wire(args: WireArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     let options = WireOptions {
         topic_arn: args.topic_arn.clone(),
         dry_run: args.dry_run,
@@ -212,63 +256,65 @@ pub async fn wire(args: WireArgs) -> Result<ExitCode, WiringError> {
             lambdas_per_shard: args.lambdas_per_shard,
         },
     };
-    options.stream_tags.tags()?;
-    let (settings, aws) = setup().await?;
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
+    options
+        .stream_tags
+        .tags()
+        .map_err(|err| UsageError(err.to_string()))?;
+    let (settings, aws) = setup(&args.aws).await?;
+    let (mut reports, mut errors) = each_stream(&args.streams, "wire", ui, |stream| {
+        let (aws, settings, options) = (&aws, &settings, &options);
+        async move { wire_stream(aws, settings, &stream, options).await }
+    })
+    .await;
     if let Some(prefix) = fleet_prefix(&args.prefix, args.all, &settings) {
         let (streams, left_out) = fleet_wiring::streams_to_wire(&aws, &settings, prefix).await?;
         for (stream, why) in &left_out {
             eprintln!("skipped {stream}: {why}");
         }
         let results =
-            fleet_wiring::wire_many(&aws, &settings, &streams, &options, progress("wired")).await;
+            fleet_wiring::wire_many(&aws, &settings, &streams, &options, fleet_progress("wire"))
+                .await;
         for (stream, result) in results {
             match result {
                 Ok(report) => reports.push(report),
                 Err(err) => errors.push(Failure {
+                    explained: explain_wiring(&err, &ui.context),
                     stream,
-                    error: err.to_string(),
                 }),
             }
-        }
-    }
-    for stream in &args.streams {
-        match wire_stream(&aws, &settings, stream, &options).await {
-            Ok(report) => reports.push(report),
-            Err(err) => errors.push(Failure {
-                stream: stream.clone(),
-                error: err.to_string(),
-            }),
         }
     }
     finish(
         &reports,
         &errors,
         args.json || args.dry_run,
+        ui,
         WireReport::summary,
     )
 }
 
-/// `unwire`: exits 0 when every stream's alarms are gone, 1 otherwise.
-pub async fn unwire(args: UnwireArgs) -> Result<ExitCode, WiringError> {
-    let (settings, aws) = setup().await?;
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
+/// `unwire`: exits 0 when every stream's alarms are gone (or, with --dry-run, could be
+/// listed), 1 otherwise.
+pub async fn unwire(args: UnwireArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let (settings, aws) = setup(&args.aws).await?;
+    let (mut reports, errors) = each_stream(&args.streams, "unwire", ui, |stream| {
+        let aws = &aws;
+        async move { unwire_stream(aws, &stream, args.remove_tags, args.dry_run).await }
+    })
+    .await;
     if let Some(prefix) = fleet_prefix(&args.prefix, args.all, &settings) {
-        reports = fleet_wiring::unwire_prefix(&aws, prefix, args.remove_tags, progress("deleted"))
-            .await?;
+        reports.extend(
+            fleet_wiring::unwire_prefix(
+                &aws,
+                prefix,
+                args.remove_tags,
+                args.dry_run,
+                fleet_progress("unwire"),
+            )
+            .await?,
+        );
     }
-    for stream in &args.streams {
-        match unwire_stream(&aws, stream, args.remove_tags).await {
-            Ok(report) => reports.push(report),
-            Err(err) => errors.push(Failure {
-                stream: stream.clone(),
-                error: err.to_string(),
-            }),
-        }
-    }
-    finish(&reports, &errors, args.json, UnwireReport::summary)
+    finish(&reports, &errors, args.json, ui, UnwireReport::summary)
 }
 
 /// Fleets larger than this are summarised by `status` unless `--every` is given.
@@ -305,8 +351,8 @@ fn fleet_summary_text(summary: &fleet_wiring::FleetSummary) -> String {
 
 /// `status`: exits 0 when every stream could be described, 1 otherwise (drift is
 /// reported, not an error).
-pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
-    let (settings, aws) = setup().await?;
+pub async fn status(args: StatusArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
+    let (settings, aws) = setup(&args.aws).await?;
     let streams = if args.streams.is_empty() {
         managed_streams(&aws).await?
     } else {
@@ -315,35 +361,31 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, WiringError> {
     if args.streams.is_empty() && !args.every && streams.len() > FLEET_SUMMARY_ABOVE {
         let summary = fleet_wiring::fleet_summary(&aws, &settings, Utc::now()).await?;
         if args.json {
-            let text = serde_json::to_string_pretty(&summary)
-                .map_err(|e| WiringError::Output(e.to_string()))?;
-            println!("{text}");
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).context("cannot write the output")?
+            );
         } else {
             print!("{}", fleet_summary_text(&summary));
         }
         return Ok(ExitCode::SUCCESS);
     }
     let now = Utc::now();
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
-    for stream in &streams {
-        match stream_status(&aws, &settings, stream, now).await {
-            Ok(report) => reports.push(report),
-            Err(err) => errors.push(Failure {
-                stream: stream.clone(),
-                error: err.to_string(),
-            }),
-        }
-    }
+    let (reports, errors) = each_stream(&streams, "status", ui, |stream| {
+        let (aws, settings) = (&aws, &settings);
+        async move { stream_status(aws, settings, &stream, now).await }
+    })
+    .await;
     if args.json {
         print_json(&reports, &errors)?;
     } else if streams.is_empty() {
         println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
-    } else {
-        print!("{}", status_table(&reports));
+    } else if !reports.is_empty() {
+        print!(
+            "{}",
+            status_table_within(&reports, output::terminal_width())
+        );
     }
-    for failure in &errors {
-        eprintln!("error: {}", failure.error);
-    }
+    report_failures(&errors, ui);
     Ok(exit_code(&errors))
 }

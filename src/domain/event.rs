@@ -1,6 +1,9 @@
-//! What Lambda hands us: an SNS event carrying CloudWatch alarm notifications, or an
-//! EventBridge scheduled event. Parsing is total: every record either becomes an
-//! [`AlarmNotification`] or an [`EventError`] that says which record and what was wrong.
+//! What Lambda hands us: a CloudWatch alarm's state change, delivered one of three ways (an
+//! SNS event of one or many records, the alarm's own Lambda action, or an EventBridge rule on
+//! `CloudWatch Alarm State Change`), or an EventBridge scheduled event. Parsing is total:
+//! every alarm either becomes an [`AlarmNotification`] or an [`EventError`] that says which
+//! record and what was wrong. All three deliveries then take the same path, with the same
+//! stale and duplicate guards; none is trusted on its word (see [`confirm`]).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -15,7 +18,7 @@ pub const ALARM_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3f%z";
 pub enum EventError {
     #[error("the event is not JSON: {0}")]
     NotJson(String),
-    #[error("the event is neither an SNS event (Records) nor a scheduled EventBridge event")]
+    #[error("the event is none of: an SNS event (Records), a CloudWatch alarm action (source aws.cloudwatch with alarmData), an EventBridge CloudWatch Alarm State Change (detail), a scheduled EventBridge event")]
     UnknownShape,
     #[error("record {index}: {why}")]
     Record { index: usize, why: String },
@@ -86,9 +89,19 @@ impl AlarmPair {
     }
 }
 
+/// How an alarm's state change reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// The Lambda function itself in the alarm's actions (`source: aws.cloudwatch`).
+    AlarmAction,
+    /// An EventBridge rule on `CloudWatch Alarm State Change`.
+    EventBridge,
+}
+
 /// One CloudWatch alarm notification, understood.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmNotification {
+    /// SNS's MessageId or EventBridge's event id; empty for a direct alarm action.
     pub message_id: String,
     /// The SNS topic that delivered it: the alarms keep publishing there after a rewrite.
     pub topic_arn: Option<String>,
@@ -108,7 +121,7 @@ impl AlarmNotification {
 /// A Lambda invocation, classified.
 #[derive(Debug)]
 pub enum Invocation {
-    /// An SNS event: one entry per record, in order.
+    /// Alarm state changes: one entry per SNS record, in order (one for the other deliveries).
     Alarms(Vec<Result<AlarmNotification, EventError>>),
     /// The EventBridge schedule that runs the reconcile.
     Scheduled,
@@ -190,9 +203,23 @@ pub fn parse_invocation(payload: &Value) -> Result<Invocation, EventError> {
                 .collect(),
         ));
     }
-    if payload.get("source").and_then(Value::as_str) == Some("aws.events")
-        || payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-    {
+    let source = payload.get("source").and_then(Value::as_str);
+    let detail_type = payload.get("detail-type").and_then(Value::as_str);
+    if source == Some("aws.cloudwatch") && payload.get("alarmData").is_some() {
+        return Ok(Invocation::Alarms(vec![parse_alarm_data(
+            Delivery::AlarmAction,
+            payload,
+            &payload["alarmData"],
+        )]));
+    }
+    if detail_type == Some("CloudWatch Alarm State Change") {
+        return Ok(Invocation::Alarms(vec![parse_alarm_data(
+            Delivery::EventBridge,
+            payload,
+            payload.get("detail").unwrap_or(&Value::Null),
+        )]));
+    }
+    if source == Some("aws.events") || detail_type == Some("Scheduled Event") {
         return Ok(Invocation::Scheduled);
     }
     Err(EventError::UnknownShape)
@@ -237,19 +264,84 @@ fn parse_record(index: usize, record: &Value) -> Result<AlarmNotification, Event
     })
 }
 
-/// The one `StreamName` dimension of the alarm's metrics.
-fn stream_name(trigger: Option<&Trigger>) -> Result<String, String> {
-    let trigger = trigger.ok_or("the message has no Trigger")?;
-    let dimensions = trigger
-        .metrics
-        .iter()
-        .filter_map(|query| query.metric_stat.as_ref())
-        .flat_map(|stat| stat.metric.dimensions.iter())
-        .chain(trigger.dimensions.iter());
-    let mut streams: Vec<&str> = dimensions
-        .filter(|d| d.name == "StreamName")
-        .map(|d| d.value.as_str())
-        .collect();
+/// The `alarmData` of a direct alarm action or the `detail` of an EventBridge alarm state
+/// change: the same shape (`alarmName`, `state`, `configuration.metrics` with dimensions as a
+/// map). `envelope` is the whole event, where the alarm's ARN, account and region are.
+fn parse_alarm_data(
+    delivery: Delivery,
+    envelope: &Value,
+    data: &Value,
+) -> Result<AlarmNotification, EventError> {
+    let index = 0;
+    let text = |value: &Value| value.as_str().map(str::to_string);
+    let alarm_name = text(&data["alarmName"]).ok_or_else(|| EventError::Record {
+        index,
+        why: match delivery {
+            Delivery::EventBridge => "detail.alarmName is missing".to_string(),
+            _ => "alarmData.alarmName is missing".to_string(),
+        },
+    })?;
+    let alarm_error = |why: String| EventError::Alarm {
+        index,
+        alarm: alarm_name.clone(),
+        why,
+    };
+    let new_state = text(&data["state"]["value"])
+        .ok_or_else(|| alarm_error("state.value is missing".to_string()))?;
+    let timestamp = text(&data["state"]["timestamp"])
+        .ok_or_else(|| alarm_error("state.timestamp is missing".to_string()))?;
+    let state_change_time = parse_alarm_time(&timestamp).ok_or_else(|| {
+        alarm_error(format!(
+            "state.timestamp {timestamp:?} is not of the form 2006-01-02T15:04:05.000+0000"
+        ))
+    })?;
+    let alarm_arn = text(&envelope["alarmArn"])
+        .or_else(|| text(&envelope["resources"][0]))
+        .filter(|arn| arn.contains(":alarm:"))
+        .or_else(|| {
+            // Both shapes carry the account and region; the ARN follows from them.
+            let account = text(&envelope["accountId"]).or_else(|| text(&envelope["account"]))?;
+            let region = text(&envelope["region"])?;
+            Some(format!(
+                "arn:aws:cloudwatch:{region}:{account}:alarm:{alarm_name}"
+            ))
+        })
+        .ok_or_else(|| alarm_error("the event names no alarm ARN, account or region".into()))?;
+    let stream = stream_from_configuration(&data["configuration"]).map_err(alarm_error)?;
+    Ok(AlarmNotification {
+        message_id: text(&envelope["id"]).unwrap_or_default(),
+        topic_arn: None,
+        alarm_name,
+        alarm_arn,
+        new_state,
+        state_change_time,
+        stream,
+    })
+}
+
+/// The one `StreamName` dimension of `configuration.metrics[].metricStat.metric.dimensions`
+/// (a map in these shapes; a list of name/value pairs is accepted too).
+fn stream_from_configuration(configuration: &Value) -> Result<String, String> {
+    let metrics = configuration["metrics"]
+        .as_array()
+        .ok_or("configuration.metrics is missing: not a metric alarm")?;
+    let mut streams: Vec<&str> = Vec::new();
+    for query in metrics {
+        let dimensions = &query["metricStat"]["metric"]["dimensions"];
+        if let Some(map) = dimensions.as_object() {
+            streams.extend(map.get("StreamName").and_then(Value::as_str));
+        } else if let Some(list) = dimensions.as_array() {
+            streams.extend(
+                list.iter()
+                    .filter(|d| d["name"] == "StreamName" || d["Name"] == "StreamName")
+                    .filter_map(|d| d["value"].as_str().or(d["Value"].as_str())),
+            );
+        }
+    }
+    one_stream(streams)
+}
+
+fn one_stream(mut streams: Vec<&str>) -> Result<String, String> {
     streams.sort_unstable();
     streams.dedup();
     match streams.as_slice() {
@@ -260,6 +352,45 @@ fn stream_name(trigger: Option<&Trigger>) -> Result<String, String> {
             many.join(", ")
         )),
     }
+}
+
+/// An event whose alarm CloudWatch does not show in ALARM.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("not confirmed by CloudWatch: alarm {alarm} is {current}, not ALARM; nothing was changed")]
+pub struct Unconfirmed {
+    pub alarm: String,
+    /// The alarm's state as DescribeAlarms tells it, or "missing".
+    pub current: String,
+}
+
+/// Trust only what CloudWatch confirms: an event acts only while its alarm's current state
+/// (read back with DescribeAlarms, whatever delivered the event) is ALARM. A forged message,
+/// or a late duplicate after the alarm was reset, changes nothing.
+pub fn confirm(alarm: &str, current_state: Option<&str>) -> Result<(), Unconfirmed> {
+    match current_state {
+        Some("ALARM") => Ok(()),
+        other => Err(Unconfirmed {
+            alarm: alarm.to_string(),
+            current: other.unwrap_or("missing").to_string(),
+        }),
+    }
+}
+
+/// The one `StreamName` dimension of the alarm's metrics.
+fn stream_name(trigger: Option<&Trigger>) -> Result<String, String> {
+    let trigger = trigger.ok_or("the message has no Trigger")?;
+    let dimensions = trigger
+        .metrics
+        .iter()
+        .filter_map(|query| query.metric_stat.as_ref())
+        .flat_map(|stat| stat.metric.dimensions.iter())
+        .chain(trigger.dimensions.iter());
+    one_stream(
+        dimensions
+            .filter(|d| d.name == "StreamName")
+            .map(|d| d.value.as_str())
+            .collect(),
+    )
 }
 
 /// Parses `2006-01-02T15:04:05.000+0000` (and tolerates RFC 3339).
@@ -347,6 +478,128 @@ mod tests {
             parse_invocation_text("not json"),
             Err(EventError::NotJson(_))
         ));
+    }
+
+    #[test]
+    fn a_direct_alarm_action_is_understood() {
+        let records = alarms(&fixture("alarm-action-scale-up.json"));
+        assert_eq!(records.len(), 1);
+        let n = records[0].as_ref().unwrap();
+        assert_eq!(n.alarm_name, "orders-scale-up");
+        assert_eq!(
+            n.alarm_arn,
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-scale-up"
+        );
+        assert_eq!(n.stream, "orders");
+        assert!(n.is_alarm());
+        assert_eq!(n.topic_arn, None);
+        assert_eq!(
+            format_alarm_time(n.state_change_time),
+            "2026-11-23T10:15:44.775+0000"
+        );
+    }
+
+    #[test]
+    fn an_eventbridge_alarm_state_change_is_understood() {
+        let records = alarms(&fixture("eventbridge-scale-down.json"));
+        let n = records[0].as_ref().unwrap();
+        assert_eq!(n.alarm_name, "orders-scale-down");
+        assert_eq!(
+            n.alarm_arn,
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-scale-down"
+        );
+        assert_eq!(n.stream, "orders");
+        assert_eq!(n.message_id, "7bf73129-1428-4cd3-a780-95db273d1602");
+        assert!(
+            !matches!(
+                parse_invocation_text(&fixture("eventbridge-scale-down.json")),
+                Ok(Invocation::Scheduled)
+            ),
+            "an alarm state change is not the schedule"
+        );
+    }
+
+    #[test]
+    fn a_bad_direct_or_eventbridge_alarm_names_what_is_wrong() {
+        let mut event: Value =
+            serde_json::from_str(&fixture("eventbridge-scale-down.json")).unwrap();
+        event["detail"]["configuration"]["metrics"] = serde_json::json!([]);
+        let records = alarms(&event.to_string());
+        let err = records[0].as_ref().unwrap_err();
+        assert!(err.to_string().contains("orders-scale-down"), "{err}");
+        assert!(err.to_string().contains("StreamName"), "{err}");
+
+        let mut event: Value =
+            serde_json::from_str(&fixture("alarm-action-scale-up.json")).unwrap();
+        event["alarmData"]["state"]["timestamp"] = "yesterday".into();
+        let records = alarms(&event.to_string());
+        let err = records[0].as_ref().unwrap_err();
+        assert!(err.to_string().contains("state.timestamp"), "{err}");
+
+        // Without alarmArn, the ARN follows from account and region.
+        let mut event: Value =
+            serde_json::from_str(&fixture("alarm-action-scale-up.json")).unwrap();
+        event.as_object_mut().unwrap().remove("alarmArn");
+        let records = alarms(&event.to_string());
+        assert_eq!(
+            records[0].as_ref().unwrap().alarm_arn,
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-scale-up"
+        );
+    }
+
+    /// Every field of the direct and EventBridge fixtures, replaced by a value of each JSON
+    /// type, parses to a notification or a named error: never a panic, never a guess.
+    #[test]
+    fn any_field_of_the_new_shapes_may_be_anything() {
+        fn paths(value: &Value, at: String, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => map.iter().for_each(|(k, v)| {
+                    let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    out.push(here.clone());
+                    paths(v, here, out);
+                }),
+                Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| {
+                    let here = format!("{at}/{i}");
+                    out.push(here.clone());
+                    paths(v, here, out);
+                }),
+                _ => {}
+            }
+        }
+        for name in ["alarm-action-scale-up.json", "eventbridge-scale-down.json"] {
+            let original: Value = serde_json::from_str(&fixture(name)).unwrap();
+            let mut all = Vec::new();
+            paths(&original, String::new(), &mut all);
+            for path in &all {
+                for replacement in [
+                    Value::Null,
+                    Value::from(7),
+                    Value::from("x"),
+                    serde_json::json!([]),
+                    serde_json::json!({}),
+                ] {
+                    let mut event = original.clone();
+                    if let Some(slot) = event.pointer_mut(path) {
+                        *slot = replacement;
+                    }
+                    if let Ok(Invocation::Alarms(records)) = parse_invocation(&event) {
+                        for record in records.into_iter().flatten() {
+                            assert!(!record.stream.is_empty(), "{name} {path}");
+                            assert!(record.alarm_arn.contains(":alarm:"), "{name} {path}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_confirmed_alarm_acts() {
+        assert!(confirm("a-scale-up", Some("ALARM")).is_ok());
+        let err = confirm("a-scale-up", Some("OK")).unwrap_err();
+        assert_eq!(err.current, "OK");
+        assert!(err.to_string().contains("a-scale-up"), "{err}");
+        assert_eq!(confirm("a-scale-up", None).unwrap_err().current, "missing");
     }
 
     #[test]

@@ -2,9 +2,15 @@
 //! Nothing here performs I/O or knows the AWS SDK; everything here is testable with values.
 
 pub mod alarms;
+pub mod degraded;
 pub mod event;
+pub mod execution;
+pub mod fallback;
 pub mod fleet_event;
 pub mod history;
 pub mod metrics;
+pub mod permissions;
 pub mod policy;
+pub mod schedule;
 pub mod settings;
+pub mod sizing;

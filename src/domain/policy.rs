@@ -5,7 +5,8 @@
 use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, KeptFields};
 use crate::domain::event::{AlarmNotification, AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
-use crate::domain::settings::{Settings, StreamSettings, STREAM_SHARD_CAP};
+use crate::domain::settings::{ScalingPolicy, Settings, StreamSettings, STREAM_SHARD_CAP};
+use crate::domain::sizing::{self, Usage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -150,6 +151,11 @@ pub enum Refusal {
     DailyLimit { used: u32, limit: u32 },
     #[error("{used} of {limit} reshards used in the last 24 hours; the last {reserve} are kept for scale-ups")]
     ReservedForScaleUp { used: u32, limit: u32, reserve: u32 },
+    /// Only the replay of the upstream Go Lambda, which asks AWS for reshards it refuses.
+    #[error("AWS refused the reshard: {0}")]
+    RefusedByAws(String),
+    #[error("SCALING_POLICY=sized holds at {shards} shards: {hold}")]
+    Sized { shards: u32, hold: sizing::Hold },
 }
 
 impl Refusal {
@@ -197,10 +203,24 @@ pub enum Decision {
     },
 }
 
-/// Decides what to do about `trigger`, given what was observed at `now`.
+/// Decides what to do about `trigger`, given what was observed at `now`, without metrics:
+/// doubling or halving whatever `SCALING_POLICY` says.
 pub fn plan(
     trigger: &Trigger,
     observed: &Observed,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Decision {
+    plan_sized(trigger, observed, None, settings, now)
+}
+
+/// Decides what to do about `trigger`. With `SCALING_POLICY=sized` and the stream's recent
+/// `usage` (GetMetricData), the target is sized by [`sizing::decide`] in the alarm's
+/// direction; without usage, or without enough datapoints in it, it is doubling/halving.
+pub fn plan_sized(
+    trigger: &Trigger,
+    observed: &Observed,
+    usage: Option<&Usage>,
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Decision {
@@ -245,7 +265,29 @@ pub fn plan(
 
     let from = stream.open_shards;
     let limits = &stream.settings;
-    let to = target_shards(trigger.direction, from, limits, observed.account_headroom);
+    let doubling = target_shards(trigger.direction, from, limits, observed.account_headroom);
+    let sized = match (settings.scaling_policy, usage) {
+        (ScalingPolicy::Sized, Some(usage)) => Some(sizing::decide(
+            &sizing_input(stream, usage, observed.account_headroom, settings, now),
+            Some(trigger.direction),
+        )),
+        _ => None,
+    };
+    let to = match sized {
+        Some(sizing::Move::Reshard { to, .. }) => to,
+        Some(sizing::Move::Hold(
+            hold @ (sizing::Hold::Fits | sizing::Hold::RecurringLoad { .. }),
+        )) => {
+            // The alarm's window is forgotten, so it needs a fresh run of breaching periods.
+            return refuse(
+                Refusal::Sized { shards: from, hold },
+                Some(ResetState::InsufficientData),
+            );
+        }
+        // No datapoints to size from, or a bound or the budget, which the rules below
+        // refuse with their own reasons.
+        _ => doubling,
+    };
     let alarm_target = |shards| AlarmTarget {
         pair: &trigger.pair,
         stream: &stream.name,
@@ -310,14 +352,53 @@ pub fn plan(
         _ => {}
     }
 
-    Decision::Scale(ScalePlan {
+    Decision::Scale(scale_plan(
+        &trigger.pair,
+        trigger.topic_arn.as_deref(),
+        observed,
+        settings,
+        to,
+        now,
+    ))
+}
+
+/// The complete plan of a reshard of the observed stream to `to` at `now`: the history with
+/// it, both alarms rewritten for `to`, and the consumer's concurrency.
+pub fn scale_plan(
+    pair: &AlarmPair,
+    topic_arn: Option<&str>,
+    observed: &Observed,
+    settings: &Settings,
+    to: u32,
+    now: DateTime<Utc>,
+) -> ScalePlan {
+    let stream = &observed.stream;
+    let limits = &stream.settings;
+    let from = stream.open_shards;
+    ScalePlan {
         stream: stream.name.clone(),
-        direction: trigger.direction,
+        direction: if to > from {
+            Direction::Up
+        } else {
+            Direction::Down
+        },
         from,
         to,
         scaled_at: now,
         history: stream.history.with_reshard(now),
-        alarms: alarms_at(to),
+        alarms: alarms::build_pair(
+            settings,
+            &AlarmTarget {
+                pair,
+                stream: &stream.name,
+                shards: to,
+                min_shards: limits.min_shards,
+                max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
+            },
+            topic_arn,
+            &observed.alarms.kept_up,
+            &observed.alarms.kept_down,
+        ),
         concurrency: limits
             .consumer_function
             .as_ref()
@@ -325,7 +406,43 @@ pub fn plan(
                 function: function.clone(),
                 reserved: to.saturating_mul(limits.lambdas_per_shard),
             }),
-    })
+    }
+}
+
+/// What [`sizing::decide`] needs of an observed stream.
+pub fn sizing_input<'a>(
+    stream: &StreamState,
+    usage: &'a Usage<'a>,
+    account_headroom: Option<u32>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> sizing::Input<'a> {
+    let limits = &stream.settings;
+    let mut max = limits.max_shards.min(STREAM_SHARD_CAP);
+    if let Some(headroom) = account_headroom {
+        max = max.min(
+            stream
+                .open_shards
+                .saturating_add(headroom)
+                .max(stream.open_shards),
+        );
+    }
+    sizing::Input {
+        usage,
+        shards: stream.open_shards,
+        bounds: sizing::Bounds {
+            min: limits.min_shards.max(1),
+            max,
+        },
+        budget: sizing::Budget {
+            used: stream.history.used_in_day(now),
+            limit: settings.max_reshards_per_day,
+            reserve: settings.scale_up_reserve,
+        },
+        target_usage: settings.target_usage,
+        params: settings.sizing,
+        now,
+    }
 }
 
 /// Doubling or halving, within what AWS allows (at most 2x, at least half rounded up, at most
@@ -350,361 +467,5 @@ pub fn target_shards(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Duration;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    fn now() -> DateTime<Utc> {
-        at("2026-11-23T12:00:00Z")
-    }
-
-    fn limits() -> StreamSettings {
-        StreamSettings {
-            min_shards: 1,
-            max_shards: 10_000,
-            consumer_function: None,
-            lambdas_per_shard: 1,
-        }
-    }
-
-    fn trigger(direction: Direction) -> Trigger {
-        let pair = AlarmPair::new("orders");
-        Trigger {
-            alarm_name: pair.name(direction),
-            pair,
-            direction,
-            stream: "orders".into(),
-            state_change_time: now() - Duration::minutes(1),
-            topic_arn: Some("arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler".into()),
-        }
-    }
-
-    fn observed(shards: u32) -> Observed {
-        Observed {
-            stream: StreamState {
-                name: "orders".into(),
-                status: StreamStatus::Active,
-                mode: StreamMode::Provisioned,
-                open_shards: shards,
-                settings: limits(),
-                history: ReshardHistory::default(),
-            },
-            alarms: AlarmsState::default(),
-            account_headroom: Some(500),
-        }
-    }
-
-    fn scale(decision: Decision) -> ScalePlan {
-        match decision {
-            Decision::Scale(plan) => plan,
-            other => panic!("expected a reshard, got {other:?}"),
-        }
-    }
-
-    fn refused(decision: Decision) -> (Refusal, Option<AlarmReset>) {
-        match decision {
-            Decision::Refuse { refusal, reset, .. } => (refusal, reset),
-            other => panic!("expected a refusal, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn up_doubles_down_halves_rounding_up_never_below_one() {
-        for (from, up, down) in [
-            (1, 2, 1),
-            (2, 4, 1),
-            (3, 6, 2),
-            (5, 10, 3),
-            (8, 16, 4),
-            (9999, 10_000, 5000),
-        ] {
-            assert_eq!(
-                target_shards(Direction::Up, from, &limits(), None),
-                up,
-                "up from {from}"
-            );
-            assert_eq!(
-                target_shards(Direction::Down, from, &limits(), None),
-                down,
-                "down from {from}"
-            );
-        }
-        assert_eq!(
-            target_shards(Direction::Up, 10_000, &limits(), None),
-            10_000
-        );
-    }
-
-    #[test]
-    fn targets_respect_stream_bounds_and_account_headroom() {
-        let bounded = StreamSettings {
-            min_shards: 3,
-            max_shards: 12,
-            ..limits()
-        };
-        assert_eq!(target_shards(Direction::Up, 8, &bounded, None), 12);
-        assert_eq!(target_shards(Direction::Down, 4, &bounded, None), 3);
-        assert_eq!(target_shards(Direction::Up, 8, &limits(), Some(3)), 11);
-        assert_eq!(target_shards(Direction::Up, 8, &limits(), Some(0)), 8);
-        // Above the maximum already (set by hand): down still only halves.
-        assert_eq!(target_shards(Direction::Down, 40, &bounded, None), 20);
-    }
-
-    #[test]
-    fn a_scale_up_plans_reshard_alarms_history_and_concurrency() {
-        let mut state = observed(4);
-        state.stream.settings.consumer_function = Some("orders-consumer".into());
-        state.stream.settings.lambdas_per_shard = 5;
-        let plan = scale(plan(
-            &trigger(Direction::Up),
-            &state,
-            &Settings::default(),
-            now(),
-        ));
-        assert_eq!((plan.from, plan.to), (4, 8));
-        assert_eq!(plan.alarms.scale_up.shard_count(), Some(8));
-        assert_eq!(plan.alarms.scale_down.shard_count(), Some(8));
-        assert_eq!(plan.alarms.scale_down.threshold, 0.25);
-        assert_eq!(
-            plan.alarms.scale_up.alarm_actions,
-            ["arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler"]
-        );
-        assert_eq!(plan.history.last(), Some(now()));
-        assert_eq!(
-            plan.concurrency,
-            Some(ConcurrencyChange {
-                function: "orders-consumer".into(),
-                reserved: 40
-            })
-        );
-    }
-
-    #[test]
-    fn scaling_down_to_the_minimum_disarms_scale_down() {
-        let plan = scale(plan(
-            &trigger(Direction::Down),
-            &observed(2),
-            &Settings::default(),
-            now(),
-        ));
-        assert_eq!(plan.to, 1);
-        assert_eq!(plan.alarms.scale_down.threshold, -1.0);
-        assert!(!plan.alarms.scale_up.is_disarmed());
-    }
-
-    #[test]
-    fn at_a_bound_the_event_is_refused_and_alarms_realigned() {
-        let decision = plan(
-            &trigger(Direction::Down),
-            &observed(1),
-            &Settings::default(),
-            now(),
-        );
-        let Decision::Refuse {
-            refusal,
-            reset,
-            realign,
-        } = decision
-        else {
-            panic!()
-        };
-        assert_eq!(
-            refusal,
-            Refusal::AtBound {
-                bound: "minimum",
-                shards: 1
-            }
-        );
-        assert_eq!(reset.unwrap().alarm, "orders-scale-down");
-        assert!(realign.unwrap().scale_down.is_disarmed());
-
-        let mut state = observed(16);
-        state.stream.settings.max_shards = 16;
-        let (refusal, _) = refused(plan(
-            &trigger(Direction::Up),
-            &state,
-            &Settings::default(),
-            now(),
-        ));
-        assert_eq!(
-            refusal,
-            Refusal::AtBound {
-                bound: "maximum",
-                shards: 16
-            }
-        );
-    }
-
-    #[test]
-    fn stale_and_duplicate_events_are_refused_to_insufficient_data() {
-        let mut state = observed(4);
-        state.alarms.last_scaled = Some(now() - Duration::minutes(1));
-        let (refusal, reset) = refused(plan(
-            &trigger(Direction::Up),
-            &state,
-            &Settings::default(),
-            now(),
-        ));
-        assert!(matches!(refusal, Refusal::Stale { .. }), "{refusal:?}");
-        assert_eq!(reset.unwrap().state, ResetState::InsufficientData);
-
-        // The history's mark (written before the reshard) catches a duplicate delivery even
-        // when the alarm tags were never written.
-        let mut state = observed(8);
-        state.stream.history = ReshardHistory::new(vec![now() - Duration::seconds(30)]);
-        let (refusal, _) = refused(plan(
-            &trigger(Direction::Up),
-            &state,
-            &Settings::default(),
-            now(),
-        ));
-        assert!(matches!(refusal, Refusal::Stale { .. }));
-
-        // An event after the last reshard goes ahead.
-        let mut state = observed(8);
-        state.alarms.last_scaled = Some(now() - Duration::minutes(2));
-        assert!(matches!(
-            plan(&trigger(Direction::Up), &state, &Settings::default(), now()),
-            Decision::Scale(_)
-        ));
-    }
-
-    #[test]
-    fn on_demand_streams_are_never_touched() {
-        let mut state = observed(4);
-        state.stream.mode = StreamMode::OnDemand;
-        assert_eq!(
-            refused(plan(
-                &trigger(Direction::Up),
-                &state,
-                &Settings::default(),
-                now()
-            )),
-            (Refusal::OnDemand, None)
-        );
-    }
-
-    #[test]
-    fn an_updating_stream_resets_the_alarm_to_ok() {
-        let mut state = observed(4);
-        state.stream.status = StreamStatus::Updating;
-        let (refusal, reset) = refused(plan(
-            &trigger(Direction::Up),
-            &state,
-            &Settings::default(),
-            now(),
-        ));
-        assert_eq!(refusal, Refusal::NotActive(StreamStatus::Updating));
-        assert_eq!(reset.unwrap().state, ResetState::Ok);
-    }
-
-    #[test]
-    fn the_daily_limit_is_enforced_with_a_reserve_for_scale_ups() {
-        let history = |n: i64| {
-            ReshardHistory::new(
-                (0..n)
-                    .map(|i| now() - Duration::hours(23) + Duration::minutes(i))
-                    .collect(),
-            )
-        };
-        let settings = Settings::default();
-        let with = |n| {
-            let mut s = observed(8);
-            s.stream.history = history(n);
-            s
-        };
-        // 7 used: a scale-down would leave 2, the reserve: allowed. 8 used: refused.
-        assert!(matches!(
-            plan(&trigger(Direction::Down), &with(7), &settings, now()),
-            Decision::Scale(_)
-        ));
-        let (r, reset) = refused(plan(&trigger(Direction::Down), &with(8), &settings, now()));
-        assert_eq!(
-            r,
-            Refusal::ReservedForScaleUp {
-                used: 8,
-                limit: 10,
-                reserve: 2
-            }
-        );
-        assert_eq!(reset.unwrap().state, ResetState::Ok);
-        // Scale-ups may use the reserve, but never an 11th reshard.
-        assert!(matches!(
-            plan(&trigger(Direction::Up), &with(9), &settings, now()),
-            Decision::Scale(_)
-        ));
-        assert_eq!(
-            refused(plan(&trigger(Direction::Up), &with(10), &settings, now())).0,
-            Refusal::DailyLimit {
-                used: 10,
-                limit: 10
-            }
-        );
-        // Entries older than 24 h no longer count.
-        assert!(matches!(
-            plan(
-                &trigger(Direction::Up),
-                &with(10),
-                &settings,
-                now() + Duration::hours(2)
-            ),
-            Decision::Scale(_)
-        ));
-    }
-
-    #[test]
-    fn no_account_headroom_is_refused_and_needs_attention() {
-        let mut state = observed(4);
-        state.account_headroom = Some(0);
-        let (r, _) = refused(plan(
-            &trigger(Direction::Up),
-            &state,
-            &Settings::default(),
-            now(),
-        ));
-        assert_eq!(r, Refusal::NoAccountHeadroom);
-        assert!(r.needs_attention());
-    }
-
-    #[test]
-    fn triage_ignores_other_states_and_names() {
-        let notification = |name: &str, state: &str| AlarmNotification {
-            message_id: "m".into(),
-            topic_arn: None,
-            alarm_name: name.into(),
-            alarm_arn: format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"),
-            new_state: state.into(),
-            state_change_time: now(),
-            stream: "orders".into(),
-        };
-        assert_eq!(
-            triage(&notification("orders-scale-up", "OK"), &Settings::default()),
-            Err(Ignored::NotInAlarm("OK".into()))
-        );
-        assert_eq!(
-            triage(&notification("orders-high", "ALARM"), &Settings::default()),
-            Err(Ignored::NotAScalingAlarm)
-        );
-        let t = triage(
-            &notification("orders-scale-down", "ALARM"),
-            &Settings::default(),
-        )
-        .unwrap();
-        let scoped = Settings {
-            managed_stream_prefix: "prod-".into(),
-            ..Settings::default()
-        };
-        assert!(matches!(
-            triage(&notification("orders-scale-up", "ALARM"), &scoped),
-            Err(Ignored::NotManaged(..))
-        ));
-        assert_eq!(
-            (t.direction, t.partner_alarm()),
-            (Direction::Down, "orders-scale-up".to_string())
-        );
-    }
-}
+#[path = "policy_tests.rs"]
+mod tests;

@@ -1,5 +1,15 @@
 //! Settings: parsed once, at start-up, from the environment (the Go Lambda's variables plus
 //! ours), and per-stream overrides read from stream tags. Every error names its culprit.
+//!
+//! Two readings of the same variables: [`Settings::from_lookup`] is strict (`check-config`,
+//! the CLI) and refuses a bad value; [`Settings::tolerant_from_lookup`] is the deployed
+//! function's, which never refuses to start: it uses what the Go Lambda would have used and
+//! falls back to the default otherwise, recording each case (see [`super::fallback`]).
+//!
+//! (Above 600 lines with its tests: every variable's rules, and their tests, in one place.)
+
+use super::fallback::SettingFallback;
+use std::cell::RefCell;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -81,6 +91,39 @@ pub struct Settings {
     pub max_shards: u32,
     /// Only streams whose names start with this are managed (the IAM policy's scope).
     pub managed_stream_prefix: String,
+    /// How reshard targets are chosen (`SCALING_POLICY`).
+    pub scaling_policy: ScalingPolicy,
+    /// The usage a sized reshard aims the recent peak at (`SCALE_TARGET_USAGE`).
+    pub target_usage: f64,
+    /// The sized policy's rules of thumb (not variables).
+    pub sizing: crate::domain::sizing::Params,
+    /// With no consumer named for a stream (setting or tag), find its Lambda consumers from
+    /// their event source mappings (`DISCOVER_CONSUMERS`, off by default).
+    pub discover_consumers: bool,
+    /// What the tolerant reading had to use instead of a variable's value; reported with the
+    /// error metric on every invocation until fixed. Always empty from the strict reading.
+    pub fallbacks: Vec<SettingFallback>,
+}
+
+/// `SCALING_POLICY`: how a reshard's target is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalingPolicy {
+    /// From measured load (`domain::sizing`); doubling/halving when metrics cannot be read.
+    Sized,
+    /// Doubling and halving, as the Go Lambda did.
+    Upstream,
+}
+
+impl std::str::FromStr for ScalingPolicy {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.to_ascii_lowercase().as_str() {
+            "sized" => Ok(ScalingPolicy::Sized),
+            "upstream" => Ok(ScalingPolicy::Upstream),
+            _ => Err(()),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -113,14 +156,22 @@ impl Default for Settings {
             min_shards: 1,
             max_shards: STREAM_SHARD_CAP,
             managed_stream_prefix: String::new(),
+            scaling_policy: ScalingPolicy::Sized,
+            target_usage: 0.7,
+            sizing: crate::domain::sizing::Params::default(),
+            discover_consumers: false,
+            fallbacks: Vec::new(),
         }
     }
 }
 
 /// Reads one variable: unset and empty both mean "use the default" (CloudFormation passes
-/// empty strings for optional parameters).
+/// empty strings for optional parameters). Strict: a bad value is an error. Tolerant: a bad
+/// value is recorded and replaced.
 struct Env<'a, F: Fn(&str) -> Option<String>> {
     lookup: &'a F,
+    tolerant: bool,
+    fallbacks: RefCell<Vec<SettingFallback>>,
 }
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
@@ -130,27 +181,75 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             .filter(|v| !v.is_empty())
     }
 
-    fn parse<T: std::str::FromStr>(
+    fn fall_back(&self, variable: &'static str, value: String, used: String, why: String) {
+        self.fallbacks.borrow_mut().push(SettingFallback {
+            variable,
+            value,
+            used,
+            why,
+        });
+    }
+
+    fn parse<T: std::str::FromStr + std::fmt::Debug>(
         &self,
         variable: &'static str,
         default: T,
         expected: &str,
         valid: impl Fn(&T) -> bool,
     ) -> Result<T, SettingsError> {
+        self.parse_go(variable, default, expected, valid, |_| false)
+    }
+
+    /// Like [`Env::parse`], and in the tolerant reading a value outside `valid` but within
+    /// `usable` (what the Go Lambda, which checked no ranges, would have used with the same
+    /// meaning) is used as given, and recorded.
+    fn parse_go<T: std::str::FromStr + std::fmt::Debug>(
+        &self,
+        variable: &'static str,
+        default: T,
+        expected: &str,
+        valid: impl Fn(&T) -> bool,
+        usable: impl Fn(&T) -> bool,
+    ) -> Result<T, SettingsError> {
         let Some(value) = self.raw(variable) else {
             return Ok(default);
         };
         match value.parse::<T>() {
             Ok(parsed) if valid(&parsed) => Ok(parsed),
-            _ => Err(SettingsError::Invalid {
+            _ if !self.tolerant => Err(SettingsError::Invalid {
                 variable,
                 value,
                 expected: expected.to_string(),
             }),
+            Ok(parsed) if usable(&parsed) => {
+                let used = format!("{parsed:?}");
+                self.fall_back(
+                    variable,
+                    value,
+                    used,
+                    format!("outside what check-config accepts ({expected}); used as given, as the Go Lambda did"),
+                );
+                Ok(parsed)
+            }
+            _ => {
+                self.fall_back(
+                    variable,
+                    value,
+                    format!("{default:?} (the default)"),
+                    format!("expected {expected}"),
+                );
+                Ok(default)
+            }
         }
     }
 
-    fn flag(&self, variable: &'static str, default: bool) -> Result<bool, SettingsError> {
+    /// A boolean in Go's spellings; unreadable in the tolerant reading: `unreadable`.
+    fn flag(
+        &self,
+        variable: &'static str,
+        default: bool,
+        unreadable: bool,
+    ) -> Result<bool, SettingsError> {
         let Some(value) = self.raw(variable) else {
             return Ok(default);
         };
@@ -158,6 +257,16 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         match value.as_str() {
             "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
             "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+            _ if self.tolerant => {
+                self.fall_back(
+                    variable,
+                    value,
+                    format!("{unreadable}"),
+                    "expected true or false (Go's spellings: 1, t, T, TRUE, true, True, 0, f, ...)"
+                        .into(),
+                );
+                Ok(unreadable)
+            }
             _ => Err(SettingsError::Invalid {
                 variable,
                 value,
@@ -180,24 +289,67 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The deployed function's reading: never fails (see the module doc).
+    pub fn tolerant_from_env() -> Self {
+        Self::tolerant_from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Every variable the Go Lambda would have used is used with its meaning, anything else
+    /// falls back to its default; each case is in [`Settings::fallbacks`].
+    pub fn tolerant_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let env = Env {
+            lookup: &lookup,
+            tolerant: true,
+            fallbacks: RefCell::new(Vec::new()),
+        };
+        let mut settings = Self::read(&env).unwrap_or_else(|err| {
+            // The tolerant reading has no error path; should one appear, still start.
+            let mut d = Settings::default();
+            d.fallbacks.push(SettingFallback {
+                variable: "(settings)",
+                value: String::new(),
+                used: "every default".into(),
+                why: err.to_string(),
+            });
+            d
+        });
+        let mut fallbacks = env.fallbacks.into_inner();
+        fallbacks.extend(super::fallback::repair(&mut settings));
+        settings.fallbacks.extend(fallbacks);
+        settings
+    }
+
     /// Parses and validates every variable; `lookup` returns a variable's value if set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let env = Env { lookup: &lookup };
+        let env = Env {
+            lookup: &lookup,
+            tolerant: false,
+            fallbacks: RefCell::new(Vec::new()),
+        };
+        let settings = Self::read(&env)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn read<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<Self, SettingsError> {
         let d = Settings::default();
         let positive = |v: &u32| *v >= 1;
 
-        let period_mins = env.parse(
+        let period_mins = env.parse_go(
             "SCALE_PERIOD_MINS",
             d.period_mins,
             "whole minutes, 1 to 1440",
             |v| (1..=1440).contains(v),
+            // CloudWatch takes any whole number of minutes as a period.
+            |v| *v >= 1,
         )?;
         let scale_up = AlarmSettings {
-            threshold: env.parse(
+            threshold: env.parse_go(
                 "SCALE_UP_THRESHOLD",
                 d.scale_up.threshold,
                 "a number above 0 and at most 10 (1.0 = 100% of shard capacity)",
                 |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
+                finite,
             )?,
             evaluation_periods: env.parse(
                 "SCALE_UP_EVALUATION_PERIOD",
@@ -213,11 +365,12 @@ impl Settings {
             )?,
         };
         let scale_down = AlarmSettings {
-            threshold: env.parse(
+            threshold: env.parse_go(
                 "SCALE_DOWN_THRESHOLD",
                 d.scale_down.threshold,
                 "a number above 0 and below SCALE_UP_THRESHOLD",
                 |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
+                finite,
             )?,
             evaluation_periods: env.parse(
                 "SCALE_DOWN_EVALUATION_PERIOD",
@@ -245,7 +398,9 @@ impl Settings {
             "a whole number, at least 1",
             positive,
         )?;
-        let dry_run = env.flag("DRY_RUN", d.dry_run)?;
+        // Upstream's answer to an unreadable DRY_RUN: the safe side, a dry run.
+        let dry_run = env.flag("DRY_RUN", d.dry_run, true)?;
+        let discover_consumers = env.flag("DISCOVER_CONSUMERS", d.discover_consumers, false)?;
         let min_sleep: u64 = env.parse("THROTTLE_RETRY_MIN_SLEEP", 1, "whole seconds", |_| true)?;
         let max_sleep: u64 = env.parse(
             "THROTTLE_RETRY_MAX_SLEEP",
@@ -253,22 +408,36 @@ impl Settings {
             "whole seconds, at least 1",
             |v| *v >= 1,
         )?;
-        let count = env.parse(
+        let count = env.parse_go(
             "THROTTLE_RETRY_COUNT",
             d.throttle_retry.count,
             "a whole number of retries, at most 100",
             |v| *v <= 100,
+            |_| true,
         )?;
         let metric_namespace = env
             .raw("ERROR_METRIC_NAMESPACE")
-            .unwrap_or(d.metric_namespace);
-        if metric_namespace.starts_with("AWS/") || metric_namespace.len() > 255 {
-            return Err(SettingsError::Invalid {
-                variable: "ERROR_METRIC_NAMESPACE",
-                value: metric_namespace,
-                expected: "a custom namespace (CloudWatch rejects names starting with AWS/)".into(),
-            });
-        }
+            .unwrap_or_else(|| d.metric_namespace.clone());
+        let expected = "a custom namespace (CloudWatch rejects names starting with AWS/)";
+        let metric_namespace =
+            if metric_namespace.starts_with("AWS/") || metric_namespace.len() > 255 {
+                if !env.tolerant {
+                    return Err(SettingsError::Invalid {
+                        variable: "ERROR_METRIC_NAMESPACE",
+                        value: metric_namespace,
+                        expected: expected.into(),
+                    });
+                }
+                env.fall_back(
+                    "ERROR_METRIC_NAMESPACE",
+                    metric_namespace,
+                    format!("{} (the default)", d.metric_namespace),
+                    expected.into(),
+                );
+                d.metric_namespace.clone()
+            } else {
+                metric_namespace
+            };
         let max_reshards_per_day = env.parse(
             "MAX_RESHARDS_PER_DAY",
             d.max_reshards_per_day,
@@ -294,6 +463,19 @@ impl Settings {
             |v| (1..=STREAM_SHARD_CAP).contains(v),
         )?;
 
+        let scaling_policy = env.parse(
+            "SCALING_POLICY",
+            d.scaling_policy,
+            "sized or upstream",
+            |_| true,
+        )?;
+        let target_usage = env.parse(
+            "SCALE_TARGET_USAGE",
+            d.target_usage,
+            "a number from 0.1 to 1.0 (0.7 = the recent peak at 70% of capacity)",
+            |v: &f64| finite(v) && (0.1..=1.0).contains(v),
+        )?;
+
         let settings = Settings {
             period_mins,
             scale_up,
@@ -313,8 +495,12 @@ impl Settings {
             min_shards,
             max_shards,
             managed_stream_prefix: env.raw("MANAGED_STREAM_PREFIX").unwrap_or_default(),
+            scaling_policy,
+            target_usage,
+            sizing: d.sizing,
+            discover_consumers,
+            fallbacks: Vec::new(),
         };
-        settings.check()?;
         Ok(settings)
     }
 

@@ -86,11 +86,13 @@ pub async fn wire_many(
 }
 
 /// Unwires every managed stream whose name starts with `prefix`: its alarm pair deleted, 100
-/// alarms a call. With `remove_tags`, our stream tags go too (one stream at a time).
+/// alarms a call. With `remove_tags`, our stream tags go too (one stream at a time). A dry
+/// run reports what would go and changes nothing.
 pub async fn unwire_prefix(
     aws: &impl AwsPort,
     prefix: &str,
     remove_tags: bool,
+    dry_run: bool,
     progress: impl Fn(usize, usize),
 ) -> Result<Vec<UnwireReport>, WiringError> {
     let mut alarms = Vec::new();
@@ -121,9 +123,13 @@ pub async fn unwire_prefix(
         }
         reports.push(UnwireReport {
             stream: stream.clone(),
+            dry_run,
             alarms: removed,
             stream_tags_removed: Vec::new(),
         });
+    }
+    if dry_run {
+        return Ok(reports);
     }
     let mut deleted = 0;
     for batch in doomed.chunks(DELETE_BATCH) {

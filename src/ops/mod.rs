@@ -1,8 +1,12 @@
 //! Use cases: each one gathers state through the AWS layer, asks the domain for a decision
 //! and executes it.
 
+pub mod doctor;
+pub mod evaluate;
+pub mod export;
 pub mod fleet;
 pub mod fleet_wiring;
+mod gather;
 pub mod reconcile;
 pub mod scale;
 pub mod stream_events;

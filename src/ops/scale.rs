@@ -1,8 +1,10 @@
 //! Handling one invocation: parse, gather state, decide, execute, report. The order of the
 //! AWS calls of a scale event (each line one round of parallel calls):
 //!
-//! 1. gather: DescribeAlarms (both), ListTagsForResource (triggering alarm),
-//!    DescribeStreamSummary, ListTagsForStream, DescribeLimits (scale-up only)
+//! 1. gather (`gather.rs`): DescribeAlarms (both; the event acts only if the triggering alarm
+//!    is in ALARM), ListTagsForResource (triggering alarm), DescribeStreamSummary,
+//!    ListTagsForStream, DescribeLimits (scale-up only, once per invocation), GetMetricData
+//!    (`SCALING_POLICY=sized`)
 //! 2. AddTagsToStream: the reshard history with this reshard in it (the budget's record)
 //! 3. UpdateShardCount
 //! 4. PutMetricAlarm (both), PutFunctionConcurrency
@@ -11,18 +13,22 @@
 //! Rounds 4 and 5 are sequential per alarm because an emulator (and, for new alarms, AWS)
 //! may reset an alarm's state when it is written.
 
-use crate::aws::{AwsClients, AwsError, AwsPort, ExistingAlarm, FailureKind};
-use crate::domain::alarms::{TAG_COMPLIMENTARY_ALARM, TAG_LAST_SCALED, TAG_SCALE_ACTION};
-use crate::domain::event::{self, AlarmNotification, Direction, EventError, Invocation};
-use crate::domain::history::ReshardHistory;
-use crate::domain::metrics::{self, FATAL_ERROR_METRIC};
-use crate::domain::policy::{
-    self, AlarmReset, AlarmsState, Decision, Observed, ScalePlan, StreamState, Trigger,
+use crate::aws::{AwsClients, AwsError, AwsPort, FailureKind};
+use crate::domain::degraded::Degradation;
+use crate::domain::event::{AlarmNotification, Direction, EventError, Invocation};
+use crate::domain::execution::{
+    self, AlarmRewrite, ConcurrencyFallback, GatherFailure, HistoryRollback, ReshardError,
+    ScaleSteps,
 };
+use crate::domain::fallback::SettingFallback;
+use crate::domain::history::ReshardHistory;
+use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
+use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
 use crate::domain::settings::{tag, Settings};
+use crate::ops::evaluate;
+use crate::ops::gather::{GatherError, Gathered, InvocationContext};
 use crate::ops::reconcile::ReconcileReport;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Everything a handled alarm needs: clients, settings, and the name metrics carry.
 pub struct Autoscaler<P = AwsClients> {
@@ -60,13 +66,22 @@ pub struct AlarmOutcome {
     pub reason: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// Why it was refused, as a stable key (the `Reason` of the `SCALING_REFUSED` metric).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// Permissions the role lacks and what was done without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degradation>,
     /// The full decision, for dry runs and refusals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// The stream's shard count and daily budget after the event, for the per-stream metrics.
+    #[serde(skip)]
+    pub figures: StreamFigures,
 }
 
 impl AlarmOutcome {
-    fn new(record: usize, outcome: Outcome, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(record: usize, outcome: Outcome, reason: impl Into<String>) -> Self {
         AlarmOutcome {
             record,
             alarm: None,
@@ -77,7 +92,10 @@ impl AlarmOutcome {
             outcome,
             reason: reason.into(),
             errors: Vec::new(),
+            refusal: None,
+            degraded: Vec::new(),
             decision: None,
+            figures: StreamFigures::default(),
         }
     }
 
@@ -93,6 +111,12 @@ pub struct InvocationReport {
     /// What a scheduled reconcile found and fixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reconcile: Option<ReconcileReport>,
+    /// Permissions the role lacks, each once, and what was done without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<Degradation>,
+    /// Variables the function does not use as set (see `Settings::fallbacks`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settings_fallbacks: Vec<SettingFallback>,
     /// Embedded Metric Format lines to print (stdout in Lambda).
     #[serde(skip)]
     pub metric_lines: Vec<String>,
@@ -105,54 +129,123 @@ impl InvocationReport {
     }
 }
 
-/// Why gathering stopped before a decision could be made.
-#[derive(Debug, thiserror::Error)]
-enum GatherError {
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-    /// A tag we own or read is unusable: change nothing until a person fixes it.
-    #[error("{0}")]
-    BadTag(String),
-}
-
 impl<P: AwsPort> Autoscaler<P> {
-    /// Handles a Lambda payload: every SNS record in order.
+    /// Handles a Lambda payload: every alarm notification in order (an SNS event may carry
+    /// several; a direct alarm action or an EventBridge alarm event carries one).
     pub async fn handle_invocation(&self, invocation: Invocation) -> InvocationReport {
         let mut report = InvocationReport {
             dry_run: self.settings.dry_run,
             alarms: Vec::new(),
             reconcile: None,
+            degraded: Vec::new(),
+            settings_fallbacks: self.settings.fallbacks.clone(),
             metric_lines: Vec::new(),
         };
+        self.report_fallbacks(&mut report);
         let records = match invocation {
             Invocation::Alarms(records) => records,
             Invocation::Scheduled => {
                 self.reconcile_all(&mut report).await;
+                self.evaluate_scheduled(&mut report).await;
                 return report;
             }
         };
+        let context = InvocationContext::default();
         for (index, record) in records.into_iter().enumerate() {
             let outcome = match record {
-                Ok(notification) => self.handle_alarm(index, &notification).await,
+                Ok(notification) => self.handle_record(&context, index, &notification).await,
                 Err(err) => invalid(index, &err),
             };
             log_summary(&outcome);
-            if !outcome.is_success() || outcome_needs_attention(&outcome) {
-                report.metric_lines.push(metrics::emf_line(
-                    &self.settings.metric_namespace,
-                    &self.function_name,
-                    FATAL_ERROR_METRIC,
-                    1.0,
-                    self.aws.now(),
-                ));
+            for degradation in &outcome.degraded {
+                // Once per invocation, with the permission that would lift it.
+                if !report.degraded.contains(degradation) {
+                    tracing::warn!(
+                        degradation = ?degradation,
+                        permission = degradation.permission().unwrap_or(""),
+                        "{}",
+                        degradation.describe()
+                    );
+                    report.degraded.push(*degradation);
+                }
             }
+            self.outcome_metrics(&outcome, &mut report.metric_lines);
             report.alarms.push(outcome);
         }
         report
     }
 
+    /// Settings the tolerant reading replaced or used as given: logged, and the error metric,
+    /// on every invocation until the variables are fixed (`kinesis-autoscaler check-config`).
+    fn report_fallbacks(&self, report: &mut InvocationReport) {
+        if self.settings.fallbacks.is_empty() {
+            return;
+        }
+        for fallback in &self.settings.fallbacks {
+            tracing::error!(
+                variable = fallback.variable,
+                value = %fallback.value,
+                used = %fallback.used,
+                "setting not used as set: {fallback}"
+            );
+        }
+        report.metric_lines.push(metrics::error_line(
+            &self.settings.metric_namespace,
+            &self.function_name,
+            None,
+            self.aws.now(),
+        ));
+    }
+
+    /// The EMF lines one handled alarm is counted in: a reshard by direction, a refusal by
+    /// reason, the error metric for a failure or a refusal a person must hear about.
+    fn outcome_metrics(&self, outcome: &AlarmOutcome, lines: &mut Vec<String>) {
+        let namespace = &self.settings.metric_namespace;
+        let now = self.aws.now();
+        let stream = outcome.stream.as_deref();
+        match (outcome.outcome, stream) {
+            (Outcome::Scaled, Some(stream)) => {
+                let direction = outcome.action.map(|d| d.to_string()).unwrap_or_default();
+                lines.push(metrics::reshard_line(namespace, stream, &direction, now));
+            }
+            (Outcome::Refused, Some(stream)) => {
+                let reason = outcome.refusal.as_deref().unwrap_or("refused");
+                lines.push(metrics::refusal_line(namespace, stream, reason, now));
+            }
+            _ => {}
+        }
+        if let Some(stream) = stream {
+            lines.extend(metrics::stream_emf_line(
+                namespace,
+                &self.function_name,
+                stream,
+                &outcome.figures,
+                now,
+            ));
+        }
+        if !outcome.is_success() || outcome_needs_attention(outcome) {
+            lines.push(metrics::error_line(
+                namespace,
+                &self.function_name,
+                stream,
+                now,
+            ));
+        }
+    }
+
+    /// Handles one alarm notification on its own (an invocation of one record).
     pub async fn handle_alarm(
         &self,
+        record: usize,
+        notification: &AlarmNotification,
+    ) -> AlarmOutcome {
+        self.handle_record(&InvocationContext::default(), record, notification)
+            .await
+    }
+
+    async fn handle_record(
+        &self,
+        context: &InvocationContext,
         record: usize,
         notification: &AlarmNotification,
     ) -> AlarmOutcome {
@@ -168,33 +261,62 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         outcome.action = Some(trigger.direction);
 
-        let gathered = self.gather(&trigger, &notification.alarm_arn).await;
-        let (observed, existing) = match gathered {
+        let now = self.aws.now();
+        let (gathered, usage) = tokio::join!(
+            self.gather(context, &trigger, &notification.alarm_arn),
+            evaluate::read_usage(&self.aws, &self.settings, &trigger.stream, now)
+        );
+        let Gathered {
+            observed,
+            existing,
+            degraded,
+            consumers,
+        } = match gathered {
             Ok(state) => state,
+            Err(GatherError::Unconfirmed(unconfirmed)) => {
+                // Whatever delivered it, CloudWatch does not back it: change nothing, not
+                // even the alarm's state.
+                outcome.outcome = Outcome::Refused;
+                outcome.refusal = Some("unconfirmed".into());
+                outcome.reason = unconfirmed.to_string();
+                return outcome;
+            }
             Err(err) => {
                 outcome.outcome = Outcome::Failed;
                 outcome.reason = err.to_string();
                 outcome.errors.push(err.to_string());
-                // Let the alarm fire again after a passing failure; a missing stream or a
-                // bad tag needs a person, and a dry run changes nothing.
-                let retry = match &err {
-                    GatherError::Aws(e) => !e.is("ResourceNotFoundException"),
-                    GatherError::BadTag(_) => false,
+                let failure = match &err {
+                    GatherError::Aws(e) if e.is("ResourceNotFoundException") => {
+                        GatherFailure::NotFound
+                    }
+                    GatherError::Aws(_) => GatherFailure::Passing,
+                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
                 };
-                if retry && !self.settings.dry_run {
-                    let reset = fire_again(
-                        &trigger,
-                        format!("Scaling failed, the alarm will fire again: {err}"),
-                    );
-                    self.reset(&reset, &mut outcome.errors).await;
+                let reset = execution::after_failed_gather(
+                    &trigger,
+                    failure,
+                    &err.to_string(),
+                    self.settings.dry_run,
+                );
+                if let Some(reset) = &reset {
+                    self.reset(reset, &mut outcome.errors).await;
                 }
                 return outcome;
             }
         };
+        outcome.degraded = degraded;
         outcome.from = Some(observed.stream.open_shards);
 
-        let now = self.aws.now();
-        let decision = policy::plan(&trigger, &observed, &self.settings, now);
+        let budget_left = |history: &ReshardHistory| {
+            self.settings
+                .max_reshards_per_day
+                .saturating_sub(history.used_in_day(now))
+        };
+        outcome.figures = StreamFigures {
+            shard_count: Some(observed.stream.open_shards),
+            reshards_left: Some(budget_left(&observed.stream.history)),
+        };
+        let decision = policy::plan_sized(&trigger, &observed, usage.as_ref(), &self.settings, now);
         if self.settings.dry_run {
             outcome.outcome = Outcome::DryRun;
             if let Decision::Scale(plan) = &decision {
@@ -211,6 +333,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 realign,
             } => {
                 outcome.outcome = Outcome::Refused;
+                outcome.refusal = Some(refusal_kind(&refusal));
                 outcome.reason = refusal.to_string();
                 if let Some(alarms) = &realign {
                     let written = tokio::join!(
@@ -228,134 +351,119 @@ impl<P: AwsPort> Autoscaler<P> {
                     realign,
                 });
             }
-            Decision::Scale(plan) => {
+            Decision::Scale(mut plan) => {
                 outcome.to = Some(plan.to);
+                // Discovered consumers: each sized within the account's unreserved floor; the
+                // first through the plan, the others after the reshard.
+                let mut extra = Vec::new();
+                if !consumers.is_empty() {
+                    let fitted = self
+                        .fit_consumers(&consumers, plan.to, &mut outcome.degraded)
+                        .await;
+                    plan.concurrency = plan.concurrency.take().filter(|change| {
+                        fitted
+                            .iter()
+                            .any(|(function, _)| *function == change.function)
+                    });
+                    extra = fitted
+                        .into_iter()
+                        .filter(|(function, _)| *function != consumers[0].function_arn)
+                        .collect();
+                }
+                let steps = execution::scale_steps(&plan, |name| {
+                    existing
+                        .get(name)
+                        .map(|a| a.arn.clone())
+                        .or_else(|| crate::aws::sibling_alarm_arn(&notification.alarm_arn, name))
+                });
                 self.scale(
                     &trigger,
-                    notification,
                     &plan,
-                    &existing,
+                    &steps,
                     &observed.stream.history,
                     &mut outcome,
                 )
                 .await;
+                if outcome.outcome == Outcome::Scaled {
+                    for (function, reserved) in extra {
+                        let result = self.aws.put_function_concurrency(&function, reserved).await;
+                        collect(&mut outcome.errors, [result]);
+                    }
+                }
+                if outcome.outcome == Outcome::Scaled {
+                    outcome.figures = StreamFigures {
+                        shard_count: Some(plan.to),
+                        reshards_left: Some(budget_left(&plan.history)),
+                    };
+                }
+                match outcome.outcome {
+                    Outcome::Scaled if plan.to > plan.from => {
+                        context.spend_headroom(plan.to - plan.from);
+                    }
+                    // The executor's only refusal: the stream was busy (ResourceInUse).
+                    Outcome::Refused if outcome.refusal.is_none() => {
+                        outcome.refusal = Some("stream_busy".into());
+                    }
+                    _ => {}
+                }
             }
         }
         outcome
     }
 
-    /// Round 1: everything the decision needs, in parallel.
-    async fn gather(
+    /// Rounds 2 to 5: runs `steps`; what a failure means comes from [`execution`].
+    pub(crate) async fn scale(
         &self,
         trigger: &Trigger,
-        alarm_arn: &str,
-    ) -> Result<(Observed, HashMap<String, ExistingAlarm>), GatherError> {
-        let names = [
-            trigger.pair.name(Direction::Up),
-            trigger.pair.name(Direction::Down),
-        ];
-        let headroom = async {
-            match trigger.direction {
-                Direction::Up => self.aws.account_headroom().await.map(Some),
-                Direction::Down => Ok(None),
-            }
-        };
-        let (alarms, alarm_tags, summary, stream_tags, headroom) = tokio::join!(
-            self.aws.describe_alarms(&names),
-            self.aws.alarm_tags(alarm_arn),
-            self.aws.stream_summary(&trigger.stream),
-            self.aws.stream_tags(&trigger.stream),
-            headroom
-        );
-        let (alarms, alarm_tags, summary, stream_tags, headroom) =
-            (alarms?, alarm_tags?, summary?, stream_tags?, headroom?);
-
-        let last_scaled = match alarm_tags.get(TAG_LAST_SCALED) {
-            None => None,
-            Some(value) if value.is_empty() => None,
-            Some(value) => Some(event::parse_alarm_time(value).ok_or_else(|| {
-                GatherError::BadTag(format!(
-                    "alarm {}: tag {TAG_LAST_SCALED}={value:?} is not of the form 2006-01-02T15:04:05.000+0000",
-                    trigger.alarm_name
-                ))
-            })?),
-        };
-        let stream_settings = self
-            .settings
-            .for_stream(&trigger.stream, &stream_tags)
-            .map_err(|e| GatherError::BadTag(e.to_string()))?;
-        let history = match stream_tags.get(tag::RESHARD_HISTORY) {
-            Some(value) => ReshardHistory::parse(&trigger.stream, value)
-                .map_err(|e| GatherError::BadTag(e.to_string()))?,
-            None => ReshardHistory::default(),
-        };
-        let kept = |direction| {
-            alarms
-                .get(&trigger.pair.name(direction))
-                .map(ExistingAlarm::kept)
-                .unwrap_or_default()
-        };
-        let observed = Observed {
-            stream: StreamState {
-                name: trigger.stream.clone(),
-                status: summary.status,
-                mode: summary.mode,
-                open_shards: summary.open_shards,
-                settings: stream_settings,
-                history,
-            },
-            alarms: AlarmsState {
-                last_scaled,
-                kept_up: kept(Direction::Up),
-                kept_down: kept(Direction::Down),
-            },
-            account_headroom: headroom,
-        };
-        Ok((observed, alarms))
-    }
-
-    /// Rounds 2 to 5.
-    async fn scale(
-        &self,
-        trigger: &Trigger,
-        notification: &AlarmNotification,
         plan: &ScalePlan,
-        existing: &HashMap<String, ExistingAlarm>,
+        steps: &ScaleSteps,
         previous_history: &ReshardHistory,
         outcome: &mut AlarmOutcome,
     ) {
-        let stream = &plan.stream;
+        let stream = &steps.stream;
         // Round 2: record the reshard before making it, so the budget never under-counts.
-        if let Err(err) = self
-            .aws
-            .tag_stream(stream, tag::RESHARD_HISTORY, &plan.history.encode())
-            .await
-        {
+        // Without the permission, or with no room among the stream's 50 tags, go on as
+        // upstream did: the alarms' LastScaledTimestamp is the record, AWS keeps the budget.
+        let recorded = if outcome.degraded.contains(&Degradation::HistoryNoRoom) {
+            Ok(())
+        } else {
+            match self
+                .aws
+                .tag_stream(stream, tag::RESHARD_HISTORY, &steps.history)
+                .await
+            {
+                Err(err) if err.is_denied() => {
+                    outcome.degraded.push(Degradation::HistoryDenied);
+                    Ok(())
+                }
+                other => other,
+            }
+        };
+        if let Err(err) = recorded {
+            let (reason, reset) = execution::after_failed_record(trigger, &err.to_string());
             outcome.outcome = Outcome::Failed;
-            outcome.reason = format!(
-                "could not record the reshard in the stream's history, so did not reshard: {err}"
-            );
+            outcome.reason = reason;
             outcome.errors.push(err.to_string());
-            self.reset(
-                &fire_again(trigger, outcome.reason.clone()),
-                &mut outcome.errors,
-            )
-            .await;
+            self.reset(&reset, &mut outcome.errors).await;
             return;
         }
 
         // Round 3.
-        let mut reason = format!("resharded {} -> {}", plan.from, plan.to);
-        if let Err(err) = self.aws.update_shard_count(stream, plan.to).await {
-            if err.kind == FailureKind::Unknown && self.reshard_took_effect(stream, plan.to).await {
-                // The answer was lost (time-out, 5xx) but the stream shows the reshard: carry
-                // on, so the alarms follow it now rather than at the next reconcile.
+        let mut reason = format!("resharded {} -> {}", plan.from, steps.to);
+        if let Err(err) = self.aws.update_shard_count(stream, steps.to).await {
+            let error =
+                ReshardError::classify(err.code.as_deref(), err.kind == FailureKind::Refused);
+            // A call that may have happened is checked against the stream.
+            if error == ReshardError::Unknown && self.reshard_took_effect(stream, steps.to).await {
+                // Carry on, so the alarms follow the reshard now rather than at the next
+                // reconcile.
                 tracing::warn!(stream = %stream, error = %err, "UpdateShardCount answer lost; the stream shows the reshard");
                 reason = format!(
                     "{reason} (UpdateShardCount's answer was lost; the stream shows the reshard)"
                 );
             } else {
-                self.reshard_failed(trigger, plan, previous_history, err, outcome)
+                let after = execution::after_failed_reshard(trigger, plan, error, &err.to_string());
+                self.reshard_failed(steps, previous_history, after, err, outcome)
                     .await;
                 return;
             }
@@ -364,73 +472,57 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.reason = reason;
 
         // Rounds 4 and 5: both alarms and the consumer, in parallel.
-        let scaled_at = event::format_alarm_time(plan.scaled_at);
-        let rewrite = |direction: Direction| {
-            let (spec, partner) = match direction {
-                Direction::Up => (&plan.alarms.scale_up, &plan.alarms.scale_down.name),
-                Direction::Down => (&plan.alarms.scale_down, &plan.alarms.scale_up.name),
-            };
-            let arn = existing
-                .get(&spec.name)
-                .map(|a| a.arn.clone())
-                .or_else(|| crate::aws::sibling_alarm_arn(&notification.alarm_arn, &spec.name));
-            let tags = vec![
-                (
-                    TAG_SCALE_ACTION.to_string(),
-                    direction.tag_value().to_string(),
-                ),
-                (TAG_COMPLIMENTARY_ALARM.to_string(), partner.clone()),
-                (TAG_LAST_SCALED.to_string(), scaled_at.clone()),
-            ];
-            async move {
-                let mut results = vec![self.aws.put_alarm(spec, &tags).await];
-                if results[0].is_ok() {
-                    let reason = format!(
-                        "Metric math and threshold value update for {} shards",
-                        plan.to
-                    );
-                    let tag_call = async {
-                        match &arn {
-                            Some(arn) => self.aws.tag_alarm(arn, &tags).await,
-                            None => Ok(()),
-                        }
-                    };
-                    let (state, tagged) = tokio::join!(
-                        self.aws
-                            .set_alarm_state(&spec.name, "INSUFFICIENT_DATA", &reason),
-                        tag_call
-                    );
-                    results.extend([state, tagged]);
-                }
-                results
-            }
-        };
         let concurrency = async {
-            let Some(change) = &plan.concurrency else {
+            let Some(step) = &steps.concurrency else {
                 return Vec::new();
             };
             match self
                 .aws
-                .put_function_concurrency(&change.function, change.reserved)
+                .put_function_concurrency(&step.function, step.reserved)
                 .await
             {
                 Ok(()) => Vec::new(),
                 Err(err) => {
-                    // Upstream's fallback: better unreserved than capped below the shards.
-                    let fallback = self.aws.delete_function_concurrency(&change.function).await;
+                    let fallback = match step.on_failure {
+                        ConcurrencyFallback::Unreserve => {
+                            self.aws.delete_function_concurrency(&step.function).await
+                        }
+                    };
                     vec![Err(err), fallback]
                 }
             }
         };
+        let [up, down] = &steps.rewrites;
         let (up, down, consumer) = tokio::join!(
-            rewrite(Direction::Up),
-            rewrite(Direction::Down),
+            self.rewrite_alarm(up),
+            self.rewrite_alarm(down),
             concurrency
         );
         collect(
             &mut outcome.errors,
             up.into_iter().chain(down).chain(consumer),
         );
+    }
+
+    /// Round 4 for one alarm, then its round 5 once the definition is written.
+    async fn rewrite_alarm(&self, rewrite: &AlarmRewrite) -> Vec<Result<(), AwsError>> {
+        let written = self.aws.put_alarm(&rewrite.spec, &rewrite.tags).await;
+        if written.is_err() {
+            return vec![written];
+        }
+        let tag_call = async {
+            match &rewrite.arn {
+                Some(arn) => self.aws.tag_alarm(arn, &rewrite.tags).await,
+                None => Ok(()),
+            }
+        };
+        let reset = &rewrite.reset;
+        let (state, tagged) = tokio::join!(
+            self.aws
+                .set_alarm_state(&reset.alarm, reset.state.as_str(), &reset.reason),
+            tag_call
+        );
+        vec![written, state, tagged]
     }
 
     /// The scheduled run: every managed stream, fixes counted in `DRIFT_FIXED`.
@@ -460,6 +552,20 @@ impl<P: AwsPort> Autoscaler<P> {
                 if result.failed() > 0 {
                     report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
                 }
+                // Each stream's shard count, so the dashboard's lines go on between events.
+                for stream in &result.streams {
+                    let figures = StreamFigures {
+                        shard_count: stream.shards,
+                        reshards_left: None,
+                    };
+                    report.metric_lines.extend(metrics::stream_emf_line(
+                        &self.settings.metric_namespace,
+                        &self.function_name,
+                        &stream.stream,
+                        &figures,
+                        self.aws.now(),
+                    ));
+                }
                 report.reconcile = Some(result);
             }
             Err(err) => {
@@ -474,63 +580,54 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// After an ambiguous `UpdateShardCount` failure: does the stream show our reshard?
-    /// UPDATING right after our call, or already at the target, means it does.
     async fn reshard_took_effect(&self, stream: &str, target: u32) -> bool {
         matches!(
             self.aws.stream_summary(stream).await,
-            Ok(s) if s.status == policy::StreamStatus::Updating || s.open_shards == target
+            Ok(s) if execution::shows_reshard(s.status, s.open_shards, target)
         )
     }
 
+    /// Carries out what a failed reshard leaves to do.
     async fn reshard_failed(
         &self,
-        trigger: &Trigger,
-        plan: &ScalePlan,
+        steps: &ScaleSteps,
         previous_history: &ReshardHistory,
+        after: execution::AfterFailedReshard,
         err: AwsError,
         outcome: &mut AlarmOutcome,
     ) {
-        let stream = &plan.stream;
-        let busy = err.is("ResourceInUseException");
-        outcome.outcome = if busy {
+        outcome.outcome = if after.busy {
             Outcome::Refused
         } else {
             Outcome::Failed
         };
-        outcome.reason = if busy {
-            format!("stream is busy (ResourceInUseException); the alarm will fire again: {err}")
-        } else {
-            format!(
-                "UpdateShardCount {} -> {} failed: {err}",
-                plan.from, plan.to
-            )
-        };
-        if !busy {
+        outcome.reason = after.reason.clone();
+        if after.is_error {
             outcome.errors.push(err.to_string());
         }
-        // A refusal surely changed nothing: take our record back, unless someone wrote the
-        // tag since. Not when the stream is busy: the reshard that keeps it busy (a concurrent
-        // event's, whose record ours may have overwritten, or one by hand, which AWS counts
-        // too) takes our record's place. After a time-out the reshard may have happened, so
-        // the record stays as well: over-counting is the safe side.
-        if err.kind == FailureKind::Refused && !busy {
-            let ours = plan.history.encode();
+        if after.roll_back_history {
+            let stream = &steps.stream;
             let rollback = match self.aws.stream_tags(stream).await {
-                Ok(tags) if tags.get(tag::RESHARD_HISTORY) != Some(&ours) => Ok(()),
-                Ok(_) if previous_history.times().is_empty() => {
-                    self.aws.untag_stream(stream, tag::RESHARD_HISTORY).await
-                }
-                Ok(_) => {
-                    self.aws
-                        .tag_stream(stream, tag::RESHARD_HISTORY, &previous_history.encode())
-                        .await
-                }
+                Ok(tags) => match execution::history_rollback(
+                    &steps.history,
+                    tags.get(tag::RESHARD_HISTORY).map(String::as_str),
+                    previous_history,
+                ) {
+                    HistoryRollback::Keep => Ok(()),
+                    HistoryRollback::Remove => {
+                        self.aws.untag_stream(stream, tag::RESHARD_HISTORY).await
+                    }
+                    HistoryRollback::Restore(value) => {
+                        self.aws
+                            .tag_stream(stream, tag::RESHARD_HISTORY, &value)
+                            .await
+                    }
+                },
                 Err(err) => Err(err),
             };
             collect(&mut outcome.errors, [rollback]);
         }
-        let reset = fire_again(trigger, outcome.reason.clone());
-        self.reset(&reset, &mut outcome.errors).await;
+        self.reset(&after.reset, &mut outcome.errors).await;
     }
 
     async fn reset(&self, reset: &AlarmReset, errors: &mut Vec<String>) {
@@ -539,16 +636,6 @@ impl<P: AwsPort> Autoscaler<P> {
             .set_alarm_state(&reset.alarm, reset.state.as_str(), &reset.reason)
             .await;
         collect(errors, [result]);
-    }
-}
-
-/// The triggering alarm back to OK: it goes to ALARM again, and notifies again, after its
-/// evaluation periods if the load still calls for it.
-fn fire_again(trigger: &Trigger, reason: String) -> AlarmReset {
-    AlarmReset {
-        alarm: trigger.alarm_name.clone(),
-        state: policy::ResetState::Ok,
-        reason,
     }
 }
 
@@ -571,6 +658,14 @@ fn invalid(index: usize, err: &EventError) -> AlarmOutcome {
 
 fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
     matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
+}
+
+/// A refusal's stable key: `daily_limit`, `at_bound`, `stale`, ... (its serde tag).
+fn refusal_kind(refusal: &Refusal) -> String {
+    serde_json::to_value(refusal)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "refused".to_string())
 }
 
 fn describe(decision: &Decision) -> String {

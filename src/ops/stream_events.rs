@@ -92,7 +92,7 @@ pub async fn on_stream_event(
             if dry_run {
                 return Ok(skipped(stream, format!("{GONE} (dry run)")));
             }
-            let report = wiring::unwire_stream(aws, stream, false).await?;
+            let report = wiring::unwire_stream(aws, stream, false, false).await?;
             let fixes = report
                 .alarms
                 .iter()
@@ -178,6 +178,8 @@ pub async fn handle<P: AwsPort>(
         dry_run,
         alarms: Vec::new(),
         reconcile: Some(report),
+        degraded: Vec::new(),
+        settings_fallbacks: Vec::new(),
         metric_lines,
     }
 }

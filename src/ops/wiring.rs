@@ -129,9 +129,15 @@ impl StreamTagFlags {
     }
 }
 
+/// The `--topic-arn` value for a stack whose alarms reach the function through an EventBridge
+/// rule: the alarms need no action.
+pub const EVENTBRIDGE_TRIGGER: &str = "eventbridge";
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WireOptions {
-    /// The SNS topic that invokes the Lambda; `None` reuses an existing alarm's actions.
+    /// The alarm action that invokes the Lambda: its SNS topic, the function's own ARN (a
+    /// direct alarm action), or [`EVENTBRIDGE_TRIGGER`]; `None` reuses an existing alarm's
+    /// actions.
     pub topic_arn: Option<String>,
     pub dry_run: bool,
     pub stream_tags: StreamTagFlags,
@@ -320,11 +326,15 @@ pub async fn wire_stream(
     merged.extend(stream_tags_written.clone());
     let stream_settings = settings.for_stream(stream, &merged)?;
 
-    let topic = options
+    // The alarm action is the trigger the stack chose: its SNS topic, the function itself
+    // (a direct alarm action), or none for an EventBridge rule (`--topic-arn eventbridge`).
+    let action = options
         .topic_arn
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
+    let eventbridge = action == Some(EVENTBRIDGE_TRIGGER);
+    let topic = action.filter(|_| !eventbridge);
     let target = AlarmTarget {
         pair: &pair,
         stream,
@@ -333,7 +343,10 @@ pub async fn wire_stream(
         max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
     };
     let desired = desired_pair(settings, &target, topic, &existing);
-    if desired.scale_up.alarm_actions.is_empty() || desired.scale_down.alarm_actions.is_empty() {
+    if !eventbridge
+        && (desired.scale_up.alarm_actions.is_empty()
+            || desired.scale_down.alarm_actions.is_empty())
+    {
         return Err(WiringError::NoTopic {
             stream: stream.to_string(),
         });
@@ -414,6 +427,8 @@ pub enum Removal {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnwireReport {
     pub stream: String,
+    /// Nothing was deleted: the report says what would have been.
+    pub dry_run: bool,
     pub alarms: BTreeMap<String, Removal>,
     /// Stream tags removed (only with `remove_tags`).
     pub stream_tags_removed: Vec<String>,
@@ -425,6 +440,7 @@ impl UnwireReport {
             .alarms
             .iter()
             .map(|(name, removal)| match removal {
+                Removal::Deleted if self.dry_run => format!("{name} would be deleted"),
                 Removal::Deleted => format!("{name} deleted"),
                 Removal::AlreadyAbsent => format!("{name} already absent"),
             })
@@ -434,7 +450,8 @@ impl UnwireReport {
         if !self.stream_tags_removed.is_empty() {
             let _ = write!(
                 line,
-                "; stream tags removed: {}",
+                "; stream tags {}: {}",
+                if self.dry_run { "to remove" } else { "removed" },
                 self.stream_tags_removed.join(" ")
             );
         }
@@ -452,11 +469,13 @@ pub const OUR_STREAM_TAGS: [&str; 5] = [
 ];
 
 /// Deletes the stream's alarm pair (and, with `remove_tags`, our stream tags). The stream
-/// need not exist unless tags are to be removed.
+/// need not exist unless tags are to be removed. With `dry_run` it only reads, and reports
+/// what it would delete.
 pub async fn unwire_stream(
     aws: &impl AwsPort,
     stream: &str,
     remove_tags: bool,
+    dry_run: bool,
 ) -> Result<UnwireReport, WiringError> {
     let pair = AlarmPair::new(stream);
     let names = vec![pair.name(Direction::Up), pair.name(Direction::Down)];
@@ -466,7 +485,7 @@ pub async fn unwire_stream(
         .filter(|n| existing.contains_key(*n))
         .cloned()
         .collect();
-    if !present.is_empty() {
+    if !present.is_empty() && !dry_run {
         aws.delete_alarms(&present).await?;
     }
     let mut stream_tags_removed = Vec::new();
@@ -477,15 +496,18 @@ pub async fn unwire_stream(
             .map_err(|e| stream_error(stream, e))?;
         for key in OUR_STREAM_TAGS {
             if tags.contains_key(key) {
-                aws.untag_stream(stream, key)
-                    .await
-                    .map_err(|e| stream_error(stream, e))?;
+                if !dry_run {
+                    aws.untag_stream(stream, key)
+                        .await
+                        .map_err(|e| stream_error(stream, e))?;
+                }
                 stream_tags_removed.push(key.to_string());
             }
         }
     }
     Ok(UnwireReport {
         stream: stream.to_string(),
+        dry_run,
         alarms: names
             .into_iter()
             .map(|n| {

@@ -1,11 +1,16 @@
+//! (About 800 lines: the CloudWatch alarm model, the Kinesis model and the Lambda's actions
+//! share one state, the [`Replay`]; reports are in `report.rs`, tests in `simulate_tests.rs`.)
+//!
 //! Replays an ingest trace through the autoscaler's own decision code: the alarms that
 //! [`alarms::build_pair`] defines are evaluated the way CloudWatch evaluates them, each alarm
-//! action goes through [`policy::plan`], and the plan's reshard and alarm rewrite are applied
-//! to the simulated stream. See `docs/simulate.md` for the model in full; in short:
+//! action goes through [`policy::plan_sized`] with the datapoints the Lambda would read, each
+//! scheduled tick through [`schedule::evaluate`], and the plan's reshard and alarm rewrite are
+//! applied to the simulated stream. See `docs/simulate.md` for the model in full; in short:
 //!
 //! - Time is cut into the trace's periods (`P` minutes, which must equal `period_mins`). Every
 //!   period yields one datapoint per alarm; a missing row counts as 0 (the alarms' `FILL(m,0)`).
-//! - A datapoint is `max(bytes/(1 MiB*60*P), records/(1000*60*P)) / s1`, with the `s1` of the
+//! - CloudWatch reports admitted load: a period above capacity shows the capacity. A datapoint
+//!   is `min(max(bytes/(1 MiB*60*P), records/(1000*60*P)), shards) / s1`, with the `s1` of the
 //!   alarm definition *currently* in force applied to every datapoint in the window. The
 //!   scale-down alarm's iterator-age term `e5` is 0 (traces carry no iterator age).
 //! - Alarms are evaluated once, at the end of each period: ALARM when at least
@@ -18,8 +23,8 @@
 //!   load still breaches (what the Lambda intends with that reset).
 //! - The Lambda acts at the evaluation instant. A reshard takes `reshard_periods` periods:
 //!   those periods still run on the old shard count and evaluations at their ends see the
-//!   stream UPDATING (so [`policy::plan`] refuses and resets to OK); the new count is in force
-//!   from the following period.
+//!   stream UPDATING (so [`policy::plan_sized`] refuses and resets to OK); the new count is in
+//!   force from the following period. The scheduled evaluation skips an UPDATING stream.
 //! - Throughput per period of `P` seconds with `S` shards: capacity `P*S*1000` records and
 //!   `P*S` MiB; the admitted fraction is `min(1, cap_records/records, cap_bytes/bytes)`. This
 //!   ignores bursts inside a period, so real throttling is at least what is reported.
@@ -28,13 +33,22 @@ use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFi
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{
-    self, AlarmsState, Decision, Observed, ResetState, StreamMode, StreamState, StreamStatus,
-    Trigger,
+    self, AlarmsState, Decision, Observed, Refusal, ResetState, ScalePlan, StreamMode, StreamState,
+    StreamStatus, Trigger,
 };
-use crate::domain::settings::{Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT};
+use crate::domain::schedule::{self, Evaluation};
+use crate::domain::settings::{
+    ScalingPolicy, Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT,
+};
+use crate::domain::sizing::{self, Usage};
+use crate::replay::report::day_counts;
+pub use crate::replay::report::{
+    human_report, write_timeline, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
+};
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -64,46 +78,24 @@ pub enum SimError {
     Price { name: &'static str, value: f64 },
 }
 
-/// Prices in USD, us-east-1 as published, checked 2026-11.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Prices {
-    pub shard_hour: f64,
-    pub put_units_million: f64,
-    pub on_demand_stream_hour: f64,
-    pub on_demand_gb: f64,
-}
-
-impl Default for Prices {
-    fn default() -> Self {
-        Prices {
-            shard_hour: 0.015,
-            put_units_million: 0.014,
-            on_demand_stream_hour: 0.04,
-            on_demand_gb: 0.08,
-        }
-    }
-}
-
-/// How the target shard count of a reshard is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Whose decision code acts on the alarms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
-    /// [`policy::plan`] as the Lambda runs it.
+    /// [`policy::plan_sized`] as the Lambda runs it, with `SCALING_POLICY` from the settings
+    /// and the stream's past datapoints as its metrics.
     Ours,
-    /// The upstream Go Lambda: halving is `from/2` (at least 1) and there is no daily limit.
-    /// `plan` still decides everything else; only the target and the budget differ.
+    /// The upstream Go Lambda as deployed: doubling, halving as `from/2` (at least 1), no
+    /// daily budget of its own. AWS refuses what breaks its rules (5 -> 2, 3 -> 1, an 11th
+    /// call in 24 h); the Go Lambda then resets the alarm to OK, so it fires again.
     Upstream,
-    /// A proposal: size the target from the alarm window's measured peak so the stream runs
-    /// at `target_usage`, within AWS's 2x / half bounds per reshard.
-    Sized { target_usage: f64 },
 }
 
 impl Variant {
     pub fn label(&self) -> String {
         match self {
             Variant::Ours => "ours".into(),
-            Variant::Upstream => "upstream (from/2 halving, no daily limit)".into(),
-            Variant::Sized { target_usage } => format!("sized to {target_usage} usage"),
+            Variant::Upstream => "upstream Go Lambda (from/2 halving, AWS refusals)".into(),
         }
     }
 }
@@ -116,6 +108,9 @@ pub struct Options {
     pub reshard_periods: u32,
     pub prices: Prices,
     pub variant: Variant,
+    /// Ours only: also run the scheduled evaluation ([`schedule::evaluate`]) at the end of
+    /// every period, as an EventBridge schedule of the same period would.
+    pub schedule: bool,
     pub keep_timeline: bool,
 }
 
@@ -127,6 +122,7 @@ impl Options {
             reshard_periods: 1,
             prices: Prices::default(),
             variant: Variant::Ours,
+            schedule: true,
             keep_timeline: true,
         }
     }
@@ -163,63 +159,6 @@ where
     K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
 {
     Settings::from_lookup(|name| vars.get(name).cloned())
-}
-
-/// One timeline row: the period of one trace row and what the simulated stream did with it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TimelineRow {
-    pub timestamp: DateTime<Utc>,
-    pub shards: u32,
-    pub incoming_bytes: f64,
-    pub incoming_records: f64,
-    pub throttled_records: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReshardEvent {
-    pub at: DateTime<Utc>,
-    pub direction: Direction,
-    pub from: u32,
-    pub to: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub variant: String,
-    /// Trace rows replayed; every per-period sum below is over these.
-    pub periods: u64,
-    /// Periods inside the trace's span without a row (counted as 0 load by the alarms).
-    pub missing_periods: u64,
-    pub period_secs: i64,
-    pub initial_shards: u32,
-    pub final_shards: u32,
-    pub shard_hours: f64,
-    pub records_total: f64,
-    pub records_throttled: f64,
-    pub throttled_fraction: f64,
-    pub throttled_periods: u64,
-    pub bytes_total: f64,
-    pub reshards: u64,
-    pub scale_ups: u64,
-    pub scale_downs: u64,
-    pub max_reshards_in_24h: u32,
-    /// Reshards that were beyond AWS's 10 in a rolling 24 h (AWS would have refused them).
-    pub reshards_over_daily_limit: u64,
-    pub alarm_actions: u64,
-    pub refusals: u64,
-    pub put_payload_units: f64,
-    pub provisioned_cost_usd: f64,
-    pub on_demand_cost_usd: f64,
-    pub oracle_shard_hours: f64,
-    pub oracle_provisioned_cost_usd: f64,
-    pub prices: Prices,
-}
-
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub summary: Summary,
-    pub timeline: Vec<TimelineRow>,
-    pub reshards: Vec<ReshardEvent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,13 +214,26 @@ impl Rule {
     }
 }
 
-/// A fired alarm and what the Lambda (here: [`policy::plan`]) decided about it.
+/// What invoked the simulated Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// An alarm's transition into ALARM (`trigger` is that alarm).
+    Alarm,
+    /// The scheduled evaluation (`trigger` only names the direction of its reshard).
+    Schedule,
+}
+
+/// An invocation of the simulated Lambda and what it decided.
 #[derive(Debug, Clone)]
 pub struct Firing {
+    pub source: Source,
     pub trigger: Trigger,
     pub observed: Observed,
+    /// The datapoints the decision read (what GetMetricData would have returned).
+    pub usage: Usage<'static>,
     pub now: DateTime<Utc>,
-    /// The decision as applied (for [`Variant::Ours`], exactly `plan`'s).
+    /// The decision as applied (for [`Variant::Ours`], exactly what
+    /// [`policy::plan_sized`] or [`schedule::evaluate`] returned).
     pub decision: Decision,
 }
 
@@ -302,6 +254,8 @@ pub struct Replay {
     evals: [AlarmEval; 2],
     /// Per-period usage in shards (`max(bytes/(MiB*60P), records/(1000*60P))`), gaps as 0.
     raw: Vec<f64>,
+    /// The same, gaps as `None`: the datapoints GetMetricData would return.
+    needs: Vec<Option<f64>>,
     next_period: usize,
     totals: Totals,
     timeline: Vec<TimelineRow>,
@@ -321,6 +275,8 @@ struct Totals {
     on_demand_bytes: f64,
     alarm_actions: u64,
     refusals: u64,
+    refused_by_aws: u64,
+    scheduled_reshards: u64,
 }
 
 /// Shards a period's load needs at 100% usage.
@@ -366,6 +322,7 @@ impl Replay {
             rules,
             evals: [fresh.clone(), fresh],
             raw: Vec::new(),
+            needs: Vec::new(),
             next_period: 0,
             totals: Totals::default(),
             timeline: Vec::new(),
@@ -442,8 +399,17 @@ impl Replay {
         if let Some(row) = row {
             self.account(row, need);
         }
-        self.raw.push(need);
-        let firings = self.evaluate(period);
+        // CloudWatch counts what Kinesis admitted: a throttled period reports its capacity,
+        // never the demand above it. Alarms and sizing both see that.
+        let admitted = need.min(f64::from(self.shards));
+        self.raw.push(admitted);
+        self.needs.push(row.map(|_| admitted));
+        let mut firings = self.evaluate(period);
+        if self.opts.schedule && self.opts.variant == Variant::Ours {
+            if let Some(firing) = self.tick(period) {
+                firings.push(firing);
+            }
+        }
         self.next_period += 1;
         firings
     }
@@ -533,23 +499,16 @@ impl Replay {
         let observed = self.observed(period);
         let decision = self.decide(&trigger, &observed, period, now);
         match &decision {
-            Decision::Scale(plan) => {
-                self.history = plan.history.clone();
-                self.set_alarms(plan.alarms.clone());
-                for eval in &mut self.evals {
-                    eval.reset(ResetState::InsufficientData, period + 1);
-                }
-                let first = period + 1 + self.opts.reshard_periods as usize;
-                self.pending = Some((first, plan.to));
-                self.reshards.push(ReshardEvent {
-                    at: now,
-                    direction: plan.direction,
-                    from: plan.from,
-                    to: plan.to,
-                });
-            }
-            Decision::Refuse { reset, realign, .. } => {
+            Decision::Scale(plan) => self.apply(plan, period, now),
+            Decision::Refuse {
+                reset,
+                realign,
+                refusal,
+            } => {
                 self.totals.refusals += 1;
+                if matches!(refusal, Refusal::RefusedByAws(_)) {
+                    self.totals.refused_by_aws += 1;
+                }
                 if let Some(alarms) = realign {
                     self.set_alarms(alarms.clone());
                 }
@@ -564,11 +523,79 @@ impl Replay {
             }
         }
         Firing {
+            source: Source::Alarm,
             trigger,
             observed,
+            usage: self.owned_usage(period),
             now,
             decision,
         }
+    }
+
+    /// A reshard as the Lambda makes it: history tag, `UpdateShardCount`, both alarms
+    /// rewritten and reset to INSUFFICIENT_DATA.
+    fn apply(&mut self, plan: &ScalePlan, period: usize, now: DateTime<Utc>) {
+        self.history = plan.history.clone();
+        self.set_alarms(plan.alarms.clone());
+        for eval in &mut self.evals {
+            eval.reset(ResetState::InsufficientData, period + 1);
+        }
+        let first = period + 1 + self.opts.reshard_periods as usize;
+        self.pending = Some((first, plan.to));
+        self.reshards.push(ReshardEvent {
+            at: now,
+            direction: plan.direction,
+            from: plan.from,
+            to: plan.to,
+        });
+    }
+
+    fn owned_usage(&self, period: usize) -> Usage<'static> {
+        let usage = self.usage(period);
+        Usage {
+            needs: Cow::Owned(usage.needs.into_owned()),
+            ..usage
+        }
+    }
+
+    /// The datapoints the Lambda reads at the end of `period` (the window of
+    /// [`sizing::history_mins`], as `ops::evaluate` asks GetMetricData), never a later one.
+    pub fn usage(&self, period: usize) -> Usage<'_> {
+        let mins = sizing::history_mins(&self.opts.settings.sizing);
+        let keep = (mins * 60 / self.period_secs) as usize;
+        let end = (period + 1).min(self.needs.len());
+        let first = end.saturating_sub(keep);
+        Usage {
+            period_secs: self.period_secs,
+            start: self.start + Duration::seconds(self.period_secs * first as i64),
+            needs: Cow::Borrowed(&self.needs[first..end]),
+        }
+    }
+
+    /// The scheduled evaluation at the end of `period`, after the alarms' actions.
+    fn tick(&mut self, period: usize) -> Option<Firing> {
+        let now = self.period_end(period);
+        let observed = self.observed(period);
+        let evaluation = schedule::evaluate(
+            &self.pair,
+            &observed,
+            &self.usage(period),
+            &self.opts.settings,
+            now,
+        );
+        let Evaluation::Scale { plan, .. } = evaluation else {
+            return None;
+        };
+        self.totals.scheduled_reshards += 1;
+        self.apply(&plan, period, now);
+        Some(Firing {
+            source: Source::Schedule,
+            trigger: self.trigger(plan.direction, now),
+            observed,
+            usage: self.owned_usage(period),
+            now,
+            decision: Decision::Scale(*plan),
+        })
     }
 
     fn set_alarms(&mut self, alarms: AlarmPairSpec) {
@@ -588,12 +615,16 @@ impl Replay {
     ) -> Decision {
         let settings = &self.opts.settings;
         match self.opts.variant {
-            Variant::Ours => policy::plan(trigger, observed, settings, now),
+            Variant::Ours => {
+                let usage = self.usage(period);
+                policy::plan_sized(trigger, observed, Some(&usage), settings, now)
+            }
             Variant::Upstream => {
                 // Upstream counted no daily budget: an unlimited one makes plan skip the check.
                 let unlimited = Settings {
                     max_reshards_per_day: u32::MAX / 2,
                     scale_up_reserve: 0,
+                    scaling_policy: ScalingPolicy::Upstream,
                     ..settings.clone()
                 };
                 let mut decision = policy::plan(trigger, observed, &unlimited, now);
@@ -602,28 +633,26 @@ impl Replay {
                         plan.to = (plan.from / 2).max(self.limits.min_shards).max(1);
                         plan.alarms = build_alarms(settings, &self.pair, &self.limits, plan.to);
                     }
-                }
-                decision
-            }
-            Variant::Sized { target_usage } => {
-                let mut decision = policy::plan(trigger, observed, settings, now);
-                if let Decision::Scale(plan) = &mut decision {
-                    let i = usize::from(plan.direction == Direction::Down);
-                    let rule = self.rules[i];
-                    let first = self.evals[i]
-                        .window_start
-                        .max((period + 1).saturating_sub(rule.evaluation_periods));
-                    let peak = self.raw[first.min(period)..=period]
-                        .iter()
-                        .fold(0.0_f64, |a, b| a.max(*b));
-                    let want = (peak / target_usage).ceil().min(f64::from(u32::MAX)) as u32;
-                    // Stay on plan's side of `from` and within AWS's per-reshard bounds.
-                    let to = match plan.direction {
-                        Direction::Up => want.clamp(plan.from + 1, plan.to),
-                        Direction::Down => want.clamp(plan.to, plan.from - 1),
+                    // What AWS answers UpdateShardCount; the Go Lambda's error handler then
+                    // resets the alarm to OK and the next evaluation fires it again.
+                    let rejected = if plan.to < plan.from.div_ceil(2) {
+                        Some("InvalidArgumentException: below half the open shards")
+                    } else if self.history.used_in_day(now) >= AWS_DAILY_RESHARD_LIMIT {
+                        Some("LimitExceededException: 10 reshards in 24 hours")
+                    } else {
+                        None
                     };
-                    plan.to = to;
-                    plan.alarms = build_alarms(settings, &self.pair, &self.limits, to);
+                    if let Some(reason) = rejected {
+                        return Decision::Refuse {
+                            refusal: Refusal::RefusedByAws(reason.to_string()),
+                            reset: Some(policy::AlarmReset {
+                                alarm: trigger.alarm_name.clone(),
+                                state: ResetState::Ok,
+                                reason: reason.to_string(),
+                            }),
+                            realign: None,
+                        };
+                    }
                 }
                 decision
             }
@@ -640,7 +669,23 @@ impl Replay {
         let put_cost = t.put_units / 1e6 * p.put_units_million;
         let (max_in_day, over) = day_counts(&self.reshards);
         let summary = Summary {
-            variant: self.opts.variant.label(),
+            variant: match self.opts.variant {
+                Variant::Ours => format!(
+                    "ours, SCALING_POLICY={}{}",
+                    match self.opts.settings.scaling_policy {
+                        ScalingPolicy::Sized => "sized",
+                        ScalingPolicy::Upstream => "upstream",
+                    },
+                    if self.opts.schedule
+                        && self.opts.settings.scaling_policy == ScalingPolicy::Sized
+                    {
+                        ", scheduled evaluation every period"
+                    } else {
+                        ", alarms only"
+                    }
+                ),
+                Variant::Upstream => self.opts.variant.label(),
+            },
             periods: t.periods,
             missing_periods: trace_span_periods.saturating_sub(t.periods),
             period_secs: self.period_secs,
@@ -671,6 +716,8 @@ impl Replay {
             reshards_over_daily_limit: over,
             alarm_actions: t.alarm_actions,
             refusals: t.refusals,
+            refused_by_aws: t.refused_by_aws,
+            scheduled_reshards: t.scheduled_reshards,
             put_payload_units: t.put_units,
             provisioned_cost_usd: shard_hours * p.shard_hour + put_cost,
             on_demand_cost_usd: t.periods as f64 * hours_per_period * p.on_demand_stream_hour
@@ -685,24 +732,6 @@ impl Replay {
             reshards: self.reshards,
         }
     }
-}
-
-/// The most reshards in any rolling 24 h, and how many reshards were beyond AWS's limit.
-fn day_counts(reshards: &[ReshardEvent]) -> (u32, u64) {
-    let mut most = 0;
-    let mut over = 0;
-    let mut first = 0;
-    for (i, r) in reshards.iter().enumerate() {
-        while reshards[first].at <= r.at - Duration::hours(24) {
-            first += 1;
-        }
-        let in_day = (i + 1 - first) as u32;
-        most = most.max(in_day);
-        if in_day > AWS_DAILY_RESHARD_LIMIT {
-            over += 1;
-        }
-    }
-    (most, over)
 }
 
 fn build_alarms(
@@ -778,397 +807,6 @@ pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
     Ok(replay.finish(span))
 }
 
-/// Writes the timeline as CSV: `timestamp,shards,incoming_bytes,incoming_records,throttled_records`.
-pub fn write_timeline(out: impl std::io::Write, rows: &[TimelineRow]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "timestamp",
-        "shards",
-        "incoming_bytes",
-        "incoming_records",
-        "throttled_records",
-    ])?;
-    for r in rows {
-        w.write_record([
-            r.timestamp
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            r.shards.to_string(),
-            r.incoming_bytes.to_string(),
-            r.incoming_records.to_string(),
-            r.throttled_records.to_string(),
-        ])?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-/// A few lines for a person.
-pub fn human_report(s: &Summary) -> String {
-    let pct = |x: f64| 100.0 * x;
-    format!(
-        "policy: {variant}\n\
-         periods: {periods} of {secs} s ({missing} missing), shards {init} -> {fin}\n\
-         shard-hours: {sh:.1} (oracle bound {osh:.1}, {ratio:.2}x)\n\
-         throttled: {thr:.0} of {rec:.0} records ({tf:.3}%) in {tp} periods (per-period model: a lower bound)\n\
-         reshards: {n} ({up} up, {down} down), at most {day} in 24 h{over}; {actions} alarm actions, {refused} refused\n\
-         cost: provisioned ${pc:.2} (oracle ${oc:.2}), on-demand ${od:.2}\n",
-        variant = s.variant,
-        periods = s.periods,
-        secs = s.period_secs,
-        missing = s.missing_periods,
-        init = s.initial_shards,
-        fin = s.final_shards,
-        sh = s.shard_hours,
-        osh = s.oracle_shard_hours,
-        ratio = if s.oracle_shard_hours > 0.0 { s.shard_hours / s.oracle_shard_hours } else { 0.0 },
-        thr = s.records_throttled,
-        rec = s.records_total,
-        tf = pct(s.throttled_fraction),
-        tp = s.throttled_periods,
-        n = s.reshards,
-        up = s.scale_ups,
-        down = s.scale_downs,
-        day = s.max_reshards_in_24h,
-        over = if s.reshards_over_daily_limit > 0 {
-            format!(" ({} beyond AWS's 10 per 24 h)", s.reshards_over_daily_limit)
-        } else {
-            String::new()
-        },
-        actions = s.alarm_actions,
-        refused = s.refusals,
-        pc = s.provisioned_cost_usd,
-        oc = s.oracle_provisioned_cost_usd,
-        od = s.on_demand_cost_usd,
-    )
-}
-
-/// `bench-policy`: every trace under several policies, as a Markdown table.
-pub mod bench {
-    use super::{simulate, Options, Outcome, SimError, Variant};
-    use crate::domain::settings::Settings;
-    use crate::replay::trace::{self, Row, Trace, TraceError};
-    use chrono::{DateTime, Duration, Utc};
-    use std::fmt::Write;
-    use std::path::{Path, PathBuf};
-
-    #[derive(Debug, thiserror::Error)]
-    pub enum BenchError {
-        #[error("cannot list traces in {path}: {source}")]
-        Dir {
-            path: String,
-            source: std::io::Error,
-        },
-        #[error("no *.csv traces in {0}")]
-        NoTraces(String),
-        #[error("trace {path}: {source}")]
-        Trace { path: String, source: TraceError },
-        #[error("trace {path}: {source}")]
-        Sim { path: String, source: SimError },
-    }
-
-    /// The policies compared: upstream's, ours, and the proposal.
-    pub fn policies() -> Vec<(String, Options)> {
-        let defaults = Settings::default();
-        let with = |settings: Settings, variant| Options {
-            variant,
-            keep_timeline: false,
-            ..Options::new(settings)
-        };
-        let mut proposal = defaults.clone();
-        proposal.scale_up.datapoints_to_alarm = 3;
-        proposal.scale_down.evaluation_periods = 24;
-        proposal.scale_down.datapoints_to_alarm = 22;
-        vec![
-            (
-                "upstream Go Lambda".into(),
-                with(defaults.clone(), Variant::Upstream),
-            ),
-            ("ours (defaults)".into(), with(defaults, Variant::Ours)),
-            (
-                "proposal: up 3 of 5, down 22 of 24".into(),
-                with(proposal, Variant::Ours),
-            ),
-        ]
-    }
-
-    pub fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| BenchError::Dir {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(BenchError::NoTraces(dir.display().to_string()));
-        }
-        Ok(files)
-    }
-
-    /// Replays every trace in `dir` under every policy.
-    pub fn run(dir: &Path) -> Result<Vec<(String, String, Outcome)>, BenchError> {
-        let mut results = Vec::new();
-        for path in trace_files(dir)? {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let shown = path.display().to_string();
-            let trace = trace::read(&path).map_err(|source| BenchError::Trace {
-                path: shown.clone(),
-                source,
-            })?;
-            for (label, opts) in policies() {
-                let outcome = simulate(&trace, &opts).map_err(|source| BenchError::Sim {
-                    path: shown.clone(),
-                    source,
-                })?;
-                results.push((name.clone(), label, outcome));
-            }
-        }
-        Ok(results)
-    }
-
-    pub fn table(results: &[(String, String, Outcome)]) -> String {
-        let mut out = String::from(
-            "| trace | policy | shard-hours | vs oracle | provisioned $ | oracle $ | throttled | reshards (up/down) | most in 24 h | beyond 10/24 h | on-demand $ |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-        );
-        for (trace, policy, o) in results {
-            let s = &o.summary;
-            let _ = writeln!(
-                out,
-                "| {trace} | {policy} | {:.0} | {:.2}x | {:.2} | {:.2} | {:.3}% | {} ({}/{}) | {} | {} | {:.2} |",
-                s.shard_hours,
-                if s.oracle_shard_hours > 0.0 { s.shard_hours / s.oracle_shard_hours } else { 0.0 },
-                s.provisioned_cost_usd,
-                s.oracle_provisioned_cost_usd,
-                100.0 * s.throttled_fraction,
-                s.reshards,
-                s.scale_ups,
-                s.scale_downs,
-                s.max_reshards_in_24h,
-                s.reshards_over_daily_limit,
-                s.on_demand_cost_usd,
-            );
-        }
-        out
-    }
-
-    /// A year of 1-minute periods: a daily cycle between ~300 and ~2700 records/s with a
-    /// deterministic jitter, 800 bytes per record.
-    pub fn synthetic_year() -> Trace {
-        let start: DateTime<Utc> = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
-        let periods = 365 * 24 * 60;
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let rows = (0..periods)
-            .map(|i| {
-                seed = seed
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let jitter = ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
-                let day = (i % 1440) as f64 / 1440.0 * std::f64::consts::TAU;
-                let per_sec = 1500.0 * (1.0 + 0.8 * day.sin() + 0.1 * jitter);
-                let records = (per_sec * 60.0).round();
-                Row {
-                    timestamp: start + Duration::minutes(i as i64),
-                    incoming_bytes: records * 800.0,
-                    incoming_records: records,
-                }
-            })
-            .collect();
-        Trace {
-            rows,
-            period_secs: Some(60),
-        }
-    }
-
-    pub struct Speed {
-        pub periods: usize,
-        pub best_secs: f64,
-        pub reshards: u64,
-    }
-
-    /// Times the replay of [`synthetic_year`] under our defaults with 1-minute periods.
-    pub fn speed() -> Result<Speed, SimError> {
-        let trace = synthetic_year();
-        let opts = Options {
-            keep_timeline: false,
-            ..Options::new(Settings {
-                period_mins: 1,
-                ..Settings::default()
-            })
-        };
-        let mut best = f64::INFINITY;
-        let mut reshards = 0;
-        for _ in 0..3 {
-            let started = std::time::Instant::now();
-            let outcome = simulate(&trace, &opts)?;
-            best = best.min(started.elapsed().as_secs_f64());
-            reshards = outcome.summary.reshards;
-        }
-        Ok(Speed {
-            periods: trace.rows.len(),
-            best_secs: best,
-            reshards,
-        })
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn trace_of(needs: &[Option<f64>]) -> Trace {
-        let start = DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap();
-        let rows = needs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                n.map(|n| Row {
-                    timestamp: start + Duration::seconds(300 * i as i64),
-                    incoming_bytes: n * 300_000.0 * 100.0,
-                    incoming_records: n * 300_000.0,
-                })
-            })
-            .collect();
-        Trace {
-            rows,
-            period_secs: Some(300),
-        }
-    }
-
-    fn opts(settings: Settings, initial: u32) -> Options {
-        Options {
-            initial_shards: Some(initial),
-            ..Options::new(settings)
-        }
-    }
-
-    #[test]
-    fn flags_are_validated_as_the_lambdas_variables() {
-        let vars: HashMap<&str, String> = [
-            ("SCALE_UP_EVALUATION_PERIOD", "3".to_string()),
-            ("SCALE_UP_DATAPOINTS_REQUIRED", "4".to_string()),
-        ]
-        .into();
-        let err = settings_from_vars(&vars).unwrap_err();
-        assert!(
-            err.to_string().contains("SCALE_UP_DATAPOINTS_REQUIRED"),
-            "{err}"
-        );
-        let vars: HashMap<&str, String> = [("MAX_RESHARDS_PER_DAY", "11".to_string())].into();
-        assert!(settings_from_vars(&vars)
-            .unwrap_err()
-            .to_string()
-            .contains("MAX_RESHARDS_PER_DAY"));
-    }
-
-    #[test]
-    fn throttling_is_the_load_above_capacity_per_period() {
-        let out = simulate(
-            &trace_of(&[Some(2.0), Some(0.5)]),
-            &opts(Settings::default(), 1),
-        )
-        .unwrap();
-        let s = &out.summary;
-        assert_eq!(s.records_total, 750_000.0);
-        assert!((s.records_throttled - 300_000.0).abs() < 1e-6);
-        assert_eq!(s.throttled_periods, 1);
-        assert_eq!(s.oracle_shard_hours, 3.0 * 300.0 / 3600.0);
-    }
-
-    #[test]
-    fn a_missing_period_is_zero_usage_and_breaks_a_five_of_five_run() {
-        let mut needs = vec![Some(0.9); 4];
-        needs.push(None);
-        needs.extend([Some(0.9); 4]);
-        let out = simulate(&trace_of(&needs), &opts(Settings::default(), 1)).unwrap();
-        assert_eq!(out.summary.reshards, 0);
-        assert_eq!(out.summary.missing_periods, 1);
-        needs[4] = Some(0.9);
-        let out = simulate(&trace_of(&needs), &opts(Settings::default(), 1)).unwrap();
-        assert_eq!(out.summary.scale_ups, 1);
-    }
-
-    #[test]
-    fn a_reshard_takes_its_periods_and_events_meanwhile_are_refused() {
-        // 1 of 1 datapoints: the alarm can fire again while the stream is UPDATING.
-        let mut settings = Settings::default();
-        settings.scale_up.evaluation_periods = 1;
-        settings.scale_up.datapoints_to_alarm = 1;
-        let mut o = opts(settings, 1);
-        o.reshard_periods = 2;
-        let start = trace_of(&[Some(4.0)]).rows[0].timestamp;
-        let mut replay = Replay::new(o, start, 300, 1).unwrap();
-        let row = |i: i64| Row {
-            timestamp: start + Duration::seconds(300 * i),
-            incoming_bytes: 0.0,
-            incoming_records: 4.0 * 300_000.0,
-        };
-        let first = replay.step(Some(&row(0)));
-        assert!(matches!(first[0].decision, Decision::Scale(ref p) if p.to == 2));
-        // Periods 1 and 2 still run on 1 shard; their evaluations see UPDATING.
-        for i in 1..=2 {
-            assert_eq!(replay.shards(), 1);
-            let fired = replay.step(Some(&row(i)));
-            assert_eq!(fired.len(), 1, "period {i}");
-            assert_eq!(fired[0].observed.stream.status, StreamStatus::Updating);
-            assert!(matches!(
-                fired[0].decision,
-                Decision::Refuse {
-                    refusal: policy::Refusal::NotActive(StreamStatus::Updating),
-                    ..
-                }
-            ));
-        }
-        assert_eq!(replay.shards(), 2);
-        let fired = replay.step(Some(&row(3)));
-        assert!(matches!(fired[0].decision, Decision::Scale(ref p) if p.from == 2 && p.to == 4));
-        let out = replay.finish(4);
-        let shards: Vec<u32> = out.timeline.iter().map(|r| r.shards).collect();
-        assert_eq!(shards, [1, 1, 1, 2]);
-    }
-
-    #[test]
-    fn the_daily_limit_holds_and_upstream_counts_what_it_broke() {
-        // Load flips every two periods; 1-of-1 alarms chase it.
-        let mut settings = Settings::default();
-        settings.scale_up.evaluation_periods = 1;
-        settings.scale_up.datapoints_to_alarm = 1;
-        settings.scale_down.evaluation_periods = 1;
-        settings.scale_down.datapoints_to_alarm = 1;
-        let needs: Vec<Option<f64>> = (0..288)
-            .map(|i| Some(if (i / 2) % 2 == 0 { 1.8 } else { 0.1 }))
-            .collect();
-        let trace = trace_of(&needs);
-        let ours = simulate(&trace, &opts(settings.clone(), 1))
-            .unwrap()
-            .summary;
-        assert_eq!(ours.max_reshards_in_24h, 10);
-        assert_eq!(ours.reshards_over_daily_limit, 0);
-        let mut o = opts(settings, 1);
-        o.variant = Variant::Upstream;
-        let upstream = simulate(&trace, &o).unwrap().summary;
-        assert!(upstream.max_reshards_in_24h > 10);
-        assert!(upstream.reshards_over_daily_limit > 0);
-    }
-
-    #[test]
-    fn the_plot_is_an_svg_with_its_caption() {
-        let out = simulate(
-            &trace_of(&[Some(0.2), Some(3.0), None, Some(3.0)]),
-            &opts(Settings::default(), 1),
-        )
-        .unwrap();
-        let svg = crate::replay::plot::render(&out, "t <1>");
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert!(svg.contains("t &lt;1&gt;"));
-        assert!(svg.contains("shard-hours"));
-        assert!(svg.contains("time (UTC)"));
-    }
-}
+#[path = "simulate_tests.rs"]
+mod tests;

@@ -1,10 +1,15 @@
-//! Shared by the integration tests: clients for the moto server that `scripts/test.sh`
-//! starts, and builders for streams, wired alarms and alarm events.
+//! Shared by the integration tests: the two accounts a scenario runs against (the in-process
+//! fake, and the moto server that `scripts/test.sh` starts), and builders for streams, wired
+//! alarms and alarm events.
+//!
+//! A scenario written as `async fn name<A: Account>(aws: A)` and listed in
+//! [`on_both_accounts!`] runs twice: `in_process::name` against [`FakeAws`] (always), and
+//! `moto::name` against moto through the real SDK (skipped, saying so, without
+//! `AWS_ENDPOINT_URL`).
 #![allow(dead_code)]
 
-pub mod proxy;
-
 use chrono::{DateTime, Duration, Utc};
+use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::{AwsClients, AwsPort, ExistingAlarm};
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::AlarmPair;
@@ -19,6 +24,156 @@ pub const REGION: &str = "us-east-1";
 
 pub fn topic_arn() -> String {
     format!("arn:aws:sns:{REGION}:{ACCOUNT}:kinesis-autoscaler")
+}
+
+/// Whether a moto server is there (`scripts/test.sh` exports `AWS_ENDPOINT_URL`). Without one,
+/// says once per test binary that its moto tests are skipped, past the test harness's capture.
+pub fn moto_available() -> bool {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        return true;
+    }
+    SAID.call_once(|| {
+        use std::io::Write;
+        let binary = std::env::args().next().unwrap_or_default();
+        let name = std::path::Path::new(&binary)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(binary);
+        // Cargo names test binaries NAME-HASH.
+        let name = name.rsplit_once('-').map_or(name.as_str(), |(n, _)| n);
+        // On a line of its own: the harness may be in the middle of one.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nnote: {name}: tests that need a moto server are skipped (AWS_ENDPOINT_URL is unset; scripts/test.sh starts one)"
+        );
+    });
+    false
+}
+
+/// Ends a test that needs moto early when there is none (see [`moto_available`]).
+#[macro_export]
+macro_rules! require_moto {
+    () => {
+        if !$crate::common::moto_available() {
+            return;
+        }
+    };
+}
+
+/// Runs each listed scenario (`async fn name<A: Account>(aws: A)`, defined in the calling
+/// file) against the in-process fake, as `in_process::name`, and against moto, as
+/// `moto::name`.
+#[macro_export]
+macro_rules! on_both_accounts {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::fake_account()).await
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    $crate::require_moto!();
+                    super::$name($crate::common::clients().await).await
+                }
+            )*
+        }
+    };
+}
+
+/// What a scenario needs of an account beside the port: making streams and functions the way
+/// a user would, outside the autoscaler.
+#[allow(async_fn_in_trait)]
+pub trait Account: AwsPort + Clone + 'static {
+    async fn new_stream(&self, name: &str, shards: u32);
+    async fn new_on_demand_stream(&self, name: &str);
+    /// A consumer function whose reserved concurrency can be set; its name or ARN.
+    async fn new_function(&self, name: &str) -> String;
+    async fn remove_stream(&self, name: &str);
+    /// Puts an alarm in ALARM as CloudWatch does when its threshold is crossed: outside the
+    /// autoscaler's view (no fault, no call in the log).
+    async fn cloudwatch_sets_alarm(&self, alarm: &str);
+}
+
+/// The in-process account, on the wall clock like moto.
+pub fn fake_account() -> FakeAws {
+    FakeAws::default()
+}
+
+impl Account for FakeAws {
+    async fn new_stream(&self, name: &str, shards: u32) {
+        self.create_stream(name, shards);
+    }
+
+    async fn new_on_demand_stream(&self, name: &str) {
+        self.create_on_demand_stream(name, 4);
+    }
+
+    async fn new_function(&self, name: &str) -> String {
+        self.create_function(name);
+        name.to_string()
+    }
+
+    async fn remove_stream(&self, name: &str) {
+        self.delete_stream(name);
+    }
+
+    async fn cloudwatch_sets_alarm(&self, alarm: &str) {
+        self.set_state(alarm, "ALARM");
+    }
+}
+
+impl Account for AwsClients {
+    async fn new_stream(&self, name: &str, shards: u32) {
+        self.kinesis
+            .create_stream()
+            .stream_name(name)
+            .shard_count(i32::try_from(shards).expect("a small shard count"))
+            .send()
+            .await
+            .expect("CreateStream");
+    }
+
+    async fn new_on_demand_stream(&self, name: &str) {
+        let on_demand = aws_sdk_kinesis::types::StreamModeDetails::builder()
+            .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
+            .build()
+            .expect("stream mode details");
+        self.kinesis
+            .create_stream()
+            .stream_name(name)
+            .stream_mode_details(on_demand)
+            .send()
+            .await
+            .expect("CreateStream (ON_DEMAND)");
+    }
+
+    async fn new_function(&self, name: &str) -> String {
+        create_moto_function(self, name).await
+    }
+
+    async fn remove_stream(&self, name: &str) {
+        self.kinesis
+            .delete_stream()
+            .stream_name(name)
+            .send()
+            .await
+            .expect("DeleteStream");
+    }
+
+    async fn cloudwatch_sets_alarm(&self, alarm: &str) {
+        // Fresh clients: straight to the emulator, past any proxy a test put in front.
+        let _ = clients()
+            .await
+            .set_alarm_state(alarm, "ALARM", "test: threshold crossed")
+            .await;
+    }
 }
 
 /// The emulator's endpoint; integration tests need one.
@@ -48,57 +203,50 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-pub async fn autoscaler(settings: Settings) -> Autoscaler {
+/// The autoscaler, as the Lambda builds it, on `aws`'s account.
+pub fn autoscaler<A: Account>(aws: &A, settings: Settings) -> Autoscaler<A> {
     Autoscaler {
-        aws: clients().await,
+        aws: aws.clone(),
         settings,
         function_name: "kinesis-autoscaler-test".into(),
     }
 }
 
-pub async fn create_stream(aws: &AwsClients, name: &str, shards: i32) {
-    aws.kinesis
-        .create_stream()
-        .stream_name(name)
-        .shard_count(shards)
-        .send()
-        .await
-        .expect("CreateStream");
+pub async fn create_stream(aws: &impl Account, name: &str, shards: u32) {
+    aws.new_stream(name, shards).await
 }
 
-pub async fn create_on_demand_stream(aws: &AwsClients, name: &str) {
-    let on_demand = aws_sdk_kinesis::types::StreamModeDetails::builder()
-        .stream_mode(aws_sdk_kinesis::types::StreamMode::OnDemand)
-        .build()
-        .expect("stream mode details");
-    aws.kinesis
-        .create_stream()
-        .stream_name(name)
-        .stream_mode_details(on_demand)
-        .send()
-        .await
-        .expect("CreateStream (ON_DEMAND)");
+pub async fn create_on_demand_stream(aws: &impl Account, name: &str) {
+    aws.new_on_demand_stream(name).await
 }
 
-pub async fn tag_stream(aws: &AwsClients, name: &str, key: &str, value: &str) {
+pub async fn create_consumer_function(aws: &impl Account, name: &str) -> String {
+    aws.new_function(name).await
+}
+
+pub async fn delete_stream(aws: &impl Account, name: &str) {
+    aws.remove_stream(name).await
+}
+
+pub async fn tag_stream(aws: &impl AwsPort, name: &str, key: &str, value: &str) {
     aws.tag_stream(name, key, value)
         .await
         .expect("AddTagsToStream");
 }
 
-pub async fn open_shards(aws: &AwsClients, name: &str) -> u32 {
+pub async fn open_shards(aws: &impl AwsPort, name: &str) -> u32 {
     aws.stream_summary(name)
         .await
         .expect("DescribeStreamSummary")
         .open_shards
 }
 
-pub async fn stream_tags(aws: &AwsClients, name: &str) -> HashMap<String, String> {
+pub async fn stream_tags(aws: &impl AwsPort, name: &str) -> HashMap<String, String> {
     aws.stream_tags(name).await.expect("ListTagsForStream")
 }
 
 /// Wires the alarm pair the way `wire` does: the shared builder at the current count.
-pub async fn wire(aws: &AwsClients, settings: &Settings, stream: &str, shards: u32) -> AlarmPair {
+pub async fn wire(aws: &impl AwsPort, settings: &Settings, stream: &str, shards: u32) -> AlarmPair {
     let pair = AlarmPair::new(stream);
     let target = AlarmTarget {
         pair: &pair,
@@ -127,7 +275,7 @@ pub async fn wire(aws: &AwsClients, settings: &Settings, stream: &str, shards: u
     pair
 }
 
-pub async fn alarm(aws: &AwsClients, name: &str) -> ExistingAlarm {
+pub async fn alarm(aws: &impl AwsPort, name: &str) -> ExistingAlarm {
     let mut found = aws
         .describe_alarms(&[name.to_string()])
         .await
@@ -137,7 +285,7 @@ pub async fn alarm(aws: &AwsClients, name: &str) -> ExistingAlarm {
         .unwrap_or_else(|| panic!("alarm {name} does not exist"))
 }
 
-pub async fn alarm_tags(aws: &AwsClients, name: &str) -> HashMap<String, String> {
+pub async fn alarm_tags(aws: &impl AwsPort, name: &str) -> HashMap<String, String> {
     aws.alarm_tags(&alarm_arn(name))
         .await
         .expect("ListTagsForResource")
@@ -215,10 +363,44 @@ pub fn just_now() -> DateTime<Utc> {
     Utc::now() - Duration::milliseconds(1)
 }
 
-pub async fn handle(autoscaler: &Autoscaler, event: &str) -> InvocationReport {
+/// Lets the wall clock move past the last reshard's millisecond, as an alarm's evaluation
+/// periods would before it fires again (the in-process account answers within one).
+pub async fn a_moment_later() {
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+}
+
+/// Handles `event` as Lambda would, after CloudWatch's side of it: an alarm is in ALARM
+/// when its notification is sent, and the handler acts only on alarms CloudWatch shows in
+/// ALARM. So each alarm the event says is in ALARM is put there first, as CloudWatch would
+/// (not through the autoscaler's faults or call log). Forged events are tested with
+/// `handle_invocation`.
+pub async fn handle<A: Account>(autoscaler: &Autoscaler<A>, event: &str) -> InvocationReport {
     let invocation =
         kinesis_autoscaler::domain::event::parse_invocation_text(event).expect("a parsable event");
+    if let kinesis_autoscaler::domain::event::Invocation::Alarms(records) = &invocation {
+        for notification in records.iter().flatten().filter(|n| n.is_alarm()) {
+            autoscaler
+                .aws
+                .cloudwatch_sets_alarm(&notification.alarm_name)
+                .await;
+        }
+    }
     autoscaler.handle_invocation(invocation).await
+}
+
+/// CloudWatch's side of an alarm firing: the alarm goes to ALARM (its event is sent after).
+pub async fn fire(aws: &impl Account, alarm: &str) {
+    aws.cloudwatch_sets_alarm(alarm).await
+}
+
+/// How many error-metric lines (`FATAL_ERROR_KINESIS_SCALING`) a report emits, beside its
+/// reshard and refusal counts.
+pub fn error_metrics(report: &InvocationReport) -> usize {
+    report
+        .metric_lines
+        .iter()
+        .filter(|l| l.contains(kinesis_autoscaler::domain::metrics::FATAL_ERROR_METRIC))
+        .count()
 }
 
 /// Creates an IAM role in moto with a plain query-protocol POST (moto checks that a
@@ -261,7 +443,7 @@ fn create_moto_role(name: &str) -> String {
 }
 
 /// A consumer function in moto whose reserved concurrency the autoscaler can set.
-pub async fn create_consumer_function(aws: &AwsClients, name: &str) -> String {
+async fn create_moto_function(aws: &AwsClients, name: &str) -> String {
     let role = create_moto_role(&format!("{name}-role"));
     // The smallest valid zip archive: an end-of-central-directory record and nothing else.
     let mut empty_zip = b"PK\x05\x06".to_vec();
