@@ -363,5 +363,10 @@ pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
         speed.best_secs * 1e3,
         speed.periods as f64 / speed.best_secs / 1e6
     );
+    println!(
+        "Without the scheduled evaluation (alarms only): {:.1} ms, {:.1} million trace rows per second.",
+        speed.alarms_only_secs * 1e3,
+        speed.periods as f64 / speed.alarms_only_secs / 1e6
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -100,6 +100,9 @@ impl Variant {
     }
 }
 
+/// The template's schedule (`ReconcileSchedule`, `rate(5 minutes)`).
+pub const SCHEDULE_MINUTES: i64 = 5;
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub settings: Settings,
@@ -108,8 +111,9 @@ pub struct Options {
     pub reshard_periods: u32,
     pub prices: Prices,
     pub variant: Variant,
-    /// Ours only: also run the scheduled evaluation ([`schedule::evaluate`]) at the end of
-    /// every period, as an EventBridge schedule of the same period would.
+    /// Ours only: also run the scheduled evaluation ([`schedule::evaluate`]) every
+    /// [`SCHEDULE_MINUTES`] (the template's `rate(5 minutes)`), at the end of the period it
+    /// falls in: every period of a 5-minute trace, every fifth of a 1-minute one.
     pub schedule: bool,
     pub keep_timeline: bool,
 }
@@ -405,7 +409,10 @@ impl Replay {
         self.raw.push(admitted);
         self.needs.push(row.map(|_| admitted));
         let mut firings = self.evaluate(period);
-        if self.opts.schedule && self.opts.variant == Variant::Ours {
+        // Periods between ticks: 1 for periods of 5 minutes or more.
+        let every = (SCHEDULE_MINUTES * 60 / self.period_secs.max(1)).max(1) as usize;
+        let ticks_now = (self.next_period + 1) % every == 0;
+        if self.opts.schedule && self.opts.variant == Variant::Ours && ticks_now {
             if let Some(firing) = self.tick(period) {
                 firings.push(firing);
             }
@@ -679,7 +686,7 @@ impl Replay {
                     if self.opts.schedule
                         && self.opts.settings.scaling_policy == ScalingPolicy::Sized
                     {
-                        ", scheduled evaluation every period"
+                        ", scheduled evaluation every 5 minutes"
                     } else {
                         ", alarms only"
                     }
