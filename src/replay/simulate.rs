@@ -411,7 +411,7 @@ impl Replay {
         let mut firings = self.evaluate(period);
         // Periods between ticks: 1 for periods of 5 minutes or more.
         let every = (SCHEDULE_MINUTES * 60 / self.period_secs.max(1)).max(1) as usize;
-        let ticks_now = (self.next_period + 1) % every == 0;
+        let ticks_now = (self.next_period + 1).is_multiple_of(every);
         if self.opts.schedule && self.opts.variant == Variant::Ours && ticks_now {
             if let Some(firing) = self.tick(period) {
                 firings.push(firing);
