@@ -42,7 +42,12 @@ EVENT=$(mktemp -t scale-up-event.XXXXXX.json)
 "$PY" - "$STREAM" "$TOPIC" >"$EVENT" <<'PY'
 import json, sys, datetime, boto3
 stream, topic = sys.argv[1], sys.argv[2]
-alarm = boto3.client("cloudwatch").describe_alarms(AlarmNames=[f"{stream}-scale-up"])["MetricAlarms"][0]
+cloudwatch = boto3.client("cloudwatch")
+# CloudWatch's side: the alarm goes to ALARM, then notifies. The handler acts only on an alarm
+# that DescribeAlarms shows in ALARM, whatever the message claims.
+cloudwatch.set_alarm_state(AlarmName=f"{stream}-scale-up", StateValue="ALARM",
+                           StateReason="demo: 5 of 5 datapoints above the threshold")
+alarm = cloudwatch.describe_alarms(AlarmNames=[f"{stream}-scale-up"])["MetricAlarms"][0]
 now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
 message = {
     "AlarmName": alarm["AlarmName"], "AlarmDescription": alarm.get("AlarmDescription"),
@@ -68,11 +73,16 @@ echo "(event written to $EVENT)"
 
 step "kinesis-autoscaler handle --event $EVENT   (the Lambda's code path)"
 "$BIN" handle --event "$EVENT"
-step "the same event delivered again: refused as stale, the stream is resharded once"
+step "the same event delivered again: the alarm was reset after the reshard, so nothing changes"
 "$BIN" handle --event "$EVENT" | "$PY" -c 'import json,sys; a=json.load(sys.stdin)["alarms"][0]; print(a["outcome"], "-", a["reason"])'
 
 step "status after the scale event: 2 shards, both alarms rewritten for s1 = 2"
 "$BIN" status
+SHARDS=$("$BIN" status "$STREAM" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["streams"][0]["shards"])')
+if [ "$SHARDS" != 2 ]; then
+  echo "demo failed: $STREAM has $SHARDS open shards, expected 2" >&2
+  exit 1
+fi
 "$PY" - "$STREAM" <<'PY'
 import sys, boto3
 for alarm in boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=sys.argv[1])["MetricAlarms"]:
