@@ -5,7 +5,7 @@ use crate::aws::paced::Paced;
 use crate::aws::{AwsClients, AwsPort};
 use crate::domain::settings::Settings;
 use crate::domain::{event, fleet_event};
-use crate::ops::scale::{Autoscaler, InvocationReport};
+use crate::ops::outcome::{Autoscaler, InvocationReport};
 use crate::ops::stream_events;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;

@@ -27,7 +27,7 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
-use kinesis_autoscaler::ops::reconcile;
+use kinesis_autoscaler::ops::fleet;
 use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
 use std::time::Instant;
 
@@ -273,7 +273,7 @@ async fn run_cell(direction: Direction, action: &'static str, fault: Fault) -> C
     if needs_reconcile {
         aws.advance(Duration::hours(1));
         let streams = [stream.to_string()];
-        match reconcile::reconcile(&aws, &settings, &streams, false, aws.now()).await {
+        match fleet::reconcile(&aws, &settings, &streams, false, aws.now()).await {
             Err(e) => failures.push(format!("reconcile failed: {e}")),
             Ok(report) if report.failed() > 0 => {
                 failures.push(format!("reconcile failed: {report:?}"))

@@ -7,7 +7,8 @@ use common::*;
 use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::{Direction, Invocation};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
-use kinesis_autoscaler::ops::reconcile::{reconcile, FixKind, StreamVerdict};
+use kinesis_autoscaler::ops::fleet::reconcile;
+use kinesis_autoscaler::ops::reconcile::{FixKind, StreamVerdict};
 
 async fn reshard_by_hand(aws: &impl AwsPort, stream: &str, to: u32) {
     aws.update_shard_count(stream, to)

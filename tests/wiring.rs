@@ -9,8 +9,9 @@ use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
 use kinesis_autoscaler::ops::scale::Outcome;
+use kinesis_autoscaler::ops::status::{self, LastReshardSource};
 use kinesis_autoscaler::ops::wiring::{
-    self, Change, LastReshardSource, Removal, StreamTagFlags, WireOptions, WiringError,
+    self, Change, Removal, StreamTagFlags, WireOptions, WiringError,
 };
 use std::collections::HashMap;
 use std::process::Command;
@@ -283,7 +284,7 @@ async fn status_reports_what_a_scale_event_changed<A: Account>(aws: A) {
         .await
         .expect("wire");
 
-    let before = wiring::stream_status(&aws, &settings, &stream, chrono::Utc::now())
+    let before = status::stream_status(&aws, &settings, &stream, chrono::Utc::now())
         .await
         .expect("status");
     assert_eq!(before.shards, 2);
@@ -292,7 +293,7 @@ async fn status_reports_what_a_scale_event_changed<A: Account>(aws: A) {
     assert_eq!(before.last_reshard, None);
     assert!(before.drift.is_empty(), "{:?}", before.drift);
     assert!(before.problems.is_empty(), "{:?}", before.problems);
-    assert!(wiring::managed_streams(&aws)
+    assert!(status::managed_streams(&aws)
         .await
         .expect("managed streams")
         .contains(&stream));
@@ -305,7 +306,7 @@ async fn status_reports_what_a_scale_event_changed<A: Account>(aws: A) {
     .await;
     assert_eq!(scaled.alarms[0].outcome, Outcome::Scaled);
 
-    let after = wiring::stream_status(&aws, &settings, &stream, chrono::Utc::now())
+    let after = status::stream_status(&aws, &settings, &stream, chrono::Utc::now())
         .await
         .expect("status");
     assert_eq!(after.shards, 4);
@@ -327,7 +328,7 @@ async fn status_reports_what_a_scale_event_changed<A: Account>(aws: A) {
     aws.update_shard_count(&stream, 8)
         .await
         .expect("UpdateShardCount");
-    let drifted = wiring::stream_status(&aws, &settings, &stream, chrono::Utc::now())
+    let drifted = status::stream_status(&aws, &settings, &stream, chrono::Utc::now())
         .await
         .expect("status");
     assert_eq!(drifted.drift.len(), 2, "{:?}", drifted.drift);

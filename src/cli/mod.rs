@@ -5,7 +5,7 @@ use crate::aws::{AwsClients, AwsOptions, AwsPort};
 use crate::domain::event;
 use crate::domain::settings::Settings;
 use crate::lambda;
-use crate::ops::scale::Autoscaler;
+use crate::ops::outcome::Autoscaler;
 use anyhow::Context as _;
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use std::io::Read;
@@ -351,7 +351,7 @@ async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     } else {
         "reconciling streams"
     });
-    let report = crate::ops::reconcile::reconcile(
+    let report = crate::ops::fleet::reconcile(
         &aws,
         &settings,
         &args.streams,

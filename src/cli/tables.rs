@@ -1,7 +1,8 @@
 //! Tables for people: columns sized to their widest cell.
 
 use crate::ops::reconcile::ReconcileReport;
-use crate::ops::wiring::{enum_name, AlarmStatus, StreamReport};
+use crate::ops::status::{AlarmStatus, StreamReport};
+use crate::ops::wiring::enum_name;
 use std::fmt::Write as _;
 
 /// Lays out rows as columns separated by two spaces, each as wide as its widest cell.

@@ -7,9 +7,9 @@ use crate::cli::tables::status_table_within;
 use crate::cli::{connect, output, AwsArgs, Ui};
 use crate::domain::settings::Settings;
 use crate::ops::fleet_wiring;
+use crate::ops::status::{managed_streams, stream_status};
 use crate::ops::wiring::{
-    managed_streams, stream_status, unwire_stream, wire_stream, StreamTagFlags, UnwireReport,
-    WireOptions, WireReport, WiringError,
+    unwire_stream, wire_stream, StreamTagFlags, UnwireReport, WireOptions, WireReport, WiringError,
 };
 use anyhow::Context as _;
 use chrono::Utc;

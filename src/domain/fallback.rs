@@ -7,26 +7,22 @@
 //! rules between variables: what AWS would refuse is replaced, what the Go Lambda would have
 //! used as given is kept (and still reported).
 
+pub use super::settings::SettingFallback;
 use super::settings::Settings;
-use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SettingFallback {
-    pub variable: &'static str,
-    /// The value as set.
-    pub value: String,
-    /// What is used instead (or the value itself, when used as given).
-    pub used: String,
-    pub why: String,
-}
+impl Settings {
+    /// The deployed function's reading: never fails (see the module doc).
+    pub fn tolerant_from_env() -> Self {
+        Self::tolerant_from_lookup(|name| std::env::var(name).ok())
+    }
 
-impl std::fmt::Display for SettingFallback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}={:?}: using {}: {}",
-            self.variable, self.value, self.used, self.why
-        )
+    /// Every variable the Go Lambda would have used is used with its meaning, anything else
+    /// falls back to its default; each case is in [`Settings::fallbacks`].
+    pub fn tolerant_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut settings = Settings::tolerant_read(lookup);
+        let repaired = repair(&mut settings);
+        settings.fallbacks.extend(repaired);
+        settings
     }
 }
 

@@ -8,7 +8,6 @@
 //!
 //! (Above 600 lines with its tests: every variable's rules, and their tests, in one place.)
 
-use super::fallback::SettingFallback;
 use std::cell::RefCell;
 
 use std::collections::HashMap;
@@ -165,6 +164,27 @@ impl Default for Settings {
     }
 }
 
+/// A variable the tolerant reading did not use as set (see `domain::fallback`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SettingFallback {
+    pub variable: &'static str,
+    /// The value as set.
+    pub value: String,
+    /// What is used instead (or the value itself, when used as given).
+    pub used: String,
+    pub why: String,
+}
+
+impl std::fmt::Display for SettingFallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}={:?}: using {}: {}",
+            self.variable, self.value, self.used, self.why
+        )
+    }
+}
+
 /// Reads one variable: unset and empty both mean "use the default" (CloudFormation passes
 /// empty strings for optional parameters). Strict: a bad value is an error. Tolerant: a bad
 /// value is recorded and replaced.
@@ -289,14 +309,9 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// The deployed function's reading: never fails (see the module doc).
-    pub fn tolerant_from_env() -> Self {
-        Self::tolerant_from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Every variable the Go Lambda would have used is used with its meaning, anything else
-    /// falls back to its default; each case is in [`Settings::fallbacks`].
-    pub fn tolerant_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    /// The tolerant reading of each variable on its own, before [`super::fallback::repair`]
+    /// applies the rules between them (`Settings::tolerant_from_lookup` does both).
+    pub(crate) fn tolerant_read(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let env = Env {
             lookup: &lookup,
             tolerant: true,
@@ -314,8 +329,8 @@ impl Settings {
             d
         });
         let mut fallbacks = env.fallbacks.into_inner();
-        fallbacks.extend(super::fallback::repair(&mut settings));
-        settings.fallbacks.extend(fallbacks);
+        fallbacks.append(&mut settings.fallbacks);
+        settings.fallbacks = fallbacks;
         settings
     }
 

@@ -15,8 +15,8 @@ use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::{tag, ScalingPolicy, Settings};
 use crate::domain::sizing::{self, Usage};
-use crate::ops::scale::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
-use crate::ops::wiring::{self, WiringError};
+use crate::ops::outcome::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
+use crate::ops::wiring::WiringError;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -119,7 +119,7 @@ impl<P: AwsPort> Autoscaler<P> {
         if self.settings.scaling_policy != ScalingPolicy::Sized {
             return Ok(Vec::new());
         }
-        let streams: Vec<String> = wiring::managed_streams(&self.aws)
+        let streams: Vec<String> = crate::ops::status::managed_streams(&self.aws)
             .await?
             .into_iter()
             .filter(|s| self.settings.manages(s))

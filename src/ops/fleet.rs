@@ -25,7 +25,7 @@ use crate::ops::reconcile::{
     self, apply, not_now, plan_stream, skipped, ConcurrencyCache, ReconcileReport, StreamReconcile,
     StreamView, GONE,
 };
-use crate::ops::wiring::{self, WiringError};
+use crate::ops::wiring::WiringError;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -147,11 +147,12 @@ pub async fn read_fleet(
     let started = Instant::now();
     let (alarms, listed, tagged) = tokio::join!(alarms, listed, tagged);
     let (alarms, listed, (stream_tags, alarm_tags)) = (alarms?, listed?, tagged?);
-    let managed: Vec<String> = wiring::managed_streams_of(alarms.values().map(|a| &a.spec))
-        .into_iter()
-        .filter(|s| settings.manages(s))
-        .filter(|s| start_after.is_none_or(|after| s.as_str() > after))
-        .collect();
+    let managed: Vec<String> =
+        crate::ops::status::managed_streams_of(alarms.values().map(|a| &a.spec))
+            .into_iter()
+            .filter(|s| settings.manages(s))
+            .filter(|s| start_after.is_none_or(|after| s.as_str() > after))
+            .collect();
     tracing::info!(
         managed = managed.len(),
         alarms = alarms.len(),
@@ -334,6 +335,35 @@ pub async fn scheduled_sweep(
             not_reached = report.not_reached,
             "reconcile stopped at its deadline; the next run continues"
         );
+    }
+    Ok(report)
+}
+
+/// Reconciles `streams`, or every managed stream when it is empty (then as
+/// [`sweep`] without a deadline: batched reads, resumable).
+pub async fn reconcile(
+    aws: &impl AwsPort,
+    settings: &Settings,
+    streams: &[String],
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<ReconcileReport, WiringError> {
+    if streams.is_empty() {
+        let options = SweepOptions {
+            dry_run,
+            now,
+            ..Default::default()
+        };
+        return sweep(aws, settings, &options).await;
+    }
+    let mut report = ReconcileReport::new(dry_run);
+    let concurrency = ConcurrencyCache::default();
+    for stream in streams {
+        let outcome =
+            reconcile::reconcile_named(aws, settings, stream, dry_run, now, &concurrency).await;
+        let outcome = outcome.unwrap_or_else(|err| reconcile::failed(stream, &err));
+        reconcile::log_stream(&outcome, dry_run);
+        report.streams.push(outcome);
     }
     Ok(report)
 }

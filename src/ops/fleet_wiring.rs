@@ -106,7 +106,7 @@ pub async fn unwire_prefix(
         }
     }
     let present: HashSet<&str> = alarms.iter().map(|a| a.spec.name.as_str()).collect();
-    let streams = wiring::managed_streams_of(alarms.iter().map(|a| &a.spec));
+    let streams = crate::ops::status::managed_streams_of(alarms.iter().map(|a| &a.spec));
     let mut reports = Vec::new();
     let mut doomed = Vec::new();
     for stream in &streams {

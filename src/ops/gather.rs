@@ -10,7 +10,7 @@ use crate::domain::event::{self, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::settings::tag;
-use crate::ops::scale::Autoscaler;
+use crate::ops::outcome::Autoscaler;
 use std::collections::HashMap;
 
 /// AWS's limit on one stream's tags.

@@ -7,7 +7,7 @@
 //! [`wiring::desired_pair`]), so a reconciled alarm is exactly what the Lambda would have
 //! written.
 //!
-//! Two ways of reading: named streams are read one by one ([`reconcile`]); the whole fleet is
+//! Two ways of reading: named streams are read one by one ([`reconcile_named`]); the whole fleet is
 //! read in pages and bulk calls ([`super::fleet`]). Both end in a [`StreamView`], which
 //! [`plan_stream`] turns into the writes, and [`apply`] makes them. Reconcile never reshards.
 
@@ -315,34 +315,6 @@ pub async fn apply(
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Reconciles `streams`, or every managed stream when it is empty (then as
-/// [`super::fleet::sweep`] without a deadline: batched reads, resumable).
-pub async fn reconcile(
-    aws: &impl AwsPort,
-    settings: &Settings,
-    streams: &[String],
-    dry_run: bool,
-    now: DateTime<Utc>,
-) -> Result<ReconcileReport, WiringError> {
-    if streams.is_empty() {
-        let options = super::fleet::SweepOptions {
-            dry_run,
-            now,
-            ..Default::default()
-        };
-        return super::fleet::sweep(aws, settings, &options).await;
-    }
-    let mut report = ReconcileReport::new(dry_run);
-    let concurrency = ConcurrencyCache::default();
-    for stream in streams {
-        let outcome = reconcile_named(aws, settings, stream, dry_run, now, &concurrency).await;
-        let outcome = outcome.unwrap_or_else(|err| failed(stream, &err));
-        log_stream(&outcome, dry_run);
-        report.streams.push(outcome);
-    }
-    Ok(report)
 }
 
 pub(crate) fn failed(stream: &str, err: &dyn std::fmt::Display) -> StreamReconcile {

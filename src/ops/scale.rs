@@ -13,121 +13,20 @@
 //! Rounds 4 and 5 are sequential per alarm because an emulator (and, for new alarms, AWS)
 //! may reset an alarm's state when it is written.
 
-use crate::aws::{AwsClients, AwsError, AwsPort, FailureKind};
+use crate::aws::{AwsError, AwsPort, FailureKind};
 use crate::domain::degraded::Degradation;
-use crate::domain::event::{AlarmNotification, Direction, EventError, Invocation};
+use crate::domain::event::{AlarmNotification, EventError, Invocation};
 use crate::domain::execution::{
     self, AlarmRewrite, ConcurrencyFallback, GatherFailure, HistoryRollback, ReshardError,
     ScaleSteps,
 };
-use crate::domain::fallback::SettingFallback;
 use crate::domain::history::ReshardHistory;
 use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
-use crate::domain::settings::{tag, Settings};
+use crate::domain::settings::tag;
 use crate::ops::evaluate;
 use crate::ops::gather::{GatherError, Gathered, InvocationContext};
-use crate::ops::reconcile::ReconcileReport;
-use serde::Serialize;
-
-/// Everything a handled alarm needs: clients, settings, and the name metrics carry.
-pub struct Autoscaler<P = AwsClients> {
-    pub aws: P,
-    pub settings: Settings,
-    pub function_name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The stream was resharded (see `errors` for follow-up steps that failed).
-    Scaled,
-    /// `DRY_RUN`: the plan was made and logged, nothing was changed.
-    DryRun,
-    /// A rule said no; the alarm was reset where that lets it fire again.
-    Refused,
-    /// Not a scaling alarm, or not in ALARM.
-    Ignored,
-    /// An AWS call or the stream's tags stopped the event.
-    Failed,
-    /// The record could not be understood; nothing was changed.
-    Invalid,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AlarmOutcome {
-    pub record: usize,
-    pub alarm: Option<String>,
-    pub stream: Option<String>,
-    pub action: Option<Direction>,
-    pub from: Option<u32>,
-    pub to: Option<u32>,
-    pub outcome: Outcome,
-    pub reason: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
-    /// Why it was refused, as a stable key (the `Reason` of the `SCALING_REFUSED` metric).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<String>,
-    /// Permissions the role lacks and what was done without them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub degraded: Vec<Degradation>,
-    /// The full decision, for dry runs and refusals.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-    /// The stream's shard count and daily budget after the event, for the per-stream metrics.
-    #[serde(skip)]
-    pub figures: StreamFigures,
-}
-
-impl AlarmOutcome {
-    pub(crate) fn new(record: usize, outcome: Outcome, reason: impl Into<String>) -> Self {
-        AlarmOutcome {
-            record,
-            alarm: None,
-            stream: None,
-            action: None,
-            from: None,
-            to: None,
-            outcome,
-            reason: reason.into(),
-            errors: Vec::new(),
-            refusal: None,
-            degraded: Vec::new(),
-            decision: None,
-            figures: StreamFigures::default(),
-        }
-    }
-
-    pub fn is_success(&self) -> bool {
-        !matches!(self.outcome, Outcome::Failed | Outcome::Invalid) && self.errors.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct InvocationReport {
-    pub dry_run: bool,
-    pub alarms: Vec<AlarmOutcome>,
-    /// What a scheduled reconcile found and fixed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reconcile: Option<ReconcileReport>,
-    /// Permissions the role lacks, each once, and what was done without them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub degraded: Vec<Degradation>,
-    /// Variables the function does not use as set (see `Settings::fallbacks`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub settings_fallbacks: Vec<SettingFallback>,
-    /// Embedded Metric Format lines to print (stdout in Lambda).
-    #[serde(skip)]
-    pub metric_lines: Vec<String>,
-}
-
-impl InvocationReport {
-    pub fn succeeded(&self) -> bool {
-        self.alarms.iter().all(AlarmOutcome::is_success)
-            && self.reconcile.as_ref().is_none_or(|r| r.failed() == 0)
-    }
-}
+pub use crate::ops::outcome::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
 
 impl<P: AwsPort> Autoscaler<P> {
     /// Handles a Lambda payload: every alarm notification in order (an SNS event may carry

@@ -10,11 +10,11 @@ use crate::domain::fleet_event::{StreamCall, StreamEvent};
 use crate::domain::metrics;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::Settings;
+use crate::ops::outcome::{Autoscaler, InvocationReport};
 use crate::ops::reconcile::{
     self, skipped, ConcurrencyCache, Fix, FixKind, ReconcileReport, StreamReconcile, StreamVerdict,
     GONE,
 };
-use crate::ops::scale::{Autoscaler, InvocationReport};
 use crate::ops::wiring::{self, Change, Removal, WireOptions, WiringError};
 use std::time::Duration;
 use tokio::time::Instant;
