@@ -9,5 +9,6 @@ pub mod fleet_wiring;
 mod gather;
 pub mod reconcile;
 pub mod scale;
+pub mod scheduled;
 pub mod stream_events;
 pub mod wiring;
