@@ -246,7 +246,7 @@ async fn bulk_decisions_are_those_of_the_per_stream_path() {
     let snapshot = fleet::read_fleet(&a.aws, &settings, None)
         .await
         .expect("read");
-    let bulk = a.evaluate_fleet(&snapshot, &HashMap::new()).await;
+    let bulk = a.evaluate_fleet(&snapshot, &HashMap::new(), None).await;
     assert_eq!(bulk.not_reached, 0);
     let bulk: HashMap<_, _> = bulk
         .streams
