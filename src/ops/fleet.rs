@@ -116,21 +116,21 @@ pub async fn read_fleet(
             }
         }
     };
-    // Streams come in name order: start at the cursor, stop past the prefix.
+    // From the cursor on, every page: AWS lists in name order, but an emulator (moto) lists in
+    // creation order, so a name past the prefix does not end the listing.
     let listed = async {
         let mut listed = HashMap::new();
         let mut after = start_after.map(str::to_string);
         loop {
             let page = aws.list_streams_page(after.as_deref()).await?;
             for stream in page.items {
-                if !stream.name.starts_with(prefix) && stream.name.as_str() > prefix {
-                    return Ok::<_, AwsError>(listed);
+                if stream.name.starts_with(prefix) {
+                    listed.insert(stream.name.clone(), stream);
                 }
-                listed.insert(stream.name.clone(), stream);
             }
             match page.next {
                 Some(last) => after = Some(last),
-                None => return Ok(listed),
+                None => return Ok::<_, AwsError>(listed),
             }
         }
     };
