@@ -22,8 +22,9 @@
 //! UPDATING window, the 24-hour reshard count and alarm state times.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
-    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource, TAGGED_ALARM, TAGGED_STREAM,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration,
+    IncomingMetric, IncomingPoint, IncomingSeries, ListedStream, Page, StreamConsumer,
+    StreamSummary, TaggedResource, TAGGED_ALARM, TAGGED_STREAM,
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
@@ -37,6 +38,9 @@ pub const FAKE_REGION: &str = "us-east-1";
 /// AWS's per-stream limit on UpdateShardCount calls in a rolling 24 hours.
 const RESHARDS_PER_DAY: usize = 10;
 const STREAM_SHARD_CAP: u32 = 10_000;
+/// GetMetricData: queries a request and datapoints a page (CloudWatch's limits).
+const METRIC_QUERIES_PER_CALL: usize = 500;
+const DATAPOINTS_PER_PAGE: usize = 100_800;
 
 /// What an injected fault does to one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -513,6 +517,36 @@ impl State {
         self.now.unwrap_or_else(Utc::now)
     }
 
+    /// A stream's stored traffic summed into periods of `period_secs` in [start, end).
+    fn incoming(
+        &self,
+        stream: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+    ) -> Vec<IncomingPoint> {
+        let period = i64::from(period_secs.max(1));
+        let mut buckets: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+        if let Some(series) = self.metrics.get(stream) {
+            for (at, (bytes, records)) in series.range(start..end) {
+                let bucket = at.timestamp().div_euclid(period) * period;
+                let sum = buckets.entry(bucket).or_default();
+                sum.0 += bytes;
+                sum.1 += records;
+            }
+        }
+        buckets
+            .into_iter()
+            .filter_map(|(secs, (bytes, records))| {
+                Some(IncomingPoint {
+                    start: DateTime::from_timestamp(secs, 0)?,
+                    bytes,
+                    records,
+                })
+            })
+            .collect()
+    }
+
     /// Completes the reshards whose UPDATING window has passed.
     fn settle(&mut self) {
         let now = self.clock();
@@ -935,26 +969,67 @@ impl AwsPort for FakeAws {
         period_secs: u32,
     ) -> AwsResult<Vec<IncomingPoint>> {
         self.call("GetMetricData", stream, |s| {
-            let period = i64::from(period_secs.max(1));
-            let mut buckets: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
-            if let Some(series) = s.metrics.get(stream) {
-                for (at, (bytes, records)) in series.range(start..end) {
-                    let bucket = at.timestamp().div_euclid(period) * period;
-                    let sum = buckets.entry(bucket).or_default();
-                    sum.0 += bytes;
-                    sum.1 += records;
+            Ok(s.incoming(stream, start, end, period_secs))
+        })
+        .await
+    }
+
+    async fn incoming_metrics_page(
+        &self,
+        streams: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+        next: Option<&str>,
+    ) -> AwsResult<Page<IncomingSeries>> {
+        let target = format!("{} streams", streams.len());
+        self.call("GetMetricData", &target, |s| {
+            if streams.len() * 2 > METRIC_QUERIES_PER_CALL {
+                return Err(refused(
+                    "GetMetricData",
+                    &target,
+                    "ValidationError",
+                    "The collection MetricDataQueries must not have a size greater than 500.",
+                ));
+            }
+            // Every datapoint of the request in query order (bytes then records of each
+            // stream), cut into pages of DATAPOINTS_PER_PAGE; the token is the offset.
+            let mut all: Vec<(usize, IncomingMetric, DateTime<Utc>, f64)> = Vec::new();
+            for (index, stream) in streams.iter().enumerate() {
+                let points = s.incoming(stream, start, end, period_secs);
+                all.extend(
+                    points
+                        .iter()
+                        .map(|p| (index, IncomingMetric::Bytes, p.start, p.bytes)),
+                );
+                all.extend(
+                    points
+                        .iter()
+                        .map(|p| (index, IncomingMetric::Records, p.start, p.records)),
+                );
+            }
+            let offset = match next {
+                Some(token) => token.parse::<usize>().map_err(|_| {
+                    refused("GetMetricData", &target, "InvalidNextToken", "bad token")
+                })?,
+                None => 0,
+            };
+            let end_at = (offset + DATAPOINTS_PER_PAGE).min(all.len());
+            let mut items: Vec<IncomingSeries> = Vec::new();
+            for (index, metric, at, value) in all.get(offset..end_at).unwrap_or_default() {
+                match items.last_mut() {
+                    Some(last) if last.stream == streams[*index] && last.metric == *metric => {
+                        last.points.push((*at, *value));
+                    }
+                    _ => items.push(IncomingSeries {
+                        stream: streams[*index].clone(),
+                        metric: *metric,
+                        points: vec![(*at, *value)],
+                    }),
                 }
             }
-            Ok(buckets
-                .into_iter()
-                .filter_map(|(secs, (bytes, records))| {
-                    Some(IncomingPoint {
-                        start: DateTime::from_timestamp(secs, 0)?,
-                        bytes,
-                        records,
-                    })
-                })
-                .collect())
+            let next = (end_at < all.len()).then(|| end_at.to_string());
+            Ok(Page { items, next })
         })
         .await
     }
@@ -1243,6 +1318,53 @@ mod tests {
         assert!(throttled.is("LimitExceededException"));
         tokio::time::advance(std::time::Duration::from_secs(1)).await;
         assert!(aws.account_headroom().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_batched_read_pages_by_datapoints_and_merges_to_the_single_stream_answer() {
+        let aws = FakeAws::new(t0());
+        let streams: Vec<String> = (0..250).map(|i| format!("s{i:03}")).collect();
+        // Two days of 5-minute periods: 250 streams x 2 metrics x 576 = 288,000 datapoints.
+        let start = t0() - Duration::days(2);
+        for (i, stream) in streams.iter().enumerate() {
+            let points: Vec<IncomingPoint> = (0..576)
+                .map(|p| IncomingPoint {
+                    start: start + Duration::minutes(5 * p),
+                    bytes: (i * 1000) as f64 + p as f64,
+                    records: p as f64,
+                })
+                .collect();
+            aws.put_incoming(stream, &points);
+        }
+        let mut series = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = aws
+                .incoming_metrics_page(&streams, start, t0(), 300, next.as_deref())
+                .await
+                .expect("answers");
+            series.extend(page.items);
+            match page.next {
+                Some(token) => next = Some(token),
+                None => break,
+            }
+        }
+        assert_eq!(aws.count("GetMetricData"), 3, "100,800 datapoints a page");
+        let merged = crate::aws::merge_incoming(series);
+        assert_eq!(merged.len(), 250);
+        for stream in [&streams[0], &streams[117], &streams[249]] {
+            let single = aws
+                .incoming_metrics(stream, start, t0(), 300)
+                .await
+                .expect("answers");
+            assert_eq!(merged[stream.as_str()], single, "{stream}");
+        }
+        let too_many: Vec<String> = (0..251).map(|i| format!("s{i}")).collect();
+        let refused = aws
+            .incoming_metrics_page(&too_many, start, t0(), 300, None)
+            .await
+            .expect_err("over 500 queries");
+        assert!(refused.is("ValidationError"));
     }
 
     #[tokio::test]

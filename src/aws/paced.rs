@@ -13,7 +13,7 @@
 
 use super::port::{
     AwsError, AwsPort, AwsResult, ExistingAlarm, FunctionConfiguration, IncomingPoint,
-    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
+    IncomingSeries, ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
 };
 use crate::domain::alarms::AlarmSpec;
 use chrono::{DateTime, Utc};
@@ -361,6 +361,22 @@ impl<P: AwsPort> AwsPort for Paced<P> {
     ) -> AwsResult<Vec<IncomingPoint>> {
         self.run("GetMetricData", || {
             self.inner.incoming_metrics(stream, start, end, period_secs)
+        })
+        .await
+    }
+
+    async fn incoming_metrics_page(
+        &self,
+        streams: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+        next: Option<&str>,
+    ) -> AwsResult<Page<IncomingSeries>> {
+        // GetMetricData's quota counts requests, whatever their queries: paced page by page.
+        self.run("GetMetricData", || {
+            self.inner
+                .incoming_metrics_page(streams, start, end, period_secs, next)
         })
         .await
     }

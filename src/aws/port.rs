@@ -84,6 +84,64 @@ pub struct IncomingPoint {
     pub records: f64,
 }
 
+/// Streams whose incoming metrics one GetMetricData reads: two queries a stream (bytes and
+/// records) and CloudWatch takes at most 500 queries a request.
+pub const METRIC_STREAMS_PER_CALL: usize = 250;
+
+/// Which of a stream's incoming metrics a series is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomingMetric {
+    /// `IncomingBytes`.
+    Bytes,
+    /// `IncomingRecords`.
+    Records,
+}
+
+/// The Sums of one metric of one stream that one page of a batched GetMetricData holds: a
+/// stream's series may run over several pages (CloudWatch caps a page's datapoints, not its
+/// queries), so pages are merged by [`merge_incoming`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingSeries {
+    pub stream: String,
+    pub metric: IncomingMetric,
+    /// (start of the period, Sum), in any order.
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// Each stream's [`IncomingPoint`]s, oldest first, from the series of every page. A period is
+/// known when either metric has a datapoint there; the other is then 0 (CloudWatch omits a
+/// Sum it has no datapoint for only when nothing arrived). A stream with no datapoint at all
+/// is absent.
+pub fn merge_incoming(
+    series: impl IntoIterator<Item = IncomingSeries>,
+) -> HashMap<String, Vec<IncomingPoint>> {
+    let mut sums: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, (f64, f64)>> =
+        HashMap::new();
+    for s in series {
+        let stream = sums.entry(s.stream).or_default();
+        for (at, value) in s.points {
+            let sum = stream.entry(at).or_default();
+            match s.metric {
+                IncomingMetric::Bytes => sum.0 = value,
+                IncomingMetric::Records => sum.1 = value,
+            }
+        }
+    }
+    sums.into_iter()
+        .map(|(stream, points)| {
+            let points = points
+                .into_iter()
+                .map(|(start, (bytes, records))| IncomingPoint {
+                    start,
+                    bytes,
+                    records,
+                })
+                .collect();
+            (stream, points)
+        })
+        .collect()
+}
+
 /// One page of a listing and the token of the next (`None` on the last page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -239,6 +297,17 @@ pub trait AwsPort: Send + Sync {
         end: DateTime<Utc>,
         period_secs: u32,
     ) -> impl Future<Output = AwsResult<Vec<IncomingPoint>>> + Send;
+    /// One page of the incoming traffic of up to [`METRIC_STREAMS_PER_CALL`] streams per
+    /// `period_secs` in [start, end) (one GetMetricData of two queries a stream); `next` is
+    /// the NextToken of the page before. Merge the pages with [`merge_incoming`].
+    fn incoming_metrics_page(
+        &self,
+        streams: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+        next: Option<&str>,
+    ) -> impl Future<Output = AwsResult<Page<IncomingSeries>>> + Send;
 
     // ---- Resource Groups Tagging
     /// One page of resources of the given types (`kinesis:stream`, `cloudwatch:alarm`) that

@@ -24,8 +24,9 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 use std::collections::{BTreeMap, HashMap};
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
-    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration,
+    IncomingMetric, IncomingPoint, IncomingSeries, ListedStream, Page, StreamConsumer,
+    StreamSummary, TaggedResource,
 };
 use std::time::Duration;
 
@@ -603,6 +604,94 @@ impl AwsPort for AwsClients {
                 })
             })
             .collect())
+    }
+
+    async fn incoming_metrics_page(
+        &self,
+        streams: &[String],
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+        period_secs: u32,
+        next: Option<&str>,
+    ) -> AwsResult<Page<IncomingSeries>> {
+        // Query ids must start with a lower-case letter: `b<i>` and `r<i>` for the i-th stream.
+        let query = |id: String, metric: &str, stream: &str| {
+            cw::MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    cw::MetricStat::builder()
+                        .metric(
+                            cw::Metric::builder()
+                                .namespace("AWS/Kinesis")
+                                .metric_name(metric)
+                                .dimensions(
+                                    cw::Dimension::builder()
+                                        .name("StreamName")
+                                        .value(stream)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .period(i32::try_from(period_secs).unwrap_or(i32::MAX))
+                        .stat("Sum")
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        };
+        let queries = streams
+            .iter()
+            .enumerate()
+            .flat_map(|(i, stream)| {
+                [
+                    query(format!("b{i}"), "IncomingBytes", stream),
+                    query(format!("r{i}"), "IncomingRecords", stream),
+                ]
+            })
+            .collect();
+        let target = format!("{} streams", streams.len());
+        let out = self
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries))
+            .start_time(SmithyDateTime::from_secs(start.timestamp()))
+            .end_time(SmithyDateTime::from_secs(end.timestamp()))
+            .scan_by(cw::ScanBy::TimestampAscending)
+            .set_next_token(next.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetMetricData", &target, e))?;
+        let items = out
+            .metric_data_results()
+            .iter()
+            .filter_map(|result| {
+                let id = result.id()?;
+                let metric = match id.get(..1)? {
+                    "b" => IncomingMetric::Bytes,
+                    "r" => IncomingMetric::Records,
+                    _ => return None,
+                };
+                let stream = streams.get(id.get(1..)?.parse::<usize>().ok()?)?;
+                let points = result
+                    .timestamps()
+                    .iter()
+                    .zip(result.values())
+                    .filter_map(|(at, value)| {
+                        Some((chrono::DateTime::from_timestamp(at.secs(), 0)?, *value))
+                    })
+                    .collect();
+                Some(IncomingSeries {
+                    stream: stream.clone(),
+                    metric,
+                    points,
+                })
+            })
+            .collect();
+        let next = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok(Page { items, next })
     }
 
     async fn tagged_resources_page(

@@ -184,6 +184,7 @@ mod tests {
             ("ERROR_METRIC_NAMESPACE", "AWS/Lambda"),
             ("PROCESSING_LAMBDAS_PER_SHARD", "-2"),
             ("SCALE_UP_EVALUATION_PERIOD", "NaN"),
+            ("RECONCILE_INTERVAL_MINS", "hourly"),
         ]);
         let d = Settings::default();
         assert_eq!(s.scale_up.threshold, d.scale_up.threshold);
@@ -192,6 +193,7 @@ mod tests {
         assert_eq!(s.metric_namespace, "KinesisAutoscaler");
         assert_eq!(s.lambdas_per_shard, 1);
         assert_eq!(s.scale_up.evaluation_periods, 5);
+        assert_eq!(s.reconcile_interval_mins, 60);
         let f = fallback(&s, "SCALE_UP_THRESHOLD");
         assert_eq!(f.value, "lots");
         assert!(f.used.contains("0.75"), "{f}");
@@ -199,7 +201,7 @@ mod tests {
             f.to_string().starts_with("SCALE_UP_THRESHOLD=\"lots\""),
             "{f}"
         );
-        assert_eq!(s.fallbacks.len(), 6, "{:?}", s.fallbacks);
+        assert_eq!(s.fallbacks.len(), 7, "{:?}", s.fallbacks);
     }
 
     #[test]

@@ -77,6 +77,28 @@ pub fn evaluate(
     }
 }
 
+/// Whether a scheduled run reconciles: a sweep cut short (its `cursor` kept) goes on at the
+/// next run; otherwise the fleet is swept again once the last complete sweep is
+/// `interval_mins` old (0: every run). A sweep never recorded, or recorded in the future (a
+/// hand-edited tag, a clock set back), is due: the sweep is the safety net, better early than
+/// never.
+pub fn sweep_due(
+    cursor: Option<&str>,
+    last_sweep: Option<DateTime<Utc>>,
+    interval_mins: u32,
+    now: DateTime<Utc>,
+) -> bool {
+    if cursor.is_some_and(|c| !c.is_empty()) {
+        return true;
+    }
+    match last_sweep {
+        Some(last) if last <= now => {
+            now - last >= chrono::Duration::minutes(i64::from(interval_mins))
+        }
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +195,24 @@ mod tests {
             eval(&observed(2), &hour_of(1.0), &s),
             Evaluation::Skip(Skip::Hold(sizing::Hold::Fits))
         );
+    }
+
+    #[test]
+    fn a_sweep_is_due_when_stale_unknown_or_under_way() {
+        let hourly = |cursor, last| sweep_due(cursor, last, 60, now());
+        let ago = |m| Some(now() - Duration::minutes(m));
+        assert!(!hourly(None, ago(5)), "recent: skipped");
+        assert!(
+            !hourly(Some(""), ago(59)),
+            "an empty cursor is no sweep under way"
+        );
+        assert!(hourly(None, ago(60)), "an hour old: due");
+        assert!(hourly(None, None), "never recorded: due");
+        assert!(hourly(Some("orders-0042"), ago(1)), "cut short: goes on");
+        assert!(
+            hourly(None, Some(now() + Duration::hours(2))),
+            "in the future: due"
+        );
+        assert!(sweep_due(None, ago(0), 0, now()), "0: every run");
     }
 }

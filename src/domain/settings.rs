@@ -99,6 +99,10 @@ pub struct Settings {
     /// With no consumer named for a stream (setting or tag), find its Lambda consumers from
     /// their event source mappings (`DISCOVER_CONSUMERS`, off by default).
     pub discover_consumers: bool,
+    /// Minutes between two full reconcile sweeps of the scheduled run
+    /// (`RECONCILE_INTERVAL_MINS`); 0: every scheduled run. The sized evaluation runs on every
+    /// scheduled run whatever this says.
+    pub reconcile_interval_mins: u32,
     /// What the tolerant reading had to use instead of a variable's value; reported with the
     /// error metric on every invocation until fixed. Always empty from the strict reading.
     pub fallbacks: Vec<SettingFallback>,
@@ -159,6 +163,7 @@ impl Default for Settings {
             target_usage: 0.7,
             sizing: crate::domain::sizing::Params::default(),
             discover_consumers: false,
+            reconcile_interval_mins: 60,
             fallbacks: Vec::new(),
         }
     }
@@ -491,6 +496,15 @@ impl Settings {
             |v: &f64| finite(v) && (0.1..=1.0).contains(v),
         )?;
 
+        // A sweep of 10,000 streams takes minutes of the account's quotas: at most weekly is
+        // still a safety net, and a longer gap is more likely a typo.
+        let reconcile_interval_mins = env.parse(
+            "RECONCILE_INTERVAL_MINS",
+            d.reconcile_interval_mins,
+            "whole minutes from 0 (every scheduled run) to 10080 (a week)",
+            |v: &u32| *v <= 7 * 24 * 60,
+        )?;
+
         let settings = Settings {
             period_mins,
             scale_up,
@@ -514,6 +528,7 @@ impl Settings {
             target_usage,
             sizing: d.sizing,
             discover_consumers,
+            reconcile_interval_mins,
             fallbacks: Vec::new(),
         };
         Ok(settings)
@@ -731,6 +746,9 @@ mod tests {
         assert_eq!(s.lambdas_per_shard, 5);
         assert!(s.dry_run);
         assert_eq!(s.throttle_retry.count, 4);
+        assert_eq!(Settings::default().reconcile_interval_mins, 60);
+        let every_run = parse(&[("RECONCILE_INTERVAL_MINS", "0")]).unwrap();
+        assert_eq!(every_run.reconcile_interval_mins, 0);
         let scoped = parse(&[("MANAGED_STREAM_PREFIX", "prod-")]).unwrap();
         assert!(scoped.manages("prod-orders") && !scoped.manages("dev-orders"));
         assert!(Settings::default().manages("anything"));
@@ -765,6 +783,8 @@ mod tests {
                 "{variable}={value}: {err}"
             );
         }
+        let err = parse(&[("RECONCILE_INTERVAL_MINS", "hourly")]).unwrap_err();
+        assert!(err.to_string().contains("RECONCILE_INTERVAL_MINS"), "{err}");
         let err = parse(&[("MAX_RESHARDS_PER_DAY", "11")]).unwrap_err();
         assert!(err.to_string().contains("MAX_RESHARDS_PER_DAY"), "{err}");
     }

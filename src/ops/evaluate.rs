@@ -3,21 +3,22 @@
 //! read (the upstream role denies GetMetricData; CloudWatch throttles), the decision falls
 //! back to doubling/halving, and the reason is logged once per process, not on every event.
 //!
-//! Also the scheduled evaluation ([`Autoscaler::evaluate_all`]): every managed stream sized
-//! by [`schedule::evaluate`] from its own history, without waiting for an alarm.
+//! Also one stream's scheduled evaluation ([`Autoscaler::evaluate_stream`]): sized by
+//! [`schedule::evaluate`] from its own history, without waiting for an alarm. The scheduled
+//! run evaluates the whole fleet from bulk reads (`scheduled.rs`) and shares [`observe`] and
+//! [`Autoscaler::evaluate_observed`] with it.
 
-use crate::aws::{AwsPort, ExistingAlarm};
+use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamSummary};
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::execution;
 use crate::domain::history::ReshardHistory;
-use crate::domain::metrics;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::{tag, ScalingPolicy, Settings};
 use crate::domain::sizing::{self, Usage};
-use crate::ops::outcome::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
-use crate::ops::wiring::WiringError;
+use crate::ops::outcome::{AlarmOutcome, Autoscaler, Outcome};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
@@ -61,16 +62,67 @@ pub async fn read_usage<P: AwsPort>(
             Some(Usage::from_sums(i64::from(period), start, end, &sums))
         }
         Err(err) => {
-            if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    stream = %stream,
-                    error = %err,
-                    "SCALING_POLICY=sized cannot read the stream's metrics (GetMetricData); deciding by doubling/halving until it can (logged once)"
-                );
-            }
+            metrics_unreadable(stream, &err);
             None
         }
     }
+}
+
+/// Logs, once per process, that the metrics cannot be read and what is done without them.
+pub(crate) fn metrics_unreadable(stream: &str, err: &AwsError) {
+    if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            stream = %stream,
+            error = %err,
+            "SCALING_POLICY=sized cannot read the stream's metrics (GetMetricData); deciding by doubling/halving until it can (logged once)"
+        );
+    }
+}
+
+/// Why an evaluation without metrics does nothing: the alarms still act, by doubling/halving.
+pub(crate) const METRICS_UNREADABLE: &str = "metrics unreadable: left to the alarms";
+
+/// What [`schedule::evaluate`] needs of one stream, from its record (however read: its own
+/// DescribeStreamSummary and ListTagsForStream, or the fleet's bulk reads), its tags and its
+/// alarm pair as it exists. A tag that cannot be read is the error.
+pub fn observe(
+    settings: &Settings,
+    stream: &str,
+    summary: &StreamSummary,
+    tags: &HashMap<String, String>,
+    alarms: &HashMap<String, ExistingAlarm>,
+    headroom: Option<u32>,
+) -> Result<Observed, String> {
+    let stream_settings = settings
+        .for_stream(stream, tags)
+        .map_err(|e| e.to_string())?;
+    let history = match tags.get(tag::RESHARD_HISTORY) {
+        Some(value) => ReshardHistory::parse(stream, value).map_err(|e| e.to_string())?,
+        None => ReshardHistory::default(),
+    };
+    let pair = AlarmPair::new(stream);
+    let kept = |direction| {
+        alarms
+            .get(&pair.name(direction))
+            .map(ExistingAlarm::kept)
+            .unwrap_or_default()
+    };
+    Ok(Observed {
+        stream: StreamState {
+            name: stream.to_string(),
+            status: summary.status,
+            mode: summary.mode,
+            open_shards: summary.open_shards,
+            settings: stream_settings,
+            history,
+        },
+        alarms: AlarmsState {
+            last_scaled: None,
+            kept_up: kept(Direction::Up),
+            kept_down: kept(Direction::Down),
+        },
+        account_headroom: headroom,
+    })
 }
 
 /// What a scheduled evaluation of one stream did.
@@ -86,69 +138,38 @@ pub struct StreamEvaluation {
     pub error: Option<String>,
 }
 
-impl<P: AwsPort> Autoscaler<P> {
-    /// The scheduled invocation's second half, after the reconcile: each reshard is reported
-    /// like an alarm action's.
-    pub(crate) async fn evaluate_scheduled(&self, report: &mut InvocationReport) {
-        let failed = match self.evaluate_all().await {
-            Ok(evaluations) => {
-                let outcomes: Vec<AlarmOutcome> =
-                    evaluations.into_iter().filter_map(|e| e.outcome).collect();
-                let failed = outcomes.iter().any(|o| !o.is_success());
-                report.alarms.extend(outcomes);
-                failed
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "scheduled evaluation failed");
-                true
-            }
-        };
-        if failed {
-            report.metric_lines.push(metrics::emf_line(
-                &self.settings.metric_namespace,
-                &self.function_name,
-                metrics::FATAL_ERROR_METRIC,
-                1.0,
-                self.aws.now(),
-            ));
-        }
-    }
-
-    /// The scheduled evaluation of every managed stream (`SCALING_POLICY=sized` only).
-    pub async fn evaluate_all(&self) -> Result<Vec<StreamEvaluation>, WiringError> {
-        if self.settings.scaling_policy != ScalingPolicy::Sized {
-            return Ok(Vec::new());
-        }
-        let streams: Vec<String> = crate::ops::status::managed_streams(&self.aws)
-            .await?
-            .into_iter()
-            .filter(|s| self.settings.manages(s))
-            .collect();
-        // One DescribeLimits per run (its quota is 1 call a second), spent down as streams grow.
-        let mut headroom = self.aws.account_headroom().await.ok();
-        let mut out = Vec::with_capacity(streams.len());
-        for stream in streams {
-            let result = self.evaluate_stream(&stream, headroom).await;
-            if let (Some(h), Some(outcome)) = (headroom.as_mut(), &result.outcome) {
-                if let (Some(from), Some(to)) = (outcome.from, outcome.to) {
-                    *h = h.saturating_sub(to.saturating_sub(from));
-                }
-            }
-            tracing::info!(stream = %stream, result = ?result.evaluation, error = ?result.error, "scheduled evaluation");
-            out.push(result);
-        }
-        Ok(out)
-    }
-
-    /// Sizes one stream from its recent load and reshards it if [`schedule::evaluate`] says so.
-    /// `headroom`: the shards the account may still open (`None`: unknown).
-    pub async fn evaluate_stream(&self, stream: &str, headroom: Option<u32>) -> StreamEvaluation {
-        let mut result = StreamEvaluation {
+impl StreamEvaluation {
+    fn new(stream: &str) -> Self {
+        StreamEvaluation {
             stream: stream.to_string(),
             evaluation: None,
             outcome: None,
             error: None,
-        };
+        }
+    }
+
+    /// A stream decided with nothing to carry out.
+    pub(crate) fn decided(stream: &str, evaluation: Evaluation) -> Self {
+        StreamEvaluation {
+            evaluation: Some(evaluation),
+            ..StreamEvaluation::new(stream)
+        }
+    }
+
+    /// A stream that could not be evaluated, and why.
+    pub(crate) fn failed(stream: &str, error: String) -> Self {
+        StreamEvaluation {
+            error: Some(error),
+            ..StreamEvaluation::new(stream)
+        }
+    }
+}
+
+impl<P: AwsPort> Autoscaler<P> {
+    /// Sizes one stream from its recent load and reshards it if [`schedule::evaluate`] says so,
+    /// reading it on its own (DescribeStreamSummary, ListTagsForStream, DescribeAlarms,
+    /// GetMetricData). `headroom`: the shards the account may still open (`None`: unknown).
+    pub async fn evaluate_stream(&self, stream: &str, headroom: Option<u32>) -> StreamEvaluation {
         let now = self.aws.now();
         let pair = AlarmPair::new(stream);
         let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
@@ -164,51 +185,34 @@ impl<P: AwsPort> Autoscaler<P> {
                 tags.map_err(|e| e.to_string())?,
                 alarms.map_err(|e| e.to_string())?,
             );
-            let settings = self
-                .settings
-                .for_stream(stream, &tags)
-                .map_err(|e| e.to_string())?;
-            let history = match tags.get(tag::RESHARD_HISTORY) {
-                Some(value) => ReshardHistory::parse(stream, value).map_err(|e| e.to_string())?,
-                None => ReshardHistory::default(),
-            };
-            Ok((summary, settings, history, alarms))
+            let observed = observe(&self.settings, stream, &summary, &tags, &alarms, headroom)?;
+            Ok((observed, alarms))
         })();
-        let (summary, stream_settings, history, alarms) = match gathered {
+        let (observed, alarms) = match gathered {
             Ok(g) => g,
-            Err(err) => {
-                result.error = Some(err);
-                return result;
-            }
+            Err(err) => return StreamEvaluation::failed(stream, err),
         };
         let Some(usage) = usage else {
-            // Logged once by read_usage; the alarms still act, by doubling/halving.
-            result.error = Some("metrics unreadable: left to the alarms".into());
-            return result;
+            // Logged once by read_usage.
+            return StreamEvaluation::failed(stream, METRICS_UNREADABLE.into());
         };
-        let kept = |name: &String| {
-            alarms
-                .get(name)
-                .map(ExistingAlarm::kept)
-                .unwrap_or_default()
-        };
-        let observed = Observed {
-            stream: StreamState {
-                name: stream.to_string(),
-                status: summary.status,
-                mode: summary.mode,
-                open_shards: summary.open_shards,
-                settings: stream_settings,
-                history: history.clone(),
-            },
-            alarms: AlarmsState {
-                last_scaled: None,
-                kept_up: kept(&names[0]),
-                kept_down: kept(&names[1]),
-            },
-            account_headroom: headroom,
-        };
-        let evaluation = schedule::evaluate(&pair, &observed, &usage, &self.settings, now);
+        self.evaluate_observed(&observed, &alarms, &usage, now)
+            .await
+    }
+
+    /// Evaluates a stream as observed and carries out the reshard it calls for (a dry run
+    /// only reports it). `alarms`: at least the stream's pair, for their ARNs.
+    pub(crate) async fn evaluate_observed(
+        &self,
+        observed: &Observed,
+        alarms: &HashMap<String, ExistingAlarm>,
+        usage: &Usage<'_>,
+        now: DateTime<Utc>,
+    ) -> StreamEvaluation {
+        let stream = observed.stream.name.as_str();
+        let pair = AlarmPair::new(stream);
+        let mut result = StreamEvaluation::new(stream);
+        let evaluation = schedule::evaluate(&pair, observed, usage, &self.settings, now);
         if let Evaluation::Scale { plan, .. } = &evaluation {
             let mut outcome = AlarmOutcome::new(0, Outcome::DryRun, "scheduled evaluation");
             outcome.stream = Some(stream.to_string());
@@ -229,8 +233,14 @@ impl<P: AwsPort> Autoscaler<P> {
                 };
                 let steps =
                     execution::scale_steps(plan, |name| alarms.get(name).map(|a| a.arn.clone()));
-                self.scale(&trigger, plan, &steps, &history, &mut outcome)
-                    .await;
+                self.scale(
+                    &trigger,
+                    plan,
+                    &steps,
+                    &observed.stream.history,
+                    &mut outcome,
+                )
+                .await;
             }
             result.outcome = Some(outcome);
         }

@@ -17,9 +17,15 @@
 //! stream is started less than [`DEADLINE_MARGIN`] before it; the report then names the last
 //! stream done, and the scheduled run keeps it in a tag of its own function
 //! ([`CURSOR_TAG`]) so that the next run continues after it instead of starting over.
+//!
+//! The scheduled run sweeps only when [`schedule::sweep_due`] says so (a sweep under way, or
+//! the last complete one, kept in [`LAST_SWEEP_TAG`], older than `RECONCILE_INTERVAL_MINS`),
+//! and each of its slices stops starting streams [`SWEEP_SLICE`] into the run, so that the
+//! run, the sized evaluation after it included, is over before the next 5-minute tick.
 
 use crate::aws::{AwsError, AwsPort, ExistingAlarm, ListedStream, TAGGED_ALARM, TAGGED_STREAM};
 use crate::domain::event::{AlarmPair, Direction};
+use crate::domain::schedule;
 use crate::domain::settings::Settings;
 use crate::ops::reconcile::{
     self, apply, not_now, plan_stream, skipped, ConcurrencyCache, ReconcileReport, StreamReconcile,
@@ -35,6 +41,15 @@ use tokio::time::Instant;
 /// The tag of the autoscaler's own function that holds the last stream a cut-short scheduled
 /// reconcile finished (empty once a run got through).
 pub const CURSOR_TAG: &str = "AutoscalerReconcileCursor";
+
+/// The tag of the autoscaler's own function that holds when the last complete scheduled
+/// sweep ended (RFC 3339).
+pub const LAST_SWEEP_TAG: &str = "AutoscalerReconcileSweptAt";
+
+/// A scheduled sweep starts no stream later than this after the run began (bulk reads
+/// included): 10,000 streams' sweep (6 to 8 minutes) is spread over a few runs by the cursor
+/// instead of making one run outlast the 5-minute schedule.
+pub const SWEEP_SLICE: Duration = Duration::from_secs(150);
 
 /// No stream is started later than this before the deadline: the streams in hand finish
 /// (16 drifted streams' 32 PutMetricAlarm at 1.5 a second take 21 s) and the cursor is
@@ -101,21 +116,21 @@ pub async fn read_fleet(
             }
         }
     };
-    // Streams come in name order: start at the cursor, stop past the prefix.
+    // From the cursor on, every page: AWS lists in name order, but an emulator (moto) lists in
+    // creation order, so a name past the prefix does not end the listing.
     let listed = async {
         let mut listed = HashMap::new();
         let mut after = start_after.map(str::to_string);
         loop {
             let page = aws.list_streams_page(after.as_deref()).await?;
             for stream in page.items {
-                if !stream.name.starts_with(prefix) && stream.name.as_str() > prefix {
-                    return Ok::<_, AwsError>(listed);
+                if stream.name.starts_with(prefix) {
+                    listed.insert(stream.name.clone(), stream);
                 }
-                listed.insert(stream.name.clone(), stream);
             }
             match page.next {
                 Some(last) => after = Some(last),
-                None => return Ok(listed),
+                None => return Ok::<_, AwsError>(listed),
             }
         }
     };
@@ -195,12 +210,21 @@ pub async fn sweep_snapshot(
             .is_some_and(|deadline| Instant::now() + DEADLINE_MARGIN >= deadline)
     };
     let concurrency = &concurrency;
+    // A snapshot of the whole fleet (the scheduled run's, shared with its evaluation) is
+    // swept from the cursor on.
+    let streams: Vec<&String> = snapshot
+        .managed
+        .iter()
+        .filter(|s| options.start_after.as_ref().is_none_or(|after| *s > after))
+        .collect();
     // Streams start in name order, several at a time, and finish in any order: a stream
     // waiting on a paced write does not hold up the reads of the next ones. Those past the
     // deadline do not start, and since starts are in order they are the last ones.
-    let mut outcomes: Vec<(usize, Option<StreamReconcile>)> =
-        futures_util::stream::iter(snapshot.managed.iter().enumerate().map(
-            |(index, stream)| async move {
+    let mut outcomes: Vec<(usize, Option<StreamReconcile>)> = futures_util::stream::iter(
+        streams
+            .iter()
+            .enumerate()
+            .map(|(index, stream)| async move {
                 if too_late() {
                     return (index, None);
                 }
@@ -210,11 +234,11 @@ pub async fn sweep_snapshot(
                         .unwrap_or_else(|err| reconcile::failed(stream, &err));
                 reconcile::log_stream(&outcome, options.dry_run);
                 (index, Some(outcome))
-            },
-        ))
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
+            }),
+    )
+    .buffer_unordered(options.concurrency.max(1))
+    .collect()
+    .await;
     outcomes.sort_by_key(|(index, _)| *index);
     let outcomes: Vec<Option<StreamReconcile>> = outcomes.into_iter().map(|(_, o)| o).collect();
 
@@ -223,7 +247,7 @@ pub async fn sweep_snapshot(
     if let Some(index) = first_missed {
         report.resume_after = match index {
             0 => options.start_after.clone(),
-            i => Some(snapshot.managed[i - 1].clone()),
+            i => Some(streams[i - 1].to_string()),
         };
     }
     report.not_reached = outcomes.iter().filter(|o| o.is_none()).count();
@@ -294,49 +318,84 @@ async fn reconcile_listed(
     Ok(reconcile::verdict(stream, shards, fixes))
 }
 
-/// The Lambda's scheduled reconcile: continues after the cursor kept in the function's
-/// [`CURSOR_TAG`], uses half of each API quota (the rest is for scale events), stops before
-/// the invocation's deadline and keeps where it stopped for the next run.
+/// What the function's own tags say of the scheduled sweep.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SweepState {
+    /// The last stream a cut-short sweep finished ([`CURSOR_TAG`]).
+    pub cursor: Option<String>,
+    /// When the last complete sweep ended ([`LAST_SWEEP_TAG`]).
+    pub last_sweep: Option<DateTime<Utc>>,
+}
+
+impl SweepState {
+    /// Whether this run sweeps (see [`schedule::sweep_due`]).
+    pub fn due(&self, settings: &Settings, now: DateTime<Utc>) -> bool {
+        schedule::sweep_due(
+            self.cursor.as_deref(),
+            self.last_sweep,
+            settings.reconcile_interval_mins,
+            now,
+        )
+    }
+}
+
+/// Reads the sweep's state from the function's tags (one GetFunction). Unreadable: no
+/// cursor and no last sweep, so the run sweeps from the first stream.
+pub async fn sweep_state(aws: &impl AwsPort, function: &str) -> SweepState {
+    match aws.function_tags(function).await {
+        Ok(tags) => SweepState {
+            cursor: tags.get(CURSOR_TAG).filter(|c| !c.is_empty()).cloned(),
+            last_sweep: tags.get(LAST_SWEEP_TAG).and_then(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            }),
+        },
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the reconcile cursor; sweeping from the first stream");
+            SweepState::default()
+        }
+    }
+}
+
+/// The Lambda's scheduled reconcile, on a snapshot of the whole fleet: continues after the
+/// cursor, stops at `deadline` (the run's slice or the invocation's, the earlier) and keeps
+/// where it stopped for the next run; a sweep that gets through records its time.
 pub async fn scheduled_sweep(
     aws: &impl AwsPort,
     settings: &Settings,
     function: &str,
-    dry_run: bool,
-    now: DateTime<Utc>,
-) -> Result<ReconcileReport, WiringError> {
-    let cursor = match aws.function_tags(function).await {
-        Ok(tags) => tags.get(CURSOR_TAG).filter(|c| !c.is_empty()).cloned(),
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot read the reconcile cursor; starting from the first stream");
-            None
-        }
-    };
+    snapshot: &FleetSnapshot,
+    state: &SweepState,
+    options: &SweepOptions,
+) -> ReconcileReport {
     let options = SweepOptions {
-        dry_run,
-        now,
-        start_after: cursor.clone(),
-        deadline: aws.deadline(),
-        concurrency: DEFAULT_CONCURRENCY,
+        start_after: state.cursor.clone(),
+        ..options.clone()
     };
-    aws.set_pacing_share(crate::aws::paced::RECONCILE_SHARE);
-    let report = sweep(aws, settings, &options).await;
-    aws.set_pacing_share(1.0);
-    let report = report?;
-    // The cursor is the sweep's own progress, not a change to a stream: kept in dry runs too.
+    let report = sweep_snapshot(aws, settings, snapshot, &options).await;
+    // The cursor and the time are the sweep's own progress, not a change to a stream: kept
+    // in dry runs too.
     let next = report.resume_after.clone().unwrap_or_default();
-    if next != cursor.clone().unwrap_or_default() {
+    if next != state.cursor.clone().unwrap_or_default() {
         if let Err(err) = aws.tag_function(function, CURSOR_TAG, &next).await {
             tracing::warn!(error = %err, cursor = next, "cannot keep the reconcile cursor; the next run starts over");
         }
     }
-    if let Some(after) = &report.resume_after {
-        tracing::info!(
+    match &report.resume_after {
+        Some(after) => tracing::info!(
             resume_after = after,
             not_reached = report.not_reached,
             "reconcile stopped at its deadline; the next run continues"
-        );
+        ),
+        None => {
+            let at = aws.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            if let Err(err) = aws.tag_function(function, LAST_SWEEP_TAG, &at).await {
+                tracing::warn!(error = %err, "cannot record the sweep's time; the next run sweeps again");
+            }
+        }
     }
-    Ok(report)
+    report
 }
 
 /// Reconciles `streams`, or every managed stream when it is empty (then as

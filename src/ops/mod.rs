@@ -10,6 +10,7 @@ mod gather;
 pub mod outcome;
 pub mod reconcile;
 pub mod scale;
+pub mod scheduled;
 pub mod status;
 pub mod stream_events;
 pub mod wiring;

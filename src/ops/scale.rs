@@ -21,7 +21,7 @@ use crate::domain::execution::{
     ScaleSteps,
 };
 use crate::domain::history::ReshardHistory;
-use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
+use crate::domain::metrics::{self, StreamFigures};
 use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
 use crate::domain::settings::tag;
 use crate::ops::evaluate;
@@ -44,8 +44,8 @@ impl<P: AwsPort> Autoscaler<P> {
         let records = match invocation {
             Invocation::Alarms(records) => records,
             Invocation::Scheduled => {
-                self.reconcile_all(&mut report).await;
-                self.evaluate_scheduled(&mut report).await;
+                // The reconcile sweep when due, then the sized evaluation (`scheduled.rs`).
+                self.scheduled_run(&mut report).await;
                 return report;
             }
         };
@@ -422,60 +422,6 @@ impl<P: AwsPort> Autoscaler<P> {
             tag_call
         );
         vec![written, state, tagged]
-    }
-
-    /// The scheduled run: every managed stream, fixes counted in `DRIFT_FIXED`.
-    async fn reconcile_all(&self, report: &mut InvocationReport) {
-        let metric = |name: &str, value: usize| {
-            metrics::emf_line(
-                &self.settings.metric_namespace,
-                &self.function_name,
-                name,
-                value as f64,
-                self.aws.now(),
-            )
-        };
-        match crate::ops::fleet::scheduled_sweep(
-            &self.aws,
-            &self.settings,
-            &self.function_name,
-            self.settings.dry_run,
-            self.aws.now(),
-        )
-        .await
-        {
-            Ok(result) => {
-                report
-                    .metric_lines
-                    .push(metric(metrics::DRIFT_FIXED_METRIC, result.fixes()));
-                if result.failed() > 0 {
-                    report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
-                }
-                // Each stream's shard count, so the dashboard's lines go on between events.
-                for stream in &result.streams {
-                    let figures = StreamFigures {
-                        shard_count: stream.shards,
-                        reshards_left: None,
-                    };
-                    report.metric_lines.extend(metrics::stream_emf_line(
-                        &self.settings.metric_namespace,
-                        &self.function_name,
-                        &stream.stream,
-                        &figures,
-                        self.aws.now(),
-                    ));
-                }
-                report.reconcile = Some(result);
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "reconcile failed");
-                let mut outcome =
-                    AlarmOutcome::new(0, Outcome::Failed, format!("reconcile failed: {err}"));
-                outcome.errors.push(err.to_string());
-                report.alarms.push(outcome);
-                report.metric_lines.push(metric(FATAL_ERROR_METRIC, 1));
-            }
-        }
     }
 
     /// After an ambiguous `UpdateShardCount` failure: does the stream show our reshard?
