@@ -34,8 +34,8 @@ use crate::ops::evaluate::{self, observe, StreamEvaluation, METRICS_UNREADABLE};
 use crate::ops::fleet::{
     self, FleetSnapshot, SweepOptions, DEADLINE_MARGIN, DEFAULT_CONCURRENCY, SWEEP_SLICE,
 };
-use crate::ops::reconcile::{not_now, ReconcileReport, GONE};
 use crate::ops::outcome::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
+use crate::ops::reconcile::{not_now, ReconcileReport, GONE};
 use crate::ops::wiring::WiringError;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
