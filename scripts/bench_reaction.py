@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +93,27 @@ def create_stream(endpoint, name, shards):
             return
         time.sleep(0.05)
     raise RuntimeError(f"stream {name} did not become ACTIVE")
+
+
+def fire_alarm(endpoint, alarm):
+    """CloudWatch's side of an event, straight to moto (not timed, not through the proxy):
+    the alarm goes to ALARM before it notifies, and the handler acts only on a confirmed one."""
+    body = urllib.parse.urlencode({
+        "Action": "SetAlarmState", "Version": "2010-08-01", "AlarmName": alarm,
+        "StateValue": "ALARM", "StateReason": "bench: threshold crossed",
+    }).encode()
+    request = urllib.request.Request(
+        endpoint.rstrip("/") + "/", data=body, method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": (
+                f"AWS4-HMAC-SHA256 Credential=testing/20261123/{REGION}/monitoring/aws4_request, "
+                "SignedHeaders=host, Signature=0"
+            ),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
 
 
 def open_shards(endpoint, name):
@@ -238,6 +260,7 @@ def bench_latency(args, binary, moto_env):
     try:
         for direction, stream in plan:
             alarm = f"{stream}-scale-{direction}"
+            fire_alarm(moto_env["AWS_ENDPOINT_URL"], alarm)
             proxy.configure(args.latency_ms)  # also clears the log
             start, wall, code, maxrss, stdout = run_handle(binary, proxied_env, alarm_event(alarm, stream))
             calls = proxy.log()
@@ -394,6 +417,7 @@ def bench_invocation_rss(binary, moto_env, runtime):
     stream = f"bench-{os.getpid()}-rss"
     create_stream(endpoint, stream, 4)
     wire(binary, moto_env, [stream])
+    fire_alarm(endpoint, f"{stream}-scale-up")
     runtime.reset()
     runtime.events.append(("bench-request-1", alarm_event(f"{stream}-scale-up", stream)))
     process = subprocess.Popen([binary], env=lambda_env(moto_env, runtime), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

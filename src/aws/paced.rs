@@ -63,11 +63,22 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 struct Slot {
     per_second: f64,
     interval: Duration,
+    /// How far ahead of its even spacing a call may go: AWS's quotas are token buckets holding
+    /// one second of calls, so a burst of that many (e.g. one event's two PutMetricAlarm)
+    /// need not be spaced out; only the sustained rate is held to the share.
+    burst_tolerance: Duration,
+    /// The theoretical arrival time of the next call (the generic cell rate algorithm).
     next: Option<Instant>,
 }
 
 fn interval(per_second: f64, share: f64) -> Duration {
     Duration::from_secs_f64(1.0 / (per_second * share).max(0.01))
+}
+
+/// A bucket of one second of calls at the share's rate, at least one call.
+fn burst_tolerance(per_second: f64, share: f64) -> Duration {
+    let burst = (per_second * share).floor().max(1.0);
+    interval(per_second, share).mul_f64(burst - 1.0)
 }
 
 /// Counts for a run's report and the benchmark.
@@ -130,6 +141,7 @@ impl<P: AwsPort> Paced<P> {
                     Mutex::new(Slot {
                         per_second: *per_second,
                         interval: interval(*per_second, share),
+                        burst_tolerance: burst_tolerance(*per_second, share),
                         next: None,
                     }),
                 )
@@ -160,9 +172,14 @@ impl<P: AwsPort> Paced<P> {
         let at = {
             let mut slot = lock(slot);
             let now = Instant::now();
-            let at = slot.next.map_or(now, |next| next.max(now));
-            slot.next = Some(at + slot.interval);
-            at
+            let due = slot.next.map_or(now, |next| next.max(now));
+            slot.next = Some(due + slot.interval);
+            // Early by up to the burst tolerance, never before now.
+            if due > now + slot.burst_tolerance {
+                due - slot.burst_tolerance
+            } else {
+                now
+            }
         };
         tokio::time::sleep_until(at).await;
     }
@@ -237,6 +254,7 @@ impl<P: AwsPort> AwsPort for Paced<P> {
         for slot in self.slots.values() {
             let mut slot = lock(slot);
             slot.interval = interval(slot.per_second, share);
+            slot.burst_tolerance = burst_tolerance(slot.per_second, share);
         }
     }
 
@@ -468,8 +486,21 @@ mod tests {
         for _ in 0..11 {
             paced.stream_tags("s").await.expect("paced under the quota");
         }
-        // 2.5 a second: the 11th call starts 4 s after the first.
-        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        // 2.5 a second after a burst of 2 (a second's worth, rounded down): the 11th call
+        // starts 9 x 0.4 s after the first.
+        assert_eq!(start.elapsed(), Duration::from_millis(3600));
+        assert!(paced.stats().throttled.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_events_calls_go_out_together_within_the_bucket() {
+        let fake = FakeAws::new(t0()).with_quota("ListTagsForStream", 5.0);
+        fake.create_stream("s", 1);
+        let paced = Paced::new(fake, 1.0);
+        let start = Instant::now();
+        let (a, b) = tokio::join!(paced.stream_tags("s"), paced.stream_tags("s"));
+        a.and(b).expect("within the bucket");
+        assert_eq!(start.elapsed(), Duration::ZERO, "not spaced out");
         assert!(paced.stats().throttled.is_empty());
     }
 
