@@ -36,10 +36,15 @@ fn modules() -> BTreeMap<String, String> {
             }
             let source = std::fs::read_to_string(&path).expect("a readable source file");
             // Tests and comments (doc links) are not dependencies of the module.
-            let code = source
-                .split("#[cfg(test)]\nmod tests")
-                .next()
-                .unwrap_or_default()
+            let tests_at = [
+                "#[cfg(test)]\nmod tests",
+                "#[cfg(test)]\npub(crate) mod tests",
+            ]
+            .iter()
+            .filter_map(|marker| source.find(marker))
+            .min()
+            .unwrap_or(source.len());
+            let code = source[..tests_at]
                 .lines()
                 .map(|line| line.split("//").next().unwrap_or_default())
                 .collect::<Vec<_>>()

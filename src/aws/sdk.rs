@@ -535,30 +535,7 @@ impl AwsPort for AwsClients {
         end: chrono::DateTime<chrono::Utc>,
         period_secs: u32,
     ) -> AwsResult<Vec<IncomingPoint>> {
-        let query = |id: &str, metric: &str| {
-            cw::MetricDataQuery::builder()
-                .id(id)
-                .metric_stat(
-                    cw::MetricStat::builder()
-                        .metric(
-                            cw::Metric::builder()
-                                .namespace("AWS/Kinesis")
-                                .metric_name(metric)
-                                .dimensions(
-                                    cw::Dimension::builder()
-                                        .name("StreamName")
-                                        .value(stream)
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .period(i32::try_from(period_secs).unwrap_or(i32::MAX))
-                        .stat("Sum")
-                        .build(),
-                )
-                .return_data(true)
-                .build()
-        };
+        let query = |id: &str, metric: &str| sum_query(id, metric, stream, period_secs);
         let mut bytes: BTreeMap<i64, f64> = BTreeMap::new();
         let mut records: BTreeMap<i64, f64> = BTreeMap::new();
         let mut token: Option<String> = None;
@@ -615,30 +592,8 @@ impl AwsPort for AwsClients {
         next: Option<&str>,
     ) -> AwsResult<Page<IncomingSeries>> {
         // Query ids must start with a lower-case letter: `b<i>` and `r<i>` for the i-th stream.
-        let query = |id: String, metric: &str, stream: &str| {
-            cw::MetricDataQuery::builder()
-                .id(id)
-                .metric_stat(
-                    cw::MetricStat::builder()
-                        .metric(
-                            cw::Metric::builder()
-                                .namespace("AWS/Kinesis")
-                                .metric_name(metric)
-                                .dimensions(
-                                    cw::Dimension::builder()
-                                        .name("StreamName")
-                                        .value(stream)
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .period(i32::try_from(period_secs).unwrap_or(i32::MAX))
-                        .stat("Sum")
-                        .build(),
-                )
-                .return_data(true)
-                .build()
-        };
+        let query =
+            |id: String, metric: &str, stream: &str| sum_query(&id, metric, stream, period_secs);
         let queries = streams
             .iter()
             .enumerate()
@@ -1063,6 +1018,32 @@ fn cw_tags(tags: &[(String, String)]) -> Vec<cw::Tag> {
     tags.iter()
         .map(|(k, v)| cw::Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// A GetMetricData query for the `Sum` of one of a stream's `AWS/Kinesis` metrics.
+fn sum_query(id: &str, metric: &str, stream: &str, period_secs: u32) -> cw::MetricDataQuery {
+    cw::MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            cw::MetricStat::builder()
+                .metric(
+                    cw::Metric::builder()
+                        .namespace("AWS/Kinesis")
+                        .metric_name(metric)
+                        .dimensions(
+                            cw::Dimension::builder()
+                                .name("StreamName")
+                                .value(stream)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .period(i32::try_from(period_secs).unwrap_or(i32::MAX))
+                .stat("Sum")
+                .build(),
+        )
+        .return_data(true)
+        .build()
 }
 
 #[cfg(test)]

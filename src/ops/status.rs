@@ -237,26 +237,7 @@ pub async fn stream_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::alarms::{self, KeptFields};
-
-    fn spec(name: &str, stream: &str) -> AlarmSpec {
-        let pair = AlarmPair::new(stream);
-        let mut spec = alarms::build(
-            Direction::Up,
-            &Settings::default(),
-            &AlarmTarget {
-                pair: &pair,
-                stream,
-                shards: 2,
-                min_shards: 1,
-                max_shards: 10,
-            },
-            Some("arn:topic"),
-            &KeptFields::default(),
-        );
-        spec.name = name.to_string();
-        spec
-    }
+    use crate::ops::wiring::tests::spec;
 
     #[test]
     fn managed_streams_need_a_matching_dimension() {

@@ -530,10 +530,11 @@ pub async fn unwire_stream(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn spec(name: &str, stream: &str) -> AlarmSpec {
+    /// A scale-up alarm named `name` on `stream`'s metrics (also used by `status`'s tests).
+    pub(crate) fn spec(name: &str, stream: &str) -> AlarmSpec {
         let pair = AlarmPair::new(stream);
         let mut spec = alarms::build(
             Direction::Up,
