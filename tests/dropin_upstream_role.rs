@@ -8,17 +8,15 @@ mod common;
 mod dropin_support;
 
 use chrono::{DateTime, Utc};
+use common::unique;
 use dropin_support::*;
 use kinesis_autoscaler::aws::{AwsClients, AwsPort};
-use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::degraded::UPSTREAM_ROLE_ACTIONS;
-use kinesis_autoscaler::domain::event::AlarmPair;
 use kinesis_autoscaler::domain::metrics::{FATAL_ERROR_METRIC, REFUSED_METRIC, RESHARDS_METRIC};
 use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 fn moto() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
@@ -77,50 +75,11 @@ async fn admin() -> AwsClients {
     .await
 }
 
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 /// A stream of `shards` with its alarm pair wired for that count, publishing to the topic.
 async fn wired_stream(aws: &AwsClients, prefix: &str, shards: u32) -> String {
     let stream = unique(prefix);
-    aws.kinesis
-        .create_stream()
-        .stream_name(&stream)
-        .shard_count(shards as i32)
-        .send()
-        .await
-        .expect("CreateStream");
-    let pair = AlarmPair::new(&stream);
-    let target = AlarmTarget {
-        pair: &pair,
-        stream: &stream,
-        shards,
-        min_shards: 1,
-        max_shards: 10_000,
-    };
-    let specs = alarms::build_pair(
-        &Settings::default(),
-        &target,
-        Some(&topic_arn()),
-        &KeptFields::default(),
-        &KeptFields::default(),
-    );
-    for (spec, action, partner) in [
-        (&specs.scale_up, "Up", &specs.scale_down.name),
-        (&specs.scale_down, "Down", &specs.scale_up.name),
-    ] {
-        let tags = [
-            ("ScaleAction".to_string(), action.to_string()),
-            ("ComplimentaryAlarm".to_string(), partner.clone()),
-        ];
-        aws.put_alarm(spec, &tags).await.expect("PutMetricAlarm");
-    }
+    common::create_stream(aws, &stream, shards).await;
+    common::wire(aws, &Settings::default(), &stream, shards).await;
     stream
 }
 
