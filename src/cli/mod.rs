@@ -15,6 +15,7 @@ use std::process::ExitCode;
 pub mod doctor;
 pub mod errors;
 pub mod output;
+pub mod report;
 pub mod sim;
 pub mod tables;
 pub mod trace;
@@ -152,6 +153,7 @@ enum Command {
     },
     CheckConfig(doctor::CheckConfigArgs),
     Doctor(doctor::DoctorArgs),
+    Report(report::ReportArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -179,6 +181,7 @@ impl Command {
             Command::Simulate(args) => Some(args.aws()),
             Command::Trace(command) => Some(command.aws()),
             Command::Doctor(args) => Some(&args.aws),
+            Command::Report(args) => Some(args.aws()),
             Command::BenchPolicy(_) | Command::Completions { .. } | Command::CheckConfig(_) => None,
         }
     }
@@ -296,6 +299,7 @@ async fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig(args) => doctor::check_config(args),
         Command::Doctor(args) => doctor::doctor(args).await,
+        Command::Report(args) => report::run(args).await,
     }
 }
 

@@ -296,11 +296,10 @@ fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
     };
     let ours = run(Variant::Ours)?.summary;
     let upstream = run(Variant::Upstream)?.summary;
-    let hours = ours.periods as f64 * ours.period_secs as f64 / 3600.0;
-    if hours <= 0.0 {
+    if ours.hours() <= 0.0 {
         return Ok(String::new());
     }
-    let month = |usd: f64| usd * 30.0 * 24.0 / hours;
+    let month = |usd: f64| ours.per_30_days(usd);
     let line = |label: &str, s: &simulate::Summary| {
         format!(
             "  {label:<20} {:>11}  ({:.3}% of records throttled, {} reshards)\n",

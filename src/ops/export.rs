@@ -153,6 +153,46 @@ pub fn window(
     })
 }
 
+impl Window {
+    /// Periods from start to end.
+    pub fn periods(&self) -> u64 {
+        let secs = (self.end - self.start).num_seconds() / self.resolution.period_secs();
+        u64::try_from(secs).unwrap_or_default()
+    }
+}
+
+/// The trace of a stream's datapoints in `window`: only those inside it and on its grid
+/// (anything else would shift periods), oldest first, one a period; `None` without any. The
+/// single-stream export and the account report both read traces this way.
+pub fn trace_in(
+    window: &Window,
+    points: impl IntoIterator<Item = IncomingPoint>,
+) -> Result<Option<Trace>, TraceError> {
+    let period_secs = window.resolution.period_secs();
+    let mut points: Vec<IncomingPoint> = points
+        .into_iter()
+        .filter(|p| {
+            p.start >= window.start
+                && p.start < window.end
+                && p.start.timestamp() % period_secs == 0
+        })
+        .collect();
+    points.sort_by_key(|p| p.start);
+    points.dedup_by_key(|p| p.start);
+    if points.is_empty() {
+        return Ok(None);
+    }
+    let rows = points
+        .into_iter()
+        .map(|p| Row {
+            timestamp: p.start,
+            incoming_bytes: p.bytes,
+            incoming_records: p.records,
+        })
+        .collect();
+    Ok(Some(trace::from_rows(rows)?))
+}
+
 /// An exported trace and what a reader must know about it.
 #[derive(Debug, Clone)]
 pub struct Export {
@@ -240,28 +280,15 @@ pub async fn export(
         progress(done, total);
         from = to;
     }
-    points.sort_by_key(|p| p.start);
-    points.dedup_by_key(|p| p.start);
-    if points.is_empty() {
+    let Some(trace) = trace_in(&window, points)? else {
         return Err(ExportError::NoData {
             stream: stream.to_string(),
             start: stamp(window.start),
             end: stamp(window.end),
         });
-    }
-    let periods =
-        u64::try_from((window.end - window.start).num_seconds() / period_secs).unwrap_or_default();
-    let present = points.len() as u64;
-    let trace = trace::from_rows(
-        points
-            .into_iter()
-            .map(|p| Row {
-                timestamp: p.start,
-                incoming_bytes: p.bytes,
-                incoming_records: p.records,
-            })
-            .collect(),
-    )?;
+    };
+    let periods = window.periods();
+    let present = trace.rows.len() as u64;
     Ok(Export {
         stream: stream.to_string(),
         window,

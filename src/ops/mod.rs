@@ -9,6 +9,7 @@ pub mod fleet_wiring;
 mod gather;
 pub mod outcome;
 pub mod reconcile;
+pub mod report;
 pub mod scale;
 pub mod scheduled;
 pub mod status;

@@ -2,8 +2,10 @@
 //! trace format, the simulator, the policy benchmark and the plots.
 
 pub mod bench;
+pub mod compare;
 pub mod oracle;
 pub mod plot;
 pub mod report;
+pub mod report_html;
 pub mod simulate;
 pub mod trace;

@@ -80,6 +80,24 @@ pub struct Summary {
     pub prices: Prices,
 }
 
+impl Summary {
+    /// Hours of the replayed rows.
+    pub fn hours(&self) -> f64 {
+        self.periods as f64 * self.period_secs as f64 / 3600.0
+    }
+
+    /// `usd` spent over the replayed rows, scaled to 30 days (0 for an empty replay): how
+    /// `simulate` and `report` state a monthly cost.
+    pub fn per_30_days(&self, usd: f64) -> f64 {
+        let hours = self.hours();
+        if hours > 0.0 {
+            usd * 30.0 * 24.0 / hours
+        } else {
+            0.0
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub summary: Summary,
