@@ -23,7 +23,12 @@ const KINDS: [Kind; 7] = [
     ("daily", 4, false, Some(daily)),
     ("idle", 4, false, Some(|_| 0.0)),
     ("over", 32, false, Some(|_| 1.2)),
-    ("under", 1, false, Some(|i| if i % 24 < 12 { 2.5 } else { 0.6 })),
+    (
+        "under",
+        1,
+        false,
+        Some(|i| if i % 24 < 12 { 2.5 } else { 0.6 }),
+    ),
     ("ondemand", 4, true, Some(daily)),
     ("nodata", 2, false, None),
 ];
@@ -79,9 +84,11 @@ async fn in_process_each_stream_once_and_as_simulate_replays_it() {
     let window = export::window(start, now, now).unwrap();
     let mut rows = Vec::new();
     let selection = Selection::Prefix("acct-".into());
-    report::run(&aws, &selection, &window, &base(), &mut (), |r| rows.push(r))
-        .await
-        .unwrap();
+    report::run(&aws, &selection, &window, &base(), &mut (), |r| {
+        rows.push(r)
+    })
+    .await
+    .unwrap();
     assert_eq!(rows.len(), streams.len(), "every stream once, none other");
     let mut seen = std::collections::HashSet::new();
     for row in &rows {
@@ -104,9 +111,15 @@ async fn in_process_each_stream_once_and_as_simulate_replays_it() {
         })
         .collect();
     let over = by_name["acct-over-00"];
-    assert!(over.monthly_savings_usd > 0.5 * over.as_is.monthly_cost_usd, "{over:?}");
+    assert!(
+        over.monthly_savings_usd > 0.5 * over.as_is.monthly_cost_usd,
+        "{over:?}"
+    );
     let under = by_name["acct-under-00"];
-    assert!(under.ours.records_throttled < 0.1 * under.as_is.records_throttled, "{under:?}");
+    assert!(
+        under.ours.records_throttled < 0.1 * under.as_is.records_throttled,
+        "{under:?}"
+    );
     // Idle at 4 shards: ours halves its way down to one shard within the first hour.
     let idle = by_name["acct-idle-00"];
     assert_eq!(idle.as_is.shard_hours, 4.0 * 48.0);
@@ -126,7 +139,12 @@ async fn assert_matches_simulate(aws: &FakeAws, r: &StreamReport, window: &expor
             ..base()
         };
         let alone = simulate::simulate(&exported.trace, &opts).unwrap();
-        assert_eq!(figures, &Figures::provisioned(&alone.summary), "{}", r.stream);
+        assert_eq!(
+            figures,
+            &Figures::provisioned(&alone.summary),
+            "{}",
+            r.stream
+        );
         assert_eq!(r.on_demand, Figures::on_demand(&alone.summary));
     }
 }
@@ -151,7 +169,10 @@ mod moto {
     }
 
     async fn put(aws: &kinesis_autoscaler::aws::AwsClients, stream: &str, p: &[IncomingPoint]) {
-        let dimension = Dimension::builder().name("StreamName").value(stream).build();
+        let dimension = Dimension::builder()
+            .name("StreamName")
+            .value(stream)
+            .build();
         let data: Vec<MetricDatum> = p
             .iter()
             .flat_map(|p| {
@@ -208,19 +229,33 @@ mod moto {
         let window = ["--start", from.as_str(), "--end", to.as_str()];
         let doc = run(&[&["report", "--json", "--prefix", &prefix][..], &window].concat());
         let listed = doc["streams"].as_array().unwrap();
-        let provisioned = streams.iter().filter(|(_, k)| !k.2 && k.3.is_some()).count();
+        let provisioned = streams
+            .iter()
+            .filter(|(_, k)| !k.2 && k.3.is_some())
+            .count();
         assert_eq!(listed.len(), provisioned, "{doc}");
-        let mut names: Vec<&str> = listed.iter().map(|s| s["stream"].as_str().unwrap()).collect();
+        let mut names: Vec<&str> = listed
+            .iter()
+            .map(|s| s["stream"].as_str().unwrap())
+            .collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), provisioned, "each provisioned stream once");
         assert_eq!(doc["on_demand_streams"].as_array().unwrap().len(), 4);
         assert_eq!(doc["no_data"].as_array().unwrap().len(), 4);
         for key in ["as_is", "ours", "upstream", "on_demand"] {
-            for field in ["monthly_cost_usd", "shard_hours", "records_throttled", "reshards"] {
+            for field in [
+                "monthly_cost_usd",
+                "shard_hours",
+                "records_throttled",
+                "reshards",
+            ] {
                 let sum: f64 = listed.iter().map(|s| s[key][field].as_f64().unwrap()).sum();
                 let total = doc["totals"][key][field].as_f64().unwrap();
-                assert!((sum - total).abs() <= 1e-9 * sum.abs().max(1.0), "{key}.{field}");
+                assert!(
+                    (sum - total).abs() <= 1e-9 * sum.abs().max(1.0),
+                    "{key}.{field}"
+                );
             }
         }
         for s in listed {
@@ -232,7 +267,12 @@ mod moto {
             };
             for (policy, key) in [("ours", "ours"), ("upstream", "upstream")] {
                 let alone = sim(policy);
-                for field in ["shard_hours", "records_throttled", "reshards", "throttled_fraction"] {
+                for field in [
+                    "shard_hours",
+                    "records_throttled",
+                    "reshards",
+                    "throttled_fraction",
+                ] {
                     assert_eq!(s[key][field], alone[field], "{name} {key}.{field}");
                 }
             }

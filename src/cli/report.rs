@@ -2,10 +2,11 @@
 //! are written as they come (JSON to stdout, HTML rows to a scratch file beside the page), so
 //! memory stays flat however many streams the account has.
 
+use crate::aws::AwsPort;
 use crate::cli::errors::UsageError;
 use crate::cli::{connect, output, AwsArgs};
 use crate::domain::settings::Settings;
-use crate::ops::export::Resolution;
+use crate::ops::export::{Resolution, Window};
 use crate::ops::report::{self, Progress, Row, Selection};
 use crate::replay::compare::{Billing, StreamReport, Totals};
 use crate::replay::report_html::{self, PageMeta};
@@ -96,14 +97,48 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Selection::Named(args.streams.clone())
     };
     let json = args.json.then(|| BufWriter::new(std::io::stdout()));
-    let mut sink = Sink::new(json, args.output.as_deref())?;
+    let region = aws
+        .inner()
+        .kinesis
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
     let mut bar = Bar(output::spinner("reading streams"), 0);
-    let result = report::run(&aws, &selection, &window, &base, &mut bar, |row| {
-        sink.take(row)
-    })
-    .await;
+    let target = Target {
+        json,
+        page: args.output.as_deref(),
+        region,
+    };
+    let written = write(&aws, &selection, &window, &base, target, &mut bar).await;
     bar.0.finish_and_clear();
-    result?;
+    let (failed, _) = written?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Where a report goes: JSON to a writer, the page to a file.
+pub struct Target<'a, W> {
+    pub json: Option<W>,
+    pub page: Option<&'a Path>,
+    pub region: String,
+}
+
+/// Runs the report and writes it to `target`; the number of streams that failed and the
+/// JSON writer back. The command and the benchmark both run this.
+pub async fn write<W: Write>(
+    aws: &impl AwsPort,
+    selection: &Selection,
+    window: &Window,
+    base: &Options,
+    target: Target<'_, W>,
+    progress: &mut impl Progress,
+) -> anyhow::Result<(usize, Option<W>)> {
+    let mut sink = Sink::new(target.json, target.page)?;
+    report::run(aws, selection, window, base, progress, |row| sink.take(row)).await?;
     let meta = PageMeta {
         window: format!(
             "{} to {}, {}",
@@ -111,21 +146,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             window.end.format("%Y-%m-%d %H:%M UTC"),
             window.resolution.describe()
         ),
-        region: aws
-            .inner()
-            .kinesis
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default(),
+        region: target.region,
         settings: "the function's default settings".into(),
     };
-    let (failed, _) = sink.finish(&meta)?;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    sink.finish(&meta)
 }
 
 /// Where rows go as they come: stdout (JSON) and a scratch file of HTML rows.

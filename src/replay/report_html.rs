@@ -44,18 +44,22 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn dollars(usd: f64) -> String {
-    let rounded = usd.abs().round() as u64;
-    let digits = rounded.to_string();
-    let mut grouped = String::new();
+/// A whole number with thousands separators: 1234567 -> "1,234,567".
+fn grouped(value: f64) -> String {
+    let digits = (value.abs().round() as u64).to_string();
+    let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
+            out.push(',');
         }
-        grouped.push(c);
+        out.push(c);
     }
+    out
+}
+
+fn dollars(usd: f64) -> String {
     let sign = if usd < -0.5 { "-" } else { "" };
-    format!("{sign}${grouped}")
+    format!("{sign}${}", grouped(usd))
 }
 
 fn percent(part: f64, whole: f64) -> String {
@@ -132,10 +136,7 @@ pub fn row(r: &StreamReport) -> String {
     let name = escape(&r.stream);
     let advice = escape(&advice_text(r));
     let mut out = format!("<tr class=\"stream\" data-stream=\"{name}\">");
-    out.push_str(&format!(
-        "<td data-v=\"{name}\"><b>{name}</b><br>{}</td>",
-        chart_svg(&r.chart)
-    ));
+    out.push_str(&format!("<td data-v=\"{name}\">{name}</td>"));
     out.push_str(&cell(r.open_shards, &r.open_shards.to_string()));
     for usd in [
         r.as_is.monthly_cost_usd,
@@ -153,7 +154,11 @@ pub fn row(r: &StreamReport) -> String {
         ));
     }
     out.push_str(&cell(r.ours.reshards, &r.ours.reshards.to_string()));
-    out.push_str(&format!("<td data-v=\"{advice}\">{advice}</td></tr>\n"));
+    out.push_str(&format!("<td data-v=\"{advice}\">{advice}</td>"));
+    out.push_str(&format!(
+        "<td class=\"chart\">{}</td></tr>\n",
+        chart_svg(&r.chart)
+    ));
     out
 }
 
@@ -167,57 +172,49 @@ pub struct PageMeta {
 
 /// The page up to the first table's rows: styles, the totals, the table's head.
 pub fn head(meta: &PageMeta, totals: &Totals) -> String {
-    let throttled_now = percent(totals.as_is.records_throttled, totals.records_total);
-    let throttled_ours = percent(totals.ours.records_throttled, totals.records_total);
-    let tile = |key: &str, label: &str, value: f64, shown: String| {
-        format!(
-            "<div class=\"tile\"><div class=\"label\">{label}</div><div class=\"big\" data-total=\"{key}\" data-value=\"{value}\">{shown}</div></div>"
+    let throttled = |records: f64| {
+        (
+            format!("{} of records", percent(records, totals.records_total)),
+            format!("{} records", grouped(records)),
         )
     };
+    let money = |usd: f64| (dollars(usd), "per 30 days".to_string());
+    // The raw value sits in `data-value` for the browser test to compare with the JSON.
+    let tile = |key: &str, label: &str, value: f64, (big, small): (String, String)| {
+        format!(
+            "<div class=\"tile\"><div class=\"label\">{label}</div><div class=\"big\">{big}</div>\
+<div class=\"label\" data-total=\"{key}\" data-value=\"{value}\">{small}</div></div>"
+        )
+    };
+    let t = totals;
     let tiles = [
-        tile(
-            "as_is.monthly_cost_usd",
-            "Now, per month",
-            totals.as_is.monthly_cost_usd,
-            dollars(totals.as_is.monthly_cost_usd),
-        ),
-        tile(
-            "ours.monthly_cost_usd",
-            "With us, per month",
-            totals.ours.monthly_cost_usd,
-            dollars(totals.ours.monthly_cost_usd),
-        ),
-        tile(
+        ("as_is.monthly_cost_usd", "Now", t.as_is.monthly_cost_usd),
+        ("ours.monthly_cost_usd", "With us", t.ours.monthly_cost_usd),
+        (
             "on_demand.monthly_cost_usd",
-            "On-demand, per month",
-            totals.on_demand.monthly_cost_usd,
-            dollars(totals.on_demand.monthly_cost_usd),
+            "On demand",
+            t.on_demand.monthly_cost_usd,
         ),
-        tile(
-            "monthly_savings_usd",
-            "Savings, per month",
-            totals.monthly_savings_usd,
-            dollars(totals.monthly_savings_usd),
-        ),
-        tile(
+        ("monthly_savings_usd", "Savings", t.monthly_savings_usd),
+        (
             "as_is.records_throttled",
             "Throttled now",
-            totals.as_is.records_throttled,
-            format!(
-                "{:.0} records ({throttled_now})",
-                totals.as_is.records_throttled
-            ),
+            t.as_is.records_throttled,
         ),
-        tile(
+        (
             "ours.records_throttled",
             "Throttled with us",
-            totals.ours.records_throttled,
-            format!(
-                "{:.0} records ({throttled_ours})",
-                totals.ours.records_throttled
-            ),
+            t.ours.records_throttled,
         ),
     ]
+    .map(|(key, label, value)| {
+        let shown = if key.ends_with("records_throttled") {
+            throttled(value)
+        } else {
+            money(value)
+        };
+        tile(key, label, value, shown)
+    })
     .concat();
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -241,6 +238,7 @@ fn table_open(id: &str) -> String {
     let headings: String = COLUMNS
         .iter()
         .map(|(key, label)| format!("<th data-key=\"{key}\" tabindex=\"0\">{label}</th>"))
+        .chain(std::iter::once("<th>Load vs shards</th>".to_string()))
         .collect();
     format!("<table class=\"streams\" id=\"{id}\"><thead><tr>{headings}</tr></thead><tbody>\n")
 }
@@ -292,9 +290,9 @@ h1{margin:0 0 4px}.meta{color:#555;max-width:70em}\
 .label{color:#666;font-size:13px}.big{font-size:22px;font-weight:600}\
 table.streams{border-collapse:collapse;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:right;vertical-align:middle}\
 th{cursor:pointer;background:#f6f6f6;position:sticky;top:0}th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}\
-td:first-child,th:first-child,td:last-child{text-align:left}\
+td:first-child,th:first-child{text-align:left}td:first-child{white-space:nowrap}\
 .key{display:inline-block;width:14px;height:4px;margin:0 4px 3px 10px}.load{background:#bbb}.asis{background:rgb(214,96,77)}.ours{background:rgb(33,102,172)}\
-.quiet{color:#666}";
+.quiet{color:#666}td.chart{padding:0 4px}td.chart svg{display:block}";
 
 /// Sorts a table by the clicked heading (numbers as numbers), toggling the direction; a URL
 /// fragment `#sort=KEY` or `#sort=KEY-desc` sorts on load (how the browser test sorts).
@@ -311,7 +309,7 @@ function sortTable(table,key,desc){
   ths[col].setAttribute('aria-sort',desc?'descending':'ascending');
 }
 document.querySelectorAll('table.streams').forEach(function(table){
-  table.querySelectorAll('th').forEach(function(th){
+  table.querySelectorAll('th[data-key]').forEach(function(th){
     var go=function(){sortTable(table,th.dataset.key,th.getAttribute('aria-sort')==='ascending');};
     th.addEventListener('click',go);
     th.addEventListener('keydown',function(e){if(e.key==='Enter'){go();}});
@@ -362,8 +360,9 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("data-v=\"43.2\">$43</td>"), "{html}");
+        assert_eq!(grouped(216_000_000.4), "216,000,000");
         assert!(html.contains("<svg") && html.contains("</svg>"), "{html}");
-        assert_eq!(html.matches("<td").count(), COLUMNS.len());
+        assert_eq!(html.matches("<td").count(), COLUMNS.len() + 1);
     }
 
     #[test]
