@@ -29,15 +29,16 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_799_971_200 + 12 * 3600, 0).expect("a valid time")
 }
 
-/// Shards of load in 5-minute period `i` of stream number `n`, and its shard count: a mix of
-/// steady, daily-cycle, over-provisioned, idle, under-provisioned and on-demand streams.
+/// Stream number `n`: its kind, its shard count and its load in shards in 5-minute period `i`
+/// (before [`scale`]): steady, daily-cycle, over-provisioned, idle, under-provisioned and
+/// on-demand streams.
 fn kind(n: usize) -> (&'static str, u32, fn(i64) -> f64) {
     match n % 20 {
         0..=7 => ("steady", 2, |_| 0.8),
         8..=13 => ("daily", 4, |i| {
             1.8 + 1.5 * ((i % 288) as f64 / 288.0 * std::f64::consts::TAU).sin()
         }),
-        14..=16 => ("over", 16, |_| 1.5),
+        14..=16 => ("over", [8, 16, 32][n % 3], |_| 1.5),
         17 => ("idle", 4, |_| 0.0),
         18 => ("under", 1, |i| if i % 288 < 96 { 2.5 } else { 0.5 }),
         _ => ("ondemand", 4, |_| 1.0),
@@ -58,7 +59,7 @@ fn account(streams: usize, days: i64) -> FakeAws {
         }
         let points: Vec<IncomingPoint> = (0..periods)
             .map(|i| {
-                let records = load(i) * 1000.0 * 300.0 * 0.9;
+                let records = load(i) * scale(n) * 1000.0 * 300.0 * 0.9;
                 IncomingPoint {
                     start: start + Duration::minutes(5 * i),
                     bytes: records * 900.0,
@@ -75,6 +76,11 @@ fn account(streams: usize, days: i64) -> FakeAws {
         }
     }
     aws
+}
+
+/// Streams of a kind differ in volume: 0.7x to 1.3x.
+fn scale(n: usize) -> f64 {
+    0.7 + (n % 7) as f64 * 0.1
 }
 
 /// This process's resident memory and its peak so far, in MB (Linux).

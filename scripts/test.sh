@@ -17,3 +17,4 @@ fi
 start_moto
 echo "==> cargo test" >&2
 cargo test --all-targets "$@"
+scripts/report-browser-test.sh
