@@ -430,6 +430,22 @@ mod tests {
             .sum()
     }
 
+    /// The report replays with `simulate`'s defaults: whatever a flag of `simulate` defaults
+    /// to (a throttling budget included, once it exists), the report uses too.
+    #[test]
+    fn the_report_replays_with_simulates_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Simulate {
+            #[command(flatten)]
+            args: crate::cli::sim::SimulateArgs,
+        }
+        let parsed = Simulate::try_parse_from(["simulate", "--stream", "s"]).unwrap();
+        let simulate = crate::cli::sim::options(&parsed.args).unwrap();
+        let report = default_options(Resolution::FiveMinutes).unwrap();
+        assert_eq!(format!("{simulate:?}"), format!("{report:?}"));
+    }
+
     #[test]
     fn every_total_is_the_sum_of_its_stream_fields_and_the_page_has_a_row_each() {
         let page = std::env::temp_dir().join(format!("report-sink-{}.html", std::process::id()));

@@ -175,7 +175,7 @@ fn in_flag_terms(message: &str) -> String {
     out
 }
 
-fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
+pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     let mut vars: HashMap<&'static str, String> = HashMap::new();
     let mut set = |name: &'static str, value: Option<String>| {
         if let Some(v) = value {
