@@ -994,8 +994,11 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
             .state_value()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
+        // When it entered its state: StateTransitionedTimestamp where CloudWatch sends it
+        // (StateUpdatedTimestamp also moves when only the evaluation state changes).
         state_since: alarm
-            .state_updated_timestamp()
+            .state_transitioned_timestamp()
+            .or(alarm.state_updated_timestamp())
             .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
         spec: AlarmSpec {
             name: alarm.alarm_name()?.to_string(),

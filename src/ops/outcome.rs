@@ -60,6 +60,10 @@ pub struct AlarmOutcome {
     /// The stream's shard count and daily budget after the event, for the per-stream metrics.
     #[serde(skip)]
     pub figures: StreamFigures,
+    /// CloudWatch backed the event's stream (`domain::confirm`): only then does a metric carry
+    /// its name, so that forged messages cannot mint metrics.
+    #[serde(skip)]
+    pub confirmed: bool,
 }
 
 impl AlarmOutcome {
@@ -78,6 +82,7 @@ impl AlarmOutcome {
             degraded: Vec::new(),
             decision: None,
             figures: StreamFigures::default(),
+            confirmed: false,
         }
     }
 
