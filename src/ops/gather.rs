@@ -55,6 +55,8 @@ pub(crate) struct Gathered {
     pub observed: Observed,
     pub existing: HashMap<String, ExistingAlarm>,
     pub degraded: Vec<Degradation>,
+    /// Stream tags used other than as set (capped), to report.
+    pub warnings: Vec<String>,
     /// DISCOVER_CONSUMERS: the stream's Lambda consumers found from their event source
     /// mappings (the first one is also the plan's consumer).
     pub consumers: Vec<StreamConsumer>,
@@ -156,6 +158,9 @@ impl<P: AwsPort> Autoscaler<P> {
                 ))
             })?),
         };
+        let warnings = self
+            .settings
+            .capped_stream_tags(&trigger.stream, &stream_tags);
         let mut stream_settings = self
             .settings
             .for_stream(&trigger.stream, &stream_tags)
@@ -207,6 +212,7 @@ impl<P: AwsPort> Autoscaler<P> {
             observed,
             existing: alarms,
             degraded,
+            warnings,
             consumers,
         })
     }

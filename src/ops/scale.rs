@@ -173,6 +173,7 @@ impl<P: AwsPort> Autoscaler<P> {
             observed,
             existing,
             degraded,
+            warnings,
             consumers,
         } = match gathered {
             Ok(state) => state,
@@ -219,6 +220,10 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         outcome.confirmed = true;
         outcome.degraded = degraded;
+        for warning in &warnings {
+            tracing::error!(stream = %trigger.stream, "setting not used as set: {warning}");
+        }
+        outcome.warnings = warnings;
         outcome.from = Some(observed.stream.open_shards);
 
         let budget_left = |history: &ReshardHistory| {
@@ -509,7 +514,8 @@ fn invalid(index: usize, err: &EventError) -> AlarmOutcome {
 }
 
 fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
-    matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
+    !outcome.warnings.is_empty()
+        || matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
 }
 
 /// A refusal's stable key: `daily_limit`, `at_bound`, `stale`, ... (its serde tag).
