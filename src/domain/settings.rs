@@ -696,11 +696,7 @@ impl Settings {
                 .filter(|v| *v >= 1)
                 .map(|v| u32::try_from(v.min(u64::from(MAX_LAMBDAS_PER_SHARD))).unwrap_or(1))
                 .ok_or_else(|| {
-                    tag_error(
-                        tag::LAMBDAS_PER_SHARD,
-                        value,
-                        "a whole number from 1 to 10",
-                    )
+                    tag_error(tag::LAMBDAS_PER_SHARD, value, "a whole number from 1 to 10")
                 })?,
         };
         let consumer_function = tags
