@@ -106,10 +106,14 @@ pub enum GatherFailure {
     Unusable,
     /// A call failed in passing (throttled, timed out, refused for now).
     Passing,
+    /// DescribeAlarms failed: the event is not confirmed, so nothing may change, not even the
+    /// alarm's state (the reconcile resets an alarm left in ALARM).
+    Unconfirmed,
 }
 
-/// After a failed gather: let the alarm fire again when the failure may pass; a missing
-/// resource or a bad tag needs a person, and a dry run changes nothing.
+/// After a failed gather: let the alarm fire again when the failure may pass and the event
+/// was confirmed; an unconfirmed event, a missing resource or a bad tag changes nothing (the
+/// latter two need a person), and neither does a dry run.
 pub fn after_failed_gather(
     trigger: &Trigger,
     failure: GatherFailure,
@@ -336,7 +340,11 @@ mod tests {
             ("orders-scale-up", ResetState::Ok)
         );
         assert!(reset.reason.contains("throttled"));
-        for failure in [GatherFailure::NotFound, GatherFailure::Unusable] {
+        for failure in [
+            GatherFailure::NotFound,
+            GatherFailure::Unusable,
+            GatherFailure::Unconfirmed,
+        ] {
             assert_eq!(after_failed_gather(&up, failure, "x", false), None);
         }
         assert_eq!(

@@ -185,15 +185,8 @@ impl<P: AwsPort> Autoscaler<P> {
                 outcome.reason = unconfirmed.to_string();
                 return outcome;
             }
-            Err(err @ GatherError::Unconfirmable(_)) => {
-                // Not confirmed either way: nothing is changed, the alarm is not touched.
-                outcome.outcome = Outcome::Failed;
-                outcome.reason = err.to_string();
-                outcome.errors.push(err.to_string());
-                return outcome;
-            }
             Err(err) => {
-                outcome.confirmed = true;
+                outcome.confirmed = !matches!(err, GatherError::Unconfirmable(_));
                 outcome.outcome = Outcome::Failed;
                 outcome.reason = err.to_string();
                 outcome.errors.push(err.to_string());
@@ -202,9 +195,8 @@ impl<P: AwsPort> Autoscaler<P> {
                         GatherFailure::NotFound
                     }
                     GatherError::Aws(_) => GatherFailure::Passing,
-                    GatherError::BadTag(_)
-                    | GatherError::Unconfirmed(_)
-                    | GatherError::Unconfirmable(_) => GatherFailure::Unusable,
+                    GatherError::Unconfirmable(_) => GatherFailure::Unconfirmed,
+                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
                 };
                 let reset = execution::after_failed_gather(
                     &trigger,
