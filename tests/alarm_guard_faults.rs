@@ -307,3 +307,39 @@ with_faults!(
     a_huge_lambdas_per_shard_tag_is_capped_and_reported,
     a_listing_without_summaries_is_not_a_deletion,
 );
+
+// ---- what only the in-process account plays -------------------------------------------------
+
+/// A stream the listing leaves out is called gone only once DescribeStreamSummary says so; a
+/// stream it cannot confirm is a failure of that stream, not a deletion.
+#[tokio::test]
+async fn a_stream_is_gone_only_when_describe_stream_summary_says_so() {
+    let aws = fake_account().with_names_only_listing();
+    let settings = Settings::default();
+    for stream in ["deleted", "unconfirmed"] {
+        aws.create_stream(stream, 2);
+        wire(&aws, &settings, stream, 2).await;
+    }
+    aws.delete_stream("deleted");
+    // The sweep confirms both unlisted-or-undescribed streams; the second answer is throttled.
+    aws.inject("DescribeStreamSummary", 1, Fault::Throttle);
+
+    let report = fleet::sweep(&aws, &settings, &SweepOptions::default())
+        .await
+        .expect("a sweep");
+
+    let verdict = |name: &str| {
+        report
+            .streams
+            .iter()
+            .find(|s| s.stream == name)
+            .map(|s| (s.verdict, s.note.clone().unwrap_or_default()))
+            .expect("swept")
+    };
+    let (gone, note) = verdict("deleted");
+    assert_eq!(gone, StreamVerdict::Skipped);
+    assert!(note.contains("no longer exists"), "{note}");
+    let (failed, note) = verdict("unconfirmed");
+    assert_eq!(failed, StreamVerdict::Failed);
+    assert!(note.contains("DescribeStreamSummary"), "{note}");
+}
