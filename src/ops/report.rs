@@ -106,7 +106,7 @@ pub async fn run(
                 );
                 while pending.len() >= METRIC_STREAMS_PER_CALL || (last && !pending.is_empty()) {
                     let cut = pending.len().min(METRIC_STREAMS_PER_CALL);
-                    let batch: Vec<_> = pending.drain(..cut).map(|s| (s.name, s.mode)).collect();
+                    let batch: Vec<_> = pending.drain(..cut).collect();
                     let rows =
                         batch_rows(aws, with_shards(aws, batch).await, window, base, &mut pacer)
                             .await;
@@ -136,23 +136,30 @@ async fn describe(aws: &impl AwsPort, names: &[String]) -> Vec<Listed> {
 }
 
 /// Listed streams: ListShards for the shard count (a quota per stream, so several at once),
-/// as the scheduled run reads it.
-async fn with_shards(aws: &impl AwsPort, streams: Vec<(String, StreamMode)>) -> Vec<Listed> {
-    let mut counted: HashMap<String, Result<u32, AwsError>> = futures_util::stream::iter(
-        streams
-            .iter()
-            .map(|(name, _)| async move { (name.clone(), aws.open_shard_count(name).await) }),
-    )
-    .buffer_unordered(SHARD_COUNT_CONCURRENCY)
-    .collect()
-    .await;
+/// as the scheduled run reads it; DescribeStreamSummary for a stream the listing gave no
+/// mode for (an emulator's names-only answer).
+async fn with_shards(aws: &impl AwsPort, streams: Vec<ListedStream>) -> Vec<Listed> {
+    let mut counted: HashMap<String, Result<(StreamMode, u32), AwsError>> =
+        futures_util::stream::iter(streams.iter().map(|listed| async move {
+            let known = if listed.summarized {
+                let count = aws.open_shard_count(&listed.name).await;
+                count.map(|shards| (listed.mode, shards))
+            } else {
+                let summary = aws.stream_summary(&listed.name).await;
+                summary.map(|s| (s.mode, s.open_shards))
+            };
+            (listed.name.clone(), known)
+        }))
+        .buffer_unordered(SHARD_COUNT_CONCURRENCY)
+        .collect()
+        .await;
     streams
         .into_iter()
-        .map(|(name, mode)| {
-            let count = counted
-                .remove(&name)
-                .unwrap_or_else(|| Err(unread(&name, "ListShards")));
-            (name, count.map(|shards| (mode, shards)))
+        .map(|listed| {
+            let known = counted
+                .remove(&listed.name)
+                .unwrap_or_else(|| Err(unread(&listed.name, "ListShards")));
+            (listed.name, known)
         })
         .collect()
 }
