@@ -36,10 +36,10 @@ pub struct ReportArgs {
     #[command(flatten)]
     window: crate::cli::trace::WindowArgs,
     /// Write the report as one self-contained HTML page here.
-    #[arg(long, short, value_name = "report.html")]
+    #[arg(long, short, value_name = "report.html", help_heading = "Output")]
     output: Option<PathBuf>,
     /// Print `{"streams": [...], "on_demand_streams": [...], "totals": {...}, ...}` to stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     json: bool,
     #[command(flatten)]
     aws: AwsArgs,
