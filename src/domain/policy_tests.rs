@@ -362,6 +362,7 @@ fn usage_of(needs: &[f64]) -> Usage<'static> {
         period_secs: 300,
         start: now() - Duration::minutes(5 * needs.len() as i64),
         needs: std::borrow::Cow::Owned(needs.iter().map(|n| Some(*n)).collect()),
+        lag_mins: std::borrow::Cow::Borrowed(&[]),
     }
 }
 
