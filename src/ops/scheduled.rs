@@ -40,9 +40,9 @@ use std::collections::HashMap;
 use tokio::time::Instant;
 
 /// No stream's evaluation starts later than this after the scheduled run began, so that the
-/// run is over before the next 5-minute tick: a reshard costs two PutMetricAlarm, paced at
-/// 1.5 a second, so a run reshards about 200 streams at most (measured: 300 reshards in one
-/// run took 9.5 minutes). Streams not reached are evaluated at the next tick, and those
+/// run is over before the next 5-minute tick: a reshard costs two PutMetricAlarm (3 a second
+/// for the account, [`crate::aws::paced::FULL_RATE`]), so a run reshards a few hundred
+/// streams at most (measured at 1.5 a second: 300 reshards in one run took 9.5 minutes). Streams not reached are evaluated at the next tick, and those
 /// resharded now are skipped there (just resharded), so every stream is reached in turn.
 pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(240);
 
