@@ -403,6 +403,34 @@ fn sized_alarm_actions_go_to_the_measured_need_or_refuse() {
 }
 
 #[test]
+fn a_sized_scale_down_alarm_action_keeps_the_lag_guard() {
+    let settings = Settings::default();
+    // An hour at 1.0 of 8 shards, consumers 40 minutes behind (the limit is 30).
+    let behind = Usage {
+        lag_mins: std::borrow::Cow::Owned(vec![Some(40.0); 14]),
+        ..usage_of(&[1.0; 14])
+    };
+    let (refusal, reset) = refused(plan_sized(
+        &trigger(Direction::Down),
+        &observed(8),
+        Some(&behind),
+        &settings,
+        now(),
+    ));
+    assert!(
+        matches!(
+            refusal,
+            Refusal::Sized {
+                hold: sizing::Hold::ConsumersBehind { .. },
+                ..
+            }
+        ),
+        "{refusal:?}"
+    );
+    assert_eq!(reset.unwrap().state, ResetState::InsufficientData);
+}
+
+#[test]
 fn without_metrics_or_with_the_upstream_policy_it_doubles_and_halves() {
     let settings = Settings::default();
     let quiet = usage_of(&[1.0; 14]);
