@@ -15,8 +15,9 @@
 //!    that before the reshard.
 //!
 //! Reading stream by stream instead costs a ListTagsForStream per stream at 5 a second for
-//! the account: 33 minutes for 10,000 streams, every 5 minutes. The run paces every API at
-//! half its quota ([`RECONCILE_SHARE`]): the rest is for the alarms' scale events. No stream is
+//! the account: 33 minutes for 10,000 streams, every 5 minutes. The run paces every read at
+//! half its quota ([`RECONCILE_SHARE`]): the rest is for the alarms' scale events (the writes
+//! that fix a stream go at the full quota, [`crate::aws::paced::FULL_RATE`]). No stream is
 //! started less than [`DEADLINE_MARGIN`] before the invocation's deadline, nor evaluated
 //! later than [`RUN_BUDGET`] into the run.
 
@@ -42,8 +43,9 @@ use tokio::time::Instant;
 /// No stream's evaluation starts later than this after the scheduled run began, so that the
 /// run is over before the next 5-minute tick: a reshard costs two PutMetricAlarm (3 a second
 /// for the account, [`crate::aws::paced::FULL_RATE`]), so a run reshards a few hundred
-/// streams at most (measured at 1.5 a second: 300 reshards in one run took 9.5 minutes). Streams not reached are evaluated at the next tick, and those
-/// resharded now are skipped there (just resharded), so every stream is reached in turn.
+/// streams at most (measured at 1.5 a second: 300 reshards in one run took 9.5 minutes).
+/// Streams not reached are evaluated at the next tick, and those resharded now are skipped
+/// there (just resharded), so every stream is reached in turn.
 pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(240);
 
 /// What the scheduled evaluation of the fleet did.
