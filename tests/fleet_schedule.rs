@@ -151,7 +151,7 @@ async fn two_thousand_streams_are_evaluated_in_one_run_from_bulk_reads() {
         report.alarms
     );
     assert_eq!(fake.count("ListShards"), 2_000);
-    assert_eq!(fake.count("GetMetricData"), 8);
+    assert_eq!(fake.count("GetMetricData"), 13);
     for per_stream in [
         "ListTagsForStream",
         "DescribeStreamSummary",
