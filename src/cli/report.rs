@@ -415,6 +415,7 @@ mod tests {
                 timestamp: t0 + Duration::minutes(5 * i),
                 incoming_bytes: need * (1.0 + (i % 7) as f64) * 300.0 * 100_000.0,
                 incoming_records: need * (1.0 + (i % 7) as f64) * 300.0 * 200.0,
+                iterator_age_ms: None,
             })
             .collect();
         let trace = trace::from_rows(rows).unwrap();

@@ -5,6 +5,7 @@
 
 use crate::aws::{AwsError, AwsPort, ListedStream, METRIC_STREAMS_PER_CALL};
 use crate::domain::policy::StreamMode;
+use crate::ops::evaluate::StreamMetrics;
 use crate::ops::export::{self, Window};
 use crate::replay::compare::{self, Billing, StreamReport};
 use crate::replay::simulate::{Options, SimError};
@@ -210,7 +211,10 @@ async fn batch_rows(
             StreamMode::OnDemand => Billing::OnDemand,
             _ => Billing::Provisioned,
         };
-        let mine = points.remove(&stream).unwrap_or_default();
+        let mine = points.remove(&stream).unwrap_or(StreamMetrics {
+            incoming: Vec::new(),
+            iterator_ages: Vec::new(),
+        });
         rows.push(match replay(&stream, billing, shards, window, mine, base) {
             Ok(Some(report)) => Row::Stream(Box::new(report)),
             Ok(None) => Row::NoData {
@@ -229,23 +233,24 @@ fn replay(
     billing: Billing,
     shards: u32,
     window: &Window,
-    points: Vec<crate::aws::IncomingPoint>,
+    metrics: StreamMetrics,
     base: &Options,
 ) -> Result<Option<StreamReport>, String> {
-    let trace = export::trace_in(window, points).map_err(|e| e.to_string())?;
+    let trace = export::trace_in(window, metrics).map_err(|e| e.to_string())?;
     let Some(trace) = trace else { return Ok(None) };
     compare::stream_report(stream, billing, shards, &trace, base)
         .map(Some)
         .map_err(|e: SimError| e.to_string())
 }
 
-/// The batch's datapoints, by stream.
+/// The batch's datapoints, by stream (as [`crate::ops::evaluate::read_metrics`] merges them,
+/// each request held under the datapoint quota).
 async fn read_metrics(
     aws: &impl AwsPort,
     streams: &[String],
     window: &Window,
     pacer: &mut DatapointPacer,
-) -> Result<HashMap<String, Vec<crate::aws::IncomingPoint>>, AwsError> {
+) -> Result<HashMap<String, StreamMetrics>, AwsError> {
     if streams.is_empty() {
         return Ok(HashMap::new());
     }
@@ -261,9 +266,22 @@ async fn read_metrics(
         series.extend(page.items);
         match page.next {
             Some(token) => next = Some(token),
-            None => return Ok(crate::aws::merge_incoming(series)),
+            None => break,
         }
     }
+    let mut ages = crate::aws::merge_iterator_ages(&series);
+    let merged = crate::aws::merge_incoming(series)
+        .into_iter()
+        .map(|(stream, incoming)| {
+            let iterator_ages = ages.remove(&stream).unwrap_or_default();
+            let metrics = StreamMetrics {
+                incoming,
+                iterator_ages,
+            };
+            (stream, metrics)
+        })
+        .collect();
+    Ok(merged)
 }
 
 /// Holds GetMetricData under its datapoint quota ([`DATAPOINTS_PER_SECOND`]), which a report

@@ -252,6 +252,7 @@ mod tests {
                 timestamp: t0 + Duration::minutes(5 * i),
                 incoming_bytes: shards_needed * 300.0 * 1000.0 * 100.0,
                 incoming_records: shards_needed * 300.0 * 1000.0,
+                iterator_age_ms: None,
             })
             .collect();
         trace::from_rows(rows).unwrap()

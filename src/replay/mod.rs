@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod options;
 pub mod oracle;
 pub mod plot;
 pub mod report;
