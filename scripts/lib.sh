@@ -44,6 +44,12 @@ start_moto() {
   return 1
 }
 
+# Starts every emulator the integration tests need (`emulator::` tests) and stops them when the
+# shell exits.
+start_emulators() {
+  start_moto
+}
+
 stop_moto() {
   if [ -n "${MOTO_PID:-}" ]; then
     kill "$MOTO_PID" 2>/dev/null || true

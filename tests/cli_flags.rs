@@ -50,9 +50,7 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test]
 async fn flags_alone_reach_the_emulator_and_dry_runs_change_nothing() {
-    crate::require_moto!();
     let aws = common::clients().await;
     let stream = common::unique("cli-flags");
     common::create_stream(&aws, &stream, 1).await;
@@ -103,3 +101,5 @@ async fn flags_alone_reach_the_emulator_and_dry_runs_change_nothing() {
     let twice = ok(&run(&["unwire", &stream]));
     assert!(twice.contains(&format!("{up} already absent")), "{twice}");
 }
+
+crate::on_emulators!(flags_alone_reach_the_emulator_and_dry_runs_change_nothing);

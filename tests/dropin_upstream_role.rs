@@ -134,9 +134,7 @@ fn handle(role: &UpstreamRole, event: &str, env: &[(&str, &str)]) -> Handled {
     }
 }
 
-#[tokio::test]
 async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     for shape in SHAPES {
@@ -185,9 +183,7 @@ async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
     }
 }
 
-#[tokio::test]
 async fn a_forged_event_changes_nothing() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     for shape in SHAPES {
@@ -209,9 +205,7 @@ async fn a_forged_event_changes_nothing() {
     }
 }
 
-#[tokio::test]
 async fn tolerated_settings_scale_and_are_reported() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     let stream = wired_stream(&aws, "tolerant", 2).await;
@@ -274,9 +268,7 @@ async fn tolerated_settings_scale_and_are_reported() {
     assert!(text.contains("SCALE_DOWN_THRESHOLD"), "{text}");
 }
 
-#[tokio::test]
 async fn a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     let stream = wired_stream(&aws, "tagged", 2).await;
@@ -375,9 +367,7 @@ async fn deploy_go_sample(aws: &AwsClients, name: &str, env: &[(&str, &str)]) {
         .expect("CreateFunction");
 }
 
-#[tokio::test]
 async fn doctor_reads_the_deployed_go_sample() {
-    crate::require_moto!();
     let aws = admin().await;
     let name = unique("go-scaler");
     let stream = wired_stream(&aws, "doctor", 2).await;
@@ -428,3 +418,11 @@ async fn doctor_reads_the_deployed_go_sample() {
         "{ours:#}"
     );
 }
+
+crate::on_emulators!(
+    scale_up_and_down_through_every_shape_under_the_upstream_role,
+    a_forged_event_changes_nothing,
+    tolerated_settings_scale_and_are_reported,
+    a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted,
+    doctor_reads_the_deployed_go_sample
+);

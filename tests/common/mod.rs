@@ -3,9 +3,11 @@
 //! alarms and alarm events.
 //!
 //! A scenario written as `async fn name<A: Account>(aws: A)` and listed in
-//! [`on_both_accounts!`] runs twice: `in_process::name` against [`FakeAws`] (always), and
-//! `moto::name` against moto through the real SDK (skipped, saying so, without
-//! `AWS_ENDPOINT_URL`).
+//! [`on_both_accounts!`] runs twice: `in_process::name` against [`FakeAws`], and
+//! `emulator::name` through the real SDK against the emulators `scripts/test.sh` starts
+//! (moto, and LocalStack for CloudWatch). A test that needs an emulator lives in a module or
+//! file named for it and is `#[ignore = "needs an emulator: scripts/test.sh"]`: a plain
+//! `cargo test` reports it as ignored rather than passing it without running it.
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
@@ -26,47 +28,13 @@ pub fn topic_arn() -> String {
     format!("arn:aws:sns:{REGION}:{ACCOUNT}:kinesis-autoscaler")
 }
 
-/// Whether a moto server is there (`scripts/test.sh` exports `AWS_ENDPOINT_URL`). Without one,
-/// says once per test binary that its moto tests are skipped, past the test harness's capture.
-pub fn moto_available() -> bool {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        return true;
-    }
-    SAID.call_once(|| {
-        use std::io::Write;
-        let binary = std::env::args().next().unwrap_or_default();
-        let name = std::path::Path::new(&binary)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(binary);
-        // Cargo names test binaries NAME-HASH.
-        let name = name.rsplit_once('-').map_or(name.as_str(), |(n, _)| n);
-        // On a line of its own: the harness may be in the middle of one.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nnote: {name}: tests that need a moto server are skipped (AWS_ENDPOINT_URL is unset; scripts/test.sh starts one)"
-        );
-    });
-    false
-}
-
-/// Ends a test that needs moto early when there is none (see [`moto_available`]).
-#[macro_export]
-macro_rules! require_moto {
-    () => {
-        if !$crate::common::moto_available() {
-            return;
-        }
-    };
-}
-
 /// Runs each listed scenario (`async fn name<A: Account>(aws: A)`, defined in the calling
-/// file) against the in-process fake, as `in_process::name`, and against moto, as
-/// `moto::name`.
+/// file) against the in-process fake, as `in_process::name`, and against the emulators through
+/// the real SDK, as `emulator::name` (ignored unless run by `scripts/test.sh`). Tests for the
+/// emulators alone (`async fn name()`) may follow `emulators only:`, in the same module.
 #[macro_export]
 macro_rules! on_both_accounts {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident),* ; emulators only: $($only:ident),* $(,)?) => {
         mod in_process {
             $(
                 #[tokio::test]
@@ -75,15 +43,53 @@ macro_rules! on_both_accounts {
                 }
             )*
         }
-        mod moto {
+        mod emulator {
             $(
                 #[tokio::test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
                 async fn $name() {
-                    $crate::require_moto!();
                     super::$name($crate::common::clients().await).await
                 }
             )*
+            $(
+                #[tokio::test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
+                async fn $only() {
+                    super::$only().await
+                }
+            )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_accounts!($($name),* ; emulators only:);
+    };
+}
+
+/// Runs each listed test (`async fn name()`, or after `sync:` a plain `fn name()`, defined in
+/// the calling file), which needs the emulators, as `emulator::name`: ignored by a plain
+/// `cargo test`, run by `scripts/test.sh`.
+#[macro_export]
+macro_rules! on_emulators {
+    (async: $($name:ident),* ; sync: $($plain:ident),* $(,)?) => {
+        mod emulator {
+            $(
+                #[tokio::test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
+                async fn $name() {
+                    super::$name().await
+                }
+            )*
+            $(
+                #[test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
+                fn $plain() {
+                    super::$plain()
+                }
+            )*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_emulators!(async: $($name),* ; sync:);
     };
 }
 
