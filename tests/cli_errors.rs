@@ -140,6 +140,7 @@ fn access_denied_server() -> String {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut length = 0usize;
             let mut json = false;
+            let mut cbor = false;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -152,29 +153,63 @@ fn access_denied_server() -> String {
                 if lower.starts_with("x-amz-target:") {
                     json = true;
                 }
+                if lower.starts_with("smithy-protocol:") && lower.contains("rpc-v2-cbor") {
+                    cbor = true;
+                }
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             let denied = "User: arn:aws:iam::000000000000:user/tester is not authorized to perform";
-            let (headers, body) = if json {
+            let (headers, body) = if cbor {
+                // CloudWatch's Smithy RPC v2 CBOR protocol (a query-protocol client, such as
+                // IAM's, gets XML below).
+                let message = format!("{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action");
+                (
+                    "Content-Type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n",
+                    cbor_text_map(&[("__type", "AccessDenied"), ("message", &message)]),
+                )
+            } else if json {
                 (
                     "Content-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: AccessDeniedException\r\n",
-                    format!(r#"{{"__type":"AccessDeniedException","message":"{denied}: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:eu-west-1:000000000000:stream/orders because no identity-based policy allows the kinesis:DescribeStreamSummary action"}}"#),
+                    format!(r#"{{"__type":"AccessDeniedException","message":"{denied}: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:eu-west-1:000000000000:stream/orders because no identity-based policy allows the kinesis:DescribeStreamSummary action"}}"#).into_bytes(),
                 )
             } else {
                 (
                     "Content-Type: text/xml\r\n",
-                    format!("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action</Message></Error><RequestId>1</RequestId></ErrorResponse>"),
+                    format!("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action</Message></Error><RequestId>1</RequestId></ErrorResponse>").into_bytes(),
                 )
             };
             let _ = write!(
                 stream,
-                "HTTP/1.1 403 Forbidden\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 403 Forbidden\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
+            let _ = stream.write_all(&body);
         }
     });
     url
+}
+
+/// A CBOR map of text keys to text values (what an RPC v2 CBOR error body holds).
+fn cbor_text_map(fields: &[(&str, &str)]) -> Vec<u8> {
+    fn head(major: u8, len: usize, out: &mut Vec<u8>) {
+        match u16::try_from(len) {
+            Ok(n) if n < 24 => out.push(major << 5 | n as u8),
+            Ok(n) if n < 256 => out.extend([major << 5 | 24, n as u8]),
+            Ok(n) => {
+                out.push(major << 5 | 25);
+                out.extend(n.to_be_bytes());
+            }
+            Err(_) => panic!("a short test message"),
+        }
+    }
+    let mut out = Vec::new();
+    head(5, fields.len(), &mut out);
+    for text in fields.iter().flat_map(|(k, v)| [k, v]) {
+        head(3, text.len(), &mut out);
+        out.extend(text.as_bytes());
+    }
+    out
 }
 
 #[test]

@@ -182,10 +182,11 @@ impl Account for AwsClients {
     }
 }
 
-/// The emulator's endpoint; integration tests need one.
+/// The emulator's endpoint (moto; CloudWatch may have its own, `AWS_ENDPOINT_URL_CLOUDWATCH`,
+/// which the SDK honours); integration tests need one.
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("integration tests talk to a moto server: run scripts/test.sh, which starts one, or set AWS_ENDPOINT_URL and test credentials")
+        panic!("integration tests talk to the emulators: run scripts/test.sh, which starts them, or set AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_CLOUDWATCH) and test credentials")
     })
 }
 
@@ -197,6 +198,48 @@ pub async fn clients() -> AwsClients {
         count: 2,
     })
     .await
+}
+
+/// `scripts/aws_proxy.py` in front of the emulators: one endpoint for every service (CloudWatch
+/// routed to `AWS_ENDPOINT_URL_CLOUDWATCH` when set), for a client given a single URL, e.g.
+/// the binary's `--endpoint-url`. Stopped when dropped.
+pub struct Proxy {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Proxy {
+    /// Starts the proxy with `args` beside its upstreams (e.g. `--allow ACTIONS`).
+    pub fn start(args: &[&str]) -> Proxy {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/aws_proxy.py");
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let mut command = std::process::Command::new(python);
+        command.args([script, "--upstream", &endpoint()]).args(args);
+        if let Ok(cloudwatch) = std::env::var("AWS_ENDPOINT_URL_CLOUDWATCH") {
+            command.args(["--route", &format!("monitoring={cloudwatch}")]);
+        }
+        let mut child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("the proxy starts (python3 scripts/aws_proxy.py)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("proxy stdout"))
+            .read_line(&mut line)
+            .expect("the proxy prints its URL");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "proxy said {line:?}");
+        Proxy { child, url }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A name no other test in this moto server uses.
