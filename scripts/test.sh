@@ -23,3 +23,8 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargo_args+=("$1"); shift; done
 test_args=("$@")
 echo "==> cargo test --all-targets ${cargo_args[*]} -- --include-ignored ${test_args[*]}" >&2
 cargo test --all-targets "${cargo_args[@]}" -- --include-ignored "${test_args[@]}"
+# The template on LocalStack's CloudFormation (about a minute and a half; its own LocalStack).
+if [ "${SKIP_DEPLOY_CHECK:-}" != 1 ]; then
+  echo "==> scripts/localstack-deploy.sh" >&2
+  scripts/localstack-deploy.sh
+fi

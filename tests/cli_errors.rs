@@ -5,6 +5,8 @@
 //! Every run starts from an empty environment (no AWS variables, no ~/.aws) so that what is
 //! on the machine running the tests cannot leak in.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -166,7 +168,7 @@ fn access_denied_server() -> String {
                 let message = format!("{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action");
                 (
                     "Content-Type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n",
-                    cbor_text_map(&[("__type", "AccessDenied"), ("message", &message)]),
+                    common::cbor_text_map(&[("__type", "AccessDenied"), ("message", &message)]),
                 )
             } else if json {
                 (
@@ -188,28 +190,6 @@ fn access_denied_server() -> String {
         }
     });
     url
-}
-
-/// A CBOR map of text keys to text values (what an RPC v2 CBOR error body holds).
-fn cbor_text_map(fields: &[(&str, &str)]) -> Vec<u8> {
-    fn head(major: u8, len: usize, out: &mut Vec<u8>) {
-        match u16::try_from(len) {
-            Ok(n) if n < 24 => out.push(major << 5 | n as u8),
-            Ok(n) if n < 256 => out.extend([major << 5 | 24, n as u8]),
-            Ok(n) => {
-                out.push(major << 5 | 25);
-                out.extend(n.to_be_bytes());
-            }
-            Err(_) => panic!("a short test message"),
-        }
-    }
-    let mut out = Vec::new();
-    head(5, fields.len(), &mut out);
-    for text in fields.iter().flat_map(|(k, v)| [k, v]) {
-        head(3, text.len(), &mut out);
-        out.extend(text.as_bytes());
-    }
-    out
 }
 
 #[test]

@@ -190,13 +190,19 @@ pub fn endpoint() -> String {
     })
 }
 
+/// Clients of the emulators. An attempt may take a minute: LocalStack's CloudWatch answers
+/// GetMetricData in seconds when the whole suite runs at once (AWS's 10 s would fail calls
+/// that are merely slow there).
 pub async fn clients() -> AwsClients {
     endpoint();
-    AwsClients::load(&RetrySettings {
-        min_sleep: std::time::Duration::from_millis(10),
-        max_sleep: std::time::Duration::from_millis(50),
-        count: 2,
-    })
+    AwsClients::load_with_attempt_timeout(
+        &RetrySettings {
+            min_sleep: std::time::Duration::from_millis(10),
+            max_sleep: std::time::Duration::from_millis(50),
+            count: 2,
+        },
+        std::time::Duration::from_secs(60),
+    )
     .await
 }
 
@@ -240,6 +246,29 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CBOR map of text keys to text values: an error body of the Smithy RPC v2 CBOR protocol
+/// (CloudWatch's), written by hand for the few tests that answer in it.
+pub fn cbor_text_map(fields: &[(&str, &str)]) -> Vec<u8> {
+    fn head(major: u8, len: usize, out: &mut Vec<u8>) {
+        match u16::try_from(len) {
+            Ok(n) if n < 24 => out.push(major << 5 | n as u8),
+            Ok(n) if n < 256 => out.extend([major << 5 | 24, n as u8]),
+            Ok(n) => {
+                out.push(major << 5 | 25);
+                out.extend(n.to_be_bytes());
+            }
+            Err(_) => panic!("a short test message"),
+        }
+    }
+    let mut out = Vec::new();
+    head(5, fields.len(), &mut out);
+    for text in fields.iter().flat_map(|(k, v)| [k, v]) {
+        head(3, text.len(), &mut out);
+        out.extend(text.as_bytes());
+    }
+    out
 }
 
 /// A name no other test in this moto server uses.
