@@ -133,7 +133,7 @@ fi
 
 # The function's name and the statements that name it agree for a stack name of any legal
 # length (CloudFormation truncates long stack names in generated names; ours are fixed).
-echo "lint-templates: the function's name, log group and ReconcileCursor statement for a 128-character stack name" >&2
+echo "lint-templates: the function's name, log group and ReconcileCursor statement for stack names of 1 to 128 characters" >&2
 if ! "$PYTHON" - template.yaml <<'PY'
 import re
 import sys
