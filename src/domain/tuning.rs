@@ -4,7 +4,7 @@
 //!
 //! The choice, with its reasons:
 //! - **Budget met**: the cheapest candidate whose throttling on the history is within the
-//!   budget; candidates within [`TIE_SHARE`] of each other's cost are a tie, and the one with
+//!   budget at no more than [`MAX_COST_VS_UPSTREAM`] of upstream's cost; candidates within [`TIE_SHARE`] of each other's cost are a tie, and the one with
 //!   fewer reshards wins (a reshard is a call from ten a day and a moment of UPDATING).
 //! - **Budget not met by any**: the stream's bursts are too short for any reshard to catch;
 //!   more reshards buy nothing, so the candidate costing no more than upstream's that
@@ -57,6 +57,10 @@ pub const BUDGET_EXPECTED: &str =
 /// shard-hour more (the target allows 0.1%; half of it leaves room for the next day
 /// differing from the history).
 pub const UPSTREAM_FLOOR: f64 = 0.0005;
+
+/// A candidate meets a budget only at most at this multiple of upstream's cost on the same
+/// history: beyond it, paying for a floor or on-demand mode is the user's call ([`Advice`]).
+pub const MAX_COST_VS_UPSTREAM: f64 = 1.5;
 
 /// Candidates whose costs differ by less than this share of the larger are a tie.
 pub const TIE_SHARE: f64 = 0.01;
@@ -216,7 +220,10 @@ fn cheaper(a: &Measured, b: &Measured) -> bool {
 pub fn choose(budget: ThrottleBudget, measured: &[Measured], upstream: usize) -> Option<Choice> {
     let reference = measured.get(upstream)?;
     let allowed = allowed_throttled(budget, reference);
-    let within = |m: &Measured| m.throttled_records <= allowed * (1.0 + 1e-9);
+    let within = |m: &Measured| {
+        m.throttled_records <= allowed * (1.0 + 1e-9)
+            && m.cost_usd <= MAX_COST_VS_UPSTREAM * reference.cost_usd * (1.0 + 1e-9)
+    };
     let best = |keep: &dyn Fn(&Measured) -> bool, better: &dyn Fn(&Measured, &Measured) -> bool| {
         measured
             .iter()
@@ -271,7 +278,10 @@ impl std::fmt::Display for Advice {
             self.chosen_monthly_usd
         )?;
         if let (Some(n), Some(usd)) = (self.floor_shards, self.floor_monthly_usd) {
-            write!(f, "a floor of AutoscalerMinShards={n} would, at ${usd:.2}/month; ")?;
+            write!(
+                f,
+                "a floor of AutoscalerMinShards={n} would, at ${usd:.2}/month; "
+            )?;
         }
         write!(
             f,
@@ -309,12 +319,21 @@ mod tests {
     #[test]
     fn the_cheapest_candidate_within_the_budget_is_chosen() {
         // upstream throttles 2,000 of 1e6 (0.2%); candidate 1 is cheapest but throttles more.
-        let measured = [m(1_500.0, 80.0, 20), m(2_500.0, 60.0, 20), m(2_000.0, 100.0, 8)];
+        let measured = [
+            m(1_500.0, 80.0, 20),
+            m(2_500.0, 60.0, 20),
+            m(2_000.0, 100.0, 8),
+        ];
         let choice = choose(ThrottleBudget::Upstream, &measured, 2).unwrap();
         assert_eq!(choice.index, 0);
         assert!(choice.met);
         // An absolute budget of 0.3% admits candidate 1.
         let choice = choose(ThrottleBudget::Fraction(0.003), &measured, 2).unwrap();
+        assert_eq!(choice.index, 1);
+        // A budget met only at more than 1.5x upstream's cost is not met.
+        let measured = [m(0.0, 151.0, 20), m(2_000.0, 100.0, 8)];
+        let choice = choose(ThrottleBudget::Fraction(0.001), &measured, 1).unwrap();
+        assert!(!choice.met);
         assert_eq!(choice.index, 1);
     }
 
@@ -322,7 +341,9 @@ mod tests {
     fn a_tie_in_cost_goes_to_fewer_reshards() {
         let measured = [m(0.0, 80.0, 30), m(0.0, 80.5, 12), m(0.0, 100.0, 8)];
         assert_eq!(
-            choose(ThrottleBudget::Upstream, &measured, 2).unwrap().index,
+            choose(ThrottleBudget::Upstream, &measured, 2)
+                .unwrap()
+                .index,
             1
         );
     }
@@ -331,12 +352,16 @@ mod tests {
     fn under_the_upstream_budget_a_tiny_throttling_is_allowed_where_upstream_had_none() {
         let measured = [m(400.0, 80.0, 3), m(0.0, 100.0, 0)];
         assert_eq!(
-            choose(ThrottleBudget::Upstream, &measured, 1).unwrap().index,
+            choose(ThrottleBudget::Upstream, &measured, 1)
+                .unwrap()
+                .index,
             0
         );
         let measured = [m(600.0, 80.0, 3), m(0.0, 100.0, 0)];
         assert_eq!(
-            choose(ThrottleBudget::Upstream, &measured, 1).unwrap().index,
+            choose(ThrottleBudget::Upstream, &measured, 1)
+                .unwrap()
+                .index,
             1
         );
     }
@@ -345,7 +370,11 @@ mod tests {
     fn where_none_meets_the_budget_the_least_throttled_at_no_more_than_upstream_cost_is_kept() {
         // Budget 0.1% = 1,000 records; nobody gets there. Candidate 0 throttles least but
         // costs more than upstream; candidate 1 is the least throttled affordable one.
-        let measured = [m(5_000.0, 150.0, 40), m(9_000.0, 90.0, 10), m(12_000.0, 100.0, 8)];
+        let measured = [
+            m(5_000.0, 150.0, 40),
+            m(9_000.0, 90.0, 10),
+            m(12_000.0, 100.0, 8),
+        ];
         let choice = choose(ThrottleBudget::Fraction(0.001), &measured, 2).unwrap();
         assert_eq!(choice.index, 1);
         assert!(!choice.met);
@@ -369,15 +398,24 @@ mod tests {
             let value = value.to_string();
             Settings::from_lookup(move |k| (k == "THROTTLE_BUDGET").then(|| value.clone()))
         };
-        assert_eq!(read("0.002").unwrap().throttle_budget, ThrottleBudget::Fraction(0.002));
+        assert_eq!(
+            read("0.002").unwrap().throttle_budget,
+            ThrottleBudget::Fraction(0.002)
+        );
         assert_eq!(read("").unwrap().throttle_budget, ThrottleBudget::Upstream);
         let err = read("5%").unwrap_err().to_string();
-        assert!(err.contains("THROTTLE_BUDGET") && err.contains("\"5%\""), "{err}");
+        assert!(
+            err.contains("THROTTLE_BUDGET") && err.contains("\"5%\""),
+            "{err}"
+        );
         let tolerant = Settings::tolerant_from_lookup(|k| {
             (k == "THROTTLE_BUDGET").then(|| "lots".to_string())
         });
         assert_eq!(tolerant.throttle_budget, ThrottleBudget::Upstream);
-        assert!(tolerant.fallbacks.iter().any(|f| f.variable == "THROTTLE_BUDGET"));
+        assert!(tolerant
+            .fallbacks
+            .iter()
+            .any(|f| f.variable == "THROTTLE_BUDGET"));
         // A stream's tag overrides the setting, and a bad tag names the stream and the tag.
         let settings = read("0.01").unwrap();
         let tags = HashMap::from([(tag::THROTTLE_BUDGET.to_string(), "upstream".to_string())]);
@@ -386,7 +424,13 @@ mod tests {
             Ok(ThrottleBudget::Upstream)
         );
         let bad = HashMap::from([(tag::THROTTLE_BUDGET.to_string(), "2".to_string())]);
-        let err = settings.budget_for_stream("orders", &bad).unwrap_err().to_string();
-        assert!(err.contains("orders") && err.contains(tag::THROTTLE_BUDGET), "{err}");
+        let err = settings
+            .budget_for_stream("orders", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("orders") && err.contains(tag::THROTTLE_BUDGET),
+            "{err}"
+        );
     }
 }

@@ -7,3 +7,4 @@ pub mod plot;
 pub mod report;
 pub mod simulate;
 pub mod trace;
+pub mod tune;

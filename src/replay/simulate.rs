@@ -116,6 +116,13 @@ pub struct Options {
     /// falls in: every period of a 5-minute trace, every fifth of a 1-minute one.
     pub schedule: bool,
     pub keep_timeline: bool,
+    /// Ours only: tune the policy walk-forward to `settings.throttle_budget` (each UTC day
+    /// from the days before it, `replay::tune`).
+    pub tune: bool,
+    /// The sizing sees the demand behind a throttled period (admitted records plus the
+    /// throttled ones, as `WriteProvisionedThroughputExceeded` reports them); the alarms
+    /// still see what was admitted.
+    pub see_throttled: bool,
 }
 
 impl Options {
@@ -128,6 +135,8 @@ impl Options {
             variant: Variant::Ours,
             schedule: true,
             keep_timeline: true,
+            tune: false,
+            see_throttled: false,
         }
     }
 
@@ -407,7 +416,12 @@ impl Replay {
         // never the demand above it. Alarms and sizing both see that.
         let admitted = need.min(f64::from(self.shards));
         self.raw.push(admitted);
-        self.needs.push(row.map(|_| admitted));
+        let seen = if self.opts.see_throttled {
+            need
+        } else {
+            admitted
+        };
+        self.needs.push(row.map(|_| seen));
         let mut firings = self.evaluate(period);
         // Periods between ticks: 1 for periods of 5 minutes or more.
         let every = (SCHEDULE_MINUTES * 60 / self.period_secs.max(1)).max(1) as usize;
@@ -605,6 +619,11 @@ impl Replay {
         })
     }
 
+    /// Decides from now on as `policy` does (the walk-forward tuning's daily choice).
+    pub fn retune(&mut self, policy: &crate::domain::tuning::Policy) {
+        apply_policy(&mut self.opts.settings, policy);
+    }
+
     fn set_alarms(&mut self, alarms: AlarmPairSpec) {
         self.rules = [
             Rule::of(&alarms.scale_up, Direction::Up),
@@ -732,12 +751,30 @@ impl Replay {
             oracle_shard_hours,
             oracle_provisioned_cost_usd: oracle_shard_hours * p.shard_hour + put_cost,
             prices: *p,
+            tuning: None,
+            advice: None,
         };
         Outcome {
             summary,
             timeline: self.timeline,
             reshards: self.reshards,
         }
+    }
+}
+
+/// Settings that decide as `policy` does.
+pub fn apply_policy(settings: &mut Settings, policy: &crate::domain::tuning::Policy) {
+    use crate::domain::tuning::Policy;
+    match *policy {
+        Policy::Sized {
+            target_usage,
+            params,
+        } => {
+            settings.scaling_policy = ScalingPolicy::Sized;
+            settings.target_usage = target_usage;
+            settings.sizing = params;
+        }
+        Policy::Upstream => settings.scaling_policy = ScalingPolicy::Upstream,
     }
 }
 
@@ -775,8 +812,20 @@ pub fn default_initial_shards(trace: &Trace, settings: &Settings, period_secs: i
     need.clamp(settings.min_shards, settings.max_shards)
 }
 
-/// Replays `trace` from start to end.
+/// Replays `trace` from start to end (walk-forward tuned when `opts.tune`).
 pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
+    if opts.tune && opts.variant == Variant::Ours {
+        return crate::replay::tune::simulate_tuned(trace, opts);
+    }
+    run(trace, opts, |_, _| Ok(()))
+}
+
+/// Replays `trace`, calling `before(replay, start)` before each period (gaps included).
+pub fn run(
+    trace: &Trace,
+    opts: &Options,
+    mut before: impl FnMut(&mut Replay, DateTime<Utc>) -> Result<(), SimError>,
+) -> Result<Outcome, SimError> {
     let period_secs = i64::from(opts.settings.period_mins) * 60;
     if let Some(trace_secs) = trace.period_secs {
         if trace_secs != period_secs {
@@ -804,9 +853,11 @@ pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
     let mut expected = first.timestamp;
     for row in &trace.rows {
         while expected < row.timestamp {
+            before(&mut replay, expected)?;
             replay.step(None);
             expected += Duration::seconds(period_secs);
         }
+        before(&mut replay, expected)?;
         replay.step(Some(row));
         expected += Duration::seconds(period_secs);
     }
