@@ -59,14 +59,14 @@ fn measured(outcome: &Outcome) -> Measured {
     }
 }
 
-/// Options that replay `policy` on a history: no tuning, no timeline.
-fn candidate_options(base: &Options, policy: &Policy) -> Options {
+/// Options that replay `policy` on a history from `initial` shards: no tuning, no timeline.
+fn candidate_options(base: &Options, policy: &Policy, initial: Option<u32>) -> Options {
     let mut opts = Options {
         variant: Variant::Ours,
         schedule: true,
         keep_timeline: false,
         tune: false,
-        initial_shards: None,
+        initial_shards: initial,
         ..base.clone()
     };
     apply_policy(&mut opts.settings, policy);
@@ -74,7 +74,16 @@ fn candidate_options(base: &Options, policy: &Policy) -> Options {
 }
 
 /// Replays every candidate on `history` and chooses by `base.settings.throttle_budget`.
-pub fn tune_on(history: &Trace, base: &Options) -> Result<Tuned, SimError> {
+/// Each replay starts from `initial` shards, the count the stream has when the choice takes
+/// effect (`None`: what the history's first period needs): a candidate is judged from the
+/// state it would take over, so one that cannot leave that state (upstream's doubling and
+/// halving, stuck above a load its scale-down alarm never sees fall) pays for it.
+pub fn tune_on(
+    history: &Trace,
+    base: &Options,
+    initial: Option<u32>,
+    incumbent: Option<&str>,
+) -> Result<Tuned, SimError> {
     let all = tuning::candidates();
     let upstream = all
         .iter()
@@ -82,11 +91,14 @@ pub fn tune_on(history: &Trace, base: &Options) -> Result<Tuned, SimError> {
         .unwrap_or(all.len() - 1);
     let mut figures = Vec::with_capacity(all.len());
     for candidate in &all {
-        let outcome = simulate::simulate(history, &candidate_options(base, &candidate.policy))?;
+        let opts = candidate_options(base, &candidate.policy, initial);
+        let outcome = simulate::simulate(history, &opts)?;
         figures.push(measured(&outcome));
     }
+    let incumbent = incumbent.and_then(|name| all.iter().position(|c| c.name == name));
+    let budget = base.settings.throttle_budget;
     let choice =
-        tuning::choose(base.settings.throttle_budget, &figures, upstream).unwrap_or(Choice {
+        tuning::choose(budget, &figures, upstream, incumbent).unwrap_or(Choice {
             index: 0,
             met: false,
             allowed_throttled: 0.0,
@@ -113,13 +125,19 @@ fn monthly(usd: f64, periods: u64, period_secs: i64) -> f64 {
 /// (`AutoscalerMinShards`) under which the chosen candidate meets it, found by bisection
 /// (throttling falls as the floor rises: more shards never throttle more in this model),
 /// and on-demand mode, both priced from the same replay.
-pub fn advise(history: &Trace, base: &Options, tuned: &Tuned) -> Result<Advice, SimError> {
+pub fn advise(
+    history: &Trace,
+    base: &Options,
+    tuned: &Tuned,
+    initial: Option<u32>,
+) -> Result<Advice, SimError> {
     let allowed = tuned.choice.allowed_throttled;
-    let opts = candidate_options(base, &tuned.candidate.policy);
+    let opts = candidate_options(base, &tuned.candidate.policy, initial);
     let replay_with_floor = |floor: u32| {
         let mut o = opts.clone();
         o.settings.min_shards = floor;
         o.settings.max_shards = o.settings.max_shards.max(floor);
+        o.initial_shards = o.initial_shards.map(|n| n.max(floor));
         simulate::simulate(history, &o)
     };
     let chosen = simulate::simulate(history, &opts)?;
@@ -150,7 +168,7 @@ pub fn advise(history: &Trace, base: &Options, tuned: &Tuned) -> Result<Advice, 
     let top = replay_with_floor(hi)?;
     if top.summary.records_throttled <= allowed {
         floor = Some((hi, top.summary.provisioned_cost_usd));
-        let mut lo = s.initial_shards.min(hi).max(1);
+        let mut lo = 1;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let out = replay_with_floor(mid)?;
@@ -209,7 +227,7 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
         let midnight = DateTime::from_timestamp(day * 86_400, 0).unwrap_or(at);
         if midnight - first >= Duration::days(FIRST_TUNED_DAY) {
             let history = window(trace, midnight - Duration::days(HISTORY_DAYS), midnight);
-            let tuned = tune_on(&history, opts)?;
+            let tuned = tune_on(&history, opts, Some(replay.shards()), Some(in_force))?;
             replay.retune(&tuned.candidate.policy);
             in_force = tuned.candidate.name;
             summary.days_tuned += 1;
@@ -224,9 +242,10 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
     // What the stream would run next: the tuning on the trace's last days.
     let end = trace.rows.last().map_or(first, |r| r.timestamp) + Duration::seconds(1);
     let history = window(trace, end - Duration::days(HISTORY_DAYS), end);
-    let last = tune_on(&history, opts)?;
+    let shards = Some(outcome.summary.final_shards);
+    let last = tune_on(&history, opts, shards, Some(in_force))?;
     if !last.choice.met {
-        outcome.summary.advice = Some(advise(&history, opts, &last)?);
+        outcome.summary.advice = Some(advise(&history, opts, &last, shards)?);
     }
     summary.last = Some(last);
     outcome.summary.variant = format!(
