@@ -363,7 +363,9 @@ mod tests {
         let pick = |m: &[Measured], incumbent| {
             choose(ThrottleBudget::Upstream, m, 3, incumbent).unwrap().index
         };
-        assert_eq!(pick(&measured[1..], Some(0)), 0, "98 vs 100: within 3%, kept");
+        let close = [m(0.0, 100.0, 5), m(0.0, 98.0, 5), m(0.0, 120.0, 0), m(0.0, 130.0, 0)];
+        assert_eq!(pick(&close, Some(0)), 0, "98 vs 100: within 3%, kept");
+        assert_eq!(pick(&close, None), 1);
         assert_eq!(pick(&measured, Some(0)), 2, "90 vs 100: switched");
     }
 
@@ -371,7 +373,7 @@ mod tests {
     fn a_tie_in_cost_goes_to_fewer_reshards() {
         let measured = [m(0.0, 80.0, 30), m(0.0, 80.5, 12), m(0.0, 100.0, 8)];
         assert_eq!(
-            choose(ThrottleBudget::Upstream, &measured, 2)
+            choose(ThrottleBudget::Upstream, &measured, 2, None)
                 .unwrap()
                 .index,
             1
@@ -383,14 +385,14 @@ mod tests {
         let measured = [m(400.0, 80.0, 3), m(0.0, 100.0, 0)];
         assert!(400.0 <= MARGIN * UPSTREAM_FLOOR * 1e6);
         assert_eq!(
-            choose(ThrottleBudget::Upstream, &measured, 1)
+            choose(ThrottleBudget::Upstream, &measured, 1, None)
                 .unwrap()
                 .index,
             0
         );
         let measured = [m(600.0, 80.0, 3), m(0.0, 100.0, 0)];
         assert_eq!(
-            choose(ThrottleBudget::Upstream, &measured, 1)
+            choose(ThrottleBudget::Upstream, &measured, 1, None)
                 .unwrap()
                 .index,
             1
