@@ -105,7 +105,11 @@ fn every_scenario_lands_in_its_expected_ranges() {
             }
             if let Some(r) = against.get("throttled_fraction_minus_upstream") {
                 let diff = s.throttled_fraction - upstream.throttled_fraction;
-                check("throttled - upstream's".into(), diff, range(r, "difference"));
+                check(
+                    "throttled - upstream's".into(),
+                    diff,
+                    range(r, "difference"),
+                );
             }
         }
         if let Some(r) = expect

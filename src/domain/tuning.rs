@@ -359,11 +359,23 @@ mod tests {
 
     #[test]
     fn the_candidate_in_force_stays_unless_another_is_clearly_cheaper() {
-        let measured = [m(0.0, 100.0, 5), m(0.0, 98.0, 5), m(0.0, 90.0, 5), m(0.0, 120.0, 0)];
+        let measured = [
+            m(0.0, 100.0, 5),
+            m(0.0, 98.0, 5),
+            m(0.0, 90.0, 5),
+            m(0.0, 120.0, 0),
+        ];
         let pick = |m: &[Measured], incumbent| {
-            choose(ThrottleBudget::Upstream, m, 3, incumbent).unwrap().index
+            choose(ThrottleBudget::Upstream, m, 3, incumbent)
+                .unwrap()
+                .index
         };
-        let close = [m(0.0, 100.0, 5), m(0.0, 98.0, 5), m(0.0, 120.0, 0), m(0.0, 130.0, 0)];
+        let close = [
+            m(0.0, 100.0, 5),
+            m(0.0, 98.0, 5),
+            m(0.0, 120.0, 0),
+            m(0.0, 130.0, 0),
+        ];
         assert_eq!(pick(&close, Some(0)), 0, "98 vs 100: within 3%, kept");
         assert_eq!(pick(&close, None), 1);
         assert_eq!(pick(&measured, Some(0)), 2, "90 vs 100: switched");
@@ -383,7 +395,6 @@ mod tests {
     #[test]
     fn under_the_upstream_budget_a_tiny_throttling_is_allowed_where_upstream_had_none() {
         let measured = [m(400.0, 80.0, 3), m(0.0, 100.0, 0)];
-        assert!(400.0 <= MARGIN * UPSTREAM_FLOOR * 1e6);
         assert_eq!(
             choose(ThrottleBudget::Upstream, &measured, 1, None)
                 .unwrap()

@@ -97,12 +97,11 @@ pub fn tune_on(
     }
     let incumbent = incumbent.and_then(|name| all.iter().position(|c| c.name == name));
     let budget = base.settings.throttle_budget;
-    let choice =
-        tuning::choose(budget, &figures, upstream, incumbent).unwrap_or(Choice {
-            index: 0,
-            met: false,
-            allowed_throttled: 0.0,
-        });
+    let choice = tuning::choose(budget, &figures, upstream, incumbent).unwrap_or(Choice {
+        index: 0,
+        met: false,
+        allowed_throttled: 0.0,
+    });
     Ok(Tuned {
         candidate: all[choice.index],
         choice,
@@ -148,21 +147,13 @@ pub fn advise(
     } else {
         0.0
     };
-    let peak = (s.oracle_shard_hours > 0.0)
-        .then(|| {
-            history
-                .rows
-                .iter()
-                .map(|r| {
-                    simulate::needed_shards(
-                        r.incoming_bytes,
-                        r.incoming_records,
-                        s.period_secs as f64,
-                    )
-                })
-                .fold(0.0, f64::max)
+    let peak = history
+        .rows
+        .iter()
+        .map(|r| {
+            simulate::needed_shards(r.incoming_bytes, r.incoming_records, s.period_secs as f64)
         })
-        .unwrap_or(0.0);
+        .fold(0.0, f64::max);
     let mut hi = (peak.ceil() as u32).clamp(1, base.settings.max_shards);
     let mut floor = None;
     let top = replay_with_floor(hi)?;
@@ -415,7 +406,6 @@ mod tests {
         let advice = out
             .summary
             .advice
-            .clone()
             .unwrap_or_else(|| panic!("{:#?}", out.summary.tuning));
         let floor = advice.floor_shards.expect("a floor meets it");
         // 8 x 0.9 = 7.2 shards of load: 8 shards serve the bursts, 7 do not.
