@@ -283,7 +283,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
     };
-    let outcome = simulate::simulate(&trace, &opts)?;
+    let outcome = crate::replay::tune::replay(&trace, &opts)?;
     if let Some(path) = &args.timeline {
         let file =
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -311,7 +311,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 /// prices in `opts`.
 fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
     let run = |variant| {
-        simulate::simulate(
+        crate::replay::tune::replay(
             trace,
             &Options {
                 variant,

@@ -13,6 +13,7 @@
 
 use crate::domain::sizing::Params;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The fraction of records a stream may have throttled (`THROTTLE_BUDGET`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
@@ -272,6 +273,31 @@ pub fn choose(
         met: false,
         allowed_throttled: allowed,
     })
+}
+
+/// One tuning's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tuned {
+    pub candidate: Candidate,
+    pub choice: Choice,
+    /// The chosen candidate's figures on the history.
+    pub measured: Measured,
+    /// Upstream's figures on the same history (the `upstream` budget's reference).
+    pub upstream: Measured,
+}
+
+/// The walk-forward tuning of a replay, for the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TuningSummary {
+    pub budget: ThrottleBudget,
+    /// Days that ran a tuned choice, and how many of those choices met the budget on their
+    /// history.
+    pub days_tuned: u32,
+    pub days_met: u32,
+    /// Days each candidate was in force.
+    pub days_by_candidate: BTreeMap<String, u32>,
+    /// The tuning on the trace's last 14 days: what the stream would run next.
+    pub last: Option<Tuned>,
 }
 
 /// What would meet the budget where no candidate does, each with its cost per 30 days.

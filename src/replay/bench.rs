@@ -249,10 +249,11 @@ pub fn run_with_progress(
         let mut on_demand = 0.0;
         for (label, opts) in policies {
             starting(&name, label);
-            let outcome = simulate(&trace, opts).map_err(|source| BenchError::Sim {
-                path: shown.clone(),
-                source,
-            })?;
+            let outcome =
+                crate::replay::tune::replay(&trace, opts).map_err(|source| BenchError::Sim {
+                    path: shown.clone(),
+                    source,
+                })?;
             oracle_hours = outcome.summary.oracle_shard_hours;
             on_demand = outcome.summary.on_demand_cost_usd;
             rows.push(from_outcome(&name, label, &outcome));

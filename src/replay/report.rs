@@ -80,7 +80,7 @@ pub struct Summary {
     pub prices: Prices,
     /// The walk-forward tuning, when the replay tuned.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tuning: Option<crate::replay::tune::TuningSummary>,
+    pub tuning: Option<crate::domain::tuning::TuningSummary>,
     /// What would meet the budget where no candidate does, on the trace's last days.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<crate::domain::tuning::Advice>,

@@ -117,7 +117,7 @@ pub struct Options {
     pub schedule: bool,
     pub keep_timeline: bool,
     /// Ours only: tune the policy walk-forward to `settings.throttle_budget` (each UTC day
-    /// from the days before it, `replay::tune`).
+    /// from the days before it), when replayed through `replay::tune::replay`.
     pub tune: bool,
     /// The sizing sees the demand behind a throttled period (admitted records plus the
     /// throttled ones, as `WriteProvisionedThroughputExceeded` reports them); the alarms
@@ -811,11 +811,9 @@ pub fn default_initial_shards(trace: &Trace, settings: &Settings, period_secs: i
     need.clamp(settings.min_shards, settings.max_shards)
 }
 
-/// Replays `trace` from start to end (walk-forward tuned when `opts.tune`).
+/// Replays `trace` from start to end with the parameters in `opts` (never tuned: the tuned
+/// replay, and the entry point that honours `opts.tune`, is `replay::tune::replay`).
 pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
-    if opts.tune && opts.variant == Variant::Ours {
-        return crate::replay::tune::simulate_tuned(trace, opts);
-    }
     run(trace, opts, |_, _| Ok(()))
 }
 

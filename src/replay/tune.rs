@@ -11,42 +11,17 @@
 //! admitted records plus `WriteProvisionedThroughputExceeded`'s throttled ones, the same
 //! demand in this model (it has no retries).
 
-use crate::domain::tuning::{self, Advice, Candidate, Choice, Measured, Policy, ThrottleBudget};
+use crate::domain::tuning::{self, Advice, Choice, Measured, Policy};
+pub use crate::domain::tuning::{Tuned, TuningSummary};
 use crate::replay::simulate::{self, apply_policy, Options, Outcome, SimError, Variant};
 use crate::replay::trace::Trace;
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Days of history each tuning replays (CloudWatch keeps 5-minute data for 63 days).
 pub const HISTORY_DAYS: i64 = 14;
 /// Days of history before the first tuning: the recurring-load rules compare two days.
 pub const FIRST_TUNED_DAY: i64 = 2;
-
-/// One tuning's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Tuned {
-    pub candidate: Candidate,
-    pub choice: Choice,
-    /// The chosen candidate's figures on the history.
-    pub measured: Measured,
-    /// Upstream's figures on the same history (the `upstream` budget's reference).
-    pub upstream: Measured,
-}
-
-/// The walk-forward tuning of a replay, for the summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TuningSummary {
-    pub budget: ThrottleBudget,
-    /// Days that ran a tuned choice, and how many of those choices met the budget on their
-    /// history.
-    pub days_tuned: u32,
-    pub days_met: u32,
-    /// Days each candidate was in force.
-    pub days_by_candidate: BTreeMap<String, u32>,
-    /// The tuning on the trace's last [`HISTORY_DAYS`]: what the stream would run next.
-    pub last: Option<Tuned>,
-}
 
 fn measured(outcome: &Outcome) -> Measured {
     let s = &outcome.summary;
@@ -194,6 +169,16 @@ fn day_of(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(86_400)
 }
 
+/// Replays `trace` as `simulate` does: tuned walk-forward when `opts.tune` (and ours),
+/// with fixed parameters otherwise. The entry point every replay of a user's settings uses.
+pub fn replay(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
+    if opts.tune && opts.variant == Variant::Ours {
+        simulate_tuned(trace, opts)
+    } else {
+        simulate::simulate(trace, opts)
+    }
+}
+
 /// Replays `trace` tuned walk-forward (see the module's documentation), with the tuning
 /// and, where the last days' tuning met no budget, the advice in the summary.
 pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
@@ -315,6 +300,7 @@ pub fn describe(s: &crate::replay::simulate::Summary) -> String {
 mod tests {
     use super::*;
     use crate::domain::settings::Settings;
+    use crate::domain::tuning::ThrottleBudget;
     use crate::replay::trace::Row;
 
     /// `days` of 5-minute periods: a daily ramp to `peak` shards of load from a base of 1.
@@ -356,7 +342,7 @@ mod tests {
         }
         calm.truncate(6 * 288);
         let run = |rows: Vec<Row>| {
-            simulate::simulate(
+            replay(
                 &Trace {
                     rows,
                     period_secs: Some(300),
@@ -402,7 +388,7 @@ mod tests {
         };
         let mut opts = tuned_opts();
         opts.settings.throttle_budget = ThrottleBudget::Fraction(0.001);
-        let out = simulate::simulate(&trace, &opts).unwrap();
+        let out = replay(&trace, &opts).unwrap();
         let advice = out
             .summary
             .advice
@@ -426,7 +412,7 @@ mod tests {
             row.incoming_records *= factor;
             row.incoming_bytes *= factor;
         }
-        let out = simulate::simulate(
+        let out = replay(
             &Trace {
                 rows,
                 period_secs: Some(300),
