@@ -38,7 +38,6 @@ fn measured(outcome: &Outcome) -> Measured {
 fn candidate_options(base: &Options, policy: &Policy, initial: Option<u32>) -> Options {
     let mut opts = Options {
         variant: Variant::Ours,
-        schedule: true,
         keep_timeline: false,
         tune: false,
         initial_shards: initial,
@@ -224,9 +223,15 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
         outcome.summary.advice = Some(advise(&history, opts, &last, shards)?);
     }
     summary.last = Some(last);
+    // The replay's own label names the last day's settings; the run is the tuning's.
     outcome.summary.variant = format!(
-        "{}, tuned daily to THROTTLE_BUDGET={}",
-        outcome.summary.variant, opts.settings.throttle_budget
+        "ours, tuned daily to THROTTLE_BUDGET={}{}",
+        opts.settings.throttle_budget,
+        if opts.schedule {
+            ", scheduled evaluation every 5 minutes"
+        } else {
+            ", alarms only"
+        }
     );
     outcome.summary.tuning = Some(summary);
     Ok(outcome)
