@@ -324,6 +324,7 @@ mod tests {
                     timestamp: start + Duration::minutes(5 * i),
                     incoming_bytes: records * 100.0,
                     incoming_records: records,
+                    iterator_age_ms: None,
                 }
             })
             .collect()
