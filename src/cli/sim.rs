@@ -92,6 +92,18 @@ pub struct SimulateArgs {
     /// schedule rule runs.
     #[arg(long)]
     no_schedule: bool,
+    /// Tune the sized policy walk-forward to THROTTLE_BUDGET: each UTC day's parameters are
+    /// chosen from the 14 days before it only (the first two days run the defaults).
+    #[arg(long)]
+    tune: bool,
+    /// THROTTLE_BUDGET: `upstream` (no more throttling than doubling/halving) or a fraction
+    /// of records (0.001 = 0.1%); implies --tune [default: upstream].
+    #[arg(long, value_name = "upstream|F")]
+    throttle_budget: Option<String>,
+    /// Size from the demand behind a throttled period (admitted plus throttled records, as
+    /// WriteProvisionedThroughputExceeded reports them), not only what was admitted.
+    #[arg(long)]
+    see_throttled: bool,
     /// USD per shard-hour (us-east-1, checked 2026-11).
     #[arg(long, default_value_t = Prices::default().shard_hour)]
     price_shard_hour: f64,
@@ -129,10 +141,17 @@ pub struct BenchArgs {
     /// run from its root).
     #[arg(long, value_name = "DIR", default_value = "traces")]
     traces: PathBuf,
+    /// THROTTLE_BUDGET the tuned row keeps to: `upstream` or a fraction of records.
+    #[arg(long, value_name = "upstream|F", default_value = "upstream")]
+    throttle_budget: String,
+    /// The tuned row sizes from the demand behind throttled periods (see `simulate`).
+    #[arg(long)]
+    see_throttled: bool,
 }
 
 /// The Lambda variable each policy flag sets.
-const FLAG_VARIABLES: [(&str, &str); 13] = [
+const FLAG_VARIABLES: [(&str, &str); 14] = [
+    ("--throttle-budget", "THROTTLE_BUDGET"),
     ("--scaling-policy", "SCALING_POLICY"),
     ("--target-usage", "SCALE_TARGET_USAGE"),
     ("--period-mins", "SCALE_PERIOD_MINS"),
@@ -207,6 +226,7 @@ pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     set("SCALE_UP_RESHARD_RESERVE", s(args.scale_up_reserve));
     set("SCALING_POLICY", args.scaling_policy.clone());
     set("SCALE_TARGET_USAGE", f(args.target_usage));
+    set("THROTTLE_BUDGET", args.throttle_budget.clone());
     let settings = simulate::settings_from_vars(&vars).map_err(|err| {
         UsageError(format!(
             "invalid policy flags: {}",
@@ -229,6 +249,8 @@ pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
         },
         schedule: !args.no_schedule,
         keep_timeline: true,
+        tune: args.tune || args.throttle_budget.is_some(),
+        see_throttled: args.see_throttled,
     })
 }
 
@@ -262,7 +284,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
     };
-    let outcome = simulate::simulate(&trace, &opts)?;
+    let outcome = crate::replay::tune::replay(&trace, &opts)?;
     if let Some(path) = &args.timeline {
         let file =
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -270,13 +292,17 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
-        let title = format!("{name}: provisioned shards vs load");
+        let mut title = format!("{name}: provisioned shards vs load");
+        if let Some(advice) = &outcome.summary.advice {
+            title.push_str(&crate::replay::tune::advice_caption(advice));
+        }
         plot::write(path, &outcome, &title)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
     } else {
         print!("{}", simulate::human_report(&outcome.summary));
+        print!("{}", crate::replay::tune::describe(&outcome.summary));
         print!("{}", monthly_comparison(&trace, &opts)?);
     }
     Ok(ExitCode::SUCCESS)
@@ -286,7 +312,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 /// prices in `opts`.
 fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
     let run = |variant| {
-        simulate::simulate(
+        crate::replay::tune::replay(
             trace,
             &Options {
                 variant,
@@ -324,11 +350,16 @@ fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
 }
 
 /// [`bench::run`], with a bar per replay on a terminal.
-fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<bench::BenchRow>> {
+fn bench_with_progress(
+    dir: &Path,
+    budget: crate::domain::tuning::ThrottleBudget,
+    see_throttled: bool,
+) -> anyhow::Result<Vec<bench::BenchRow>> {
     let bar = std::cell::OnceCell::new();
     let mut started = 0;
     let rows = bench::run_with_progress(
         dir,
+        &bench::policies_with(budget, see_throttled),
         |trace, policy| {
             if let Some(bar) = bar.get() {
                 let bar: &indicatif::ProgressBar = bar;
@@ -352,7 +383,13 @@ fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<bench::BenchRow>> {
 
 pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir: &Path = &args.traces;
-    let results = bench_with_progress(dir)?;
+    let budget = simulate::settings_from_vars(&HashMap::from([(
+        "THROTTLE_BUDGET",
+        args.throttle_budget.clone(),
+    )]))
+    .map_err(|err| UsageError(in_flag_terms(&err.to_string())))?
+    .throttle_budget;
+    let results = bench_with_progress(dir, budget, args.see_throttled)?;
     println!("Traces: {}\n", dir.display());
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;

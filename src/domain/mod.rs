@@ -15,3 +15,4 @@ pub mod policy;
 pub mod schedule;
 pub mod settings;
 pub mod sizing;
+pub mod tuning;

@@ -31,6 +31,8 @@ pub mod tag {
     pub const LAMBDAS_PER_SHARD: &str = "AutoscalerLambdasPerShard";
     /// Times of this stream's recent reshards, written before each `UpdateShardCount`.
     pub const RESHARD_HISTORY: &str = "AutoscalerReshardHistory";
+    /// The stream's own `THROTTLE_BUDGET`.
+    pub const THROTTLE_BUDGET: &str = "AutoscalerThrottleBudget";
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -101,6 +103,8 @@ pub struct Settings {
     pub target_usage: f64,
     /// The sized policy's rules of thumb (not variables).
     pub sizing: crate::domain::sizing::Params,
+    /// The throttling each stream may have (`THROTTLE_BUDGET`): what tuning keeps to.
+    pub throttle_budget: crate::domain::tuning::ThrottleBudget,
     /// With no consumer named for a stream (setting or tag), find its Lambda consumers from
     /// their event source mappings (`DISCOVER_CONSUMERS`, off by default).
     pub discover_consumers: bool,
@@ -167,6 +171,7 @@ impl Default for Settings {
             scaling_policy: ScalingPolicy::Sized,
             target_usage: 0.7,
             sizing: crate::domain::sizing::Params::default(),
+            throttle_budget: crate::domain::tuning::ThrottleBudget::Upstream,
             discover_consumers: false,
             reconcile_interval_mins: 60,
             fallbacks: Vec::new(),
@@ -534,6 +539,12 @@ impl Settings {
             "a number from 0.1 to 1.0 (0.7 = the recent peak at 70% of capacity)",
             |v: &f64| finite(v) && (0.1..=1.0).contains(v),
         )?;
+        let throttle_budget = env.parse(
+            "THROTTLE_BUDGET",
+            d.throttle_budget,
+            crate::domain::tuning::BUDGET_EXPECTED,
+            |_| true,
+        )?;
 
         // A sweep of 10,000 streams takes minutes of the account's quotas: at most weekly is
         // still a safety net, and a longer gap is more likely a typo.
@@ -566,6 +577,7 @@ impl Settings {
             scaling_policy,
             target_usage,
             sizing: d.sizing,
+            throttle_budget,
             discover_consumers,
             reconcile_interval_mins,
             fallbacks: Vec::new(),
@@ -714,6 +726,24 @@ impl Settings {
 }
 
 impl Settings {
+    /// The stream's throttling budget: its `AutoscalerThrottleBudget` tag, else
+    /// `THROTTLE_BUDGET`.
+    pub fn budget_for_stream(
+        &self,
+        stream: &str,
+        tags: &HashMap<String, String>,
+    ) -> Result<crate::domain::tuning::ThrottleBudget, StreamTagError> {
+        match tags.get(tag::THROTTLE_BUDGET) {
+            None => Ok(self.throttle_budget),
+            Some(value) => value.parse().map_err(|()| StreamTagError {
+                stream: stream.to_string(),
+                tag: tag::THROTTLE_BUDGET,
+                value: value.clone(),
+                expected: crate::domain::tuning::BUDGET_EXPECTED.to_string(),
+            }),
+        }
+    }
+
     /// The stream's tags that [`Settings::for_stream`] caps rather than uses as set, each as a
     /// sentence naming the stream, the tag, its value and what is used instead.
     pub fn capped_stream_tags(&self, stream: &str, tags: &HashMap<String, String>) -> Vec<String> {

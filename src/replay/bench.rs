@@ -5,6 +5,7 @@
 //! AWS's rules ([`oracle::clairvoyant`]). On-demand's cost is a column.
 
 use crate::domain::settings::{ScalingPolicy, Settings};
+use crate::domain::tuning::ThrottleBudget;
 use crate::replay::oracle::{self, Period};
 use crate::replay::simulate::{
     default_initial_shards, needed_shards, simulate, Options, Outcome, SimError, Variant,
@@ -32,8 +33,17 @@ pub enum BenchError {
 /// The label of the row every other row is compared with.
 pub const UPSTREAM: &str = "upstream Go Lambda";
 
-/// The policies replayed.
+/// The label of our tuned row (the default once tuning runs in the scheduled run).
+pub const TUNED: &str = "ours tuned to THROTTLE_BUDGET";
+
+/// The policies replayed, with the tuned row at the default budget.
 pub fn policies() -> Vec<(String, Options)> {
+    policies_with(ThrottleBudget::Upstream, false)
+}
+
+/// The policies replayed; the tuned row keeps to `budget` (and sizes from the demand behind
+/// throttled periods with `see_throttled`).
+pub fn policies_with(budget: ThrottleBudget, see_throttled: bool) -> Vec<(String, Options)> {
     let defaults = Settings::default();
     let with = |settings: Settings, variant, schedule| Options {
         variant,
@@ -60,7 +70,29 @@ pub fn policies() -> Vec<(String, Options)> {
         ),
         (
             "ours sized + schedule (default)".into(),
-            with(defaults, Variant::Ours, true),
+            with(defaults.clone(), Variant::Ours, true),
+        ),
+        (
+            format!(
+                "{TUNED}={budget}{}",
+                if see_throttled {
+                    ", sees throttled"
+                } else {
+                    ""
+                }
+            ),
+            Options {
+                tune: true,
+                see_throttled,
+                ..with(
+                    Settings {
+                        throttle_budget: budget,
+                        ..defaults
+                    },
+                    Variant::Ours,
+                    true,
+                )
+            },
         ),
     ]
 }
@@ -78,6 +110,8 @@ pub struct BenchRow {
     pub refused_by_aws: Option<u64>,
     pub provisioned_usd: Option<f64>,
     pub on_demand_usd: f64,
+    /// The tuned row: days whose choice met the budget, the last choice, the advice.
+    pub tuning: Option<String>,
 }
 
 pub fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
@@ -109,6 +143,10 @@ fn from_outcome(trace: &str, policy: &str, o: &Outcome) -> BenchRow {
         refused_by_aws: Some(s.refused_by_aws),
         provisioned_usd: Some(s.provisioned_cost_usd),
         on_demand_usd: s.on_demand_cost_usd,
+        tuning: s
+            .tuning
+            .as_ref()
+            .map(|t| crate::replay::tune::brief(t, s.advice.as_ref())),
     }
 }
 
@@ -178,23 +216,25 @@ fn clairvoyant_row(name: &str, trace: &Trace, oracle_shard_hours: f64) -> Option
         refused_by_aws: None,
         provisioned_usd: None,
         on_demand_usd: f64::NAN,
+        tuning: None,
     })
 }
 
 /// Replays every trace in `dir` under every policy, and adds the bounds.
 pub fn run(dir: &Path) -> Result<Vec<BenchRow>, BenchError> {
-    run_with_progress(dir, |_, _| {}, |_| {})
+    run_with_progress(dir, &policies(), |_, _| {}, |_| {})
 }
 
 /// [`run`], telling `starting(trace, policy)` before each replay, after `planned(replays)`.
 pub fn run_with_progress(
     dir: &Path,
+    policies: &[(String, Options)],
     mut starting: impl FnMut(&str, &str),
     planned: impl FnOnce(usize),
 ) -> Result<Vec<BenchRow>, BenchError> {
     let mut rows = Vec::new();
     let files = trace_files(dir)?;
-    planned(files.len() * (policies().len() + 1));
+    planned(files.len() * (policies.len() + 1));
     for path in files {
         let name = path
             .file_stem()
@@ -207,15 +247,16 @@ pub fn run_with_progress(
         })?;
         let mut oracle_hours = 0.0;
         let mut on_demand = 0.0;
-        for (label, opts) in policies() {
-            starting(&name, &label);
-            let outcome = simulate(&trace, &opts).map_err(|source| BenchError::Sim {
-                path: shown.clone(),
-                source,
-            })?;
+        for (label, opts) in policies {
+            starting(&name, label);
+            let outcome =
+                crate::replay::tune::replay(&trace, opts).map_err(|source| BenchError::Sim {
+                    path: shown.clone(),
+                    source,
+                })?;
             oracle_hours = outcome.summary.oracle_shard_hours;
             on_demand = outcome.summary.on_demand_cost_usd;
-            rows.push(from_outcome(&name, &label, &outcome));
+            rows.push(from_outcome(&name, label, &outcome));
         }
         rows.push(BenchRow {
             trace: name.clone(),
@@ -228,6 +269,7 @@ pub fn run_with_progress(
             refused_by_aws: None,
             provisioned_usd: None,
             on_demand_usd: on_demand,
+            tuning: None,
         });
         starting(&name, "clairvoyant bound");
         if let Some(row) = clairvoyant_row(&name, &trace, oracle_hours) {
@@ -239,8 +281,8 @@ pub fn run_with_progress(
 
 pub fn table(rows: &[BenchRow]) -> String {
     let mut out = String::from(
-        "| trace | policy | shard-hours | vs oracle | vs upstream | throttled | reshards (up/down) | most in 24 h | refused by AWS | provisioned $ | on-demand $ |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| trace | policy | shard-hours | vs oracle | vs upstream | throttled | reshards (up/down) | most in 24 h | refused by AWS | provisioned $ | on-demand $ | tuning |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
     );
     let dash = || "–".to_string();
     for r in rows {
@@ -262,7 +304,7 @@ pub fn table(rows: &[BenchRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {}x | {} | {:.3}% | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {}x | {} | {:.3}% | {} | {} | {} | {} | {} | {} |",
             r.trace,
             r.policy,
             r.shard_hours,
@@ -278,6 +320,7 @@ pub fn table(rows: &[BenchRow]) -> String {
             } else {
                 dash()
             },
+            r.tuning.clone().unwrap_or_else(dash),
         );
     }
     out

@@ -10,3 +10,4 @@ pub mod report;
 pub mod report_html;
 pub mod simulate;
 pub mod trace;
+pub mod tune;

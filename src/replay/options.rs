@@ -62,6 +62,13 @@ pub struct Options {
     /// falls in: every period of a 5-minute trace, every fifth of a 1-minute one.
     pub schedule: bool,
     pub keep_timeline: bool,
+    /// Ours only: tune the policy walk-forward to `settings.throttle_budget` (each UTC day
+    /// from the days before it), when replayed through `replay::tune::replay`.
+    pub tune: bool,
+    /// The sizing sees the demand behind a throttled period (admitted records plus the
+    /// throttled ones, as `WriteProvisionedThroughputExceeded` reports them); the alarms
+    /// still see what was admitted.
+    pub see_throttled: bool,
 }
 
 impl Options {
@@ -74,6 +81,8 @@ impl Options {
             variant: Variant::Ours,
             schedule: true,
             keep_timeline: true,
+            tune: false,
+            see_throttled: false,
         }
     }
 

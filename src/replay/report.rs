@@ -78,6 +78,12 @@ pub struct Summary {
     pub oracle_shard_hours: f64,
     pub oracle_provisioned_cost_usd: f64,
     pub prices: Prices,
+    /// The walk-forward tuning, when the replay tuned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<crate::domain::tuning::TuningSummary>,
+    /// What would meet the budget where no candidate does, on the trace's last days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<crate::domain::tuning::Advice>,
 }
 
 impl Summary {

@@ -309,7 +309,12 @@ impl Replay {
         // never the demand above it. Alarms and sizing both see that.
         let admitted = need.min(f64::from(self.shards));
         self.raw.push(admitted);
-        self.needs.push(row.map(|_| admitted));
+        let seen = if self.opts.see_throttled {
+            need
+        } else {
+            admitted
+        };
+        self.needs.push(row.map(|_| seen));
         let lag = row.and_then(|r| r.iterator_age_ms).map(|ms| ms / 60_000.0);
         self.lags.push(lag);
         let mut firings = self.evaluate(period);
@@ -514,6 +519,11 @@ impl Replay {
         })
     }
 
+    /// Decides from now on as `policy` does (the walk-forward tuning's daily choice).
+    pub fn retune(&mut self, policy: &crate::domain::tuning::Policy) {
+        apply_policy(&mut self.opts.settings, policy);
+    }
+
     fn set_alarms(&mut self, alarms: AlarmPairSpec) {
         self.rules = [
             Rule::of(&alarms.scale_up, Direction::Up),
@@ -641,12 +651,30 @@ impl Replay {
             oracle_shard_hours,
             oracle_provisioned_cost_usd: oracle_shard_hours * p.shard_hour + put_cost,
             prices: *p,
+            tuning: None,
+            advice: None,
         };
         Outcome {
             summary,
             timeline: self.timeline,
             reshards: self.reshards,
         }
+    }
+}
+
+/// Settings that decide as `policy` does.
+pub fn apply_policy(settings: &mut Settings, policy: &crate::domain::tuning::Policy) {
+    use crate::domain::tuning::Policy;
+    match *policy {
+        Policy::Sized {
+            target_usage,
+            params,
+        } => {
+            settings.scaling_policy = ScalingPolicy::Sized;
+            settings.target_usage = target_usage;
+            settings.sizing = params;
+        }
+        Policy::Upstream => settings.scaling_policy = ScalingPolicy::Upstream,
     }
 }
 
@@ -684,8 +712,18 @@ pub fn default_initial_shards(trace: &Trace, settings: &Settings, period_secs: i
     need.clamp(settings.min_shards, settings.max_shards)
 }
 
-/// Replays `trace` from start to end.
+/// Replays `trace` from start to end with the parameters in `opts` (never tuned: the tuned
+/// replay, and the entry point that honours `opts.tune`, is `replay::tune::replay`).
 pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
+    run(trace, opts, |_, _| Ok(()))
+}
+
+/// Replays `trace`, calling `before(replay, start)` before each period (gaps included).
+pub fn run(
+    trace: &Trace,
+    opts: &Options,
+    mut before: impl FnMut(&mut Replay, DateTime<Utc>) -> Result<(), SimError>,
+) -> Result<Outcome, SimError> {
     let period_secs = i64::from(opts.settings.period_mins) * 60;
     if let Some(trace_secs) = trace.period_secs {
         if trace_secs != period_secs {
@@ -713,9 +751,11 @@ pub fn simulate(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
     let mut expected = first.timestamp;
     for row in &trace.rows {
         while expected < row.timestamp {
+            before(&mut replay, expected)?;
             replay.step(None);
             expected += Duration::seconds(period_secs);
         }
+        before(&mut replay, expected)?;
         replay.step(Some(row));
         expected += Duration::seconds(period_secs);
     }

@@ -1,0 +1,506 @@
+//! Tuning a stream's policy to a throttling budget: the budget (`THROTTLE_BUDGET`), the
+//! candidate parameter sets, and the pure choice among candidates already replayed on the
+//! stream's own history (the replay is `replay::tune`'s; this only compares figures).
+//!
+//! The choice, with its reasons:
+//! - **Budget met**: the cheapest candidate whose throttling on the history is within the
+//!   budget at no more than [`MAX_COST_VS_UPSTREAM`] of upstream's cost; candidates within [`TIE_SHARE`] of each other's cost are a tie, and the one with
+//!   fewer reshards wins (a reshard is a call from ten a day and a moment of UPDATING).
+//! - **Budget not met by any**: the stream's bursts are too short for any reshard to catch;
+//!   more reshards buy nothing, so the candidate costing no more than upstream's that
+//!   throttles least is kept, and [`Advice`] says what would meet the budget (a floor or
+//!   on-demand mode), with its cost from the same replay.
+
+use crate::domain::sizing::Params;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The fraction of records a stream may have throttled (`THROTTLE_BUDGET`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleBudget {
+    /// No more throttled records than upstream's doubling/halving on the same history.
+    #[default]
+    Upstream,
+    /// At most this fraction of records (0 to 1).
+    Fraction(f64),
+}
+
+impl std::str::FromStr for ThrottleBudget {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("upstream") {
+            return Ok(ThrottleBudget::Upstream);
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f.is_finite() && (0.0..1.0).contains(&f) => Ok(ThrottleBudget::Fraction(f)),
+            _ => Err(()),
+        }
+    }
+}
+
+impl std::fmt::Display for ThrottleBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThrottleBudget::Upstream => write!(f, "upstream"),
+            ThrottleBudget::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// What `THROTTLE_BUDGET` accepts, for error messages.
+pub const BUDGET_EXPECTED: &str =
+    "upstream (no more throttling than doubling/halving) or a fraction of records from 0 to below 1 (0.001 = 0.1%)";
+
+/// With the `upstream` budget, throttling up to this share of records is within budget
+/// even where upstream throttled less: a stream at 0.02% against 0% is not worth a
+/// shard-hour more (the target allows 0.1%; half of it leaves room for the next day
+/// differing from the history).
+pub const UPSTREAM_FLOOR: f64 = 0.0005;
+
+/// A candidate meets a budget only at most at this multiple of upstream's cost on the same
+/// history: beyond it, paying for a floor or on-demand mode is the user's call ([`Advice`]).
+pub const MAX_COST_VS_UPSTREAM: f64 = 1.5;
+
+/// The share of the allowance a candidate may use on the history: the next day is not the
+/// history, and a choice that just fits the history overshoots on the day about as often as
+/// not (measured: BENCHMARKS.md, *Throttling budget*).
+pub const MARGIN: f64 = 1.0;
+
+/// The candidate in force stays while it meets the budget and costs at most this share more
+/// than the cheapest that does: a switch of policy leaves the stream in a state sized by the
+/// other, and pays for that.
+pub const KEEP_SHARE: f64 = 0.03;
+
+/// Candidates whose costs differ by less than this share of the larger are a tie.
+pub const TIE_SHARE: f64 = 0.01;
+
+/// How a candidate decides.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum Policy {
+    /// `SCALING_POLICY=sized` with these parameters.
+    Sized { target_usage: f64, params: Params },
+    /// `SCALING_POLICY=upstream`: doubling and halving.
+    Upstream,
+}
+
+/// One candidate parameter set, named for status lines, tags and tables.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Candidate {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub policy: Policy,
+}
+
+/// The candidates replayed on each stream's history: the default first, upstream's last.
+/// Each moves the sized policy along one axis a stream may need: cheaper (higher target
+/// usage, smaller burst allowance, shorter holds) or safer (lower target usage, earlier
+/// trigger, longer holds and pre-scaling, more burst allowance).
+pub fn candidates() -> Vec<Candidate> {
+    let d = Params::default();
+    let sized = |name, target_usage, params| Candidate {
+        name,
+        policy: Policy::Sized {
+            target_usage,
+            params,
+        },
+    };
+    vec![
+        sized("default", 0.7, d),
+        sized(
+            "lean",
+            0.8,
+            Params {
+                burst_cap: 2.0,
+                ..d
+            },
+        ),
+        sized(
+            "leaner",
+            0.9,
+            Params {
+                burst_cap: 1.5,
+                hold_ahead_mins: 60,
+                ..d
+            },
+        ),
+        sized(
+            "steady",
+            0.8,
+            Params {
+                down_min_saving: 0.4,
+                ..d
+            },
+        ),
+        sized(
+            "careful",
+            0.6,
+            Params {
+                up_trigger: 0.9,
+                hold_ahead_mins: 240,
+                prescale_ahead_mins: 60,
+                ..d
+            },
+        ),
+        sized(
+            "roomy",
+            0.5,
+            Params {
+                up_trigger: 0.85,
+                burst_cap: 4.0,
+                down_window_mins: 180,
+                hold_ahead_mins: 360,
+                prescale_ahead_mins: 60,
+                ..d
+            },
+        ),
+        sized(
+            "roomier",
+            0.4,
+            Params {
+                up_trigger: 0.8,
+                up_sustain: 1,
+                burst_cap: 6.0,
+                down_window_mins: 360,
+                hold_ahead_mins: 720,
+                prescale_ahead_mins: 90,
+                ..d
+            },
+        ),
+        Candidate {
+            name: "upstream",
+            policy: Policy::Upstream,
+        },
+    ]
+}
+
+/// A candidate's figures on a history, from the replay.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measured {
+    pub records: f64,
+    pub throttled_records: f64,
+    pub shard_hours: f64,
+    pub cost_usd: f64,
+    pub reshards: u64,
+}
+
+impl Measured {
+    pub fn throttled_fraction(&self) -> f64 {
+        if self.records > 0.0 {
+            self.throttled_records / self.records
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The throttled records a history may have under `budget`, given upstream's on it.
+pub fn allowed_throttled(budget: ThrottleBudget, upstream: &Measured) -> f64 {
+    match budget {
+        ThrottleBudget::Upstream => upstream
+            .throttled_records
+            .max(UPSTREAM_FLOOR * upstream.records),
+        ThrottleBudget::Fraction(f) => f * upstream.records,
+    }
+}
+
+/// The choice among measured candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Choice {
+    /// Index into the candidates measured.
+    pub index: usize,
+    /// Whether the chosen candidate met the budget on the history.
+    pub met: bool,
+    /// Throttled records the budget allowed on the history.
+    pub allowed_throttled: f64,
+}
+
+fn cheaper(a: &Measured, b: &Measured) -> bool {
+    let larger = a.cost_usd.max(b.cost_usd);
+    if larger > 0.0 && (a.cost_usd - b.cost_usd).abs() <= TIE_SHARE * larger {
+        return a.reshards < b.reshards;
+    }
+    a.cost_usd < b.cost_usd
+}
+
+/// Chooses among `measured` (one per candidate, same history); `upstream` is the index of
+/// upstream's candidate, the budget's reference and the fallback's cost ceiling; `incumbent`
+/// the candidate in force. `None` only when `measured` is empty or `upstream` is out of range.
+pub fn choose(
+    budget: ThrottleBudget,
+    measured: &[Measured],
+    upstream: usize,
+    incumbent: Option<usize>,
+) -> Option<Choice> {
+    let reference = measured.get(upstream)?;
+    let allowed = allowed_throttled(budget, reference);
+    let within = |m: &Measured| {
+        m.throttled_records <= MARGIN * allowed * (1.0 + 1e-9)
+            && m.cost_usd <= MAX_COST_VS_UPSTREAM * reference.cost_usd * (1.0 + 1e-9)
+    };
+    let best = |keep: &dyn Fn(&Measured) -> bool, better: &dyn Fn(&Measured, &Measured) -> bool| {
+        measured
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| keep(m))
+            .fold(None::<usize>, |best, (i, m)| match best {
+                Some(b) if !better(m, &measured[b]) => Some(b),
+                _ => Some(i),
+            })
+    };
+    if let Some(mut index) = best(&within, &cheaper) {
+        if let Some(keep) = incumbent.filter(|i| measured.get(*i).is_some_and(within)) {
+            if measured[keep].cost_usd <= (1.0 + KEEP_SHARE) * measured[index].cost_usd {
+                index = keep;
+            }
+        }
+        return Some(Choice {
+            index,
+            met: true,
+            allowed_throttled: allowed,
+        });
+    }
+    let affordable = |m: &Measured| m.cost_usd <= reference.cost_usd * (1.0 + 1e-9);
+    let less_throttled = |a: &Measured, b: &Measured| {
+        a.throttled_records < b.throttled_records
+            || (a.throttled_records == b.throttled_records && cheaper(a, b))
+    };
+    let index = best(&affordable, &less_throttled).unwrap_or(upstream);
+    Some(Choice {
+        index,
+        met: false,
+        allowed_throttled: allowed,
+    })
+}
+
+/// One tuning's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tuned {
+    pub candidate: Candidate,
+    pub choice: Choice,
+    /// The chosen candidate's figures on the history.
+    pub measured: Measured,
+    /// Upstream's figures on the same history (the `upstream` budget's reference).
+    pub upstream: Measured,
+}
+
+/// The walk-forward tuning of a replay, for the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TuningSummary {
+    pub budget: ThrottleBudget,
+    /// Days that ran a tuned choice, and how many of those choices met the budget on their
+    /// history.
+    pub days_tuned: u32,
+    pub days_met: u32,
+    /// Days each candidate was in force.
+    pub days_by_candidate: BTreeMap<String, u32>,
+    /// The tuning on the trace's last 14 days: what the stream would run next.
+    pub last: Option<Tuned>,
+}
+
+/// What would meet the budget where no candidate does, each with its cost per 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Advice {
+    /// The budget the advice is for, as a fraction of records.
+    pub budget_fraction: f64,
+    /// `AutoscalerMinShards` = this floor (with the chosen candidate above it) meets the
+    /// budget on the history; `None` when no floor up to the stream's maximum does.
+    pub floor_shards: Option<u32>,
+    pub floor_monthly_usd: Option<f64>,
+    /// On-demand mode (never throttled by capacity, up to its own limits).
+    pub on_demand_monthly_usd: f64,
+    /// The chosen candidate's own cost, for comparison.
+    pub chosen_monthly_usd: f64,
+}
+
+impl std::fmt::Display for Advice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no parameter set keeps throttling within {:.3}% of records on this history (now ${:.2}/month); ",
+            100.0 * self.budget_fraction,
+            self.chosen_monthly_usd
+        )?;
+        if let (Some(n), Some(usd)) = (self.floor_shards, self.floor_monthly_usd) {
+            write!(
+                f,
+                "a floor of AutoscalerMinShards={n} would, at ${usd:.2}/month; "
+            )?;
+        }
+        write!(
+            f,
+            "on-demand mode would, at ${:.2}/month",
+            self.on_demand_monthly_usd
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(throttled: f64, cost: f64, reshards: u64) -> Measured {
+        Measured {
+            records: 1_000_000.0,
+            throttled_records: throttled,
+            shard_hours: cost / 0.015,
+            cost_usd: cost,
+            reshards,
+        }
+    }
+
+    #[test]
+    fn budget_parses_upstream_and_fractions_and_refuses_the_rest() {
+        assert_eq!("upstream".parse(), Ok(ThrottleBudget::Upstream));
+        assert_eq!(" Upstream ".parse(), Ok(ThrottleBudget::Upstream));
+        assert_eq!("0.001".parse(), Ok(ThrottleBudget::Fraction(0.001)));
+        assert_eq!("0".parse(), Ok(ThrottleBudget::Fraction(0.0)));
+        for bad in ["1", "-0.1", "NaN", "2%", "half", ""] {
+            assert!(bad.parse::<ThrottleBudget>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_cheapest_candidate_within_the_budget_is_chosen() {
+        // upstream throttles 2,000 of 1e6 (0.2%); candidate 1 is cheapest but throttles more.
+        let measured = [
+            m(1_500.0, 80.0, 20),
+            m(2_500.0, 60.0, 20),
+            m(2_000.0, 100.0, 8),
+        ];
+        let choice = choose(ThrottleBudget::Upstream, &measured, 2, None).unwrap();
+        assert_eq!(choice.index, 0);
+        assert!(choice.met);
+        // An absolute budget of 0.3% admits candidate 1.
+        let choice = choose(ThrottleBudget::Fraction(0.003), &measured, 2, None).unwrap();
+        assert_eq!(choice.index, 1);
+        // A budget met only at more than 1.5x upstream's cost is not met.
+        let measured = [m(0.0, 151.0, 20), m(2_000.0, 100.0, 8)];
+        let choice = choose(ThrottleBudget::Fraction(0.001), &measured, 1, None).unwrap();
+        assert!(!choice.met);
+        assert_eq!(choice.index, 1);
+    }
+
+    #[test]
+    fn the_candidate_in_force_stays_unless_another_is_clearly_cheaper() {
+        let measured = [
+            m(0.0, 100.0, 5),
+            m(0.0, 98.0, 5),
+            m(0.0, 90.0, 5),
+            m(0.0, 120.0, 0),
+        ];
+        let pick = |m: &[Measured], incumbent| {
+            choose(ThrottleBudget::Upstream, m, 3, incumbent)
+                .unwrap()
+                .index
+        };
+        let close = [
+            m(0.0, 100.0, 5),
+            m(0.0, 98.0, 5),
+            m(0.0, 120.0, 0),
+            m(0.0, 130.0, 0),
+        ];
+        assert_eq!(pick(&close, Some(0)), 0, "98 vs 100: within 3%, kept");
+        assert_eq!(pick(&close, None), 1);
+        assert_eq!(pick(&measured, Some(0)), 2, "90 vs 100: switched");
+    }
+
+    #[test]
+    fn a_tie_in_cost_goes_to_fewer_reshards() {
+        let measured = [m(0.0, 80.0, 30), m(0.0, 80.5, 12), m(0.0, 100.0, 8)];
+        assert_eq!(
+            choose(ThrottleBudget::Upstream, &measured, 2, None)
+                .unwrap()
+                .index,
+            1
+        );
+    }
+
+    #[test]
+    fn under_the_upstream_budget_a_tiny_throttling_is_allowed_where_upstream_had_none() {
+        let measured = [m(400.0, 80.0, 3), m(0.0, 100.0, 0)];
+        assert_eq!(
+            choose(ThrottleBudget::Upstream, &measured, 1, None)
+                .unwrap()
+                .index,
+            0
+        );
+        let measured = [m(600.0, 80.0, 3), m(0.0, 100.0, 0)];
+        assert_eq!(
+            choose(ThrottleBudget::Upstream, &measured, 1, None)
+                .unwrap()
+                .index,
+            1
+        );
+    }
+
+    #[test]
+    fn where_none_meets_the_budget_the_least_throttled_at_no_more_than_upstream_cost_is_kept() {
+        // Budget 0.1% = 1,000 records; nobody gets there. Candidate 0 throttles least but
+        // costs more than upstream; candidate 1 is the least throttled affordable one.
+        let measured = [
+            m(5_000.0, 150.0, 40),
+            m(9_000.0, 90.0, 10),
+            m(12_000.0, 100.0, 8),
+        ];
+        let choice = choose(ThrottleBudget::Fraction(0.001), &measured, 2, None).unwrap();
+        assert_eq!(choice.index, 1);
+        assert!(!choice.met);
+    }
+
+    #[test]
+    fn the_candidates_hold_upstream_and_distinct_names() {
+        let all = candidates();
+        assert!(all.iter().any(|c| c.policy == Policy::Upstream));
+        let mut names: Vec<_> = all.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn throttle_budget_is_read_named_in_errors_and_never_stops_the_function() {
+        use crate::domain::settings::{tag, Settings};
+        use std::collections::HashMap;
+        let read = |value: &str| {
+            let value = value.to_string();
+            Settings::from_lookup(move |k| (k == "THROTTLE_BUDGET").then(|| value.clone()))
+        };
+        assert_eq!(
+            read("0.002").unwrap().throttle_budget,
+            ThrottleBudget::Fraction(0.002)
+        );
+        assert_eq!(read("").unwrap().throttle_budget, ThrottleBudget::Upstream);
+        let err = read("5%").unwrap_err().to_string();
+        assert!(
+            err.contains("THROTTLE_BUDGET") && err.contains("\"5%\""),
+            "{err}"
+        );
+        let tolerant = Settings::tolerant_from_lookup(|k| {
+            (k == "THROTTLE_BUDGET").then(|| "lots".to_string())
+        });
+        assert_eq!(tolerant.throttle_budget, ThrottleBudget::Upstream);
+        assert!(tolerant
+            .fallbacks
+            .iter()
+            .any(|f| f.variable == "THROTTLE_BUDGET"));
+        // A stream's tag overrides the setting, and a bad tag names the stream and the tag.
+        let settings = read("0.01").unwrap();
+        let tags = HashMap::from([(tag::THROTTLE_BUDGET.to_string(), "upstream".to_string())]);
+        assert_eq!(
+            settings.budget_for_stream("s", &tags),
+            Ok(ThrottleBudget::Upstream)
+        );
+        let bad = HashMap::from([(tag::THROTTLE_BUDGET.to_string(), "2".to_string())]);
+        let err = settings
+            .budget_for_stream("orders", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("orders") && err.contains(tag::THROTTLE_BUDGET),
+            "{err}"
+        );
+    }
+}

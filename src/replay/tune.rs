@@ -1,0 +1,436 @@
+//! Tuning on a stream's own history, and the walk-forward replay of it.
+//!
+//! [`tune_on`] replays every candidate of [`tuning::candidates`] on a history with the
+//! engine `simulate` uses and lets [`tuning::choose`] pick. [`simulate_tuned`] replays a
+//! trace as a stream tuned once a day would have run: at the start of each UTC day it tunes
+//! on the [`HISTORY_DAYS`] before that day only (never on the day itself or later), and the
+//! first [`FIRST_TUNED_DAY`] days run the defaults. So its figures are what the stream would
+//! have had, and a trace's first part replays the same whatever follows it (tested).
+//!
+//! The history a candidate is replayed on is the trace's demand. The live function sees the
+//! admitted records plus `WriteProvisionedThroughputExceeded`'s throttled ones, the same
+//! demand in this model (it has no retries).
+
+use crate::domain::tuning::{self, Advice, Choice, Measured, Policy};
+pub use crate::domain::tuning::{Tuned, TuningSummary};
+use crate::replay::simulate::{self, apply_policy, Options, Outcome, SimError, Variant};
+use crate::replay::trace::Trace;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+/// Days of history each tuning replays (CloudWatch keeps 5-minute data for 63 days).
+pub const HISTORY_DAYS: i64 = 14;
+/// Days of history before the first tuning: the recurring-load rules compare two days.
+pub const FIRST_TUNED_DAY: i64 = 2;
+
+fn measured(outcome: &Outcome) -> Measured {
+    let s = &outcome.summary;
+    Measured {
+        records: s.records_total,
+        throttled_records: s.records_throttled,
+        shard_hours: s.shard_hours,
+        cost_usd: s.provisioned_cost_usd,
+        reshards: s.reshards,
+    }
+}
+
+/// Options that replay `policy` on a history from `initial` shards: no tuning, no timeline.
+fn candidate_options(base: &Options, policy: &Policy, initial: Option<u32>) -> Options {
+    let mut opts = Options {
+        variant: Variant::Ours,
+        keep_timeline: false,
+        tune: false,
+        initial_shards: initial,
+        ..base.clone()
+    };
+    apply_policy(&mut opts.settings, policy);
+    opts
+}
+
+/// Replays every candidate on `history` and chooses by `base.settings.throttle_budget`.
+/// Each replay starts from `initial` shards, the count the stream has when the choice takes
+/// effect (`None`: what the history's first period needs): a candidate is judged from the
+/// state it would take over, so one that cannot leave that state (upstream's doubling and
+/// halving, stuck above a load its scale-down alarm never sees fall) pays for it.
+pub fn tune_on(
+    history: &Trace,
+    base: &Options,
+    initial: Option<u32>,
+    incumbent: Option<&str>,
+) -> Result<Tuned, SimError> {
+    let all = tuning::candidates();
+    let upstream = all
+        .iter()
+        .position(|c| c.policy == Policy::Upstream)
+        .unwrap_or(all.len() - 1);
+    let mut figures = Vec::with_capacity(all.len());
+    for candidate in &all {
+        let opts = candidate_options(base, &candidate.policy, initial);
+        let outcome = simulate::simulate(history, &opts)?;
+        figures.push(measured(&outcome));
+    }
+    let incumbent = incumbent.and_then(|name| all.iter().position(|c| c.name == name));
+    let budget = base.settings.throttle_budget;
+    let choice = tuning::choose(budget, &figures, upstream, incumbent).unwrap_or(Choice {
+        index: 0,
+        met: false,
+        allowed_throttled: 0.0,
+    });
+    Ok(Tuned {
+        candidate: all[choice.index],
+        choice,
+        measured: figures[choice.index],
+        upstream: figures[upstream],
+    })
+}
+
+/// Per 30 days, from a replay's figure over `periods` of `period_secs`.
+fn monthly(usd: f64, periods: u64, period_secs: i64) -> f64 {
+    let hours = periods as f64 * period_secs as f64 / 3600.0;
+    if hours > 0.0 {
+        usd * 30.0 * 24.0 / hours
+    } else {
+        0.0
+    }
+}
+
+/// What would meet the budget on `history` where `tuned` does not: the smallest floor
+/// (`AutoscalerMinShards`) under which the chosen candidate meets it, found by bisection
+/// (throttling falls as the floor rises: more shards never throttle more in this model),
+/// and on-demand mode, both priced from the same replay.
+pub fn advise(
+    history: &Trace,
+    base: &Options,
+    tuned: &Tuned,
+    initial: Option<u32>,
+) -> Result<Advice, SimError> {
+    let allowed = tuned.choice.allowed_throttled;
+    let opts = candidate_options(base, &tuned.candidate.policy, initial);
+    let replay_with_floor = |floor: u32| {
+        let mut o = opts.clone();
+        o.settings.min_shards = floor;
+        o.settings.max_shards = o.settings.max_shards.max(floor);
+        o.initial_shards = o.initial_shards.map(|n| n.max(floor));
+        simulate::simulate(history, &o)
+    };
+    let chosen = simulate::simulate(history, &opts)?;
+    let s = &chosen.summary;
+    let month = |usd| monthly(usd, s.periods, s.period_secs);
+    let budget_fraction = if s.records_total > 0.0 {
+        allowed / s.records_total
+    } else {
+        0.0
+    };
+    let peak = history
+        .rows
+        .iter()
+        .map(|r| {
+            simulate::needed_shards(r.incoming_bytes, r.incoming_records, s.period_secs as f64)
+        })
+        .fold(0.0, f64::max);
+    let mut hi = (peak.ceil() as u32).clamp(1, base.settings.max_shards);
+    let mut floor = None;
+    let top = replay_with_floor(hi)?;
+    if top.summary.records_throttled <= allowed {
+        floor = Some((hi, top.summary.provisioned_cost_usd));
+        let mut lo = 1;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let out = replay_with_floor(mid)?;
+            if out.summary.records_throttled <= allowed {
+                floor = Some((mid, out.summary.provisioned_cost_usd));
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+    }
+    Ok(Advice {
+        budget_fraction,
+        floor_shards: floor.map(|(n, _)| n),
+        floor_monthly_usd: floor.map(|(_, usd)| month(usd)),
+        on_demand_monthly_usd: month(s.on_demand_cost_usd),
+        chosen_monthly_usd: month(s.provisioned_cost_usd),
+    })
+}
+
+/// The rows of `trace` in `[from, to)`.
+fn window(trace: &Trace, from: DateTime<Utc>, to: DateTime<Utc>) -> Trace {
+    let a = trace.rows.partition_point(|r| r.timestamp < from);
+    let b = trace.rows.partition_point(|r| r.timestamp < to);
+    Trace {
+        rows: trace.rows[a..b.max(a)].to_vec(),
+        period_secs: trace.period_secs,
+    }
+}
+
+fn day_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(86_400)
+}
+
+/// Replays `trace` as `simulate` does: tuned walk-forward when `opts.tune` (and ours),
+/// with fixed parameters otherwise. The entry point every replay of a user's settings uses.
+pub fn replay(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
+    if opts.tune && opts.variant == Variant::Ours {
+        simulate_tuned(trace, opts)
+    } else {
+        simulate::simulate(trace, opts)
+    }
+}
+
+/// Replays `trace` tuned walk-forward (see the module's documentation), with the tuning
+/// and, where the last days' tuning met no budget, the advice in the summary.
+pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
+    let Some(first) = trace.rows.first().map(|r| r.timestamp) else {
+        return simulate::run(trace, opts, |_, _| Ok(()));
+    };
+    let mut summary = TuningSummary {
+        budget: opts.settings.throttle_budget,
+        days_tuned: 0,
+        days_met: 0,
+        days_by_candidate: BTreeMap::new(),
+        last: None,
+    };
+    // The day before the first, so the first period counts as a day of the defaults.
+    let mut day = day_of(first) - 1;
+    let mut in_force = "default";
+    let mut outcome = simulate::run(trace, opts, |replay, at| {
+        if day_of(at) == day {
+            return Ok(());
+        }
+        day = day_of(at);
+        let midnight = DateTime::from_timestamp(day * 86_400, 0).unwrap_or(at);
+        if midnight - first >= Duration::days(FIRST_TUNED_DAY) {
+            let history = window(trace, midnight - Duration::days(HISTORY_DAYS), midnight);
+            let tuned = tune_on(&history, opts, Some(replay.shards()), Some(in_force))?;
+            replay.retune(&tuned.candidate.policy);
+            in_force = tuned.candidate.name;
+            summary.days_tuned += 1;
+            summary.days_met += u32::from(tuned.choice.met);
+        }
+        *summary
+            .days_by_candidate
+            .entry(in_force.to_string())
+            .or_default() += 1;
+        Ok(())
+    })?;
+    // What the stream would run next: the tuning on the trace's last days.
+    let end = trace.rows.last().map_or(first, |r| r.timestamp) + Duration::seconds(1);
+    let history = window(trace, end - Duration::days(HISTORY_DAYS), end);
+    let shards = Some(outcome.summary.final_shards);
+    let last = tune_on(&history, opts, shards, Some(in_force))?;
+    if !last.choice.met {
+        outcome.summary.advice = Some(advise(&history, opts, &last, shards)?);
+    }
+    summary.last = Some(last);
+    // The replay's own label names the last day's settings; the run is the tuning's.
+    outcome.summary.variant = format!(
+        "ours, tuned daily to THROTTLE_BUDGET={}{}",
+        opts.settings.throttle_budget,
+        if opts.schedule {
+            ", scheduled evaluation every 5 minutes"
+        } else {
+            ", alarms only"
+        }
+    );
+    outcome.summary.tuning = Some(summary);
+    Ok(outcome)
+}
+
+/// One line for a table: days met, the last choice, the advice.
+pub fn brief(t: &TuningSummary, advice: Option<&Advice>) -> String {
+    let mut out = format!("met {}/{} d", t.days_met, t.days_tuned);
+    if let Some(last) = &t.last {
+        out.push_str(&format!("; now {}", last.candidate.name));
+    }
+    if let Some(a) = advice {
+        if let Some(n) = a.floor_shards {
+            out.push_str(&format!("; advice: floor {n}"));
+        }
+        out.push_str(&format!(
+            "; on-demand ${:.0}/mo vs ${:.0}/mo",
+            a.on_demand_monthly_usd, a.chosen_monthly_usd
+        ));
+    }
+    out
+}
+
+/// The plot's caption of `advice`.
+pub fn advice_caption(a: &Advice) -> String {
+    match a.floor_shards {
+        Some(n) => format!(
+            " (budget unmet: floor {n} ${:.0}/mo or on-demand ${:.0}/mo)",
+            a.floor_monthly_usd.unwrap_or(f64::NAN),
+            a.on_demand_monthly_usd
+        ),
+        None => format!(
+            " (budget unmet: on-demand ${:.0}/mo)",
+            a.on_demand_monthly_usd
+        ),
+    }
+}
+
+/// The tuning and the advice, for `simulate`'s human report (empty without tuning).
+pub fn describe(s: &crate::replay::simulate::Summary) -> String {
+    let Some(t) = &s.tuning else {
+        return String::new();
+    };
+    let mut out = format!(
+        "tuning: THROTTLE_BUDGET={}; {} of {} tuned days chose a set that met it on the 14 days before; days per set: {}\n",
+        t.budget,
+        t.days_met,
+        t.days_tuned,
+        t.days_by_candidate
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(last) = &t.last {
+        out.push_str(&format!(
+            "next: {} ({}), {:.3}% throttled on the last 14 days against upstream's {:.3}%\n",
+            last.candidate.name,
+            serde_json::to_string(&last.candidate.policy).unwrap_or_default(),
+            100.0 * last.measured.throttled_fraction(),
+            100.0 * last.upstream.throttled_fraction()
+        ));
+    }
+    if let Some(a) = &s.advice {
+        out.push_str(&format!("advice: {a}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::settings::Settings;
+    use crate::domain::tuning::ThrottleBudget;
+    use crate::replay::trace::Row;
+
+    /// `days` of 5-minute periods: a daily ramp to `peak` shards of load from a base of 1.
+    fn daily(days: i64, peak: f64) -> Vec<Row> {
+        let start = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        (0..days * 288)
+            .map(|i| {
+                let minute = (i * 5) % 1440;
+                let need = if (600..900).contains(&minute) {
+                    peak
+                } else {
+                    1.0
+                };
+                let records = need * 300_000.0 * 0.9;
+                Row {
+                    timestamp: start + Duration::minutes(5 * i),
+                    incoming_bytes: records * 100.0,
+                    incoming_records: records,
+                    iterator_age_ms: None,
+                }
+            })
+            .collect()
+    }
+
+    fn tuned_opts() -> Options {
+        Options {
+            tune: true,
+            ..Options::new(Settings::default())
+        }
+    }
+
+    #[test]
+    fn the_first_half_replays_the_same_whatever_the_second_half_holds() {
+        let mut calm = daily(6, 4.0);
+        let mut wild = calm.clone();
+        for (i, row) in wild.iter_mut().enumerate().skip(3 * 288) {
+            let factor = if i % 7 == 0 { 12.0 } else { 0.3 };
+            row.incoming_records *= factor;
+            row.incoming_bytes *= factor;
+        }
+        calm.truncate(6 * 288);
+        let run = |rows: Vec<Row>| {
+            replay(
+                &Trace {
+                    rows,
+                    period_secs: Some(300),
+                },
+                &tuned_opts(),
+            )
+            .unwrap()
+        };
+        let (a, b) = (run(calm), run(wild));
+        let half = 3 * 288;
+        assert_eq!(a.timeline[..half], b.timeline[..half]);
+        let cut = a.timeline[half].timestamp;
+        let before = |o: &Outcome| {
+            o.reshards
+                .iter()
+                .filter(|r| r.at <= cut)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(before(&a), before(&b));
+        // And the second halves differ, so the test can tell.
+        assert_ne!(a.timeline[half..], b.timeline[half..]);
+        let tuning = a.summary.tuning.as_ref().unwrap();
+        assert_eq!(
+            tuning.days_tuned, 4,
+            "days 3 to 6 are tuned, 1 and 2 run defaults"
+        );
+    }
+
+    #[test]
+    fn an_impossible_budget_gets_advice_with_a_floor_that_meets_it() {
+        // One-period bursts to 8x the base each hour: no reshard can catch them.
+        let mut rows = daily(3, 1.0);
+        for (i, row) in rows.iter_mut().enumerate() {
+            if i % 12 == 6 {
+                row.incoming_records *= 8.0;
+                row.incoming_bytes *= 8.0;
+            }
+        }
+        let trace = Trace {
+            rows,
+            period_secs: Some(300),
+        };
+        let mut opts = tuned_opts();
+        opts.settings.throttle_budget = ThrottleBudget::Fraction(0.001);
+        let out = replay(&trace, &opts).unwrap();
+        let advice = out
+            .summary
+            .advice
+            .unwrap_or_else(|| panic!("{:#?}", out.summary.tuning));
+        let floor = advice.floor_shards.expect("a floor meets it");
+        // 8 x 0.9 = 7.2 shards of load: 8 shards serve the bursts, 7 do not.
+        assert_eq!(floor, 8);
+        assert!(advice.on_demand_monthly_usd > 0.0);
+        assert!(advice.floor_monthly_usd.unwrap() > advice.chosen_monthly_usd);
+        // The fallback costs no more than upstream's on the same history.
+        let last = out.summary.tuning.unwrap().last.unwrap();
+        assert!(!last.choice.met);
+        assert!(last.measured.cost_usd <= last.upstream.cost_usd * (1.0 + 1e-9));
+    }
+
+    #[test]
+    fn tuned_replays_never_make_more_than_ten_reshards_in_a_day() {
+        let mut rows = daily(4, 6.0);
+        for (i, row) in rows.iter_mut().enumerate() {
+            let factor = [1.0, 5.0, 0.2, 3.0][(i / 3) % 4];
+            row.incoming_records *= factor;
+            row.incoming_bytes *= factor;
+        }
+        let out = replay(
+            &Trace {
+                rows,
+                period_secs: Some(300),
+            },
+            &tuned_opts(),
+        )
+        .unwrap();
+        assert!(out.summary.reshards > 10, "the load asks for many reshards");
+        assert!(out.summary.max_reshards_in_24h <= 10);
+        assert_eq!(out.summary.reshards_over_daily_limit, 0);
+        for r in &out.reshards {
+            assert!(r.to >= r.from.div_ceil(2) && r.to <= r.from * 2, "{r:?}");
+        }
+    }
+}
