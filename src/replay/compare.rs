@@ -81,9 +81,10 @@ pub struct StreamReport {
     pub on_demand: Figures,
     /// `as_is` minus `ours`, per 30 days.
     pub monthly_savings_usd: f64,
-    /// ADVICE(issue 19): the replay's `advice` object (a floor or on-demand mode, with their
+    /// The replay's advice where no tuned candidate met the throttling budget (a floor or
+    /// on-demand mode, with their costs); `None` where none applies.
     /// costs) once the throttling budget lands; `null` until then.
-    pub advice: Option<serde_json::Value>,
+    pub advice: Option<crate::domain::tuning::Advice>,
     #[serde(skip)]
     pub chart: Chart,
 }
@@ -107,7 +108,8 @@ pub fn replay(trace: &Trace, base: &Options, open_shards: u32) -> Result<Replays
     Ok(Replays {
         as_is: simulate::simulate(trace, &as_is)?,
         upstream: simulate::simulate(trace, &from_now(Variant::Upstream))?,
-        ours: simulate::simulate(trace, &from_now(Variant::Ours))?,
+        // Ours as `simulate` runs it: tuned walk-forward when the options ask for it.
+        ours: crate::replay::tune::replay(trace, &from_now(Variant::Ours))?,
     })
 }
 
@@ -159,7 +161,7 @@ pub fn stream_report(
         upstream: Figures::provisioned(&replays.upstream.summary),
         ours: ours_figures,
         on_demand: Figures::on_demand(ours),
-        advice: None,
+        advice: ours.advice,
         chart: chart(&replays),
     })
 }

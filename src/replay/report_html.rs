@@ -119,16 +119,20 @@ fn cell(value: impl std::fmt::Display, shown: &str) -> String {
     format!("<td data-v=\"{value}\">{shown}</td>")
 }
 
-/// The advice a row shows: issue 19's `advice` object when the replay gives one.
+/// The advice a row shows, where the replay gives one: what would meet the budget.
 fn advice_text(row: &StreamReport) -> String {
-    match &row.advice {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other
-            .get("message")
-            .and_then(|m| m.as_str())
-            .map_or_else(|| other.to_string(), str::to_string),
-    }
+    let Some(advice) = &row.advice else {
+        return String::new();
+    };
+    let floor = match (advice.floor_shards, advice.floor_monthly_usd) {
+        (Some(shards), Some(usd)) => format!("AutoscalerMinShards={shards} (${usd:.0}/month) or "),
+        _ => String::new(),
+    };
+    format!(
+        "budget {:.3}% unmet: {floor}on-demand (${:.0}/month)",
+        advice.budget_fraction * 100.0,
+        advice.on_demand_monthly_usd
+    )
 }
 
 /// One stream's `<tr>`.
