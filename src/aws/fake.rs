@@ -1170,6 +1170,7 @@ impl AwsPort for FakeAws {
         .await
     }
 
+    #[cfg(feature = "cli")]
     async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
         self.call("GetRolePolicy", role_arn, |s| {
             s.roles

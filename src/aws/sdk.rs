@@ -43,6 +43,7 @@ pub struct AwsClients {
     /// The Resource Groups Tagging API: every stream's and alarm's tags in a few pages.
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Read only, by `doctor` (a deployed function's role).
+    #[cfg(feature = "cli")]
     pub iam: aws_sdk_iam::Client,
 }
 
@@ -83,6 +84,7 @@ impl AwsClients {
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
             tagging: aws_sdk_resourcegroupstagging::Client::new(config),
+            #[cfg(feature = "cli")]
             iam: aws_sdk_iam::Client::new(config),
         }
     }
@@ -814,6 +816,7 @@ impl AwsPort for AwsClients {
         })
     }
 
+    #[cfg(feature = "cli")]
     async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
         // arn:aws:iam::ACCOUNT:role/PATH/NAME: the name is the last part.
         let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
@@ -887,6 +890,7 @@ impl AwsPort for AwsClients {
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986); an unreadable one becomes `null`.
+#[cfg(feature = "cli")]
 fn policy_document(encoded: &str) -> serde_json::Value {
     let bytes = encoded.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());

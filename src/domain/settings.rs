@@ -1,5 +1,7 @@
-//! Settings: parsed once, at start-up, from the environment (the Go Lambda's variables plus
-//! ours), and per-stream overrides read from stream tags. Every error names its culprit.
+//! Settings: parsed once, at start-up, from the variables the entry point reads from the
+//! environment and hands in as a lookup (the Go Lambda's variables plus ours), and per-stream
+//! overrides read from stream tags. Every error names its culprit. Nothing here reads the
+//! environment itself: the domain does no I/O (tests/architecture.rs checks it).
 //!
 //! Two readings of the same variables: [`Settings::from_lookup`] is strict (`check-config`,
 //! the CLI) and refuses a bad value; [`Settings::tolerant_from_lookup`] is the deployed
@@ -310,10 +312,6 @@ fn finite(v: &f64) -> bool {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// The tolerant reading of each variable on its own, before [`super::fallback::repair`]
     /// applies the rules between them (`Settings::tolerant_from_lookup` does both).
     pub(crate) fn tolerant_read(lookup: impl Fn(&str) -> Option<String>) -> Self {
