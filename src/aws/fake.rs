@@ -28,6 +28,7 @@ use super::port::{
 };
 use crate::domain::alarms::AlarmSpec;
 use crate::domain::policy::{StreamMode, StreamStatus};
+use crate::domain::settings::{AWS_DAILY_RESHARD_LIMIT, STREAM_SHARD_CAP};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -36,8 +37,7 @@ use std::sync::{Arc, Mutex};
 pub const FAKE_ACCOUNT: &str = "123456789012";
 pub const FAKE_REGION: &str = "us-east-1";
 /// AWS's per-stream limit on UpdateShardCount calls in a rolling 24 hours.
-const RESHARDS_PER_DAY: usize = 10;
-const STREAM_SHARD_CAP: u32 = 10_000;
+const RESHARDS_PER_DAY: usize = AWS_DAILY_RESHARD_LIMIT as usize;
 /// GetMetricData: queries a request and datapoints a page (CloudWatch's limits).
 const METRIC_QUERIES_PER_CALL: usize = 500;
 const DATAPOINTS_PER_PAGE: usize = 100_800;

@@ -2,6 +2,10 @@
 //! the command line (`--no-default-features`), it links no clap, plotting, progress bars or
 //! IAM client; everything lives in the library ([`kinesis_autoscaler::lambda::serve`]).
 
+// The runtime's and the SDK's futures nest deeper than rustc's default layout query limit
+// allows in a release build of this crate.
+#![recursion_limit = "256"]
+
 fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

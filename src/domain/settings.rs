@@ -10,6 +10,8 @@
 //!
 //! (Above 600 lines with its tests: every variable's rules, and their tests, in one place.)
 
+use crate::domain::history::{Budget, ReshardHistory};
+use chrono::{DateTime, Utc};
 use std::cell::RefCell;
 
 use std::collections::HashMap;
@@ -676,6 +678,26 @@ pub struct StreamSettings {
     pub max_shards: u32,
     pub consumer_function: Option<String>,
     pub lambdas_per_shard: u32,
+}
+
+impl Settings {
+    /// A stream's budget under these settings.
+    pub fn budget(&self, history: &ReshardHistory, now: DateTime<Utc>) -> Budget {
+        Budget::new(
+            history,
+            self.max_reshards_per_day,
+            self.scale_up_reserve,
+            now,
+        )
+    }
+}
+
+impl StreamSettings {
+    /// The most shards the stream may have: its maximum, capped by AWS's per-stream limit
+    /// (the one place that cap meets the settings).
+    pub fn shard_ceiling(&self) -> u32 {
+        self.max_shards.min(STREAM_SHARD_CAP)
+    }
 }
 
 #[cfg(test)]

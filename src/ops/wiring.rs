@@ -14,6 +14,7 @@ use crate::domain::alarms::{
 };
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::HistoryError;
+use crate::domain::names;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::{tag, Settings, SettingsError, StreamTagError, STREAM_SHARD_CAP};
 use serde::Serialize;
@@ -315,7 +316,7 @@ pub async fn wire_stream(
     if summary.status != StreamStatus::Active {
         return Err(WiringError::NotActive {
             stream: stream.to_string(),
-            status: enum_name(&summary.status),
+            status: names::variant_name(&summary.status),
         });
     }
 
@@ -339,7 +340,7 @@ pub async fn wire_stream(
         stream,
         shards: summary.open_shards,
         min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
+        max_shards: stream_settings.shard_ceiling(),
     };
     let desired = desired_pair(settings, &target, topic, &existing);
     if !eventbridge
@@ -412,13 +413,6 @@ pub async fn wire_stream(
             .collect(),
         stream_tags_written,
     })
-}
-
-pub fn enum_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 // ---- unwire -------------------------------------------------------------------------------

@@ -754,9 +754,7 @@ fn build_alarms(
             stream: STREAM,
             shards,
             min_shards: limits.min_shards,
-            max_shards: limits
-                .max_shards
-                .min(crate::domain::settings::STREAM_SHARD_CAP),
+            max_shards: limits.shard_ceiling(),
         },
         None,
         &KeptFields::default(),
