@@ -56,18 +56,20 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     Box::pin(run(settings)).await
 }
 
-/// JSON logs, one object per line, level from `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`).
+/// JSON logs, one object per line, at the level `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`) names
+/// (`error` ... `trace`; anything else: `info`). A plain level, not `RUST_LOG`'s per-crate
+/// directives: their filter brings a regex engine the function need not carry.
 pub fn init_json_logs() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string())
-        .to_lowercase();
+    let level = env_var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|| env_var("RUST_LOG"))
+        .and_then(|level| level.trim().parse().ok())
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_target(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_max_level(level)
         .init();
 }
 
