@@ -333,13 +333,7 @@ fn refuse_at_bound(trigger: &Trigger, observed: &Observed, settings: &Settings) 
             shards: limits.min_shards,
         },
     };
-    let target = AlarmTarget {
-        pair: &trigger.pair,
-        stream: &stream.name,
-        shards: from,
-        min_shards: limits.min_shards,
-        max_shards: limits.shard_ceiling(),
-    };
+    let target = AlarmTarget::for_stream(&trigger.pair, &stream.name, from, limits);
     let realign = alarms::build_pair(
         settings,
         &target,
@@ -400,13 +394,7 @@ pub fn scale_plan(
         history: stream.history.with_reshard(now),
         alarms: alarms::build_pair(
             settings,
-            &AlarmTarget {
-                pair,
-                stream: &stream.name,
-                shards: to,
-                min_shards: limits.min_shards,
-                max_shards: limits.shard_ceiling(),
-            },
+            &AlarmTarget::for_stream(pair, &stream.name, to, limits),
             topic_arn,
             &observed.alarms.kept_up,
             &observed.alarms.kept_down,

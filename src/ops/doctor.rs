@@ -208,13 +208,7 @@ async fn stream_findings(
             return findings;
         }
     };
-    let target = AlarmTarget {
-        pair: &pair,
-        stream,
-        shards: summary.open_shards,
-        min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.shard_ceiling(),
-    };
+    let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, &stream_settings);
     let desired = desired_pair(settings, &target, None, existing);
     for spec in [&desired.scale_up, &desired.scale_down] {
         if let Some(current) = existing.get(&spec.name) {

@@ -172,13 +172,7 @@ pub fn plan_stream(
     let stream = view.stream.as_str();
     let stream_settings = settings.for_stream(stream, &view.tags)?;
     let pair = AlarmPair::new(stream);
-    let target = AlarmTarget {
-        pair: &pair,
-        stream,
-        shards: view.open_shards,
-        min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.shard_ceiling(),
-    };
+    let target = AlarmTarget::for_stream(&pair, stream, view.open_shards, &stream_settings);
     let desired = wiring::desired_pair(settings, &target, None, &view.alarms);
     if desired.scale_up.alarm_actions.is_empty() || desired.scale_down.alarm_actions.is_empty() {
         return Err(WiringError::NoTopic {

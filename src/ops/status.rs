@@ -167,13 +167,7 @@ pub async fn stream_status(
     // Beyond s1: does the rest of the definition match what the Lambda would write now?
     if let (Some(limits), Some(_), Some(_)) = (&stream_settings, &scale_up, &scale_down) {
         if drift.is_empty() && summary.mode == StreamMode::Provisioned {
-            let target = AlarmTarget {
-                pair: &pair,
-                stream,
-                shards: summary.open_shards,
-                min_shards: limits.min_shards,
-                max_shards: limits.shard_ceiling(),
-            };
+            let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, limits);
             let desired = desired_pair(settings, &target, None, &existing);
             for spec in [&desired.scale_up, &desired.scale_down] {
                 if let Some(current) = existing.get(&spec.name) {

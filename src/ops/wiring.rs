@@ -335,13 +335,7 @@ pub async fn wire_stream(
         .filter(|t| !t.is_empty());
     let eventbridge = action == Some(EVENTBRIDGE_TRIGGER);
     let topic = action.filter(|_| !eventbridge);
-    let target = AlarmTarget {
-        pair: &pair,
-        stream,
-        shards: summary.open_shards,
-        min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.shard_ceiling(),
-    };
+    let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, &stream_settings);
     let desired = desired_pair(settings, &target, topic, &existing);
     if !eventbridge
         && (desired.scale_up.alarm_actions.is_empty()

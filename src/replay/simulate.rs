@@ -697,13 +697,7 @@ fn build_alarms(
 ) -> AlarmPairSpec {
     alarms::build_pair(
         settings,
-        &AlarmTarget {
-            pair,
-            stream: STREAM,
-            shards,
-            min_shards: limits.min_shards,
-            max_shards: limits.shard_ceiling(),
-        },
+        &AlarmTarget::for_stream(pair, STREAM, shards, limits),
         None,
         &KeptFields::default(),
         &KeptFields::default(),
