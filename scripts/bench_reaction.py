@@ -577,8 +577,10 @@ def main():
     moto_env = dict(os.environ)
     moto_env.pop("AWS_LAMBDA_RUNTIME_API", None)
 
-    log(f"==> latency: {args.repeats} scale-ups and {args.repeats} scale-downs, {args.latency_ms} ms per call")
-    latency = None if args.skip_latency else bench_latency(args, binary, moto_env)
+    latency = None
+    if not args.skip_latency:
+        log(f"==> latency: {args.repeats} scale-ups and {args.repeats} scale-downs, {args.latency_ms} ms per call")
+        latency = bench_latency(args, binary, moto_env)
     runtime = FakeRuntime()
     try:
         log(f"==> cold start: {args.cold_starts} starts")
