@@ -14,6 +14,7 @@
 //!   [`sizing::Hold`], [`schedule::Hold`] (which wraps the sizing's).
 
 pub mod alarms;
+pub mod confirm;
 pub mod degraded;
 pub mod event;
 pub mod execution;

@@ -10,7 +10,8 @@ use crate::domain::sizing::{self, Usage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// An alarm notification that asks for a reshard.
+/// An alarm notification that asks for a reshard: first as the message claims it
+/// ([`triage`]), then as CloudWatch confirms it ([`crate::domain::confirm`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     pub pair: AlarmPair,
@@ -18,7 +19,6 @@ pub struct Trigger {
     pub alarm_name: String,
     pub stream: String,
     pub state_change_time: DateTime<Utc>,
-    pub topic_arn: Option<String>,
 }
 
 impl Trigger {
@@ -59,7 +59,6 @@ pub fn triage(notification: &AlarmNotification, settings: &Settings) -> Result<T
         alarm_name: notification.alarm_name.clone(),
         stream: notification.stream.clone(),
         state_change_time: notification.state_change_time,
-        topic_arn: notification.topic_arn.clone(),
     })
 }
 
@@ -261,14 +260,7 @@ pub fn plan_sized(
     if let Some(refused) = refuse_over_budget(trigger, settings.budget(&stream.history, now)) {
         return refused;
     }
-    Decision::Scale(scale_plan(
-        &trigger.pair,
-        trigger.topic_arn.as_deref(),
-        observed,
-        settings,
-        to,
-        now,
-    ))
+    Decision::Scale(scale_plan(&trigger.pair, observed, settings, to, now))
 }
 
 /// A refusal of the triggering alarm's event, resetting the alarm to `state` if any.
@@ -337,7 +329,7 @@ fn refuse_at_bound(trigger: &Trigger, observed: &Observed, settings: &Settings) 
     let realign = alarms::build_pair(
         settings,
         &target,
-        trigger.topic_arn.as_deref(),
+        None,
         &observed.alarms.kept_up,
         &observed.alarms.kept_down,
     );
@@ -369,10 +361,10 @@ fn refuse_over_budget(trigger: &Trigger, budget: Budget) -> Option<Decision> {
 }
 
 /// The complete plan of a reshard of the observed stream to `to` at `now`: the history with
-/// it, both alarms rewritten for `to`, and the consumer's concurrency.
+/// it, both alarms rewritten for `to` (keeping their own actions), and the consumer's
+/// concurrency.
 pub fn scale_plan(
     pair: &AlarmPair,
-    topic_arn: Option<&str>,
     observed: &Observed,
     settings: &Settings,
     to: u32,
@@ -395,7 +387,7 @@ pub fn scale_plan(
         alarms: alarms::build_pair(
             settings,
             &AlarmTarget::for_stream(pair, &stream.name, to, limits),
-            topic_arn,
+            None,
             &observed.alarms.kept_up,
             &observed.alarms.kept_down,
         ),
