@@ -29,7 +29,7 @@
 //!   `P*S` MiB; the admitted fraction is `min(1, cap_records/records, cap_bytes/bytes)`. This
 //!   ignores bursts inside a period, so real throttling is at least what is reported.
 
-use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, Comparison, KeptFields};
+use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, KeptFields};
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{
@@ -41,6 +41,7 @@ use crate::domain::settings::{
     ScalingPolicy, Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT,
 };
 use crate::domain::sizing::{self, Usage};
+use crate::replay::alarm_model::{AlarmEval, Rule, State};
 use crate::replay::report::day_counts;
 pub use crate::replay::report::{
     human_report, write_timeline, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
@@ -163,59 +164,6 @@ where
     K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
 {
     Settings::from_lookup(|name| vars.get(name).cloned())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Ok,
-    Alarm,
-    InsufficientData,
-}
-
-/// One alarm of the pair as CloudWatch holds it.
-#[derive(Debug, Clone)]
-struct AlarmEval {
-    state: State,
-    /// First period whose datapoint counts (the one after the last reset to INSUFFICIENT_DATA).
-    window_start: usize,
-}
-
-impl AlarmEval {
-    fn reset(&mut self, state: ResetState, next_period: usize) {
-        match state {
-            ResetState::Ok => self.state = State::Ok,
-            ResetState::InsufficientData => {
-                self.state = State::InsufficientData;
-                self.window_start = next_period;
-            }
-        }
-    }
-}
-
-/// What the alarm evaluation needs of an [`alarms::AlarmSpec`], read once per rewrite.
-#[derive(Debug, Clone, Copy)]
-struct Rule {
-    threshold: f64,
-    comparison: Comparison,
-    evaluation_periods: usize,
-    datapoints_to_alarm: usize,
-    s1: f64,
-    /// `MAX([e3,e4,e5])` with `e5 = 0` for the scale-down alarm.
-    floor_zero: bool,
-}
-
-impl Rule {
-    fn of(spec: &alarms::AlarmSpec, direction: Direction) -> Rule {
-        Rule {
-            threshold: spec.threshold,
-            comparison: spec.comparison,
-            evaluation_periods: spec.evaluation_periods as usize,
-            datapoints_to_alarm: spec.datapoints_to_alarm as usize,
-            // build_pair always writes s1; 1 only guards a hand-made spec.
-            s1: f64::from(spec.shard_count().unwrap_or(1).max(1)),
-            floor_zero: direction == Direction::Down,
-        }
-    }
 }
 
 /// What invoked the simulated Lambda.
