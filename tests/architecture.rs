@@ -162,7 +162,7 @@ fn a_cycle_through_a_re_export_fails() {
 fn the_issue_s_import_of_ops_through_a_re_export_fails() {
     // The import the old check missed: an ops type through ops::scale's `pub use`.
     let copy = Copy::new("issue-cycle");
-    copy.inject("aws/sdk.rs", "use crate::ops::scale::AlarmOutcome;");
+    copy.inject("aws/sdk/mod.rs", "use crate::ops::scale::AlarmOutcome;");
     let found = violations(&copy.0);
     assert_caught(&found, "aws::sdk -> ops::scale (");
     assert_caught(&found, "aws::sdk -> ops::outcome (");
