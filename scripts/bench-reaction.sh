@@ -14,5 +14,5 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   cargo build --release --quiet --bin kinesis-autoscaler
   cargo build --release --quiet --no-default-features --bin kinesis-autoscaler-lambda
 fi
-start_moto
+start_emulators
 "$VENV/bin/python" scripts/bench_reaction.py "$@"

@@ -25,7 +25,8 @@ pub enum PolicyFlag {
 /// the same way; errors name that variable.
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// The trace: CSV timestamp,incoming_bytes,incoming_records (per-period Sums).
+    /// The trace: CSV timestamp,incoming_bytes,incoming_records[,iterator_age_ms] (per-period
+    /// Sums; the optional Maximum iterator age holds shrinks as the Lambda does).
     #[arg(
         long,
         value_name = "FILE",

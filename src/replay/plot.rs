@@ -449,6 +449,7 @@ mod tests {
                     timestamp: start + Duration::minutes(5 * i),
                     incoming_bytes: per_sec * 300.0 * 500.0,
                     incoming_records: per_sec * 300.0,
+                    iterator_age_ms: None,
                 }
             })
             .collect();
