@@ -7,11 +7,12 @@
 #       Needs the AWS SAM CLI and cargo-lambda on PATH (pip install aws-sam-cli cargo-lambda).
 #
 #   scripts/deploy.sh --cargo-lambda --role ROLE_ARN [--function-name NAME] [--arm64|--x86-64]
-#       `cargo lambda build --release` and `cargo lambda deploy`: creates or updates the
+#       `cargo lambda build --release --bin kinesis-autoscaler-lambda --no-default-features`
+#       (the function's binary, without the command line) and `cargo lambda deploy`: creates or updates the
 #       function only (code, memory, timeout, environment), then, with the AWS CLI, sets its
 #       reserved concurrency to 10 and its async retries to 0. No topic, schedule, alarm or role:
 #       bring a role with the permissions of template.yaml and subscribe the function yourself.
-#       Settings: every variable of src/settings.rs set in this shell is passed on
+#       Settings: every variable of src/domain/settings.rs set in this shell is passed on
 #       (e.g. SCALE_UP_THRESHOLD=0.8 DRY_RUN=true scripts/deploy.sh --cargo-lambda ...);
 #       unset ones are left out, so the function uses its defaults.
 #
@@ -119,10 +120,10 @@ for name in "${settings[@]}"; do
 done
 
 echo "deploy: building and deploying function $function_name with cargo lambda ($arch)" >&2
-run cargo lambda build --release "$build_arch" --bin kinesis-autoscaler
+run cargo lambda build --release "$build_arch" --bin kinesis-autoscaler-lambda --no-default-features
 # Memory, timeout and log format as in template.yaml (see its comments for why).
 run cargo lambda deploy "${region_args[@]}" \
-  --binary-name kinesis-autoscaler \
+  --binary-name kinesis-autoscaler-lambda \
   --role "$role" \
   --memory 128 \
   --timeout 900 \

@@ -40,18 +40,36 @@ fn invocation_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
     Some(tokio::time::Instant::now() + left)
 }
 
-/// JSON logs, one object per line, level from `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`).
+/// One variable of the process's environment: the entry points read it and hand the lookup
+/// to the domain, which reads no environment itself.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The deployed function: JSON logs, settings read tolerantly (it never refuses to start
+/// over a setting; what falls back is reported on every invocation), then events until the
+/// runtime stops it.
+pub async fn serve() -> Result<(), lambda_runtime::Error> {
+    init_json_logs();
+    let settings = Settings::tolerant_from_lookup(env_var);
+    // Boxed: the runtime's and the SDK's futures nest deeper than rustc's default layout limit.
+    Box::pin(run(settings)).await
+}
+
+/// JSON logs, one object per line, at the level `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`) names
+/// (`error` ... `trace`; anything else: `info`). A plain level, not `RUST_LOG`'s per-crate
+/// directives: their filter brings a regex engine the function need not carry.
 pub fn init_json_logs() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string())
-        .to_lowercase();
+    let level = env_var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|| env_var("RUST_LOG"))
+        .and_then(|level| level.trim().parse().ok())
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_target(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_max_level(level)
         .init();
 }
 
@@ -59,7 +77,7 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     // Paced at the full default quotas for scale events; the scheduled reconcile takes half.
     let aws = Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
     let function_name =
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "kinesis-autoscaler".into());
+        env_var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "kinesis-autoscaler".into());
     let autoscaler = Autoscaler {
         aws,
         settings,
@@ -67,9 +85,7 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     };
     let autoscaler = &autoscaler;
     // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
-    let auto_wire = std::env::var("AUTO_WIRE_TOPIC_ARN")
-        .ok()
-        .filter(|t| !t.trim().is_empty());
+    let auto_wire = env_var("AUTO_WIRE_TOPIC_ARN").filter(|t| !t.trim().is_empty());
     let auto_wire = auto_wire.as_deref();
     tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

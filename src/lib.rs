@@ -13,10 +13,16 @@
 //!   with domain decisions
 //! - [`replay`]: traces, the simulator, the policy benchmark and plots
 //! - [`cli`] and [`lambda`]: the entry points; they parse input, build clients and call ops
+//!
+//! Two binaries sit on this library: `kinesis-autoscaler` (the command line, feature `cli`,
+//! on by default) and `kinesis-autoscaler-lambda` (the deployed function, built without
+//! `cli`: no clap, replay, plotting, progress bars or IAM client).
 
 pub mod aws;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod domain;
 pub mod lambda;
 pub mod ops;
+#[cfg(feature = "cli")]
 pub mod replay;

@@ -311,7 +311,7 @@ async fn a_stream_is_gone_only_when_describe_stream_summary_says_so() {
             .expect("swept")
     };
     let (gone, note) = verdict("deleted");
-    assert_eq!(gone, StreamVerdict::Skipped);
+    assert_eq!(gone, StreamVerdict::Ignored);
     assert!(note.contains("no longer exists"), "{note}");
     let (failed, note) = verdict("unconfirmed");
     assert_eq!(failed, StreamVerdict::Failed);

@@ -234,9 +234,9 @@ async fn a_stream_deleted_before_or_during_the_run_is_reported_and_skipped() {
         verdicts,
         [
             StreamVerdict::Drifted,
-            StreamVerdict::Skipped,
+            StreamVerdict::Ignored,
             StreamVerdict::Drifted,
-            StreamVerdict::Skipped,
+            StreamVerdict::Ignored,
             StreamVerdict::Drifted
         ]
     );
@@ -394,7 +394,7 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
 
     let off = handle(&autoscaler, &parse("CreateStream", "fleet-new"), None).await;
     let off = &off.reconcile.expect("report").streams[0];
-    assert_eq!(off.verdict, StreamVerdict::Skipped);
+    assert_eq!(off.verdict, StreamVerdict::Ignored);
     assert!(off
         .note
         .as_deref()
@@ -421,7 +421,7 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
     let kept = handle(&autoscaler, &parse("DeleteStream", &name(0)), None).await;
     assert_eq!(
         kept.reconcile.expect("report").streams[0].verdict,
-        StreamVerdict::Skipped
+        StreamVerdict::Ignored
     );
     assert!(autoscaler
         .aws

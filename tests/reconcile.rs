@@ -173,7 +173,7 @@ async fn deleted_and_on_demand_streams_are_reported_not_touched<A: Account>(aws:
     .await
     .unwrap();
 
-    assert_eq!(report.streams[0].verdict, StreamVerdict::Skipped);
+    assert_eq!(report.streams[0].verdict, StreamVerdict::Ignored);
     assert!(report.streams[0]
         .note
         .as_deref()

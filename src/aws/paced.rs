@@ -505,6 +505,7 @@ impl<P: AwsPort> AwsPort for Paced<P> {
     }
 
     /// IAM's reads are `doctor`'s alone: not paced.
+    #[cfg(feature = "cli")]
     async fn role_policies(&self, role_arn: &str) -> AwsResult<Vec<serde_json::Value>> {
         self.inner.role_policies(role_arn).await
     }

@@ -395,9 +395,10 @@ pub trait AwsPort: Send + Sync {
         function: &str,
     ) -> impl Future<Output = AwsResult<FunctionConfiguration>> + Send;
 
-    // ---- IAM
+    // ---- IAM (the command line's `doctor` only: the function is built without it)
     /// The permission policy documents of a role, inline and attached (ListRolePolicies,
     /// GetRolePolicy, ListAttachedRolePolicies, GetPolicy, GetPolicyVersion).
+    #[cfg(feature = "cli")]
     fn role_policies(
         &self,
         role_arn: &str,

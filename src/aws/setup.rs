@@ -137,6 +137,7 @@ impl AwsClients {
                     .retry_classifier(FailFastWhenUnreachable)
                     .build(),
             ),
+            #[cfg(feature = "cli")]
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&config)
                     .retry_classifier(FailFastWhenUnreachable)

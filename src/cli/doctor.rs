@@ -17,7 +17,7 @@ pub struct CheckConfigArgs {
 }
 
 pub fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::tolerant_from_env();
+    let settings = crate::cli::tolerant_settings_from_env();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&settings.fallbacks)?);
     } else if settings.fallbacks.is_empty() {

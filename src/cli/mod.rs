@@ -83,7 +83,7 @@ impl AwsArgs {
                 .endpoint_url
                 .clone()
                 .or_else(|| env("AWS_ENDPOINT_URL")),
-            retries: Settings::from_env()
+            retries: crate::cli::settings_from_env()
                 .map(|s| s.throttle_retry.count)
                 .unwrap_or(Settings::default().throttle_retry.count),
         }
@@ -248,15 +248,21 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Serves Lambda events as `kinesis-autoscaler-lambda` does: for functions deployed with the
+/// command line's binary as their `bootstrap` before the two were split.
 async fn serve_lambda() -> anyhow::Result<ExitCode> {
-    lambda::init_json_logs();
-    // Never refuse to start over a setting; what falls back is reported on every invocation.
-    let settings = Settings::tolerant_from_env();
-    // Boxed: the runtime's and the SDK's futures nest deeper than rustc's default layout limit.
-    Box::pin(lambda::run(settings))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    lambda::serve().await.map_err(|e| anyhow::anyhow!(e))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The strict reading of the settings (a bad value is an error naming its variable).
+pub fn settings_from_env() -> Result<Settings, crate::domain::settings::SettingsError> {
+    Settings::from_lookup(lambda::env_var)
+}
+
+/// The deployed function's tolerant reading: never fails, fallbacks in the settings.
+pub fn tolerant_settings_from_env() -> Settings {
+    Settings::tolerant_from_lookup(lambda::env_var)
 }
 
 /// Logs for people: our own warnings only (and `handle`'s summary lines), unless -v (the SDK's region and credential probing
@@ -315,7 +321,7 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
             .with_context(|| format!("reading the event file {}", path.display()))?
     };
     // As the deployed function reads them: tolerant, fallbacks in the report.
-    let settings = Settings::tolerant_from_env();
+    let settings = crate::cli::tolerant_settings_from_env();
     let invocation =
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
     // As in the Lambda: paced at the full quotas, DescribeLimits cached.
@@ -344,7 +350,7 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
 }
 
 async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_env().context("invalid settings")?;
+    let settings = crate::cli::settings_from_env().context("invalid settings")?;
     // Half of each API's quota: scale events share the account's quotas meanwhile.
     let aws = crate::aws::paced::Paced::new(
         connect(&args.aws, &settings).await?,

@@ -1,8 +1,8 @@
 //! Tables for people: columns sized to their widest cell.
 
+use crate::domain::names::variant_name;
 use crate::ops::reconcile::ReconcileReport;
 use crate::ops::status::{AlarmStatus, StreamReport};
-use crate::ops::wiring::enum_name;
 use std::fmt::Write as _;
 
 /// Lays out rows as columns separated by two spaces, each as wide as its widest cell.
@@ -140,8 +140,8 @@ pub fn status_table_within(reports: &[StreamReport], width: Option<usize>) -> St
             r.stream.clone(),
             shards,
             bounds,
-            enum_name(&r.mode),
-            enum_name(&r.status),
+            variant_name(&r.mode),
+            variant_name(&r.status),
             alarm_cell(&r.scale_up),
             alarm_cell(&r.scale_down),
             last,
@@ -170,10 +170,7 @@ pub fn reconcile_table(report: &ReconcileReport) -> String {
         "DETAIL".into(),
     ]];
     for s in &report.streams {
-        let verdict = serde_json::to_value(s.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let verdict = variant_name(&s.verdict);
         let mut details: Vec<String> = s
             .fixes
             .iter()

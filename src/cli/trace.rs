@@ -2,7 +2,6 @@
 //! and the time window flags it shares with `simulate --stream`.
 
 use crate::cli::{connect, output, AwsArgs};
-use crate::domain::settings::Settings;
 use crate::ops::export::{self, Export};
 use crate::replay::trace;
 use anyhow::Context as _;
@@ -88,7 +87,7 @@ pub async fn run(command: TraceCommand) -> anyhow::Result<ExitCode> {
 /// the notes (resolution, gaps, anything partial) go to stderr. An export cut short by a
 /// failed request comes back with its [`Export::failure`] set.
 pub async fn fetch(stream: &str, window: &WindowArgs, aws: &AwsArgs) -> anyhow::Result<Export> {
-    let settings = Settings::from_env().context("invalid settings")?;
+    let settings = crate::cli::settings_from_env().context("invalid settings")?;
     let clients = connect(aws, &settings).await?;
     let now = Utc::now();
     let (start, end) = window.range(now);

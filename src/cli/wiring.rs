@@ -184,7 +184,7 @@ fn exit_code(errors: &[Failure]) -> ExitCode {
 }
 
 async fn setup(aws: &AwsArgs) -> anyhow::Result<(Settings, Paced<AwsClients>)> {
-    let settings = Settings::from_env().context("invalid settings")?;
+    let settings = crate::cli::settings_from_env().context("invalid settings")?;
     // Half of each API's quota: the Lambda's scale events share the account's quotas.
     let clients = Paced::new(connect(aws, &settings).await?, RECONCILE_SHARE);
     Ok((settings, clients))

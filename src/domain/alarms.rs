@@ -9,7 +9,7 @@
 //! threshold, and alarms on `MAX([e3,e4,e5])`.
 
 use crate::domain::event::{AlarmPair, Direction};
-use crate::domain::settings::Settings;
+use crate::domain::settings::{Settings, StreamSettings};
 use serde::Serialize;
 
 // The alarm tags the Go Lambda wrote and read, kept under the same names.
@@ -150,6 +150,25 @@ pub struct AlarmTarget<'a> {
     pub shards: u32,
     pub min_shards: u32,
     pub max_shards: u32,
+}
+
+impl<'a> AlarmTarget<'a> {
+    /// A stream's pair at `shards`, within the bounds of its settings (the maximum capped by
+    /// AWS's per-stream limit).
+    pub fn for_stream(
+        pair: &'a AlarmPair,
+        stream: &'a str,
+        shards: u32,
+        limits: &StreamSettings,
+    ) -> Self {
+        AlarmTarget {
+            pair,
+            stream,
+            shards,
+            min_shards: limits.min_shards,
+            max_shards: limits.shard_ceiling(),
+        }
+    }
 }
 
 /// The threshold an alarm gets at `shards`: disarmed at the stream's bound.

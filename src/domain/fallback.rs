@@ -11,12 +11,8 @@ pub use super::settings::SettingFallback;
 use super::settings::Settings;
 
 impl Settings {
-    /// The deployed function's reading: never fails (see the module doc).
-    pub fn tolerant_from_env() -> Self {
-        Self::tolerant_from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Every variable the Go Lambda would have used is used with its meaning, anything else
+    /// The deployed function's reading (the entry point hands in the environment's lookup):
+    /// never fails (see the module doc). Every variable the Go Lambda would have used is used with its meaning, anything else
     /// falls back to its default; each case is in [`Settings::fallbacks`].
     pub fn tolerant_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let mut settings = Settings::tolerant_read(lookup);

@@ -18,6 +18,43 @@ pub struct HistoryError {
     pub entry: String,
 }
 
+/// The rolling-24-hour reshard budget, from the stream's history: the one place its rules
+/// are written (the event policy, the sizing, the reports and the metrics all ask it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Reshards in the last 24 hours.
+    pub used: u32,
+    /// `MAX_RESHARDS_PER_DAY`.
+    pub limit: u32,
+    /// `SCALE_UP_RESHARD_RESERVE`: the last calls, kept for reactive scale-ups.
+    pub reserve: u32,
+}
+
+impl Budget {
+    pub fn new(history: &ReshardHistory, limit: u32, reserve: u32, now: DateTime<Utc>) -> Self {
+        Budget {
+            used: history.used_in_day(now),
+            limit,
+            reserve,
+        }
+    }
+
+    /// Calls left in the rolling 24 hours.
+    pub fn left(&self) -> u32 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    /// A reactive scale-up may spend any call left.
+    pub fn allows_reactive(&self) -> bool {
+        self.left() > 0
+    }
+
+    /// A move that may wait (scale-down, pre-scaling) keeps the reserve.
+    pub fn allows_elective(&self) -> bool {
+        self.left() > self.reserve
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReshardHistory {
     /// Oldest first.

@@ -4,8 +4,8 @@
 
 use crate::domain::alarms::{self, AlarmPairSpec, AlarmTarget, KeptFields};
 use crate::domain::event::{AlarmNotification, AlarmPair, Direction};
-use crate::domain::history::ReshardHistory;
-use crate::domain::settings::{ScalingPolicy, Settings, StreamSettings, STREAM_SHARD_CAP};
+use crate::domain::history::{Budget, ReshardHistory};
+use crate::domain::settings::{ScalingPolicy, Settings, StreamSettings};
 use crate::domain::sizing::{self, Usage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -223,48 +223,17 @@ pub fn plan_sized(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Decision {
+    if let Some(refused) = refuse_unready(trigger, observed) {
+        return refused;
+    }
     let stream = &observed.stream;
-    let refuse = |refusal: Refusal, state: Option<ResetState>| Decision::Refuse {
-        reset: state.map(|state| AlarmReset {
-            alarm: trigger.alarm_name.clone(),
-            state,
-            reason: format!(
-                "Scale-{} event refused: {refusal}",
-                trigger.direction.tag_value()
-            ),
-        }),
-        refusal,
-        realign: None,
-    };
-
-    if stream.mode == StreamMode::OnDemand {
-        return refuse(Refusal::OnDemand, None);
-    }
-    let last_scaled = observed
-        .alarms
-        .last_scaled
-        .into_iter()
-        .chain(stream.history.last())
-        .max();
-    if let Some(last_scaled) = last_scaled {
-        if trigger.state_change_time <= last_scaled {
-            // Upstream's answer to a stale or duplicate event.
-            return refuse(
-                Refusal::Stale {
-                    event: trigger.state_change_time,
-                    last_scaled,
-                },
-                Some(ResetState::InsufficientData),
-            );
-        }
-    }
-    if stream.status != StreamStatus::Active {
-        return refuse(Refusal::NotActive(stream.status), Some(ResetState::Ok));
-    }
-
     let from = stream.open_shards;
-    let limits = &stream.settings;
-    let doubling = target_shards(trigger.direction, from, limits, observed.account_headroom);
+    let doubling = target_shards(
+        trigger.direction,
+        from,
+        &stream.settings,
+        observed.account_headroom,
+    );
     let sized = match (settings.scaling_policy, usage) {
         (ScalingPolicy::Sized, Some(usage)) => Some(sizing::decide(
             &sizing_input(stream, usage, observed.account_headroom, settings, now),
@@ -280,80 +249,117 @@ pub fn plan_sized(
             | sizing::Hold::ConsumersBehind { .. }),
         )) => {
             // The alarm's window is forgotten, so it needs a fresh run of breaching periods.
-            return refuse(
-                Refusal::Sized { shards: from, hold },
-                Some(ResetState::InsufficientData),
-            );
+            let refusal = Refusal::Sized { shards: from, hold };
+            return refuse(trigger, refusal, Some(ResetState::InsufficientData));
         }
         // No datapoints to size from, or a bound or the budget, which the rules below
         // refuse with their own reasons.
         _ => doubling,
     };
-    let alarm_target = |shards| AlarmTarget {
-        pair: &trigger.pair,
-        stream: &stream.name,
-        shards,
-        min_shards: limits.min_shards,
-        max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
-    };
-    let alarms_at = |shards| {
-        alarms::build_pair(
-            settings,
-            &alarm_target(shards),
-            None,
-            &observed.alarms.kept_up,
-            &observed.alarms.kept_down,
-        )
-    };
     if to == from {
-        let refusal = match trigger.direction {
-            Direction::Up if observed.account_headroom == Some(0) && from < limits.max_shards => {
-                return refuse(Refusal::NoAccountHeadroom, Some(ResetState::Ok));
-            }
-            Direction::Up => Refusal::AtBound {
-                bound: "maximum",
-                shards: limits.max_shards.min(STREAM_SHARD_CAP),
-            },
-            Direction::Down => Refusal::AtBound {
-                bound: "minimum",
-                shards: limits.min_shards,
-            },
-        };
-        return Decision::Refuse {
-            reset: Some(AlarmReset {
-                alarm: trigger.alarm_name.clone(),
-                state: ResetState::InsufficientData,
-                reason: format!(
-                    "Scale-{} event refused: {refusal}",
-                    trigger.direction.tag_value()
-                ),
-            }),
-            refusal,
-            realign: Some(alarms_at(from)),
-        };
+        return refuse_at_bound(trigger, observed, settings);
     }
-
-    let used = stream.history.used_in_day(now);
-    let limit = settings.max_reshards_per_day;
-    match trigger.direction {
-        Direction::Up if used >= limit => {
-            return refuse(Refusal::DailyLimit { used, limit }, Some(ResetState::Ok));
-        }
-        Direction::Down if used + 1 + settings.scale_up_reserve > limit => {
-            let reserve = settings.scale_up_reserve;
-            return refuse(
-                Refusal::ReservedForScaleUp {
-                    used,
-                    limit,
-                    reserve,
-                },
-                Some(ResetState::Ok),
-            );
-        }
-        _ => {}
+    if let Some(refused) = refuse_over_budget(trigger, settings.budget(&stream.history, now)) {
+        return refused;
     }
-
     Decision::Scale(scale_plan(&trigger.pair, observed, settings, to, now))
+}
+
+/// A refusal of the triggering alarm's event, resetting the alarm to `state` if any.
+fn refuse(trigger: &Trigger, refusal: Refusal, state: Option<ResetState>) -> Decision {
+    Decision::Refuse {
+        reset: state.map(|state| AlarmReset {
+            alarm: trigger.alarm_name.clone(),
+            state,
+            reason: format!(
+                "Scale-{} event refused: {refusal}",
+                trigger.direction.tag_value()
+            ),
+        }),
+        refusal,
+        realign: None,
+    }
+}
+
+/// The stream cannot be resharded for this event: ON_DEMAND, a stale or duplicate event,
+/// or a reshard (or creation, deletion) under way.
+fn refuse_unready(trigger: &Trigger, observed: &Observed) -> Option<Decision> {
+    let stream = &observed.stream;
+    if stream.mode == StreamMode::OnDemand {
+        return Some(refuse(trigger, Refusal::OnDemand, None));
+    }
+    let last_scaled = observed
+        .alarms
+        .last_scaled
+        .into_iter()
+        .chain(stream.history.last())
+        .max();
+    if let Some(last_scaled) = last_scaled.filter(|at| trigger.state_change_time <= *at) {
+        // Upstream's answer to a stale or duplicate event.
+        let refusal = Refusal::Stale {
+            event: trigger.state_change_time,
+            last_scaled,
+        };
+        return Some(refuse(trigger, refusal, Some(ResetState::InsufficientData)));
+    }
+    if stream.status != StreamStatus::Active {
+        let refusal = Refusal::NotActive(stream.status);
+        return Some(refuse(trigger, refusal, Some(ResetState::Ok)));
+    }
+    None
+}
+
+/// No move in the asked direction: at a bound (the alarms realigned to the stream's real
+/// count, so they stop firing for it) or, scaling up, out of account headroom.
+fn refuse_at_bound(trigger: &Trigger, observed: &Observed, settings: &Settings) -> Decision {
+    let stream = &observed.stream;
+    let (from, limits) = (stream.open_shards, &stream.settings);
+    let refusal = match trigger.direction {
+        Direction::Up if observed.account_headroom == Some(0) && from < limits.max_shards => {
+            return refuse(trigger, Refusal::NoAccountHeadroom, Some(ResetState::Ok));
+        }
+        Direction::Up => Refusal::AtBound {
+            bound: "maximum",
+            shards: limits.shard_ceiling(),
+        },
+        Direction::Down => Refusal::AtBound {
+            bound: "minimum",
+            shards: limits.min_shards,
+        },
+    };
+    let target = AlarmTarget::for_stream(&trigger.pair, &stream.name, from, limits);
+    let realign = alarms::build_pair(
+        settings,
+        &target,
+        None,
+        &observed.alarms.kept_up,
+        &observed.alarms.kept_down,
+    );
+    let mut decision = refuse(trigger, refusal, Some(ResetState::InsufficientData));
+    if let Decision::Refuse { realign: r, .. } = &mut decision {
+        *r = Some(realign);
+    }
+    decision
+}
+
+/// The daily budget says no: a scale-up with no call left, a scale-down that would spend
+/// the reserve kept for scale-ups.
+fn refuse_over_budget(trigger: &Trigger, budget: Budget) -> Option<Decision> {
+    let Budget {
+        used,
+        limit,
+        reserve,
+    } = budget;
+    let refusal = match trigger.direction {
+        Direction::Up if !budget.allows_reactive() => Refusal::DailyLimit { used, limit },
+        Direction::Down if !budget.allows_elective() => Refusal::ReservedForScaleUp {
+            used,
+            limit,
+            reserve,
+        },
+        _ => return None,
+    };
+    Some(refuse(trigger, refusal, Some(ResetState::Ok)))
 }
 
 /// The complete plan of a reshard of the observed stream to `to` at `now`: the history with
@@ -382,13 +388,7 @@ pub fn scale_plan(
         history: stream.history.with_reshard(now),
         alarms: alarms::build_pair(
             settings,
-            &AlarmTarget {
-                pair,
-                stream: &stream.name,
-                shards: to,
-                min_shards: limits.min_shards,
-                max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
-            },
+            &AlarmTarget::for_stream(pair, &stream.name, to, limits),
             None,
             &observed.alarms.kept_up,
             &observed.alarms.kept_down,
@@ -412,7 +412,7 @@ pub fn sizing_input<'a>(
     now: DateTime<Utc>,
 ) -> sizing::Input<'a> {
     let limits = &stream.settings;
-    let mut max = limits.max_shards.min(STREAM_SHARD_CAP);
+    let mut max = limits.shard_ceiling();
     if let Some(headroom) = account_headroom {
         max = max.min(
             stream
@@ -428,11 +428,7 @@ pub fn sizing_input<'a>(
             min: limits.min_shards.max(1),
             max,
         },
-        budget: sizing::Budget {
-            used: stream.history.used_in_day(now),
-            limit: settings.max_reshards_per_day,
-            reserve: settings.scale_up_reserve,
-        },
+        budget: settings.budget(&stream.history, now),
         target_usage: settings.target_usage,
         params: settings.sizing,
         now,
@@ -457,7 +453,7 @@ pub fn target_shards(
 ) -> u32 {
     match direction {
         Direction::Up => {
-            let ceiling = limits.max_shards.min(STREAM_SHARD_CAP);
+            let ceiling = limits.shard_ceiling();
             let mut to = from.saturating_mul(2).min(ceiling);
             if let Some(headroom) = account_headroom {
                 to = to.min(from.saturating_add(headroom));

@@ -11,10 +11,11 @@ use crate::domain::sizing::{self, Usage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// Why a scheduled evaluation leaves a stream as it is.
+/// Why a scheduled evaluation holds: leaves a stream as it is (the vocabulary of not acting
+/// is in [`crate::domain`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "skip", rename_all = "snake_case")]
-pub enum Skip {
+#[serde(tag = "hold", rename_all = "snake_case")]
+pub enum Hold {
     /// `SCALING_POLICY=upstream`: only alarms reshard.
     UpstreamPolicy,
     OnDemand,
@@ -26,7 +27,7 @@ pub enum Skip {
     /// measured yet.
     JustResharded,
     /// What [`sizing::decide`] held for.
-    Hold(sizing::Hold),
+    Sized(sizing::Hold),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,7 +37,7 @@ pub enum Evaluation {
         plan: Box<ScalePlan>,
         why: sizing::Reason,
     },
-    Skip(Skip),
+    Hold(Hold),
 }
 
 /// Evaluates one stream at `now` from its `usage` (datapoints up to `now`, at least
@@ -50,13 +51,13 @@ pub fn evaluate(
 ) -> Evaluation {
     let stream = &observed.stream;
     if settings.scaling_policy == ScalingPolicy::Upstream {
-        return Evaluation::Skip(Skip::UpstreamPolicy);
+        return Evaluation::Hold(Hold::UpstreamPolicy);
     }
     if stream.mode == StreamMode::OnDemand {
-        return Evaluation::Skip(Skip::OnDemand);
+        return Evaluation::Hold(Hold::OnDemand);
     }
     if stream.status != StreamStatus::Active {
-        return Evaluation::Skip(Skip::NotActive {
+        return Evaluation::Hold(Hold::NotActive {
             status: stream.status,
         });
     }
@@ -64,7 +65,7 @@ pub fn evaluate(
     // shape; wait one full period after it.
     if let Some(last) = stream.history.last() {
         if (now - last).num_seconds() < usage.period_secs {
-            return Evaluation::Skip(Skip::JustResharded);
+            return Evaluation::Hold(Hold::JustResharded);
         }
     }
     let input = policy::sizing_input(stream, usage, observed.account_headroom, settings, now);
@@ -73,7 +74,7 @@ pub fn evaluate(
             plan: Box::new(policy::scale_plan(pair, observed, settings, to, now)),
             why,
         },
-        sizing::Move::Hold(hold) => Evaluation::Skip(Skip::Hold(hold)),
+        sizing::Move::Hold(hold) => Evaluation::Hold(Hold::Sized(hold)),
     }
 }
 
@@ -170,19 +171,19 @@ mod tests {
         on_demand.stream.mode = StreamMode::OnDemand;
         assert_eq!(
             eval(&on_demand, &hour_of(1.0), &s),
-            Evaluation::Skip(Skip::OnDemand)
+            Evaluation::Hold(Hold::OnDemand)
         );
         let mut updating = observed(8);
         updating.stream.status = StreamStatus::Updating;
         assert!(matches!(
             eval(&updating, &hour_of(1.0), &s),
-            Evaluation::Skip(Skip::NotActive { .. })
+            Evaluation::Hold(Hold::NotActive { .. })
         ));
         let mut fresh = observed(8);
         fresh.stream.history = ReshardHistory::new(vec![now() - Duration::minutes(2)]);
         assert_eq!(
             eval(&fresh, &hour_of(1.0), &s),
-            Evaluation::Skip(Skip::JustResharded)
+            Evaluation::Hold(Hold::JustResharded)
         );
         let upstream = Settings {
             scaling_policy: ScalingPolicy::Upstream,
@@ -190,11 +191,11 @@ mod tests {
         };
         assert_eq!(
             eval(&observed(8), &hour_of(1.0), &upstream),
-            Evaluation::Skip(Skip::UpstreamPolicy)
+            Evaluation::Hold(Hold::UpstreamPolicy)
         );
         assert_eq!(
             eval(&observed(2), &hour_of(1.0), &s),
-            Evaluation::Skip(Skip::Hold(sizing::Hold::Fits))
+            Evaluation::Hold(Hold::Sized(sizing::Hold::Fits))
         );
     }
 
@@ -210,7 +211,9 @@ mod tests {
         };
         assert_eq!(
             eval(&observed(8), &behind(1.0, 40.0), &s),
-            Evaluation::Skip(Skip::Hold(sizing::Hold::ConsumersBehind { age_mins: 40.0 }))
+            Evaluation::Hold(Hold::Sized(sizing::Hold::ConsumersBehind {
+                age_mins: 40.0
+            }))
         );
         let Evaluation::Scale { plan, .. } = eval(&observed(8), &behind(1.0, 10.0), &s) else {
             panic!("10 minutes behind: shrunk")

@@ -35,6 +35,7 @@
 //!   no down move unless [`COVERAGE`] of the hour was seen.
 
 use crate::domain::event::Direction;
+pub use crate::domain::history::Budget;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -287,25 +288,6 @@ pub struct Bounds {
     pub max: u32,
 }
 
-/// The rolling-24-hour reshard budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
-    pub used: u32,
-    pub limit: u32,
-    /// Calls only reactive scale-ups may use.
-    pub reserve: u32,
-}
-
-impl Budget {
-    fn left(&self) -> u32 {
-        self.limit.saturating_sub(self.used)
-    }
-    /// A move that may wait (scale-down, pre-scaling) keeps the reserve.
-    fn allows_elective(&self) -> bool {
-        self.left() > self.reserve
-    }
-}
-
 /// Why [`decide`] moves.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
@@ -430,7 +412,7 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
     let n = input.shards;
     let Bounds { min, max } = input.bounds;
     let budget = input.budget;
-    if budget.left() == 0 {
+    if !budget.allows_reactive() {
         return Move::Hold(Hold::NoBudget);
     }
     // Bounds first: a stream outside them is brought back, as far as one call goes.

@@ -11,7 +11,7 @@ use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::fallback::SettingFallback;
 use crate::domain::permissions::Grants;
 use crate::domain::policy::StreamMode;
-use crate::domain::settings::{Settings, STREAM_SHARD_CAP};
+use crate::domain::settings::Settings;
 use crate::ops::wiring::{desired_pair, same_definition};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -208,13 +208,7 @@ async fn stream_findings(
             return findings;
         }
     };
-    let target = AlarmTarget {
-        pair: &pair,
-        stream,
-        shards: summary.open_shards,
-        min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
-    };
+    let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, &stream_settings);
     let desired = desired_pair(settings, &target, None, existing);
     for spec in [&desired.scale_up, &desired.scale_down] {
         if let Some(current) = existing.get(&spec.name) {

@@ -28,7 +28,7 @@ use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::schedule;
 use crate::domain::settings::Settings;
 use crate::ops::reconcile::{
-    self, apply, not_now, plan_stream, skipped, ConcurrencyCache, ReconcileReport, StreamReconcile,
+    self, apply, ignored, not_now, plan_stream, ConcurrencyCache, ReconcileReport, StreamReconcile,
     StreamView, GONE,
 };
 use crate::ops::wiring::WiringError;
@@ -323,13 +323,13 @@ async fn reconcile_listed(
                 stream,
                 &format!("not in the listing, and DescribeStreamSummary failed: {why}"),
             ),
-            None => skipped(stream, GONE.into()),
+            None => ignored(stream, GONE.into()),
         });
     };
     if let Some(note) = not_now(listed.mode, listed.status) {
-        return Ok(skipped(stream, note));
+        return Ok(ignored(stream, note));
     }
-    let deleted = || skipped(stream, format!("deleted during the run; {GONE}"));
+    let deleted = || ignored(stream, format!("deleted during the run; {GONE}"));
     let shards = match aws.open_shard_count(stream).await {
         Ok(shards) => shards,
         Err(err) if err.is("ResourceNotFoundException") => return Ok(deleted()),
@@ -361,10 +361,10 @@ async fn reconcile_listed(
             Err(err) => return Err(err.into()),
         };
         if let Some(note) = not_now(summary.mode, summary.status) {
-            return Ok(skipped(stream, note));
+            return Ok(ignored(stream, note));
         }
         if summary.open_shards != shards {
-            return Ok(skipped(
+            return Ok(ignored(
                 stream,
                 format!(
                     "its shard count changed during the run ({shards} -> {}); checked again on the next run",

@@ -1,8 +1,10 @@
 //! Use cases: each one gathers state through the AWS layer, asks the domain for a decision
 //! and executes it.
 
+#[cfg(feature = "cli")]
 pub mod doctor;
 pub mod evaluate;
+#[cfg(feature = "cli")]
 pub mod export;
 pub mod fleet;
 pub mod fleet_wiring;

@@ -15,7 +15,7 @@ use crate::aws::{AwsError, AwsPort, ExistingAlarm};
 use crate::domain::alarms::{AlarmSpec, AlarmTarget};
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::policy::{StreamMode, StreamStatus};
-use crate::domain::settings::{Settings, STREAM_SHARD_CAP};
+use crate::domain::settings::Settings;
 use crate::ops::wiring::{self, Change, WiringError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -47,8 +47,8 @@ pub enum StreamVerdict {
     InLine,
     /// Drift was found (and fixed, unless this was a dry run).
     Drifted,
-    /// Not ours to fix now: deleted, ON_DEMAND, or resharding.
-    Skipped,
+    /// Not ours to fix now (ignored): deleted, ON_DEMAND, or resharding.
+    Ignored,
     /// Reading or fixing failed; see `error`.
     Failed,
 }
@@ -97,7 +97,7 @@ impl ReconcileReport {
             let name = match s.verdict {
                 StreamVerdict::InLine => "in_line",
                 StreamVerdict::Drifted => "drifted",
-                StreamVerdict::Skipped => "skipped",
+                StreamVerdict::Ignored => "ignored",
                 StreamVerdict::Failed => "failed",
             };
             *counts.entry(name).or_default() += 1;
@@ -172,13 +172,7 @@ pub fn plan_stream(
     let stream = view.stream.as_str();
     let stream_settings = settings.for_stream(stream, &view.tags)?;
     let pair = AlarmPair::new(stream);
-    let target = AlarmTarget {
-        pair: &pair,
-        stream,
-        shards: view.open_shards,
-        min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
-    };
+    let target = AlarmTarget::for_stream(&pair, stream, view.open_shards, &stream_settings);
     let desired = wiring::desired_pair(settings, &target, None, &view.alarms);
     if desired.scale_up.alarm_actions.is_empty() || desired.scale_down.alarm_actions.is_empty() {
         return Err(WiringError::NoTopic {
@@ -327,10 +321,10 @@ pub(crate) fn failed(stream: &str, err: &dyn std::fmt::Display) -> StreamReconci
     }
 }
 
-pub(crate) fn skipped(stream: &str, note: String) -> StreamReconcile {
+pub(crate) fn ignored(stream: &str, note: String) -> StreamReconcile {
     StreamReconcile {
         stream: stream.to_string(),
-        verdict: StreamVerdict::Skipped,
+        verdict: StreamVerdict::Ignored,
         shards: None,
         fixes: Vec::new(),
         note: Some(note),
@@ -368,17 +362,17 @@ pub async fn reconcile_named(
     }
     let summary = match aws.stream_summary(stream).await {
         Ok(summary) => summary,
-        Err(err) if err.is("ResourceNotFoundException") => return Ok(skipped(stream, GONE.into())),
+        Err(err) if err.is("ResourceNotFoundException") => return Ok(ignored(stream, GONE.into())),
         Err(err) => return Err(err.into()),
     };
     if let Some(note) = not_now(summary.mode, summary.status) {
-        return Ok(skipped(stream, note));
+        return Ok(ignored(stream, note));
     }
     let pair = AlarmPair::new(stream);
     let names = [pair.name(Direction::Up), pair.name(Direction::Down)];
     let (tags, alarms) = tokio::join!(aws.stream_tags(stream), aws.describe_alarms(&names));
     let tags = match tags {
-        Err(err) if err.is("ResourceNotFoundException") => return Ok(skipped(stream, GONE.into())),
+        Err(err) if err.is("ResourceNotFoundException") => return Ok(ignored(stream, GONE.into())),
         other => other?,
     };
     let alarms = alarms?;
@@ -413,10 +407,7 @@ pub(crate) fn verdict(stream: &str, shards: u32, fixes: Vec<Fix>) -> StreamRecon
 }
 
 pub(crate) fn log_stream(outcome: &StreamReconcile, dry_run: bool) {
-    let verdict = serde_json::to_value(outcome.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let verdict = crate::domain::names::variant_name(&outcome.verdict);
     let fixes: Vec<String> = outcome
         .fixes
         .iter()

@@ -16,6 +16,7 @@
 //! may reset an alarm's state when it is written.
 
 use crate::aws::{AwsError, AwsPort, FailureKind};
+use crate::domain::alarms::AlarmPairSpec;
 use crate::domain::degraded::Degradation;
 use crate::domain::event::{AlarmNotification, EventError, Invocation};
 use crate::domain::execution::{
@@ -23,11 +24,13 @@ use crate::domain::execution::{
 };
 use crate::domain::history::ReshardHistory;
 use crate::domain::metrics::{self, StreamFigures};
+use crate::domain::names;
 use crate::domain::policy::{self, AlarmReset, Decision, Refusal, ScalePlan, Trigger};
 use crate::domain::settings::tag;
 use crate::ops::evaluate;
 use crate::ops::gather::{GatherError, Gathered, InvocationContext};
 pub use crate::ops::outcome::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
+use chrono::{DateTime, Utc};
 
 impl<P: AwsPort> Autoscaler<P> {
     /// Handles a Lambda payload: every alarm notification in order (an SNS event may carry
@@ -134,16 +137,7 @@ impl<P: AwsPort> Autoscaler<P> {
         }
     }
 
-    /// Handles one alarm notification on its own (an invocation of one record).
-    pub async fn handle_alarm(
-        &self,
-        record: usize,
-        notification: &AlarmNotification,
-    ) -> AlarmOutcome {
-        self.handle_record(&InvocationContext::default(), record, notification)
-            .await
-    }
-
+    /// One notification: triage, gather (with the stream's recent load), decide, act.
     async fn handle_record(
         &self,
         context: &InvocationContext,
@@ -167,67 +161,29 @@ impl<P: AwsPort> Autoscaler<P> {
             self.gather(context, &trigger, &notification.alarm_arn),
             evaluate::read_usage(&self.aws, &self.settings, &trigger.stream, now)
         );
-        let Gathered {
-            trigger,
-            alarm_arn,
-            observed,
-            existing,
-            degraded,
-            warnings,
-            consumers,
-        } = match gathered {
+        let mut gathered = match gathered {
             Ok(state) => state,
-            Err(GatherError::Unconfirmed(unconfirmed)) => {
-                // Whatever delivered it, CloudWatch does not back it: change nothing, not
-                // even the alarm's state.
-                outcome.outcome = Outcome::Refused;
-                outcome.refusal = Some(unconfirmed.key().into());
-                outcome.reason = unconfirmed.to_string();
-                return outcome;
-            }
             Err(err) => {
-                outcome.confirmed = !matches!(err, GatherError::Unconfirmable(_));
-                outcome.outcome = Outcome::Failed;
-                outcome.reason = err.to_string();
-                outcome.errors.push(err.to_string());
-                let failure = match &err {
-                    GatherError::Aws(e) if e.is("ResourceNotFoundException") => {
-                        GatherFailure::NotFound
-                    }
-                    GatherError::Aws(_) => GatherFailure::Passing,
-                    GatherError::Unconfirmable(_) => GatherFailure::Unconfirmed,
-                    GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
-                };
-                let reset = execution::after_failed_gather(
-                    &trigger,
-                    failure,
-                    &err.to_string(),
-                    self.settings.dry_run,
-                );
-                if let Some(reset) = &reset {
-                    self.reset(reset, &mut outcome.errors).await;
-                }
+                self.gather_failed(&trigger, err, &mut outcome).await;
                 return outcome;
             }
         };
         outcome.confirmed = true;
-        outcome.degraded = degraded;
-        for warning in &warnings {
-            tracing::error!(stream = %trigger.stream, "setting not used as set: {warning}");
+        outcome.degraded = std::mem::take(&mut gathered.degraded);
+        for warning in &gathered.warnings {
+            tracing::error!(stream = %gathered.trigger.stream, "setting not used as set: {warning}");
         }
-        outcome.warnings = warnings;
-        outcome.from = Some(observed.stream.open_shards);
-
-        let budget_left = |history: &ReshardHistory| {
-            self.settings
-                .max_reshards_per_day
-                .saturating_sub(history.used_in_day(now))
-        };
-        outcome.figures = StreamFigures {
-            shard_count: Some(observed.stream.open_shards),
-            reshards_left: Some(budget_left(&observed.stream.history)),
-        };
-        let decision = policy::plan_sized(&trigger, &observed, usage.as_ref(), &self.settings, now);
+        outcome.warnings = std::mem::take(&mut gathered.warnings);
+        let stream = &gathered.observed.stream;
+        outcome.from = Some(stream.open_shards);
+        outcome.figures = self.figures(stream.open_shards, &stream.history, now);
+        let decision = policy::plan_sized(
+            &gathered.trigger,
+            &gathered.observed,
+            usage.as_ref(),
+            &self.settings,
+            now,
+        );
         if self.settings.dry_run {
             outcome.outcome = Outcome::DryRun;
             if let Decision::Scale(plan) = &decision {
@@ -242,84 +198,146 @@ impl<P: AwsPort> Autoscaler<P> {
                 refusal,
                 reset,
                 realign,
-            } => {
-                outcome.outcome = Outcome::Refused;
-                outcome.refusal = Some(refusal_kind(&refusal));
-                outcome.reason = refusal.to_string();
-                if let Some(alarms) = &realign {
-                    let written = tokio::join!(
-                        self.aws.put_alarm(&alarms.scale_up, &[]),
-                        self.aws.put_alarm(&alarms.scale_down, &[])
-                    );
-                    collect(&mut outcome.errors, [written.0, written.1]);
-                }
-                if let Some(reset) = &reset {
-                    self.reset(reset, &mut outcome.errors).await;
-                }
-                outcome.decision = Some(Decision::Refuse {
-                    refusal,
-                    reset,
-                    realign,
-                });
-            }
-            Decision::Scale(mut plan) => {
-                outcome.to = Some(plan.to);
-                // Discovered consumers: each sized within the account's unreserved floor; the
-                // first through the plan, the others after the reshard.
-                let mut extra = Vec::new();
-                if !consumers.is_empty() {
-                    let fitted = self
-                        .fit_consumers(&consumers, plan.to, &mut outcome.degraded)
-                        .await;
-                    plan.concurrency = plan.concurrency.take().filter(|change| {
-                        fitted
-                            .iter()
-                            .any(|(function, _)| *function == change.function)
-                    });
-                    extra = fitted
-                        .into_iter()
-                        .filter(|(function, _)| *function != consumers[0].function_arn)
-                        .collect();
-                }
-                let steps = execution::scale_steps(&plan, |name| {
-                    existing
-                        .get(name)
-                        .map(|a| a.arn.clone())
-                        .or_else(|| crate::aws::sibling_alarm_arn(&alarm_arn, name))
-                });
-                self.scale(
-                    &trigger,
-                    &plan,
-                    &steps,
-                    &observed.stream.history,
-                    &mut outcome,
-                )
-                .await;
-                if outcome.outcome == Outcome::Scaled {
-                    for (function, reserved) in extra {
-                        let result = self.aws.put_function_concurrency(&function, reserved).await;
-                        collect(&mut outcome.errors, [result]);
-                    }
-                }
-                if outcome.outcome == Outcome::Scaled {
-                    outcome.figures = StreamFigures {
-                        shard_count: Some(plan.to),
-                        reshards_left: Some(budget_left(&plan.history)),
-                    };
-                }
-                match outcome.outcome {
-                    Outcome::Scaled if plan.to > plan.from => {
-                        context.spend_headroom(plan.to - plan.from);
-                    }
-                    // The executor's only refusal: the stream was busy (ResourceInUse).
-                    Outcome::Refused if outcome.refusal.is_none() => {
-                        outcome.refusal = Some("stream_busy".into());
-                    }
-                    _ => {}
-                }
+            } => self.refuse(refusal, reset, realign, &mut outcome).await,
+            Decision::Scale(plan) => {
+                self.reshard(context, plan, gathered, now, &mut outcome)
+                    .await
             }
         }
         outcome
+    }
+
+    /// The stream's figures for the metrics: its shards and the budget left.
+    fn figures(&self, shards: u32, history: &ReshardHistory, now: DateTime<Utc>) -> StreamFigures {
+        StreamFigures {
+            shard_count: Some(shards),
+            reshards_left: Some(self.settings.budget(history, now).left()),
+        }
+    }
+
+    /// The gather failed: an unconfirmed alarm changes nothing (not even its state); any other
+    /// failure resets the alarm where the failure says it may fire again.
+    async fn gather_failed(&self, trigger: &Trigger, err: GatherError, outcome: &mut AlarmOutcome) {
+        if let GatherError::Unconfirmed(unconfirmed) = err {
+            outcome.outcome = Outcome::Refused;
+            outcome.refusal = Some(unconfirmed.key().into());
+            outcome.reason = unconfirmed.to_string();
+            return;
+        }
+        outcome.confirmed = !matches!(err, GatherError::Unconfirmable(_));
+        outcome.outcome = Outcome::Failed;
+        outcome.reason = err.to_string();
+        outcome.errors.push(err.to_string());
+        let failure = match &err {
+            GatherError::Aws(e) if e.is("ResourceNotFoundException") => GatherFailure::NotFound,
+            GatherError::Aws(_) => GatherFailure::Passing,
+            GatherError::Unconfirmable(_) => GatherFailure::Unconfirmed,
+            GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
+        };
+        let reset = execution::after_failed_gather(
+            trigger,
+            failure,
+            &err.to_string(),
+            self.settings.dry_run,
+        );
+        if let Some(reset) = &reset {
+            self.reset(reset, &mut outcome.errors).await;
+        }
+    }
+
+    /// A refusal: the alarms realigned to the stream's real count and reset where that lets
+    /// them fire again.
+    async fn refuse(
+        &self,
+        refusal: Refusal,
+        reset: Option<AlarmReset>,
+        realign: Option<AlarmPairSpec>,
+        outcome: &mut AlarmOutcome,
+    ) {
+        outcome.outcome = Outcome::Refused;
+        outcome.refusal = Some(refusal_kind(&refusal));
+        outcome.reason = refusal.to_string();
+        if let Some(alarms) = &realign {
+            let written = tokio::join!(
+                self.aws.put_alarm(&alarms.scale_up, &[]),
+                self.aws.put_alarm(&alarms.scale_down, &[])
+            );
+            collect(&mut outcome.errors, [written.0, written.1]);
+        }
+        if let Some(reset) = &reset {
+            self.reset(reset, &mut outcome.errors).await;
+        }
+        outcome.decision = Some(Decision::Refuse {
+            refusal,
+            reset,
+            realign,
+        });
+    }
+
+    /// A reshard: consumers fitted, the plan's steps executed, the figures and the
+    /// invocation's account headroom updated.
+    async fn reshard(
+        &self,
+        context: &InvocationContext,
+        mut plan: ScalePlan,
+        gathered: Gathered,
+        now: DateTime<Utc>,
+        outcome: &mut AlarmOutcome,
+    ) {
+        let trigger = &gathered.trigger;
+        outcome.to = Some(plan.to);
+        let extra = self
+            .fit_all_consumers(&gathered.consumers, &mut plan, &mut outcome.degraded)
+            .await;
+        let existing = &gathered.existing;
+        let steps = execution::scale_steps(&plan, |name| {
+            existing
+                .get(name)
+                .map(|a| a.arn.clone())
+                .or_else(|| crate::aws::sibling_alarm_arn(&gathered.alarm_arn, name))
+        });
+        let history = &gathered.observed.stream.history;
+        self.scale(trigger, &plan, &steps, history, outcome).await;
+        if outcome.outcome == Outcome::Scaled {
+            for (function, reserved) in extra {
+                let result = self.aws.put_function_concurrency(&function, reserved).await;
+                collect(&mut outcome.errors, [result]);
+            }
+            outcome.figures = self.figures(plan.to, &plan.history, now);
+        }
+        match outcome.outcome {
+            Outcome::Scaled if plan.to > plan.from => {
+                context.spend_headroom(plan.to - plan.from);
+            }
+            // The executor's only refusal: the stream was busy (ResourceInUse).
+            Outcome::Refused if outcome.refusal.is_none() => {
+                outcome.refusal = Some("stream_busy".into());
+            }
+            _ => {}
+        }
+    }
+
+    /// Discovered consumers, each sized within the account's unreserved floor: the first
+    /// through the plan, the others (returned) after the reshard.
+    async fn fit_all_consumers(
+        &self,
+        consumers: &[crate::aws::StreamConsumer],
+        plan: &mut ScalePlan,
+        degraded: &mut Vec<Degradation>,
+    ) -> Vec<(String, u32)> {
+        let Some(first) = consumers.first() else {
+            return Vec::new();
+        };
+        let fitted = self.fit_consumers(consumers, plan.to, degraded).await;
+        plan.concurrency = plan.concurrency.take().filter(|change| {
+            fitted
+                .iter()
+                .any(|(function, _)| *function == change.function)
+        });
+        fitted
+            .into_iter()
+            .filter(|(function, _)| *function != first.function_arn)
+            .collect()
     }
 
     /// Rounds 2 to 5: runs `steps`; what a failure means comes from [`execution`].
@@ -512,10 +530,7 @@ fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
 
 /// A refusal's stable key: `daily_limit`, `at_bound`, `stale`, ... (its serde tag).
 fn refusal_kind(refusal: &Refusal) -> String {
-    serde_json::to_value(refusal)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "refused".to_string())
+    names::tagged_variant_name(refusal, "kind").unwrap_or_else(|| "refused".to_string())
 }
 
 fn describe(decision: &Decision) -> String {
@@ -528,14 +543,12 @@ fn describe(decision: &Decision) -> String {
 /// The one line per handled alarm.
 fn log_summary(outcome: &AlarmOutcome) {
     let action = outcome.action.map(|a| a.to_string());
-    let outcome_name = serde_json::to_value(outcome.outcome)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string));
+    let outcome_name = names::variant_name(&outcome.outcome);
     let fields = (
         outcome.alarm.as_deref().unwrap_or(""),
         outcome.stream.as_deref().unwrap_or(""),
         action.as_deref().unwrap_or(""),
-        outcome_name.as_deref().unwrap_or(""),
+        outcome_name.as_str(),
     );
     if outcome.is_success() {
         tracing::info!(alarm = fields.0, stream = fields.1, action = fields.2, from = outcome.from, to = outcome.to, outcome = fields.3, reason = %outcome.reason, "alarm handled");

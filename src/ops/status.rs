@@ -7,7 +7,7 @@ use crate::domain::alarms::{AlarmSpec, AlarmTarget, TAG_LAST_SCALED};
 use crate::domain::event::{self, AlarmPair, Direction, SCALE_UP_SUFFIX};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{StreamMode, StreamStatus};
-use crate::domain::settings::{tag, Settings, STREAM_SHARD_CAP};
+use crate::domain::settings::{tag, Settings};
 use crate::ops::wiring::{desired_pair, same_definition, stream_error, WiringError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -167,13 +167,7 @@ pub async fn stream_status(
     // Beyond s1: does the rest of the definition match what the Lambda would write now?
     if let (Some(limits), Some(_), Some(_)) = (&stream_settings, &scale_up, &scale_down) {
         if drift.is_empty() && summary.mode == StreamMode::Provisioned {
-            let target = AlarmTarget {
-                pair: &pair,
-                stream,
-                shards: summary.open_shards,
-                min_shards: limits.min_shards,
-                max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
-            };
+            let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, limits);
             let desired = desired_pair(settings, &target, None, &existing);
             for spec in [&desired.scale_up, &desired.scale_down] {
                 if let Some(current) = existing.get(&spec.name) {
@@ -212,7 +206,7 @@ pub async fn stream_status(
             }
         },
     };
-    let used = history.as_ref().map(|h| h.used_in_day(now));
+    let budget = history.as_ref().map(|h| settings.budget(h, now));
     Ok(StreamReport {
         stream: stream.to_string(),
         shards: summary.open_shards,
@@ -224,8 +218,8 @@ pub async fn stream_status(
         scale_down,
         last_reshard,
         last_reshard_source,
-        reshards_used: used,
-        reshards_left: used.map(|u| settings.max_reshards_per_day.saturating_sub(u)),
+        reshards_used: budget.map(|b| b.used),
+        reshards_left: budget.map(|b| b.left()),
         max_reshards_per_day: settings.max_reshards_per_day,
         consumer_function,
         consumer_reserved_concurrency,

@@ -12,7 +12,7 @@ use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::Settings;
 use crate::ops::outcome::{Autoscaler, InvocationReport};
 use crate::ops::reconcile::{
-    self, skipped, ConcurrencyCache, Fix, FixKind, ReconcileReport, StreamReconcile, StreamVerdict,
+    self, ignored, ConcurrencyCache, Fix, FixKind, ReconcileReport, StreamReconcile, StreamVerdict,
     GONE,
 };
 use crate::ops::wiring::{self, Change, Removal, WireOptions, WiringError};
@@ -64,7 +64,7 @@ pub async fn on_stream_event(
 ) -> Result<StreamReconcile, WiringError> {
     let stream = event.stream.as_str();
     if !settings.manages(stream) {
-        return Ok(skipped(
+        return Ok(ignored(
             stream,
             format!(
                 "outside MANAGED_STREAM_PREFIX {:?}",
@@ -78,7 +78,7 @@ pub async fn on_stream_event(
     let wired = aws.describe_alarms(&names).await?.contains_key(&names[0]);
     let mode = match settled {
         Settled::StillChanging(status) => {
-            return Ok(skipped(
+            return Ok(ignored(
                 stream,
                 format!(
                 "still {status:?} at the end of the wait; the scheduled reconcile checks it again"
@@ -87,10 +87,10 @@ pub async fn on_stream_event(
         }
         Settled::Gone => {
             if event.call != StreamCall::DeleteStream || !wired || auto_wire_topic.is_none() {
-                return Ok(skipped(stream, GONE.into()));
+                return Ok(ignored(stream, GONE.into()));
             }
             if dry_run {
-                return Ok(skipped(stream, format!("{GONE} (dry run)")));
+                return Ok(ignored(stream, format!("{GONE} (dry run)")));
             }
             let report = wiring::unwire_stream(aws, stream, false, false).await?;
             let fixes = report
@@ -108,7 +108,7 @@ pub async fn on_stream_event(
         Settled::Active(mode) => mode,
     };
     if mode == StreamMode::OnDemand {
-        return Ok(skipped(stream, reconcile::ON_DEMAND.into()));
+        return Ok(ignored(stream, reconcile::ON_DEMAND.into()));
     }
     if wired {
         let concurrency = ConcurrencyCache::default();
@@ -116,7 +116,7 @@ pub async fn on_stream_event(
         return reconcile::reconcile_named(aws, settings, stream, dry_run, now, &concurrency).await;
     }
     let Some(topic) = auto_wire_topic else {
-        return Ok(skipped(
+        return Ok(ignored(
             stream,
             "not wired (auto-wire is off: set AutoWireNewStreams)".into(),
         ));

@@ -14,6 +14,7 @@ use crate::domain::alarms::{
 };
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::HistoryError;
+use crate::domain::names;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::{
     tag, Settings, SettingsError, StreamTagError, MAX_LAMBDAS_PER_SHARD, STREAM_SHARD_CAP,
@@ -320,7 +321,7 @@ pub async fn wire_stream(
     if summary.status != StreamStatus::Active {
         return Err(WiringError::NotActive {
             stream: stream.to_string(),
-            status: enum_name(&summary.status),
+            status: names::variant_name(&summary.status),
         });
     }
 
@@ -339,13 +340,7 @@ pub async fn wire_stream(
         .filter(|t| !t.is_empty());
     let eventbridge = action == Some(EVENTBRIDGE_TRIGGER);
     let topic = action.filter(|_| !eventbridge);
-    let target = AlarmTarget {
-        pair: &pair,
-        stream,
-        shards: summary.open_shards,
-        min_shards: stream_settings.min_shards,
-        max_shards: stream_settings.max_shards.min(STREAM_SHARD_CAP),
-    };
+    let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, &stream_settings);
     let desired = desired_pair(settings, &target, topic, &existing);
     if !eventbridge
         && (desired.scale_up.alarm_actions.is_empty()
@@ -417,13 +412,6 @@ pub async fn wire_stream(
             .collect(),
         stream_tags_written,
     })
-}
-
-pub fn enum_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 // ---- unwire -------------------------------------------------------------------------------

@@ -686,15 +686,7 @@ fn build_alarms(
 ) -> AlarmPairSpec {
     alarms::build_pair(
         settings,
-        &AlarmTarget {
-            pair,
-            stream: STREAM,
-            shards,
-            min_shards: limits.min_shards,
-            max_shards: limits
-                .max_shards
-                .min(crate::domain::settings::STREAM_SHARD_CAP),
-        },
+        &AlarmTarget::for_stream(pair, STREAM, shards, limits),
         None,
         &KeptFields::default(),
         &KeptFields::default(),

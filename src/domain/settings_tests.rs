@@ -1,0 +1,206 @@
+use super::*;
+
+fn parse(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|k| map.get(k).cloned())
+}
+
+#[test]
+fn unset_and_empty_variables_take_upstream_template_defaults() {
+    assert_eq!(parse(&[]).unwrap(), Settings::default());
+    assert_eq!(
+        parse(&[("SCALE_UP_THRESHOLD", ""), ("PROCESSING_LAMBDA_ARN", "")]).unwrap(),
+        Settings::default()
+    );
+}
+
+#[test]
+fn upstream_variables_are_read() {
+    let s = parse(&[
+        ("SCALE_PERIOD_MINS", "1"),
+        ("SCALE_UP_THRESHOLD", "0.5"),
+        ("SCALE_UP_EVALUATION_PERIOD", "3"),
+        ("SCALE_UP_DATAPOINTS_REQUIRED", "2"),
+        ("SCALE_DOWN_THRESHOLD", "0.1"),
+        ("SCALE_DOWN_EVALUATION_PERIOD", "30"),
+        ("SCALE_DOWN_DATAPOINTS_REQUIRED", "25"),
+        ("SCALE_DOWN_MIN_ITER_AGE_MINS", "-1"),
+        (
+            "PROCESSING_LAMBDA_ARN",
+            "arn:aws:lambda:us-east-1:123456789012:function:consumer",
+        ),
+        ("PROCESSING_LAMBDAS_PER_SHARD", "5"),
+        ("DRY_RUN", "True"),
+        ("THROTTLE_RETRY_COUNT", "4"),
+    ])
+    .unwrap();
+    assert_eq!(s.period_mins, 1);
+    assert_eq!(
+        s.scale_up,
+        AlarmSettings {
+            threshold: 0.5,
+            evaluation_periods: 3,
+            datapoints_to_alarm: 2
+        }
+    );
+    assert_eq!(
+        s.scale_down,
+        AlarmSettings {
+            threshold: 0.1,
+            evaluation_periods: 30,
+            datapoints_to_alarm: 25
+        }
+    );
+    assert_eq!(s.scale_down_min_iter_age_mins, -1);
+    assert_eq!(
+        s.processing_lambda.as_deref(),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:consumer")
+    );
+    assert_eq!(s.lambdas_per_shard, 5);
+    assert!(s.dry_run);
+    assert_eq!(s.throttle_retry.count, 4);
+    assert_eq!(Settings::default().reconcile_interval_mins, 60);
+    let every_run = parse(&[("RECONCILE_INTERVAL_MINS", "0")]).unwrap();
+    assert_eq!(every_run.reconcile_interval_mins, 0);
+    let scoped = parse(&[("MANAGED_STREAM_PREFIX", "prod-")]).unwrap();
+    assert!(scoped.manages("prod-orders") && !scoped.manages("dev-orders"));
+    assert!(Settings::default().manages("anything"));
+}
+
+#[test]
+fn an_invalid_value_names_its_variable() {
+    let err = parse(&[("SCALE_UP_THRESHOLD", "lots")]).unwrap_err();
+    assert!(
+        err.to_string().contains("SCALE_UP_THRESHOLD=\"lots\""),
+        "{err}"
+    );
+    let err = parse(&[("DRY_RUN", "maybe")]).unwrap_err();
+    assert!(err.to_string().contains("DRY_RUN"), "{err}");
+    let err = parse(&[("SCALE_DOWN_MIN_ITER_AGE_MINS", "0")]).unwrap_err();
+    assert!(
+        err.to_string().contains("SCALE_DOWN_MIN_ITER_AGE_MINS"),
+        "{err}"
+    );
+    let err = parse(&[("ERROR_METRIC_NAMESPACE", "AWS/Lambda")]).unwrap_err();
+    assert!(err.to_string().contains("ERROR_METRIC_NAMESPACE"), "{err}");
+    for (variable, value) in [
+        ("SCALE_UP_THRESHOLD", "1e308"),
+        ("SCALE_UP_THRESHOLD", "1000000"),
+        ("SCALE_DOWN_THRESHOLD", "-0.5"),
+        ("SCALE_DOWN_THRESHOLD", "0"),
+        ("THROTTLE_RETRY_COUNT", "4294967295"),
+    ] {
+        let err = parse(&[(variable, value)]).unwrap_err();
+        assert!(
+            err.to_string().contains(variable),
+            "{variable}={value}: {err}"
+        );
+    }
+    let err = parse(&[("RECONCILE_INTERVAL_MINS", "hourly")]).unwrap_err();
+    assert!(err.to_string().contains("RECONCILE_INTERVAL_MINS"), "{err}");
+    let err = parse(&[("MAX_RESHARDS_PER_DAY", "11")]).unwrap_err();
+    assert!(err.to_string().contains("MAX_RESHARDS_PER_DAY"), "{err}");
+}
+
+#[test]
+fn inconsistent_variables_are_named_together() {
+    let err = parse(&[("SCALE_UP_DATAPOINTS_REQUIRED", "6")]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SettingsError::Inconsistent {
+                first: "SCALE_UP_DATAPOINTS_REQUIRED",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = parse(&[("SCALE_DOWN_THRESHOLD", "0.9")]).unwrap_err();
+    assert!(err.to_string().contains("SCALE_DOWN_THRESHOLD"), "{err}");
+    let err = parse(&[("SCALE_UP_RESHARD_RESERVE", "10")]).unwrap_err();
+    assert!(
+        err.to_string().contains("SCALE_UP_RESHARD_RESERVE"),
+        "{err}"
+    );
+    let err = parse(&[("SCALE_PERIOD_MINS", "60")]).unwrap_err();
+    assert!(
+        err.to_string().contains("SCALE_DOWN_EVALUATION_PERIOD"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stream_tags_override_global_settings() {
+    let s = Settings {
+        processing_lambda: Some("global".into()),
+        ..Settings::default()
+    };
+    let tags: HashMap<String, String> = [
+        (tag::MIN_SHARDS, "2"),
+        (tag::MAX_SHARDS, "64"),
+        (tag::CONSUMER_FUNCTION, "orders-consumer"),
+        (tag::LAMBDAS_PER_SHARD, "3"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let stream = s.for_stream("orders", &tags).unwrap();
+    assert_eq!(
+        stream,
+        StreamSettings {
+            min_shards: 2,
+            max_shards: 64,
+            consumer_function: Some("orders-consumer".into()),
+            lambdas_per_shard: 3
+        }
+    );
+    let plain = s.for_stream("other", &HashMap::new()).unwrap();
+    assert_eq!(plain.consumer_function.as_deref(), Some("global"));
+    assert_eq!((plain.min_shards, plain.max_shards), (1, 10_000));
+}
+
+#[test]
+fn a_bad_stream_tag_names_stream_and_tag() {
+    let tags: HashMap<String, String> = [(tag::MAX_SHARDS.to_string(), "0".to_string())].into();
+    let err = Settings::default().for_stream("orders", &tags).unwrap_err();
+    assert_eq!(err.stream, "orders");
+    assert_eq!(err.tag, tag::MAX_SHARDS);
+    let tags: HashMap<String, String> = [
+        (tag::MIN_SHARDS.to_string(), "8".to_string()),
+        (tag::MAX_SHARDS.to_string(), "4".to_string()),
+    ]
+    .into();
+    let err = Settings::default().for_stream("orders", &tags).unwrap_err();
+    assert!(err.to_string().contains("orders"), "{err}");
+}
+
+#[test]
+fn lambdas_per_shard_is_capped_at_ten_and_the_cap_is_said() {
+    let tags: HashMap<String, String> =
+        [(tag::LAMBDAS_PER_SHARD.to_string(), "4000000000".to_string())].into();
+    let s = Settings::default();
+    assert_eq!(s.for_stream("orders", &tags).unwrap().lambdas_per_shard, 10);
+    let said = s.capped_stream_tags("orders", &tags);
+    assert_eq!(said.len(), 1);
+    assert!(said[0].contains("orders") && said[0].contains(tag::LAMBDAS_PER_SHARD));
+    let ten: HashMap<String, String> =
+        [(tag::LAMBDAS_PER_SHARD.to_string(), "10".to_string())].into();
+    assert!(s.capped_stream_tags("orders", &ten).is_empty());
+
+    let err = parse(&[("PROCESSING_LAMBDAS_PER_SHARD", "5000")]).unwrap_err();
+    assert!(
+        err.to_string().contains("PROCESSING_LAMBDAS_PER_SHARD"),
+        "{err}"
+    );
+    let tolerant = Settings::tolerant_from_lookup(|k| {
+        (k == "PROCESSING_LAMBDAS_PER_SHARD").then(|| "5000".to_string())
+    });
+    assert_eq!(tolerant.lambdas_per_shard, 10);
+    assert_eq!(
+        tolerant.fallbacks[0].variable,
+        "PROCESSING_LAMBDAS_PER_SHARD"
+    );
+}
