@@ -307,8 +307,13 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
             .context("reading the event from stdin")?;
         text
     } else {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading the event file {}", path.display()))?
+        std::fs::read_to_string(path).map_err(|source| errors::FileError {
+            verb: "read",
+            what: "the event file",
+            path: path.clone(),
+            source,
+            hint: Some("`-` reads the event from standard input".into()),
+        })?
     };
     // As the deployed function reads them: tolerant, fallbacks in the report.
     let settings = Settings::tolerant_from_env();

@@ -1,6 +1,6 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
-use crate::cli::errors::UsageError;
+use crate::cli::errors::{FileError, UsageError};
 use crate::replay::bench;
 use crate::replay::simulate::{self, Options, Prices, Variant};
 use crate::replay::trace::Trace;
@@ -39,8 +39,9 @@ pub struct SimulateArgs {
     stream: Option<String>,
     #[command(flatten)]
     window: crate::cli::trace::WindowArgs,
-    /// Shards at the start [default: what the first row needs, within the bounds].
-    #[arg(long)]
+    /// Shards at the start, 1 to 10000 [default: what the first row needs, within the
+    /// bounds].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     initial_shards: Option<u32>,
     /// Period of the alarm datapoints in minutes (SCALE_PERIOD_MINS); must match the trace.
     #[arg(long)]
@@ -76,7 +77,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     scale_up_reserve: Option<u32>,
     /// Periods a reshard takes (stream UPDATING, old count still serving).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=288))]
     reshard_periods: u32,
     /// Whose code decides: ours (as the Lambda runs it) or the upstream Go Lambda's.
     #[arg(long, value_enum, default_value = "ours")]
@@ -92,16 +93,16 @@ pub struct SimulateArgs {
     #[arg(long)]
     no_schedule: bool,
     /// USD per shard-hour (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().shard_hour)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().shard_hour, value_parser = price)]
     price_shard_hour: f64,
     /// USD per million 25 KB PUT payload units (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().put_units_million)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().put_units_million, value_parser = price)]
     price_put_units_million: f64,
     /// USD per on-demand stream-hour (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().on_demand_stream_hour)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_stream_hour, value_parser = price)]
     price_on_demand_stream_hour: f64,
     /// USD per GB ingested on demand (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().on_demand_gb)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_gb, value_parser = price)]
     price_on_demand_gb: f64,
     /// Print the summary as one JSON object.
     #[arg(long)]
@@ -114,6 +115,31 @@ pub struct SimulateArgs {
     plot: Option<PathBuf>,
     #[command(flatten)]
     aws: crate::cli::AwsArgs,
+}
+
+/// A price flag's value: a finite number, zero or more (clap reports anything else, exit 2).
+fn price(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("expected a price in USD, a number >= 0".into()),
+    }
+}
+
+/// Fails, naming the path, when `path` cannot be written, before any work is done.
+fn check_writable(path: &Path, what: &'static str) -> Result<(), FileError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|source| FileError {
+            verb: "write",
+            what,
+            path: path.to_path_buf(),
+            source,
+            hint: None,
+        })
 }
 
 impl SimulateArgs {
@@ -235,6 +261,10 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
     if let Some(path) = &args.plot {
         plot::format_of(path).map_err(|err| UsageError(err.to_string()))?;
+        check_writable(path, "the plot")?;
+    }
+    if let Some(path) = &args.timeline {
+        check_writable(path, "the timeline")?;
     }
     if let Some(target) = args.target_usage {
         if !(target.is_finite() && target > 0.0) {
@@ -246,7 +276,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let (trace, name) = match (&args.trace, &args.stream) {
         (Some(path), _) => (
-            trace::read(path).with_context(|| format!("trace {}", path.display()))?,
+            read_trace(path)?,
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -261,16 +291,22 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
     };
-    let outcome = simulate::simulate(&trace, &opts)?;
+    let outcome = simulate::simulate(&trace, &opts).with_context(|| name.clone())?;
     if let Some(path) = &args.timeline {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = std::fs::File::create(path).map_err(|source| FileError {
+            verb: "write",
+            what: "the timeline",
+            path: path.clone(),
+            source,
+            hint: None,
+        })?;
         simulate::write_timeline(std::io::BufWriter::new(file), &outcome.timeline)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
         let title = format!("{name}: provisioned shards vs load");
         plot::write(path, &outcome, &title)?;
+        eprintln!("plot written to {}", path.display());
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
@@ -279,6 +315,24 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         print!("{}", monthly_comparison(&trace, &opts)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trace file: a missing or unreadable file says what to do, a bad row names its line.
+fn read_trace(path: &Path) -> anyhow::Result<Trace> {
+    match trace::read(path) {
+        Ok(trace) => Ok(trace),
+        Err(trace::TraceError::Io { source, .. }) => Err(FileError {
+            verb: "read",
+            what: "the trace",
+            path: path.to_path_buf(),
+            source,
+            hint: Some(
+                "`kinesis-autoscaler trace export --stream NAME -o FILE` writes a stream's trace; samples are in the repository's traces/".into(),
+            ),
+        }
+        .into()),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("trace {}", path.display()))),
+    }
 }
 
 /// Our policy, upstream's and on-demand on the same trace, in dollars per 30 days at the
@@ -324,7 +378,7 @@ fn monthly_comparison(trace: &Trace, opts: &Options) -> anyhow::Result<String> {
 }
 
 /// [`bench::run`], with a bar per replay on a terminal.
-fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<bench::BenchRow>> {
+fn bench_with_progress(dir: &Path) -> Result<Vec<bench::BenchRow>, bench::BenchError> {
     let bar = std::cell::OnceCell::new();
     let mut started = 0;
     let rows = bench::run_with_progress(
@@ -352,7 +406,17 @@ fn bench_with_progress(dir: &Path) -> anyhow::Result<Vec<bench::BenchRow>> {
 
 pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir: &Path = &args.traces;
-    let results = bench_with_progress(dir)?;
+    let results = bench_with_progress(dir).map_err(|err| match err {
+        bench::BenchError::Dir { source, .. } => FileError {
+            verb: "list",
+            what: "the traces folder",
+            path: dir.to_path_buf(),
+            source,
+            hint: Some("run it from the repository's root (its traces/ folder), or pass --traces DIR".into()),
+        }
+        .into(),
+        other => anyhow::Error::new(other),
+    })?;
     println!("Traces: {}\n", dir.display());
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;
