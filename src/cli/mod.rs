@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod completions;
 pub mod doctor;
 pub mod errors;
 pub mod output;
@@ -286,12 +287,8 @@ async fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Status(args) => wiring::status(args, ui).await,
         Command::Trace(command) => trace::run(command).await,
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "kinesis-autoscaler",
-                &mut std::io::stdout(),
-            );
+            let bin = "kinesis-autoscaler";
+            print!("{}", completions::script(shell, &mut Cli::command(), bin));
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig(args) => doctor::check_config(args),
