@@ -143,7 +143,10 @@ mod tests {
         };
         let logged = format!("{err:?}");
         assert_eq!(logged, err.to_string());
-        assert!(!logged.contains('{') && !logged.contains("alarm"), "{logged}");
+        assert!(
+            !logged.contains('{') && !logged.contains("alarm"),
+            "{logged}"
+        );
         assert!(logged.starts_with("1 of 3 streams evaluated by the scheduled run failed"));
         let diagnostic = Diagnostic::from(err);
         assert_eq!(diagnostic.error_type, "ScalingFailed");

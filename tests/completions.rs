@@ -8,8 +8,15 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_kinesis-autoscaler");
 
 fn script(shell: &str) -> String {
-    let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["completions", shell])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -94,7 +101,11 @@ fn fish_parses_and_completes_the_same() {
         .output();
     let _ = std::fs::remove_file(&path);
     let parse = parse.expect("fish is not installed (apt-get install fish)");
-    assert!(parse.status.success(), "{}", String::from_utf8_lossy(&parse.stderr));
+    assert!(
+        parse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parse.stderr)
+    );
     let complete = complete.unwrap();
     let offered: Vec<String> = String::from_utf8_lossy(&complete.stdout)
         .lines()
@@ -110,6 +121,10 @@ fn zsh_parses_the_script() {
     let parse = Command::new("zsh").arg("-n").arg(&path).output();
     let _ = std::fs::remove_file(&path);
     let parse = parse.expect("zsh is not installed (apt-get install zsh)");
-    assert!(parse.status.success(), "{}", String::from_utf8_lossy(&parse.stderr));
+    assert!(
+        parse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parse.stderr)
+    );
     assert!(script("zsh").starts_with("#compdef kinesis-autoscaler"));
 }

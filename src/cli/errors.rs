@@ -42,7 +42,9 @@ impl FileError {
                 self.path.display()
             ),
             ("write", _) => "choose another path".to_string(),
-            (_, std::io::ErrorKind::NotFound) => "check the path (relative paths start from the current folder)".to_string(),
+            (_, std::io::ErrorKind::NotFound) => {
+                "check the path (relative paths start from the current folder)".to_string()
+            }
             _ => "check the path".to_string(),
         };
         match &self.hint {

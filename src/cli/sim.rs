@@ -23,95 +23,98 @@ pub enum PolicyFlag {
 ///
 /// Each policy flag sets the Lambda environment variable named in its help, and is validated
 /// the same way; errors name that variable.
+/// `simulate --help` groups its flags by meaning.
+const INPUT: &str = "Input (one of)";
+const POLICY: &str = "Policy";
+const REPLAY: &str = "Replayed stream";
+const PRICES: &str = "Prices";
+const OUTPUT: &str = "Output";
+
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["trace", "stream"])))]
 pub struct SimulateArgs {
     /// The trace: CSV timestamp,incoming_bytes,incoming_records (per-period Sums).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "stream",
-        conflicts_with = "stream"
-    )]
+    #[arg(long, value_name = "FILE", help_heading = INPUT)]
     trace: Option<PathBuf>,
     /// Replay this stream's traffic straight from CloudWatch (as `trace export` reads it;
     /// the same figures as `simulate --trace` on the exported file).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = INPUT)]
     stream: Option<String>,
     #[command(flatten)]
     window: crate::cli::trace::WindowArgs,
     /// Shards at the start, 1 to 10000 [default: what the first row needs, within the
     /// bounds].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = REPLAY)]
     initial_shards: Option<u32>,
     /// Period of the alarm datapoints in minutes (SCALE_PERIOD_MINS); must match the trace.
-    #[arg(long)]
+    #[arg(long, value_name = "MINUTES", help_heading = POLICY)]
     period_mins: Option<u32>,
     /// SCALE_UP_THRESHOLD [default: 0.75].
-    #[arg(long)]
+    #[arg(long, value_name = "USAGE", help_heading = POLICY)]
     scale_up_threshold: Option<f64>,
     /// SCALE_UP_EVALUATION_PERIOD [default: 5].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_up_evaluation_periods: Option<u32>,
     /// SCALE_UP_DATAPOINTS_REQUIRED [default: 5].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_up_datapoints: Option<u32>,
     /// SCALE_DOWN_THRESHOLD [default: 0.25].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, value_name = "USAGE", allow_hyphen_values = true, help_heading = POLICY)]
     scale_down_threshold: Option<f64>,
     /// SCALE_DOWN_EVALUATION_PERIOD [default: 60].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_down_evaluation_periods: Option<u32>,
     /// SCALE_DOWN_DATAPOINTS_REQUIRED [default: 57].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_down_datapoints: Option<u32>,
     /// MIN_SHARDS [default: 1].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     min_shards: Option<u32>,
     /// MAX_SHARDS [default: 10000].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     max_shards: Option<u32>,
     /// MAX_RESHARDS_PER_DAY [default: 10].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     max_reshards_per_day: Option<u32>,
     /// SCALE_UP_RESHARD_RESERVE [default: 2].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_up_reserve: Option<u32>,
     /// Periods a reshard takes (stream UPDATING, old count still serving).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=288))]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=288), help_heading = REPLAY)]
     reshard_periods: u32,
     /// Whose code decides: ours (as the Lambda runs it) or the upstream Go Lambda's.
-    #[arg(long, value_enum, default_value = "ours")]
+    #[arg(long, value_enum, default_value = "ours", help_heading = POLICY)]
     policy: PolicyFlag,
     /// SCALING_POLICY for --policy ours: sized or upstream [default: sized].
-    #[arg(long)]
+    #[arg(long, value_name = "sized|upstream", help_heading = POLICY)]
     scaling_policy: Option<String>,
     /// SCALE_TARGET_USAGE: the usage a sized reshard aims the recent peak at [default: 0.7].
-    #[arg(long)]
+    #[arg(long, value_name = "USAGE", help_heading = POLICY)]
     target_usage: Option<f64>,
     /// Leave out the scheduled evaluation (alarms only), as a deployment without the
     /// schedule rule runs.
-    #[arg(long)]
+    #[arg(long, help_heading = REPLAY)]
     no_schedule: bool,
     /// USD per shard-hour (us-east-1, checked 2026-11).
-    #[arg(long, value_name = "USD", default_value_t = Prices::default().shard_hour, value_parser = price)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().shard_hour, value_parser = price, help_heading = PRICES)]
     price_shard_hour: f64,
     /// USD per million 25 KB PUT payload units (us-east-1, checked 2026-11).
-    #[arg(long, value_name = "USD", default_value_t = Prices::default().put_units_million, value_parser = price)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().put_units_million, value_parser = price, help_heading = PRICES)]
     price_put_units_million: f64,
     /// USD per on-demand stream-hour (us-east-1, checked 2026-11).
-    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_stream_hour, value_parser = price)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_stream_hour, value_parser = price, help_heading = PRICES)]
     price_on_demand_stream_hour: f64,
     /// USD per GB ingested on demand (us-east-1, checked 2026-11).
-    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_gb, value_parser = price)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_gb, value_parser = price, help_heading = PRICES)]
     price_on_demand_gb: f64,
     /// Print the summary as one JSON object.
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     json: bool,
     /// Write the per-period timeline CSV here.
-    #[arg(long, value_name = "OUT.csv")]
+    #[arg(long, value_name = "OUT.csv", help_heading = OUTPUT)]
     timeline: Option<PathBuf>,
     /// Write a chart here: PNG or SVG, by the extension.
-    #[arg(long, value_name = "OUT.png|OUT.svg")]
+    #[arg(long, value_name = "OUT.png|OUT.svg", help_heading = OUTPUT)]
     plot: Option<PathBuf>,
     #[command(flatten)]
     aws: crate::cli::AwsArgs,
@@ -289,6 +292,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             }
             (exported.trace, format!("stream {stream}"))
         }
+        // The "input" group requires one of them.
         (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
     };
     let outcome = simulate::simulate(&trace, &opts).with_context(|| name.clone())?;
@@ -412,7 +416,10 @@ pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
             what: "the traces folder",
             path: dir.to_path_buf(),
             source,
-            hint: Some("run it from the repository's root (its traces/ folder), or pass --traces DIR".into()),
+            hint: Some(
+                "run it from the repository's root (its traces/ folder), or pass --traces DIR"
+                    .into(),
+            ),
         }
         .into(),
         other => anyhow::Error::new(other),

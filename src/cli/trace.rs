@@ -32,7 +32,7 @@ impl TraceCommand {
 
 /// Which stretch of a stream's history to read.
 #[derive(clap::Args, Debug, Clone, Default)]
-#[command(next_help_heading = "Time window")]
+#[command(next_help_heading = "Time window (with --stream)")]
 pub struct WindowArgs {
     /// The last N days up to now [default: 14 when neither --start nor --end is given].
     #[arg(long, value_name = "N", conflicts_with_all = ["start", "end"])]

@@ -323,7 +323,8 @@ mod tests {
                 HEAD.replace('\n', end)
             );
             assert_eq!(line_of(parse_str(&text).unwrap_err()), 5, "{end:?}");
-            let unterminated = format!("{}2014-04-10T00:00:00Z,\"1,1{end}", HEAD.replace('\n', end));
+            let unterminated =
+                format!("{}2014-04-10T00:00:00Z,\"1,1{end}", HEAD.replace('\n', end));
             assert!(parse_str(&unterminated).is_err());
         }
     }

@@ -1,7 +1,7 @@
-//! The binary's answers about files, as a new user meets them: trace rows named by line (in
-//! CRLF files too, as the sample traces are), files that cannot be read or written named with
-//! what to do, bad flag values refused once with exit code 2, and an emulator user told that
-//! any keys do.
+//! The binary as a new user meets it without AWS: trace rows named by line (in CRLF files
+//! too, as the sample traces are), files that cannot be read or written named with what to
+//! do, bad flag values refused once with exit code 2, `simulate --help` grouped by meaning,
+//! and an emulator user told that any keys do.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -119,13 +119,23 @@ fn a_plot_into_a_missing_folder_says_the_path_and_a_written_one_where() {
     let dir = Scratch::new("plot");
     let trace = dir.trace("t.csv", &quiet_day(30));
     let trace = trace.to_str().unwrap();
-    let out = run(&dir.0, &["simulate", "--trace", trace, "--plot", "charts/a.png"]);
-    assert_explained(&out, "cannot write the plot charts/a.png", "mkdir -p charts");
+    let out = run(
+        &dir.0,
+        &["simulate", "--trace", trace, "--plot", "charts/a.png"],
+    );
+    assert_explained(
+        &out,
+        "cannot write the plot charts/a.png",
+        "mkdir -p charts",
+    );
     let out = run(&dir.0, &["simulate", "--trace", trace, "--plot", "a.svg"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("plot written to a.svg"));
     assert!(dir.0.join("a.svg").exists());
-    let out = run(&dir.0, &["simulate", "--trace", trace, "--timeline", "no/t.csv"]);
+    let out = run(
+        &dir.0,
+        &["simulate", "--trace", trace, "--timeline", "no/t.csv"],
+    );
     assert_explained(&out, "cannot write the timeline no/t.csv", "mkdir -p no");
 }
 
@@ -182,4 +192,53 @@ fn an_emulator_user_without_credentials_is_told_that_any_keys_do() {
         "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test",
     );
     assert!(!stderr_of(&out).contains("aws configure"));
+}
+
+#[test]
+fn simulate_help_groups_its_flags_and_shows_the_required_input() {
+    let dir = Scratch::new("help");
+    let out = run(&dir.0, &["simulate", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains(
+            "Usage: kinesis-autoscaler simulate [OPTIONS] <--trace <FILE>|--stream <NAME>>"
+        ),
+        "{help}"
+    );
+    let headings: Vec<&str> = help
+        .lines()
+        .filter(|l| l.ends_with(':') && !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "Options:",
+            "Input (one of):",
+            "Time window (with --stream):",
+            "Replayed stream:",
+            "Policy:",
+            "Prices:",
+            "Output:",
+            "AWS options:"
+        ],
+        "{help}"
+    );
+    // Each heading holds a handful of flags, not two dozen.
+    let mut flags_under = std::collections::HashMap::new();
+    let mut heading = "";
+    for line in help.lines() {
+        if headings.contains(&line) {
+            heading = line;
+        } else if line.trim_start().starts_with("--") {
+            *flags_under.entry(heading).or_insert(0) += 1;
+        }
+    }
+    assert!(flags_under.values().all(|n| *n <= 15), "{flags_under:?}");
+    assert_eq!(flags_under["Output:"], 3);
+
+    let out = run(&dir.0, &["simulate"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("<--trace <FILE>|--stream <NAME>>"), "{err}");
 }
