@@ -79,7 +79,7 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     };
     let autoscaler = &autoscaler;
     // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
-    let auto_wire = std::env::var("AUTO_WIRE_TOPIC_ARN")
+    let auto_wire = std::env::var(crate::domain::settings::AUTO_WIRE_TOPIC_ARN)
         .ok()
         .filter(|t| !t.trim().is_empty());
     let auto_wire = auto_wire.as_deref();

@@ -18,6 +18,41 @@ pub const STREAM_SHARD_CAP: u32 = 10_000;
 /// AWS refuses an 11th `UpdateShardCount` for one stream within a rolling 24 hours.
 pub const AWS_DAILY_RESHARD_LIMIT: u32 = 10;
 
+/// Read by the Lambda entry point itself (new streams wired to this topic), not by
+/// [`Settings`].
+pub const AUTO_WIRE_TOPIC_ARN: &str = "AUTO_WIRE_TOPIC_ARN";
+
+/// Every environment variable the deployed function reads as a setting: the one list that
+/// `scripts/deploy.sh --cargo-lambda` passes on (it reads this block), checked against what
+/// the parser below looks up by a test here and against the script by `tests/deploy_script.rs`.
+pub const VARIABLES: &[&str] = &[
+    "SCALE_PERIOD_MINS",
+    "SCALE_UP_THRESHOLD",
+    "SCALE_UP_EVALUATION_PERIOD",
+    "SCALE_UP_DATAPOINTS_REQUIRED",
+    "SCALE_DOWN_THRESHOLD",
+    "SCALE_DOWN_EVALUATION_PERIOD",
+    "SCALE_DOWN_DATAPOINTS_REQUIRED",
+    "SCALE_DOWN_MIN_ITER_AGE_MINS",
+    "PROCESSING_LAMBDA_ARN",
+    "PROCESSING_LAMBDAS_PER_SHARD",
+    "DRY_RUN",
+    "DISCOVER_CONSUMERS",
+    "THROTTLE_RETRY_MIN_SLEEP",
+    "THROTTLE_RETRY_MAX_SLEEP",
+    "THROTTLE_RETRY_COUNT",
+    "ERROR_METRIC_NAMESPACE",
+    "MAX_RESHARDS_PER_DAY",
+    "SCALE_UP_RESHARD_RESERVE",
+    "MIN_SHARDS",
+    "MAX_SHARDS",
+    "SCALING_POLICY",
+    "SCALE_TARGET_USAGE",
+    "RECONCILE_INTERVAL_MINS",
+    "MANAGED_STREAM_PREFIX",
+    AUTO_WIRE_TOPIC_ARN,
+];
+
 /// Stream tags that override the global settings for one stream.
 pub mod tag {
     pub const MIN_SHARDS: &str = "AutoscalerMinShards";
@@ -690,6 +725,26 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn variables_lists_exactly_what_the_parsers_look_up() {
+        let asked = RefCell::new(std::collections::BTreeSet::new());
+        let record = |name: &str| {
+            asked.borrow_mut().insert(name.to_string());
+            None
+        };
+        Settings::from_lookup(record).unwrap();
+        Settings::tolerant_read(record);
+        let mut listed: std::collections::BTreeSet<String> =
+            VARIABLES.iter().map(|v| v.to_string()).collect();
+        assert!(listed.remove(AUTO_WIRE_TOPIC_ARN));
+        assert_eq!(asked.into_inner(), listed);
+        assert_eq!(
+            VARIABLES.len(),
+            listed.len() + 1,
+            "a variable is listed twice"
+        );
     }
 
     #[test]
