@@ -230,15 +230,55 @@ fn simulate_help_groups_its_flags_and_shows_the_required_input() {
     for line in help.lines() {
         if headings.contains(&line) {
             heading = line;
-        } else if line.trim_start().starts_with("--") {
+        } else if line.starts_with("      --") {
             *flags_under.entry(heading).or_insert(0) += 1;
         }
     }
     assert!(flags_under.values().all(|n| *n <= 15), "{flags_under:?}");
-    assert_eq!(flags_under["Output:"], 3);
+    assert_eq!(flags_under["Output:"], 4, "{help}");
 
     let out = run(&dir.0, &["simulate"]);
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("<--trace <FILE>|--stream <NAME>>"), "{err}");
+}
+
+#[test]
+fn compare_upstream_draws_its_shards_beside_ours() {
+    let dir = Scratch::new("compare");
+    let rows: Vec<(i64, &str)> = (0..300)
+        .map(|i| {
+            (
+                300 * i,
+                if (100..140).contains(&i) {
+                    "900000000,900000"
+                } else {
+                    "1000,10"
+                },
+            )
+        })
+        .collect();
+    let trace = dir.trace("t.csv", &rows);
+    let trace = trace.to_str().unwrap();
+    let out = run(
+        &dir.0,
+        &["simulate", "--trace", trace, "--compare", "upstream"],
+    );
+    assert_eq!(out.status.code(), Some(2), "--compare needs --plot");
+    let out = run(
+        &dir.0,
+        &[
+            "simulate",
+            "--trace",
+            trace,
+            "--plot",
+            "c.svg",
+            "--compare",
+            "upstream",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let svg = std::fs::read_to_string(dir.0.join("c.svg")).unwrap();
+    assert!(svg.contains("upstream Go Lambda: provisioned shards"));
+    assert!(svg.contains("upstream Go Lambda (grey line)"));
 }

@@ -116,6 +116,10 @@ pub struct SimulateArgs {
     /// Write a chart here: PNG or SVG, by the extension.
     #[arg(long, value_name = "OUT.png|OUT.svg", help_heading = OUTPUT)]
     plot: Option<PathBuf>,
+    /// Also draw this policy's provisioned shards on the chart, replayed on the same trace
+    /// (e.g. --compare upstream: the Go Lambda's).
+    #[arg(long, value_enum, value_name = "POLICY", requires = "plot", help_heading = OUTPUT)]
+    compare: Option<PolicyFlag>,
     #[command(flatten)]
     aws: crate::cli::AwsArgs,
 }
@@ -204,6 +208,13 @@ fn in_flag_terms(message: &str) -> String {
     out
 }
 
+fn variant_of(policy: PolicyFlag) -> Variant {
+    match policy {
+        PolicyFlag::Ours => Variant::Ours,
+        PolicyFlag::Upstream => Variant::Upstream,
+    }
+}
+
 fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     let mut vars: HashMap<&'static str, String> = HashMap::new();
     let mut set = |name: &'static str, value: Option<String>| {
@@ -251,10 +262,7 @@ fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
             on_demand_stream_hour: args.price_on_demand_stream_hour,
             on_demand_gb: args.price_on_demand_gb,
         },
-        variant: match args.policy {
-            PolicyFlag::Ours => Variant::Ours,
-            PolicyFlag::Upstream => Variant::Upstream,
-        },
+        variant: variant_of(args.policy),
         schedule: !args.no_schedule,
         keep_timeline: true,
     })
@@ -309,7 +317,24 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.plot {
         let title = format!("{name}: provisioned shards vs load");
-        plot::write(path, &outcome, &title)?;
+        let compared = match args.compare {
+            Some(policy) => Some(simulate::simulate(
+                &trace,
+                &Options {
+                    variant: variant_of(policy),
+                    ..opts.clone()
+                },
+            )?),
+            None => None,
+        };
+        let compared = compared.as_ref().map(|outcome| plot::Compared {
+            name: match outcome.summary.variant.as_str() {
+                v if v.starts_with("upstream") => "upstream Go Lambda",
+                _ => "ours",
+            },
+            outcome,
+        });
+        plot::write_compared(path, &outcome, compared, &title)?;
         eprintln!("plot written to {}", path.display());
     }
     if args.json {

@@ -30,6 +30,7 @@ const UP: RGBColor = RGBColor(46, 125, 50);
 const DOWN: RGBColor = RGBColor(106, 27, 154);
 const THROTTLED: RGBColor = RGBColor(229, 57, 53);
 const GAP: RGBColor = RGBColor(158, 158, 158);
+const COMPARED: RGBColor = RGBColor(84, 110, 122);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
@@ -72,9 +73,27 @@ fn register_font() -> Result<(), PlotError> {
     }
 }
 
+/// Another replay of the same trace, whose provisioned shards are drawn beside ours.
+#[derive(Clone, Copy)]
+pub struct Compared<'a> {
+    /// Its name in the legend and the summary, e.g. "upstream Go Lambda".
+    pub name: &'a str,
+    pub outcome: &'a Outcome,
+}
+
 /// Writes the chart of `outcome` (which must have kept its timeline) to `path`, as PNG or SVG
 /// by its extension.
 pub fn write(path: &Path, outcome: &Outcome, title: &str) -> Result<(), PlotError> {
+    write_compared(path, outcome, None, title)
+}
+
+/// [`write`], with `compared`'s provisioned shards drawn beside ours.
+pub fn write_compared(
+    path: &Path,
+    outcome: &Outcome,
+    compared: Option<Compared<'_>>,
+    title: &str,
+) -> Result<(), PlotError> {
     let format = format_of(path)?;
     register_font()?;
     let draw_error = |why: String| PlotError::Draw {
@@ -84,14 +103,14 @@ pub fn write(path: &Path, outcome: &Outcome, title: &str) -> Result<(), PlotErro
     match format {
         Format::Png => {
             let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-            draw(&root, outcome, title).map_err(draw_error)?;
+            draw(&root, outcome, compared, title).map_err(draw_error)?;
             root.present().map_err(|e| draw_error(e.to_string()))
         }
         Format::Svg => {
             let mut text = String::new();
             {
                 let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
-                draw(&root, outcome, title).map_err(draw_error)?;
+                draw(&root, outcome, compared, title).map_err(draw_error)?;
                 root.present().map_err(|e| draw_error(e.to_string()))?;
             }
             std::fs::write(path, text).map_err(|e| draw_error(e.to_string()))
@@ -119,7 +138,7 @@ pub fn render_svg(outcome: &Outcome, title: &str) -> Result<String, PlotError> {
             path: "(memory)".into(),
             why,
         };
-        draw(&root, outcome, title).map_err(to_error)?;
+        draw(&root, outcome, None, title).map_err(to_error)?;
         root.present().map_err(|e| to_error(e.to_string()))?;
     }
     Ok(text)
@@ -254,10 +273,11 @@ fn throttled_bars(outcome: &Outcome, axis: &TimeAxis, columns: &Columns) -> Vec<
         .collect()
 }
 
-/// The summary in two lines, each fitting the chart's width at the summary's font size.
-fn summary_lines(outcome: &Outcome) -> [String; 2] {
+/// The summary in two lines, each fitting the chart's width at the summary's font size; a
+/// third for the replay compared.
+fn summary_lines(outcome: &Outcome, compared: Option<Compared<'_>>) -> Vec<String> {
     let s = &outcome.summary;
-    [
+    let mut lines = vec![
         format!(
             "{}: {:.0} shard-hours (perfect: {:.0}), {} reshards ({} up, {} down)",
             s.variant, s.shard_hours, s.oracle_shard_hours, s.reshards, s.scale_ups, s.scale_downs
@@ -274,7 +294,18 @@ fn summary_lines(outcome: &Outcome) -> [String; 2] {
                 String::new()
             }
         ),
-    ]
+    ];
+    if let Some(Compared { name, outcome }) = compared {
+        let c = &outcome.summary;
+        lines.push(format!(
+            "{name} (grey line): {:.0} shard-hours, {} reshards, {:.3}% of records throttled, ${:.2} provisioned",
+            c.shard_hours,
+            c.reshards,
+            100.0 * c.throttled_fraction,
+            c.provisioned_cost_usd
+        ));
+    }
+    lines
 }
 
 /// Room right of the plot for half of the last time label, which is centred on its tick.
@@ -294,6 +325,7 @@ fn right_margin<DB: DrawingBackend>(
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     outcome: &Outcome,
+    compared: Option<Compared<'_>>,
     title: &str,
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
@@ -315,8 +347,10 @@ fn draw<DB: DrawingBackend>(
     let columns = Columns { count: 1100, x_max };
     let right = right_margin(root, &axis, x_max);
 
-    let (charts, footer) = root.split_vertically(HEIGHT - FOOTER);
-    for (i, line) in summary_lines(outcome).iter().enumerate() {
+    let summary = summary_lines(outcome, compared);
+    let footer_height = FOOTER + 22 * (summary.len() as u32 - 2);
+    let (charts, footer) = root.split_vertically(HEIGHT - footer_height);
+    for (i, line) in summary.iter().enumerate() {
         footer
             .draw(&Text::new(
                 line.as_str(),
@@ -325,9 +359,20 @@ fn draw<DB: DrawingBackend>(
             ))
             .map_err(err)?;
     }
-    let (main, strip) = charts.split_vertically(HEIGHT - FOOTER - STRIP);
+    let (main, strip) = charts.split_vertically(HEIGHT - footer_height - STRIP);
     let gaps = gaps(outcome, &axis);
-    draw_main(&main, outcome, title, &axis, &columns, &gaps, right).map_err(err)?;
+    let compared = compared.map(|c| (c.name, shard_steps(c.outcome, &axis)));
+    let layers = Layers {
+        outcome,
+        axis: &axis,
+        load: &load_lines(outcome, &axis, &columns),
+        steps: &shard_steps(outcome, &axis),
+        gaps: &gaps,
+        compared: compared
+            .as_ref()
+            .map(|(name, steps)| (*name, steps.as_slice())),
+    };
+    draw_main(&main, &layers, title, &columns, right).map_err(err)?;
     draw_strip(&strip, outcome, &axis, &columns, &gaps, right).map_err(err)
 }
 
@@ -350,16 +395,19 @@ macro_rules! main_mesh {
 /// flatten the rest.
 fn draw_main<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    outcome: &Outcome,
+    layers: &Layers<'_>,
     title: &str,
-    axis: &TimeAxis,
     columns: &Columns,
-    gaps: &[(f64, f64)],
     right: u32,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let load = load_lines(outcome, axis, columns);
+    let (load, axis) = (layers.load, layers.axis);
     let top_need = load.iter().flatten().map(|(_, v)| *v).fold(0.0, f64::max);
-    let top_shards = f64::from(outcome.timeline.iter().map(|r| r.shards).max().unwrap_or(1));
+    let top_shards = layers
+        .steps
+        .iter()
+        .chain(layers.compared.map(|(_, s)| s).unwrap_or_default())
+        .map(|(_, shards)| *shards)
+        .fold(1.0, f64::max);
     let top = top_need.max(top_shards).max(1.0);
     let mut positive: Vec<f64> = load
         .iter()
@@ -370,7 +418,6 @@ fn draw_main<DB: DrawingBackend>(
     positive.sort_by(f64::total_cmp);
     let median = positive.get(positive.len() / 2).copied().unwrap_or(1.0);
     let log = top / median.max(0.01) > 50.0;
-    let steps = shard_steps(outcome, axis);
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(title, (FONT, 20).into_font())
@@ -380,13 +427,6 @@ fn draw_main<DB: DrawingBackend>(
         .x_label_area_size(0)
         .y_label_area_size(Y_LABELS);
     let x_max = columns.x_max;
-    let layers = Layers {
-        outcome,
-        axis,
-        load: &load,
-        steps: &steps,
-        gaps,
-    };
     if log {
         let floor = (median / 10.0).clamp(0.01, 1.0);
         // The top quarter of the height stays free for the legend.
@@ -513,6 +553,8 @@ struct Layers<'a> {
     load: &'a [Vec<(f64, f64)>],
     steps: &'a [(f64, f64)],
     gaps: &'a [(f64, f64)],
+    /// Another replay's name and shard steps.
+    compared: Option<(&'a str, &'a [(f64, f64)])>,
 }
 
 impl Layers<'_> {
@@ -549,6 +591,15 @@ impl Layers<'_> {
                     .label("load: shards needed at 100% usage")
                     .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], LOAD.stroke_width(2)));
             }
+        }
+        if let Some((name, steps)) = self.compared {
+            chart
+                .draw_series(LineSeries::new(
+                    steps.iter().copied(),
+                    COMPARED.stroke_width(2),
+                ))?
+                .label(format!("{name}: provisioned shards"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], COMPARED.stroke_width(2)));
         }
         chart
             .draw_series(LineSeries::new(
@@ -735,7 +786,11 @@ mod tests {
         o.summary.on_demand_cost_usd = 1.0e7;
         o.summary.missing_periods = 99_999;
         let style = TextStyle::from((FONT, SUMMARY_SIZE).into_font());
-        for line in summary_lines(&o) {
+        let compared = Compared {
+            name: "upstream Go Lambda",
+            outcome: &o,
+        };
+        for line in summary_lines(&o, Some(compared)) {
             let (width, _) = root.estimate_text_size(&line, &style).unwrap();
             assert!(width + 20 + MARGIN < WIDTH, "{width} px: {line}");
         }
