@@ -137,6 +137,19 @@ fn a_plot_into_a_missing_folder_says_the_path_and_a_written_one_where() {
         &["simulate", "--trace", trace, "--timeline", "no/t.csv"],
     );
     assert_explained(&out, "cannot write the timeline no/t.csv", "mkdir -p no");
+    // Checked before any AWS call: no credentials or region are needed to be told.
+    let out = run(
+        &dir.0,
+        &[
+            "trace",
+            "export",
+            "--stream",
+            "orders",
+            "-o",
+            "no/orders.csv",
+        ],
+    );
+    assert_explained(&out, "cannot write the trace no/orders.csv", "mkdir -p no");
 }
 
 #[test]

@@ -28,6 +28,29 @@ pub struct FileError {
 }
 
 impl FileError {
+    /// Fails, naming the path, when `path` cannot be written: checked before any work is
+    /// done, so that nothing is computed (or fetched) only to be lost.
+    /// A file the check creates is removed again: a command that then fails leaves none.
+    pub fn check_writable(path: &std::path::Path, what: &'static str) -> Result<(), FileError> {
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| FileError {
+                verb: "write",
+                what,
+                path: path.to_path_buf(),
+                source,
+                hint: None,
+            })?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
+    }
+
     fn fix(&self) -> String {
         let folder = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),

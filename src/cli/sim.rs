@@ -132,23 +132,6 @@ fn price(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Fails, naming the path, when `path` cannot be written, before any work is done.
-fn check_writable(path: &Path, what: &'static str) -> Result<(), FileError> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map(drop)
-        .map_err(|source| FileError {
-            verb: "write",
-            what,
-            path: path.to_path_buf(),
-            source,
-            hint: None,
-        })
-}
-
 impl SimulateArgs {
     pub fn aws(&self) -> &crate::cli::AwsArgs {
         &self.aws
@@ -272,10 +255,10 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
     if let Some(path) = &args.plot {
         plot::format_of(path).map_err(|err| UsageError(err.to_string()))?;
-        check_writable(path, "the plot")?;
+        FileError::check_writable(path, "the plot")?;
     }
     if let Some(path) = &args.timeline {
-        check_writable(path, "the timeline")?;
+        FileError::check_writable(path, "the timeline")?;
     }
     if let Some(target) = args.target_usage {
         if !(target.is_finite() && target > 0.0) {

@@ -107,12 +107,21 @@ pub async fn fetch(stream: &str, window: &WindowArgs, aws: &AwsArgs) -> anyhow::
 }
 
 async fn export_command(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.output {
+        crate::cli::errors::FileError::check_writable(path, "the trace")?;
+    }
     let mut exported = fetch(&args.stream, &args.window, &args.aws).await?;
     let notes = exported.notes();
     match &args.output {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                std::fs::File::create(path).map_err(|source| crate::cli::errors::FileError {
+                    verb: "write",
+                    what: "the trace",
+                    path: path.clone(),
+                    source,
+                    hint: None,
+                })?;
             trace::write(std::io::BufWriter::new(file), &notes, &exported.trace)
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!(
