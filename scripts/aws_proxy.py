@@ -25,6 +25,9 @@ moto's tagging API does not list Kinesis streams: on a first page it reads every
 from moto (ListStreams, ListTagsForStream; uncounted), adds what moto answers for the other
 resource types, and serves the list in pages of ResourcesPerPage.
 
+With "names_only_listing": true, ListStreams answers StreamNames without StreamSummaries, as
+kinesis-mock (LocalStack's Kinesis) does.
+
 With --allow (or "allow": [...] in the config), the proxy plays IAM with an allow-list: a call
 whose action is not listed (IAM form `kinesis:DescribeLimits` or bare `DescribeLimits`) is
 answered AccessDenied without reaching moto, as AWS answers a role that lacks the permission.
@@ -48,7 +51,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE_LOCK = threading.Lock()
-STATE = {"allow": None, "quotas": {}, "buckets": {}, "pages": {}, "latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
+STATE = {"allow": None, "names_only_listing": False, "quotas": {}, "buckets": {}, "pages": {}, "latency_ms": 0, "faults": [], "log": [], "counts": {}, "timeout_s": 15, "updating_s": 0, "resharding": {}}
 
 
 def action_of(method, path, headers, body):
@@ -166,6 +169,7 @@ class Proxy(BaseHTTPRequestHandler):
                 STATE["buckets"] = {}
                 STATE["pages"] = {}
                 STATE["resharding"] = {}
+                STATE["names_only_listing"] = bool(config.get("names_only_listing", False))
                 if "allow" in config:
                     STATE["allow"] = allow_list(config["allow"])
                 STATE["log"] = []
@@ -234,6 +238,10 @@ class Proxy(BaseHTTPRequestHandler):
             summary = json.loads(payload)
             summary["StreamDescriptionSummary"]["StreamStatus"] = "UPDATING"
             payload = json.dumps(summary).encode()
+        if action == "ListStreams" and answer.status == 200 and STATE["names_only_listing"]:
+            listing = json.loads(payload)
+            listing.pop("StreamSummaries", None)
+            payload = json.dumps(listing).encode()
         if kind == "drop_response":
             self._record(entry, 0)
             self.close_connection = True

@@ -173,7 +173,11 @@ async fn a_forged_event_changes_nothing_whatever_delivers_it() {
         let refused = metric_docs(&report.metric_lines, REFUSED_METRIC);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0]["Reason"], "unconfirmed");
-        assert_eq!(refused[0]["StreamName"], "orders");
+        assert!(
+            refused[0].get("StreamName").is_none(),
+            "an unconfirmed stream names no metric: {:?}",
+            refused[0]
+        );
     }
 }
 
@@ -192,7 +196,7 @@ async fn an_alarm_that_does_not_exist_confirms_nothing() {
     )
     .await;
     assert_eq!(report.alarms[0].outcome, Outcome::Refused);
-    assert!(report.alarms[0].reason.contains("missing"));
+    assert!(report.alarms[0].reason.contains("does not exist"));
     assert_eq!(scaler.aws.count("UpdateShardCount"), 0);
 }
 
@@ -208,13 +212,28 @@ async fn duplicates_and_stale_events_scale_once() {
     assert_eq!(report.alarms[1].refusal.as_deref(), Some("unconfirmed"));
     assert_eq!(aws.stream("orders").unwrap().open_shards, 4);
 
-    // The alarm fires again later, and the old notification arrives once more: stale.
+    // The alarm fired again and, once resharded, could not be reset (SetAlarmState failed):
+    // it is still in ALARM from before the reshard, so its notification, whenever delivered
+    // and whatever time the message claims, is stale (CloudWatch's time decides).
     aws.advance(Duration::minutes(10));
-    aws.set_state("orders-scale-up", "ALARM");
+    let again = fire(aws, "orders-scale-up");
+    aws.advance(Duration::seconds(1));
+    aws.inject("SetAlarmState", 0, Fault::Refuse("ThrottlingException"));
+    aws.inject("SetAlarmState", 1, Fault::Refuse("ThrottlingException"));
+    let report = handle(
+        &scaler,
+        &sns(&[("orders-scale-up", "orders", "ALARM", again)]),
+    )
+    .await;
+    assert_eq!(outcomes(&report), [Outcome::Scaled]);
+    assert_eq!(aws.alarm("orders-scale-up").unwrap().state, "ALARM");
+    aws.advance(Duration::minutes(1));
     for shape in SHAPES {
+        // (Each stale refusal's reset fails too, so that the alarm stays as it was.)
+        aws.inject("SetAlarmState", 0, Fault::Refuse("ThrottlingException"));
         let report = handle(
             &scaler,
-            &event(shape, "orders-scale-up", "orders", "ALARM", at),
+            &event(shape, "orders-scale-up", "orders", "ALARM", again),
         )
         .await;
         assert_eq!(
@@ -222,9 +241,16 @@ async fn duplicates_and_stale_events_scale_once() {
             Some("stale"),
             "{shape:?}"
         );
-        aws.set_state("orders-scale-up", "ALARM");
+        aws.inject("SetAlarmState", 0, Fault::Refuse("ThrottlingException"));
+        let late = event(shape, "orders-scale-up", "orders", "ALARM", aws.now());
+        let report = handle(&scaler, &late).await;
+        assert_eq!(
+            report.alarms[0].refusal.as_deref(),
+            Some("stale"),
+            "{shape:?}: the message's newer time is not trusted"
+        );
     }
-    assert_eq!(aws.stream("orders").unwrap().open_shards, 4);
+    assert_eq!(aws.stream("orders").unwrap().open_shards, 8);
 }
 
 #[tokio::test]

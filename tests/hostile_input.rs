@@ -591,7 +591,6 @@ fn trigger(direction: Direction) -> Trigger {
         direction,
         stream: "orders".into(),
         state_change_time: Utc::now() - Duration::minutes(1),
-        topic_arn: None,
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::Duration;
 use common::*;
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::AwsPort;
-use kinesis_autoscaler::domain::event::Direction;
+use kinesis_autoscaler::domain::event::{parse_invocation_text, Direction};
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
 use kinesis_autoscaler::ops::scale::Outcome;
@@ -110,7 +110,7 @@ async fn scale_down_halves_rounding_up_then_stops_at_one_shard<A: Account>(aws: 
     assert_eq!(open_shards(&aws, &stream).await, 1);
 }
 
-async fn stale_and_duplicate_deliveries_scale_once<A: Account>(aws: A) {
+async fn duplicates_are_unconfirmed_and_cloudwatchs_time_decides<A: Account>(aws: A) {
     let settings = Settings::default();
     let stream = unique("dup");
     create_stream(&aws, &stream, 1).await;
@@ -119,19 +119,18 @@ async fn stale_and_duplicate_deliveries_scale_once<A: Account>(aws: A) {
     let event = alarm_event(&pair.name(Direction::Up), &stream, "ALARM", just_now());
 
     let first = handle(&autoscaler, &event).await;
-    let again = handle(&autoscaler, &event).await;
+    // The same notification delivered again: the reshard reset the alarm, so CloudWatch no
+    // longer backs it.
+    let again = autoscaler
+        .handle_invocation(parse_invocation_text(&event).expect("a parsable event"))
+        .await;
 
     assert_eq!(first.alarms[0].outcome, Outcome::Scaled);
     assert_eq!(
-        again.alarms[0].outcome,
-        Outcome::Refused,
+        again.alarms[0].refusal.as_deref(),
+        Some("unconfirmed"),
         "{:?}",
         again.alarms[0]
-    );
-    assert!(
-        again.alarms[0].reason.contains("stale"),
-        "{}",
-        again.alarms[0].reason
     );
     assert_eq!(open_shards(&aws, &stream).await, 2);
     assert_eq!(
@@ -139,7 +138,9 @@ async fn stale_and_duplicate_deliveries_scale_once<A: Account>(aws: A) {
         "INSUFFICIENT_DATA"
     );
 
-    // An event from before the last reshard is stale too.
+    // The alarm fires again after the reshard: a message claiming an old state change does
+    // not make it stale, CloudWatch's own time decides.
+    a_moment_later().await;
     let old = handle(
         &autoscaler,
         &alarm_event(
@@ -150,8 +151,13 @@ async fn stale_and_duplicate_deliveries_scale_once<A: Account>(aws: A) {
         ),
     )
     .await;
-    assert_eq!(old.alarms[0].outcome, Outcome::Refused);
-    assert_eq!(open_shards(&aws, &stream).await, 2);
+    assert_eq!(
+        old.alarms[0].outcome,
+        Outcome::Scaled,
+        "{:?}",
+        old.alarms[0]
+    );
+    assert_eq!(open_shards(&aws, &stream).await, 4);
 }
 
 async fn dry_run_plans_and_changes_nothing<A: Account>(aws: A) {
@@ -451,7 +457,7 @@ async fn the_streams_consumer_gets_shards_times_lambdas_per_shard<A: Account>(aw
     assert_eq!(reserved, Some(12));
 }
 
-async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric<A: Account>(aws: A) {
+async fn a_failed_consumer_update_is_reported_and_deletes_nothing<A: Account>(aws: A) {
     let stream = unique("noconsumer");
     create_stream(&aws, &stream, 1).await;
     let settings = Settings {
@@ -485,11 +491,11 @@ async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric<A: Accou
         outcome.errors
     );
     assert!(
-        outcome
+        !outcome
             .errors
             .iter()
             .any(|e| e.contains("DeleteFunctionConcurrency")),
-        "fallback tried: {:?}",
+        "no fallback deletes the consumer's reservation: {:?}",
         outcome.errors
     );
     assert!(!report.succeeded());
@@ -505,7 +511,7 @@ async fn a_failed_consumer_update_falls_back_and_emits_the_error_metric<A: Accou
 crate::on_both_accounts!(
     scale_up_doubles_rewrites_both_alarms_and_records_the_reshard,
     scale_down_halves_rounding_up_then_stops_at_one_shard,
-    stale_and_duplicate_deliveries_scale_once,
+    duplicates_are_unconfirmed_and_cloudwatchs_time_decides,
     dry_run_plans_and_changes_nothing,
     a_malformed_record_changes_nothing_and_the_others_are_handled,
     on_demand_streams_are_left_alone,
@@ -515,7 +521,7 @@ crate::on_both_accounts!(
     a_corrupted_tag_stops_the_event_with_a_clear_message,
     the_rewrite_keeps_what_it_does_not_own,
     the_streams_consumer_gets_shards_times_lambdas_per_shard,
-    a_failed_consumer_update_falls_back_and_emits_the_error_metric,
+    a_failed_consumer_update_is_reported_and_deletes_nothing,
 );
 
 // ---- rules only the in-process account plays ------------------------------------------------

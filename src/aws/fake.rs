@@ -119,6 +119,8 @@ struct State {
     faults: HashMap<&'static str, VecDeque<(usize, Fault)>>,
     seen: HashMap<&'static str, usize>,
     quotas: HashMap<&'static str, Quota>,
+    /// ListStreams answers names without summaries, as kinesis-mock (LocalStack) does.
+    names_only_listing: bool,
     /// IAM: when set, only these actions are allowed; the rest answer AccessDeniedException.
     allowed: Option<Vec<String>>,
     crashed: bool,
@@ -302,6 +304,12 @@ impl FakeAws {
     /// A role with these permission policy documents.
     pub fn create_role(&self, role_arn: &str, policies: Vec<serde_json::Value>) {
         self.lock().roles.insert(role_arn.to_string(), policies);
+    }
+
+    /// ListStreams answers `StreamNames` without `StreamSummaries`, as kinesis-mock does.
+    pub fn with_names_only_listing(self) -> Self {
+        self.lock().names_only_listing = true;
+        self
     }
 
     /// Puts an alarm in `state` as CloudWatch's evaluation would.
@@ -808,6 +816,7 @@ impl AwsPort for FakeAws {
                         StreamStatus::Active
                     },
                     mode: st.mode,
+                    summarized: !s.names_only_listing,
                 })
                 .collect();
             let more = items.len() > PAGE;

@@ -155,6 +155,11 @@ pub struct ListedStream {
     pub name: String,
     pub status: StreamStatus,
     pub mode: StreamMode,
+    /// Whether `status` and `mode` came with the listing. An emulator (kinesis-mock, hence
+    /// LocalStack) answers `StreamNames` without `StreamSummaries`: the stream is listed, and
+    /// its status and mode (ACTIVE, PROVISIONED until then) are to be read with
+    /// DescribeStreamSummary.
+    pub summarized: bool,
 }
 
 /// The kinds of resource [`AwsPort::tagged_resources_page`] reads, by their Resource Groups

@@ -253,7 +253,8 @@ impl AwsPort for AwsClients {
             .await
             .map_err(|e| AwsError::from_sdk("ListStreams", start_after.unwrap_or(""), e))?;
         // The page is StreamNames; summaries are matched to it by name (moto sends the
-        // summaries of every stream with each page).
+        // summaries of every stream with each page; kinesis-mock sends none: a name without
+        // one is listed all the same, its status and mode left to DescribeStreamSummary).
         let summaries: HashMap<&str, &kn::StreamSummary> = out
             .stream_summaries()
             .iter()
@@ -262,6 +263,12 @@ impl AwsPort for AwsClients {
         let mut items = Vec::new();
         for name in out.stream_names() {
             let Some(summary) = summaries.get(name.as_str()) else {
+                items.push(ListedStream {
+                    name: name.clone(),
+                    status: StreamStatus::Active,
+                    mode: StreamMode::Provisioned,
+                    summarized: false,
+                });
                 continue;
             };
             let status = match summary.stream_status() {
@@ -278,6 +285,7 @@ impl AwsPort for AwsClients {
                 name: name.clone(),
                 status,
                 mode,
+                summarized: true,
             });
         }
         let next = if out.has_more_streams() {
@@ -994,8 +1002,11 @@ fn existing_alarm(alarm: &cw::MetricAlarm) -> Option<ExistingAlarm> {
             .state_value()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
+        // When it entered its state: StateTransitionedTimestamp where CloudWatch sends it
+        // (StateUpdatedTimestamp also moves when only the evaluation state changes).
         state_since: alarm
-            .state_updated_timestamp()
+            .state_transitioned_timestamp()
+            .or(alarm.state_updated_timestamp())
             .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
         spec: AlarmSpec {
             name: alarm.alarm_name()?.to_string(),

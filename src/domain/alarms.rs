@@ -103,6 +103,15 @@ impl AlarmSpec {
             .find_map(|q| q.metric.as_ref().map(|m| m.stream.as_str()))
     }
 
+    /// The `StreamName` of each of its metrics (empty for a metric without one): what the
+    /// identity rule ([`crate::domain::confirm`]) compares with the stream an event names.
+    pub fn watched_streams(&self) -> Vec<&str> {
+        self.metrics
+            .iter()
+            .filter_map(|q| q.metric.as_ref().map(|m| m.stream.as_str()))
+            .collect()
+    }
+
     /// The shard count the math is written for (`s1`).
     pub fn shard_count(&self) -> Option<u32> {
         self.metrics

@@ -63,10 +63,6 @@ pub const OPTIONAL_ACTIONS: &[(&str, &str)] = &[
         "the consumer's reserved concurrency follows the shards",
     ),
     (
-        "lambda:DeleteFunctionConcurrency",
-        "upstream's fallback when setting it fails",
-    ),
-    (
         "lambda:GetFunctionConcurrency",
         "reconcile reads the consumer's concurrency",
     ),

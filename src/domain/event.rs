@@ -3,7 +3,7 @@
 //! `CloudWatch Alarm State Change`), or an EventBridge scheduled event. Parsing is total:
 //! every alarm either becomes an [`AlarmNotification`] or an [`EventError`] that says which
 //! record and what was wrong. All three deliveries then take the same path, with the same
-//! stale and duplicate guards; none is trusted on its word (see [`confirm`]).
+//! stale and duplicate guards; none is trusted on its word (see [`crate::domain::confirm`]).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -103,11 +103,15 @@ enum Delivery {
 pub struct AlarmNotification {
     /// SNS's MessageId or EventBridge's event id; empty for a direct alarm action.
     pub message_id: String,
-    /// The SNS topic that delivered it: the alarms keep publishing there after a rewrite.
+    /// The SNS topic that delivered it, for the report only: a rewritten alarm keeps its own
+    /// actions, never this.
     pub topic_arn: Option<String>,
     pub alarm_name: String,
+    /// As the message says: used to read the alarm's tags only when DescribeAlarms gives the
+    /// same ARN.
     pub alarm_arn: String,
     pub new_state: String,
+    /// As the message says: never used for a decision (CloudWatch's own time is).
     pub state_change_time: DateTime<Utc>,
     pub stream: String,
 }
@@ -354,28 +358,6 @@ fn one_stream(mut streams: Vec<&str>) -> Result<String, String> {
     }
 }
 
-/// An event whose alarm CloudWatch does not show in ALARM.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("not confirmed by CloudWatch: alarm {alarm} is {current}, not ALARM; nothing was changed")]
-pub struct Unconfirmed {
-    pub alarm: String,
-    /// The alarm's state as DescribeAlarms tells it, or "missing".
-    pub current: String,
-}
-
-/// Trust only what CloudWatch confirms: an event acts only while its alarm's current state
-/// (read back with DescribeAlarms, whatever delivered the event) is ALARM. A forged message,
-/// or a late duplicate after the alarm was reset, changes nothing.
-pub fn confirm(alarm: &str, current_state: Option<&str>) -> Result<(), Unconfirmed> {
-    match current_state {
-        Some("ALARM") => Ok(()),
-        other => Err(Unconfirmed {
-            alarm: alarm.to_string(),
-            current: other.unwrap_or("missing").to_string(),
-        }),
-    }
-}
-
 /// The one `StreamName` dimension of the alarm's metrics.
 fn stream_name(trigger: Option<&Trigger>) -> Result<String, String> {
     let trigger = trigger.ok_or("the message has no Trigger")?;
@@ -591,15 +573,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn only_a_confirmed_alarm_acts() {
-        assert!(confirm("a-scale-up", Some("ALARM")).is_ok());
-        let err = confirm("a-scale-up", Some("OK")).unwrap_err();
-        assert_eq!(err.current, "OK");
-        assert!(err.to_string().contains("a-scale-up"), "{err}");
-        assert_eq!(confirm("a-scale-up", None).unwrap_err().current, "missing");
     }
 
     #[test]

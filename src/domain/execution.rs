@@ -23,18 +23,13 @@ pub struct AlarmRewrite {
     pub reset: AlarmReset,
 }
 
-/// What to do when the consumer's reserved concurrency cannot be set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConcurrencyFallback {
-    /// Upstream's fallback: better unreserved than capped below the shards.
-    Unreserve,
-}
-
+/// The consumer's reserved concurrency for the new shard count. When it cannot be set, the
+/// consumer keeps what it had and the failure is reported: upstream's fallback, deleting the
+/// reservation, would lift a cap the user chose, or hand the reserved executions to others.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConcurrencyStep {
     pub function: String,
     pub reserved: u32,
-    pub on_failure: ConcurrencyFallback,
 }
 
 /// Every call of a reshard, in order.
@@ -88,7 +83,6 @@ pub fn scale_steps(plan: &ScalePlan, arn_of: impl Fn(&str) -> Option<String>) ->
         concurrency: plan.concurrency.as_ref().map(|c| ConcurrencyStep {
             function: c.function.clone(),
             reserved: c.reserved,
-            on_failure: ConcurrencyFallback::Unreserve,
         }),
     }
 }
@@ -112,10 +106,14 @@ pub enum GatherFailure {
     Unusable,
     /// A call failed in passing (throttled, timed out, refused for now).
     Passing,
+    /// DescribeAlarms failed: the event is not confirmed, so nothing may change, not even the
+    /// alarm's state (the reconcile resets an alarm left in ALARM).
+    Unconfirmed,
 }
 
-/// After a failed gather: let the alarm fire again when the failure may pass; a missing
-/// resource or a bad tag needs a person, and a dry run changes nothing.
+/// After a failed gather: let the alarm fire again when the failure may pass and the event
+/// was confirmed; an unconfirmed event, a missing resource or a bad tag changes nothing (the
+/// latter two need a person), and neither does a dry run.
 pub fn after_failed_gather(
     trigger: &Trigger,
     failure: GatherFailure,
@@ -258,7 +256,6 @@ mod tests {
             direction,
             stream: "orders".into(),
             state_change_time: now() - Duration::minutes(1),
-            topic_arn: None,
         }
     }
 
@@ -322,14 +319,13 @@ mod tests {
     }
 
     #[test]
-    fn the_consumer_step_falls_back_to_unreserved() {
+    fn the_consumer_step_sets_shards_times_lambdas() {
         let steps = scale_steps(&plan(true), |_| None);
         assert_eq!(
             steps.concurrency,
             Some(ConcurrencyStep {
                 function: "consumer".into(),
                 reserved: 16,
-                on_failure: ConcurrencyFallback::Unreserve,
             })
         );
     }
@@ -344,7 +340,11 @@ mod tests {
             ("orders-scale-up", ResetState::Ok)
         );
         assert!(reset.reason.contains("throttled"));
-        for failure in [GatherFailure::NotFound, GatherFailure::Unusable] {
+        for failure in [
+            GatherFailure::NotFound,
+            GatherFailure::Unusable,
+            GatherFailure::Unconfirmed,
+        ] {
             assert_eq!(after_failed_gather(&up, failure, "x", false), None);
         }
         assert_eq!(

@@ -6,7 +6,7 @@
 //! | metric | dimension sets |
 //! | --- | --- |
 //! | `FATAL_ERROR_KINESIS_SCALING` | `FunctionName` (upstream's), and `FunctionName, StreamName` when a stream is known |
-//! | `SCALING_REFUSED` | `StreamName, Reason`, `StreamName` (the dashboard's), and `Reason` alone (every stream) |
+//! | `SCALING_REFUSED` | `StreamName, Reason`, `StreamName` (the dashboard's), and `Reason` alone (every stream); `Reason` only for an event CloudWatch did not confirm |
 //! | `RESHARDS` | `StreamName, Direction`, `StreamName`, and `Direction` alone |
 //! | `ShardCount`, `ReshardsLeft` | `StreamName`: after each alarm event and each reconcile |
 //! | `DRIFT_FIXED` | `FunctionName` |
@@ -119,16 +119,33 @@ pub fn error_line(
 }
 
 /// `SCALING_REFUSED` = 1 for one refused scale event of `stream`, with its reason (a stable
-/// snake_case key such as `daily_limit` or `unconfirmed`).
-pub fn refusal_line(namespace: &str, stream: &str, reason: &str, at: DateTime<Utc>) -> String {
-    emf(
-        namespace,
-        REFUSED_METRIC,
-        1.0,
-        &[("StreamName", stream), ("Reason", reason)],
-        &[&["StreamName", "Reason"], &["StreamName"], &["Reason"]],
-        at,
-    )
+/// snake_case key such as `daily_limit` or `unconfirmed`). `stream` is `None` when CloudWatch
+/// did not confirm the stream the event named: then the metric has the `Reason` dimension
+/// only, so that a forged message cannot mint a metric per name it makes up.
+pub fn refusal_line(
+    namespace: &str,
+    stream: Option<&str>,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> String {
+    match stream {
+        Some(stream) => emf(
+            namespace,
+            REFUSED_METRIC,
+            1.0,
+            &[("StreamName", stream), ("Reason", reason)],
+            &[&["StreamName", "Reason"], &["StreamName"], &["Reason"]],
+            at,
+        ),
+        None => emf(
+            namespace,
+            REFUSED_METRIC,
+            1.0,
+            &[("Reason", reason)],
+            &[&["Reason"]],
+            at,
+        ),
+    }
 }
 
 /// `RESHARDS` = 1 for one reshard of `stream` in `direction` (`up` or `down`).
@@ -243,7 +260,7 @@ mod tests {
     #[test]
     fn refusals_and_reshards_carry_the_stream_and_their_reason_or_direction() {
         let doc: Value =
-            serde_json::from_str(&refusal_line("NS", "orders", "daily_limit", at())).unwrap();
+            serde_json::from_str(&refusal_line("NS", Some("orders"), "daily_limit", at())).unwrap();
         assert_eq!(doc["StreamName"], "orders");
         assert_eq!(doc["Reason"], "daily_limit");
         assert_eq!(doc[REFUSED_METRIC], 1.0);
@@ -251,6 +268,13 @@ mod tests {
             doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["StreamName", "Reason"], ["StreamName"], ["Reason"]])
         );
+        let unconfirmed = refusal_line("NS", None, "unconfirmed", at());
+        let doc: Value = serde_json::from_str(&unconfirmed).unwrap();
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Reason"]])
+        );
+        assert!(!unconfirmed.contains("StreamName"), "{unconfirmed}");
         let doc: Value = serde_json::from_str(&reshard_line("NS", "orders", "up", at())).unwrap();
         assert_eq!(doc["Direction"], "up");
         assert_eq!(doc[RESHARDS_METRIC], 1.0);

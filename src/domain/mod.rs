@@ -2,6 +2,7 @@
 //! Nothing here performs I/O or knows the AWS SDK; everything here is testable with values.
 
 pub mod alarms;
+pub mod confirm;
 pub mod degraded;
 pub mod event;
 pub mod execution;

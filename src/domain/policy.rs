@@ -10,7 +10,8 @@ use crate::domain::sizing::{self, Usage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// An alarm notification that asks for a reshard.
+/// An alarm notification that asks for a reshard: first as the message claims it
+/// ([`triage`]), then as CloudWatch confirms it ([`crate::domain::confirm`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     pub pair: AlarmPair,
@@ -18,7 +19,6 @@ pub struct Trigger {
     pub alarm_name: String,
     pub stream: String,
     pub state_change_time: DateTime<Utc>,
-    pub topic_arn: Option<String>,
 }
 
 impl Trigger {
@@ -59,7 +59,6 @@ pub fn triage(notification: &AlarmNotification, settings: &Settings) -> Result<T
         alarm_name: notification.alarm_name.clone(),
         stream: notification.stream.clone(),
         state_change_time: notification.state_change_time,
-        topic_arn: notification.topic_arn.clone(),
     })
 }
 
@@ -299,7 +298,7 @@ pub fn plan_sized(
         alarms::build_pair(
             settings,
             &alarm_target(shards),
-            trigger.topic_arn.as_deref(),
+            None,
             &observed.alarms.kept_up,
             &observed.alarms.kept_down,
         )
@@ -352,21 +351,14 @@ pub fn plan_sized(
         _ => {}
     }
 
-    Decision::Scale(scale_plan(
-        &trigger.pair,
-        trigger.topic_arn.as_deref(),
-        observed,
-        settings,
-        to,
-        now,
-    ))
+    Decision::Scale(scale_plan(&trigger.pair, observed, settings, to, now))
 }
 
 /// The complete plan of a reshard of the observed stream to `to` at `now`: the history with
-/// it, both alarms rewritten for `to`, and the consumer's concurrency.
+/// it, both alarms rewritten for `to` (keeping their own actions), and the consumer's
+/// concurrency.
 pub fn scale_plan(
     pair: &AlarmPair,
-    topic_arn: Option<&str>,
     observed: &Observed,
     settings: &Settings,
     to: u32,
@@ -395,7 +387,7 @@ pub fn scale_plan(
                 min_shards: limits.min_shards,
                 max_shards: limits.max_shards.min(STREAM_SHARD_CAP),
             },
-            topic_arn,
+            None,
             &observed.alarms.kept_up,
             &observed.alarms.kept_down,
         ),

@@ -28,7 +28,6 @@ fn trigger(direction: Direction) -> Trigger {
         direction,
         stream: "orders".into(),
         state_change_time: now() - Duration::minutes(1),
-        topic_arn: Some("arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler".into()),
     }
 }
 
@@ -108,6 +107,7 @@ fn a_scale_up_plans_reshard_alarms_history_and_concurrency() {
     let mut state = observed(4);
     state.stream.settings.consumer_function = Some("orders-consumer".into());
     state.stream.settings.lambdas_per_shard = 5;
+    state.alarms.kept_up.alarm_actions = vec!["arn:aws:sns:us-east-1:123456789012:own".into()];
     let plan = scale(plan(
         &trigger(Direction::Up),
         &state,
@@ -120,8 +120,10 @@ fn a_scale_up_plans_reshard_alarms_history_and_concurrency() {
     assert_eq!(plan.alarms.scale_down.threshold, 0.25);
     assert_eq!(
         plan.alarms.scale_up.alarm_actions,
-        ["arn:aws:sns:us-east-1:123456789012:kinesis-autoscaler"]
+        ["arn:aws:sns:us-east-1:123456789012:own"],
+        "the alarm's own actions, nothing added"
     );
+    assert!(plan.alarms.scale_down.alarm_actions.is_empty());
     assert_eq!(plan.history.last(), Some(now()));
     assert_eq!(
         plan.concurrency,

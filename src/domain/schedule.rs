@@ -70,7 +70,7 @@ pub fn evaluate(
     let input = policy::sizing_input(stream, usage, observed.account_headroom, settings, now);
     match sizing::decide(&input, None) {
         sizing::Move::Reshard { to, why } => Evaluation::Scale {
-            plan: Box::new(policy::scale_plan(pair, None, observed, settings, to, now)),
+            plan: Box::new(policy::scale_plan(pair, observed, settings, to, now)),
             why,
         },
         sizing::Move::Hold(hold) => Evaluation::Skip(Skip::Hold(hold)),

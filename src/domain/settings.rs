@@ -15,6 +15,11 @@ use std::time::Duration;
 
 /// The hard cap AWS puts on one stream's shard count.
 pub const STREAM_SHARD_CAP: u32 = 10_000;
+/// The most Lambda invocations per shard a consumer can use (an event source mapping's
+/// ParallelizationFactor is at most 10): the bound of `AutoscalerLambdasPerShard` and
+/// `PROCESSING_LAMBDAS_PER_SHARD`. Beyond it, shards x value only asks for concurrency that
+/// cannot be used and that the account may not have.
+pub const MAX_LAMBDAS_PER_SHARD: u32 = 10;
 /// AWS refuses an 11th `UpdateShardCount` for one stream within a rolling 24 hours.
 pub const AWS_DAILY_RESHARD_LIMIT: u32 = 10;
 
@@ -303,6 +308,35 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         }
     }
 
+    /// `value` (read from `variable`) capped at `max`: above it, check-config refuses it and
+    /// the tolerant reading uses `max`, and says so.
+    fn at_most(
+        &self,
+        variable: &'static str,
+        value: u32,
+        max: u32,
+        expected: &str,
+    ) -> Result<u32, SettingsError> {
+        if value <= max {
+            return Ok(value);
+        }
+        let given = self.raw(variable).unwrap_or_else(|| value.to_string());
+        if !self.tolerant {
+            return Err(SettingsError::Invalid {
+                variable,
+                value: given,
+                expected: expected.to_string(),
+            });
+        }
+        self.fall_back(
+            variable,
+            given,
+            format!("{max} (the most that can be used)"),
+            format!("expected {expected}"),
+        );
+        Ok(max)
+    }
+
     /// A boolean in Go's spellings; unreadable in the tolerant reading: `unreadable`.
     fn flag(
         &self,
@@ -447,11 +481,16 @@ impl Settings {
             |v: &i64| *v != 0,
         )?;
         let processing_lambda = env.raw("PROCESSING_LAMBDA_ARN");
-        let lambdas_per_shard = env.parse(
+        let lambdas_per_shard = env.at_most(
             "PROCESSING_LAMBDAS_PER_SHARD",
-            d.lambdas_per_shard,
-            "a whole number, at least 1",
-            positive,
+            env.parse(
+                "PROCESSING_LAMBDAS_PER_SHARD",
+                d.lambdas_per_shard,
+                "a whole number from 1 to 10",
+                positive,
+            )?,
+            MAX_LAMBDAS_PER_SHARD,
+            "a whole number from 1 to 10 (Lambda runs at most 10 batches per shard)",
         )?;
         // Upstream's answer to an unreadable DRY_RUN: the safe side, a dry run.
         let dry_run = env.flag("DRY_RUN", d.dry_run, true)?;
@@ -681,15 +720,18 @@ impl Settings {
                 &format!("at most the maximum ({max_shards})"),
             ));
         }
+        // Above Lambda's most batches per shard the tag is capped, not refused: the stream
+        // still scales; the caller reports the cap ([`Settings::capped_stream_tags`]).
         let lambdas_per_shard = match tags.get(tag::LAMBDAS_PER_SHARD) {
             None => self.lambdas_per_shard,
             Some(value) => value
                 .trim()
-                .parse::<u32>()
+                .parse::<u64>()
                 .ok()
                 .filter(|v| *v >= 1)
+                .map(|v| u32::try_from(v.min(u64::from(MAX_LAMBDAS_PER_SHARD))).unwrap_or(1))
                 .ok_or_else(|| {
-                    tag_error(tag::LAMBDAS_PER_SHARD, value, "a whole number, at least 1")
+                    tag_error(tag::LAMBDAS_PER_SHARD, value, "a whole number from 1 to 10")
                 })?,
         };
         let consumer_function = tags
@@ -703,6 +745,28 @@ impl Settings {
             consumer_function,
             lambdas_per_shard,
         })
+    }
+}
+
+impl Settings {
+    /// The stream's tags that [`Settings::for_stream`] caps rather than uses as set, each as a
+    /// sentence naming the stream, the tag, its value and what is used instead.
+    pub fn capped_stream_tags(&self, stream: &str, tags: &HashMap<String, String>) -> Vec<String> {
+        tags.get(tag::LAMBDAS_PER_SHARD)
+            .filter(|value| {
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .is_ok_and(|v| v > u64::from(MAX_LAMBDAS_PER_SHARD))
+            })
+            .map(|value| {
+                format!(
+                    "stream {stream}: tag {}={value:?} is above {MAX_LAMBDAS_PER_SHARD} (Lambda runs at most 10 batches per shard); {MAX_LAMBDAS_PER_SHARD} used",
+                    tag::LAMBDAS_PER_SHARD
+                )
+            })
+            .into_iter()
+            .collect()
     }
 }
 
@@ -914,5 +978,33 @@ mod tests {
         .into();
         let err = Settings::default().for_stream("orders", &tags).unwrap_err();
         assert!(err.to_string().contains("orders"), "{err}");
+    }
+
+    #[test]
+    fn lambdas_per_shard_is_capped_at_ten_and_the_cap_is_said() {
+        let tags: HashMap<String, String> =
+            [(tag::LAMBDAS_PER_SHARD.to_string(), "4000000000".to_string())].into();
+        let s = Settings::default();
+        assert_eq!(s.for_stream("orders", &tags).unwrap().lambdas_per_shard, 10);
+        let said = s.capped_stream_tags("orders", &tags);
+        assert_eq!(said.len(), 1);
+        assert!(said[0].contains("orders") && said[0].contains(tag::LAMBDAS_PER_SHARD));
+        let ten: HashMap<String, String> =
+            [(tag::LAMBDAS_PER_SHARD.to_string(), "10".to_string())].into();
+        assert!(s.capped_stream_tags("orders", &ten).is_empty());
+
+        let err = parse(&[("PROCESSING_LAMBDAS_PER_SHARD", "5000")]).unwrap_err();
+        assert!(
+            err.to_string().contains("PROCESSING_LAMBDAS_PER_SHARD"),
+            "{err}"
+        );
+        let tolerant = Settings::tolerant_from_lookup(|k| {
+            (k == "PROCESSING_LAMBDAS_PER_SHARD").then(|| "5000".to_string())
+        });
+        assert_eq!(tolerant.lambdas_per_shard, 10);
+        assert_eq!(
+            tolerant.fallbacks[0].variable,
+            "PROCESSING_LAMBDAS_PER_SHARD"
+        );
     }
 }

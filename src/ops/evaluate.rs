@@ -229,7 +229,6 @@ impl<P: AwsPort> Autoscaler<P> {
                     alarm_name: pair.name(plan.direction),
                     stream: stream.to_string(),
                     state_change_time: now,
-                    topic_arn: None,
                 };
                 let steps =
                     execution::scale_steps(plan, |name| alarms.get(name).map(|a| a.arn.clone()));

@@ -89,7 +89,13 @@ pub struct FleetSnapshot {
     /// in name order, after the cursor.
     pub managed: Vec<String>,
     pub alarms: HashMap<String, ExistingAlarm>,
+    /// What is known of each managed stream's status and mode: from the listing, or, for one
+    /// the listing left out or listed without a summary, from DescribeStreamSummary. A managed
+    /// stream missing here was confirmed gone (ResourceNotFoundException), unless it is in
+    /// `unconfirmed`.
     pub listed: HashMap<String, ListedStream>,
+    /// Managed streams neither listed nor confirmed gone: DescribeStreamSummary's error.
+    pub unconfirmed: HashMap<String, String>,
     pub stream_tags: HashMap<String, HashMap<String, String>>,
     pub alarm_tags: HashMap<String, HashMap<String, String>>,
 }
@@ -161,13 +167,14 @@ pub async fn read_fleet(
     };
     let started = Instant::now();
     let (alarms, listed, tagged) = tokio::join!(alarms, listed, tagged);
-    let (alarms, listed, (stream_tags, alarm_tags)) = (alarms?, listed?, tagged?);
+    let (alarms, mut listed, (stream_tags, alarm_tags)) = (alarms?, listed?, tagged?);
     let managed: Vec<String> =
         crate::ops::status::managed_streams_of(alarms.values().map(|a| &a.spec))
             .into_iter()
             .filter(|s| settings.manages(s))
             .filter(|s| start_after.is_none_or(|after| s.as_str() > after))
             .collect();
+    let unconfirmed = confirm_unlisted(aws, &managed, &mut listed).await;
     tracing::info!(
         managed = managed.len(),
         alarms = alarms.len(),
@@ -180,9 +187,55 @@ pub async fn read_fleet(
         managed,
         alarms,
         listed,
+        unconfirmed,
         stream_tags,
         alarm_tags,
     })
+}
+
+/// A gap in a listing is not a deleted stream: each managed stream the listing left out, or
+/// listed without its status and mode, is asked with DescribeStreamSummary. Found, it joins
+/// `listed`; ResourceNotFoundException confirms it gone (left out of `listed`); any other
+/// error leaves it unconfirmed, returned with the error.
+async fn confirm_unlisted(
+    aws: &impl AwsPort,
+    managed: &[String],
+    listed: &mut HashMap<String, ListedStream>,
+) -> HashMap<String, String> {
+    let to_ask: Vec<&String> = managed
+        .iter()
+        .filter(|s| listed.get(*s).is_none_or(|l| !l.summarized))
+        .collect();
+    let answers: Vec<(&String, Result<_, AwsError>)> = futures_util::stream::iter(
+        to_ask
+            .into_iter()
+            .map(|stream| async move { (stream, aws.stream_summary(stream).await) }),
+    )
+    .buffer_unordered(DEFAULT_CONCURRENCY)
+    .collect()
+    .await;
+    let mut unconfirmed = HashMap::new();
+    for (stream, answer) in answers {
+        match answer {
+            Ok(summary) => {
+                let found = ListedStream {
+                    name: stream.clone(),
+                    status: summary.status,
+                    mode: summary.mode,
+                    summarized: true,
+                };
+                listed.insert(stream.clone(), found);
+            }
+            Err(err) if err.is("ResourceNotFoundException") => {
+                listed.remove(stream);
+            }
+            Err(err) => {
+                listed.remove(stream);
+                unconfirmed.insert(stream.clone(), err.to_string());
+            }
+        }
+    }
+    unconfirmed
 }
 
 /// Reconciles every managed stream after `options.start_after`, reading in bulk, until done
@@ -265,7 +318,13 @@ async fn reconcile_listed(
     concurrency: &ConcurrencyCache,
 ) -> Result<StreamReconcile, WiringError> {
     let Some(listed) = snapshot.listed.get(stream) else {
-        return Ok(skipped(stream, GONE.into()));
+        return Ok(match snapshot.unconfirmed.get(stream) {
+            Some(why) => reconcile::failed(
+                stream,
+                &format!("not in the listing, and DescribeStreamSummary failed: {why}"),
+            ),
+            None => skipped(stream, GONE.into()),
+        });
     };
     if let Some(note) = not_now(listed.mode, listed.status) {
         return Ok(skipped(stream, note));

@@ -1,10 +1,11 @@
 //! Round 1 of a scale event: everything the decision needs, read in parallel, and what one
 //! invocation learns once and shares between its records. Whatever delivered the event, it
-//! stops here unless CloudWatch shows the alarm in ALARM; a permission the role lacks
-//! (tags, DescribeLimits) degrades instead of failing.
+//! stops here unless CloudWatch confirms it (the identity rule, [`confirm`]); a permission the
+//! role lacks (tags, DescribeLimits) degrades instead of failing.
 
 use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamConsumer};
 use crate::domain::alarms::TAG_LAST_SCALED;
+use crate::domain::confirm::{self, AlarmOnRecord, Unconfirmed};
 use crate::domain::degraded::Degradation;
 use crate::domain::event::{self, Direction};
 use crate::domain::history::ReshardHistory;
@@ -47,9 +48,15 @@ impl InvocationContext {
 
 /// Round 1's result.
 pub(crate) struct Gathered {
+    /// The event as CloudWatch confirms it: what the decision and the writes use.
+    pub trigger: Trigger,
+    /// The triggering alarm's ARN, as DescribeAlarms gives it.
+    pub alarm_arn: String,
     pub observed: Observed,
     pub existing: HashMap<String, ExistingAlarm>,
     pub degraded: Vec<Degradation>,
+    /// Stream tags used other than as set (capped), to report.
+    pub warnings: Vec<String>,
     /// DISCOVER_CONSUMERS: the stream's Lambda consumers found from their event source
     /// mappings (the first one is also the plan's consumer).
     pub consumers: Vec<StreamConsumer>,
@@ -60,47 +67,64 @@ pub(crate) struct Gathered {
 pub(crate) enum GatherError {
     #[error(transparent)]
     Aws(#[from] AwsError),
-    /// CloudWatch does not show the alarm in ALARM: the event is not acted on.
+    /// DescribeAlarms failed: nothing about the event is confirmed, so nothing is changed,
+    /// not even the alarm's state.
+    #[error("could not ask CloudWatch about the alarm, so nothing was changed: {0}")]
+    Unconfirmable(AwsError),
+    /// CloudWatch does not back the event (the identity rule): it is not acted on.
     #[error(transparent)]
-    Unconfirmed(event::Unconfirmed),
+    Unconfirmed(Unconfirmed),
     /// A tag we own or read is unusable: change nothing until a person fixes it.
     #[error("{0}")]
     BadTag(String),
 }
 
 impl<P: AwsPort> Autoscaler<P> {
-    /// Round 1: everything the decision needs, in parallel. The triggering alarm's state is
-    /// checked first: an event CloudWatch does not confirm stops here, whatever else failed.
-    /// A permission the role lacks (tags, DescribeLimits) degrades instead of failing.
+    /// Round 1: everything the decision needs, in parallel. The triggering alarm is checked
+    /// first: an event CloudWatch does not confirm stops here, whatever else failed. `claim`
+    /// and `message_arn` are what the message says; only reads use them before they are
+    /// confirmed. A permission the role lacks (tags, DescribeLimits) degrades instead of
+    /// failing.
     pub(crate) async fn gather(
         &self,
         context: &InvocationContext,
-        trigger: &Trigger,
-        alarm_arn: &str,
+        claim: &Trigger,
+        message_arn: &str,
     ) -> Result<Gathered, GatherError> {
         let names = [
-            trigger.pair.name(Direction::Up),
-            trigger.pair.name(Direction::Down),
+            claim.pair.name(Direction::Up),
+            claim.pair.name(Direction::Down),
         ];
         let headroom = async {
-            match trigger.direction {
+            match claim.direction {
                 Direction::Up => self.headroom(context).await,
                 Direction::Down => (None, None),
             }
         };
         let (alarms, alarm_tags, summary, stream_tags, (headroom, headroom_degraded)) = tokio::join!(
             self.aws.describe_alarms(&names),
-            self.aws.alarm_tags(alarm_arn),
-            self.aws.stream_summary(&trigger.stream),
-            self.aws.stream_tags(&trigger.stream),
+            self.aws.alarm_tags(message_arn),
+            self.aws.stream_summary(&claim.stream),
+            self.aws.stream_tags(&claim.stream),
             headroom
         );
-        let alarms = alarms?;
-        event::confirm(
-            &trigger.alarm_name,
-            alarms.get(&trigger.alarm_name).map(|a| a.state.as_str()),
-        )
-        .map_err(GatherError::Unconfirmed)?;
+        let alarms = alarms.map_err(GatherError::Unconfirmable)?;
+        let on_record = alarms.get(&claim.alarm_name);
+        let record = on_record.map(|a| AlarmOnRecord {
+            name: &a.spec.name,
+            state: &a.state,
+            watches: a.spec.watched_streams(),
+            state_since: a.state_since,
+        });
+        let trigger = confirm::confirm(claim, record.as_ref(), &self.settings, self.aws.now())
+            .map_err(GatherError::Unconfirmed)?;
+        let alarm_arn = on_record.map(|a| a.arn.clone()).unwrap_or_default();
+        // The tags of the alarm CloudWatch names, read again if the message named another ARN.
+        let alarm_tags = if alarm_arn == message_arn {
+            alarm_tags
+        } else {
+            self.aws.alarm_tags(&alarm_arn).await
+        };
         let mut degraded: Vec<Degradation> = headroom_degraded.into_iter().collect();
         let alarm_tags = match alarm_tags {
             Err(err) if err.is_denied() => {
@@ -134,6 +158,9 @@ impl<P: AwsPort> Autoscaler<P> {
                 ))
             })?),
         };
+        let warnings = self
+            .settings
+            .capped_stream_tags(&trigger.stream, &stream_tags);
         let mut stream_settings = self
             .settings
             .for_stream(&trigger.stream, &stream_tags)
@@ -145,7 +172,7 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         let consumers =
             if self.settings.discover_consumers && stream_settings.consumer_function.is_none() {
-                self.discover_consumers(alarm_arn, &trigger.stream, &mut degraded)
+                self.discover_consumers(&alarm_arn, &trigger.stream, &mut degraded)
                     .await
             } else {
                 Vec::new()
@@ -154,9 +181,12 @@ impl<P: AwsPort> Autoscaler<P> {
             stream_settings.consumer_function = Some(first.function_arn.clone());
             stream_settings.lambdas_per_shard = first.parallelization_factor;
         }
+        // Each alarm keeps its own actions; a missing one of the pair takes the triggering
+        // alarm's (as DescribeAlarms gave them, never the message's topic).
         let kept = |direction| {
             alarms
                 .get(&trigger.pair.name(direction))
+                .or(on_record)
                 .map(ExistingAlarm::kept)
                 .unwrap_or_default()
         };
@@ -177,9 +207,12 @@ impl<P: AwsPort> Autoscaler<P> {
             account_headroom: headroom,
         };
         Ok(Gathered {
+            trigger,
+            alarm_arn,
             observed,
             existing: alarms,
             degraded,
+            warnings,
             consumers,
         })
     }

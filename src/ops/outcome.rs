@@ -51,6 +51,10 @@ pub struct AlarmOutcome {
     /// Why it was refused, as a stable key (the `Reason` of the `SCALING_REFUSED` metric).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
+    /// Settings (stream tags) used other than as set, each naming the stream, the tag and what
+    /// was used: reported with the error metric, the event goes on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Permissions the role lacks and what was done without them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<Degradation>,
@@ -60,6 +64,10 @@ pub struct AlarmOutcome {
     /// The stream's shard count and daily budget after the event, for the per-stream metrics.
     #[serde(skip)]
     pub figures: StreamFigures,
+    /// CloudWatch backed the event's stream (`domain::confirm`): only then does a metric carry
+    /// its name, so that forged messages cannot mint metrics.
+    #[serde(skip)]
+    pub confirmed: bool,
 }
 
 impl AlarmOutcome {
@@ -75,9 +83,11 @@ impl AlarmOutcome {
             reason: reason.into(),
             errors: Vec::new(),
             refusal: None,
+            warnings: Vec::new(),
             degraded: Vec::new(),
             decision: None,
             figures: StreamFigures::default(),
+            confirmed: false,
         }
     }
 

@@ -2,7 +2,9 @@
 //! AWS calls of a scale event (each line one round of parallel calls):
 //!
 //! 1. gather (`gather.rs`): DescribeAlarms (both; the event acts only if the triggering alarm
-//!    is in ALARM), ListTagsForResource (triggering alarm), DescribeStreamSummary,
+//!    is in ALARM and is the named stream's own, `domain::confirm`; if DescribeAlarms fails
+//!    nothing is changed, not even the alarm's state), ListTagsForResource (triggering
+//!    alarm), DescribeStreamSummary,
 //!    ListTagsForStream, DescribeLimits (scale-up only, once per invocation), GetMetricData
 //!    (`SCALING_POLICY=sized`)
 //! 2. AddTagsToStream: the reshard history with this reshard in it (the budget's record)
@@ -17,8 +19,7 @@ use crate::aws::{AwsError, AwsPort, FailureKind};
 use crate::domain::degraded::Degradation;
 use crate::domain::event::{AlarmNotification, EventError, Invocation};
 use crate::domain::execution::{
-    self, AlarmRewrite, ConcurrencyFallback, GatherFailure, HistoryRollback, ReshardError,
-    ScaleSteps,
+    self, AlarmRewrite, GatherFailure, HistoryRollback, ReshardError, ScaleSteps,
 };
 use crate::domain::history::ReshardHistory;
 use crate::domain::metrics::{self, StreamFigures};
@@ -97,17 +98,18 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// The EMF lines one handled alarm is counted in: a reshard by direction, a refusal by
-    /// reason, the error metric for a failure or a refusal a person must hear about.
+    /// reason, the error metric for a failure or a refusal a person must hear about. Only a
+    /// stream CloudWatch confirmed names a metric: a forged message mints none.
     fn outcome_metrics(&self, outcome: &AlarmOutcome, lines: &mut Vec<String>) {
         let namespace = &self.settings.metric_namespace;
         let now = self.aws.now();
-        let stream = outcome.stream.as_deref();
+        let stream = outcome.stream.as_deref().filter(|_| outcome.confirmed);
         match (outcome.outcome, stream) {
             (Outcome::Scaled, Some(stream)) => {
                 let direction = outcome.action.map(|d| d.to_string()).unwrap_or_default();
                 lines.push(metrics::reshard_line(namespace, stream, &direction, now));
             }
-            (Outcome::Refused, Some(stream)) => {
+            (Outcome::Refused, stream) => {
                 let reason = outcome.refusal.as_deref().unwrap_or("refused");
                 lines.push(metrics::refusal_line(namespace, stream, reason, now));
             }
@@ -166,9 +168,12 @@ impl<P: AwsPort> Autoscaler<P> {
             evaluate::read_usage(&self.aws, &self.settings, &trigger.stream, now)
         );
         let Gathered {
+            trigger,
+            alarm_arn,
             observed,
             existing,
             degraded,
+            warnings,
             consumers,
         } = match gathered {
             Ok(state) => state,
@@ -176,11 +181,12 @@ impl<P: AwsPort> Autoscaler<P> {
                 // Whatever delivered it, CloudWatch does not back it: change nothing, not
                 // even the alarm's state.
                 outcome.outcome = Outcome::Refused;
-                outcome.refusal = Some("unconfirmed".into());
+                outcome.refusal = Some(unconfirmed.key().into());
                 outcome.reason = unconfirmed.to_string();
                 return outcome;
             }
             Err(err) => {
+                outcome.confirmed = !matches!(err, GatherError::Unconfirmable(_));
                 outcome.outcome = Outcome::Failed;
                 outcome.reason = err.to_string();
                 outcome.errors.push(err.to_string());
@@ -189,6 +195,7 @@ impl<P: AwsPort> Autoscaler<P> {
                         GatherFailure::NotFound
                     }
                     GatherError::Aws(_) => GatherFailure::Passing,
+                    GatherError::Unconfirmable(_) => GatherFailure::Unconfirmed,
                     GatherError::BadTag(_) | GatherError::Unconfirmed(_) => GatherFailure::Unusable,
                 };
                 let reset = execution::after_failed_gather(
@@ -203,7 +210,12 @@ impl<P: AwsPort> Autoscaler<P> {
                 return outcome;
             }
         };
+        outcome.confirmed = true;
         outcome.degraded = degraded;
+        for warning in &warnings {
+            tracing::error!(stream = %trigger.stream, "setting not used as set: {warning}");
+        }
+        outcome.warnings = warnings;
         outcome.from = Some(observed.stream.open_shards);
 
         let budget_left = |history: &ReshardHistory| {
@@ -273,7 +285,7 @@ impl<P: AwsPort> Autoscaler<P> {
                     existing
                         .get(name)
                         .map(|a| a.arn.clone())
-                        .or_else(|| crate::aws::sibling_alarm_arn(&notification.alarm_arn, name))
+                        .or_else(|| crate::aws::sibling_alarm_arn(&alarm_arn, name))
                 });
                 self.scale(
                     &trigger,
@@ -370,25 +382,17 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.outcome = Outcome::Scaled;
         outcome.reason = reason;
 
-        // Rounds 4 and 5: both alarms and the consumer, in parallel.
+        // Rounds 4 and 5: both alarms and the consumer, in parallel. A consumer whose
+        // concurrency cannot be set keeps what it had (reported, the error metric): deleting it
+        // would lift the cap the user chose, or take away a reservation others cannot take.
         let concurrency = async {
-            let Some(step) = &steps.concurrency else {
-                return Vec::new();
-            };
-            match self
-                .aws
-                .put_function_concurrency(&step.function, step.reserved)
-                .await
-            {
-                Ok(()) => Vec::new(),
-                Err(err) => {
-                    let fallback = match step.on_failure {
-                        ConcurrencyFallback::Unreserve => {
-                            self.aws.delete_function_concurrency(&step.function).await
-                        }
-                    };
-                    vec![Err(err), fallback]
-                }
+            match &steps.concurrency {
+                Some(step) => vec![
+                    self.aws
+                        .put_function_concurrency(&step.function, step.reserved)
+                        .await,
+                ],
+                None => Vec::new(),
             }
         };
         let [up, down] = &steps.rewrites;
@@ -502,7 +506,8 @@ fn invalid(index: usize, err: &EventError) -> AlarmOutcome {
 }
 
 fn outcome_needs_attention(outcome: &AlarmOutcome) -> bool {
-    matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
+    !outcome.warnings.is_empty()
+        || matches!(&outcome.decision, Some(Decision::Refuse { refusal, .. }) if refusal.needs_attention())
 }
 
 /// A refusal's stable key: `daily_limit`, `at_bound`, `stale`, ... (its serde tag).

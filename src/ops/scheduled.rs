@@ -224,9 +224,14 @@ impl<P: AwsPort> Autoscaler<P> {
         let mut ready: Vec<(&String, &ListedStream)> = Vec::new();
         for stream in &snapshot.managed {
             match snapshot.listed.get(stream) {
-                None => out
-                    .streams
-                    .push(StreamEvaluation::failed(stream, GONE.into())),
+                None => out.streams.push(StreamEvaluation::failed(
+                    stream,
+                    snapshot
+                        .unconfirmed
+                        .get(stream)
+                        .cloned()
+                        .unwrap_or(GONE.into()),
+                )),
                 Some(listed) if not_now(listed.mode, listed.status).is_some() => {
                     let shards = known_shards.get(stream).copied().unwrap_or(0);
                     out.streams

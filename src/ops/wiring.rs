@@ -15,7 +15,9 @@ use crate::domain::alarms::{
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::history::HistoryError;
 use crate::domain::policy::{StreamMode, StreamStatus};
-use crate::domain::settings::{tag, Settings, SettingsError, StreamTagError, STREAM_SHARD_CAP};
+use crate::domain::settings::{
+    tag, Settings, SettingsError, StreamTagError, MAX_LAMBDAS_PER_SHARD, STREAM_SHARD_CAP,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -94,11 +96,14 @@ impl StreamTagFlags {
                 });
             }
         }
-        if let Some(0) = self.lambdas_per_shard {
+        if let Some(n) = self
+            .lambdas_per_shard
+            .filter(|n| !(1..=MAX_LAMBDAS_PER_SHARD).contains(n))
+        {
             return Err(WiringError::InvalidFlag {
                 flag: "--lambdas-per-shard",
-                value: "0".into(),
-                expected: "a whole number, at least 1".into(),
+                value: n.to_string(),
+                expected: "a whole number from 1 to 10".into(),
             });
         }
         let consumer = match self.consumer_function.as_deref().map(str::trim) {

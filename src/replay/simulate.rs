@@ -383,7 +383,6 @@ impl Replay {
             alarm_name: self.pair.name(direction),
             stream: STREAM.to_string(),
             state_change_time: at,
-            topic_arn: None,
         }
     }
 
