@@ -84,50 +84,62 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
         .filter(|t| !t.trim().is_empty());
     let auto_wire = auto_wire.as_deref();
     tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        autoscaler
-            .aws
-            .set_deadline(invocation_deadline(event.context.deadline));
-        // A CloudTrail Kinesis event (the drift rule) reconciles its one stream.
-        if let Some(stream_event) = fleet_event::parse(&event.payload)? {
-            // With AlarmTrigger=alarm-action, the alarms' action is this very function.
-            let auto_wire = match auto_wire {
-                Some("function") => Some(event.context.invoked_function_arn.as_str()),
-                other => other,
-            };
-            let report = stream_events::handle(autoscaler, &stream_event, auto_wire).await;
-            for line in &report.metric_lines {
-                println!("{line}");
-            }
-            if !report.succeeded() {
-                return Err(InvocationError::Failed {
-                    failed: 1,
-                    total: 1,
-                    what: "stream events (a CloudTrail record of a stream change)",
-                });
-            }
-            return Ok(report);
-        }
-        let invocation = event::parse_invocation(&event.payload)?;
-        let what = match invocation {
-            event::Invocation::Scheduled => "streams evaluated by the scheduled run",
-            event::Invocation::Alarms(_) => "alarm notifications",
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handle_event(autoscaler, auto_wire, event)
+    }))
+    .await
+}
+
+/// One event, as the runtime hands it over: a CloudTrail Kinesis event (the drift rule)
+/// reconciles its one stream, anything else is an invocation (alarms, the schedule). A
+/// failure is returned as the invocation's error; a panic is the runtime's to report (the
+/// release profile unwinds, so `lambda_runtime` reports it as an invocation error and the
+/// process serves the next event).
+pub async fn handle_event<P: AwsPort>(
+    autoscaler: &Autoscaler<P>,
+    auto_wire: Option<&str>,
+    event: LambdaEvent<Value>,
+) -> Result<InvocationReport, InvocationError> {
+    autoscaler
+        .aws
+        .set_deadline(invocation_deadline(event.context.deadline));
+    if let Some(stream_event) = fleet_event::parse(&event.payload)? {
+        // With AlarmTrigger=alarm-action, the alarms' action is this very function.
+        let auto_wire = match auto_wire {
+            Some("function") => Some(event.context.invoked_function_arn.as_str()),
+            other => other,
         };
-        let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
+        let report = stream_events::handle(autoscaler, &stream_event, auto_wire).await;
         for line in &report.metric_lines {
             println!("{line}");
         }
-        let failed = report.alarms.iter().filter(|a| !a.is_success()).count();
-        if failed > 0 {
+        if !report.succeeded() {
             return Err(InvocationError::Failed {
-                failed,
-                total: report.alarms.len(),
-                what,
+                failed: 1,
+                total: 1,
+                what: "stream events (a CloudTrail record of a stream change)",
             });
         }
-        Ok::<InvocationReport, InvocationError>(report)
-    }))
-    .await
+        return Ok(report);
+    }
+    let invocation = event::parse_invocation(&event.payload)?;
+    let what = match invocation {
+        event::Invocation::Scheduled => "streams evaluated by the scheduled run",
+        event::Invocation::Alarms(_) => "alarm notifications",
+    };
+    let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
+    for line in &report.metric_lines {
+        println!("{line}");
+    }
+    let failed = report.alarms.iter().filter(|a| !a.is_success()).count();
+    if failed > 0 {
+        return Err(InvocationError::Failed {
+            failed,
+            total: report.alarms.len(),
+            what,
+        });
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

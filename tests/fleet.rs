@@ -126,8 +126,9 @@ async fn a_fleet_is_read_in_pages_and_each_stream_once_without_throttling() {
     ] {
         assert_eq!(fake.count(per_stream), 0, "{per_stream}");
     }
-    // Paced at half the quota: 20 PutMetricAlarm at 1.5 a second take 12.7 s at least.
-    assert!(elapsed >= Duration::from_millis(12_600), "{elapsed:?}");
+    // The fixes at the full quota (FULL_RATE): 20 PutMetricAlarm at 3 a second take 6.3 s
+    // at least.
+    assert!(elapsed >= Duration::from_millis(6_300), "{elapsed:?}");
     let up = fake
         .alarm(&format!("{}-scale-up", name(0)))
         .expect("exists");
@@ -136,8 +137,9 @@ async fn a_fleet_is_read_in_pages_and_each_stream_once_without_throttling() {
 
 #[tokio::test(start_paused = true)]
 async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
-    // Every stream drifted: each costs 4 paced writes at 1.5 a second.
-    let fake = fleet(120, 120).await;
+    // Every stream drifted: each costs 4 writes (2 PutMetricAlarm, 2 SetAlarmState), paced at
+    // the full quota of 3 a second each (a fix is as urgent as a scale event).
+    let fake = fleet(240, 240).await;
     let autoscaler = Autoscaler {
         aws: Paced::new(fake, 1.0),
         settings: Settings::default(),
@@ -191,9 +193,9 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
     }
     assert!(
         runs >= 3,
-        "120 s cannot hold 120 streams' rewrites: {runs} runs"
+        "120 s cannot hold 240 streams' rewrites: {runs} runs"
     );
-    let expected: Vec<String> = (0..120).map(name).collect();
+    let expected: Vec<String> = (0..240).map(name).collect();
     assert_eq!(done, expected, "each stream once, in order, none skipped");
     let fake = autoscaler.aws.inner();
     assert_eq!(
@@ -201,7 +203,7 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
         0,
         "reconcile never reshards"
     );
-    assert!((0..120).all(|i| {
+    assert!((0..240).all(|i| {
         fake.alarm(&format!("{}-scale-down", name(i)))
             .is_some_and(|a| a.spec.shard_count() == Some(4))
     }));

@@ -113,6 +113,8 @@ struct State {
     /// The account's concurrency limit (GetAccountSettings); 1000 unless set.
     concurrency_limit: Option<u32>,
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
+    /// GetRecords.IteratorAgeMilliseconds datapoints by stream.
+    iterator_ages: HashMap<String, BTreeMap<DateTime<Utc>, f64>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
     latency: std::time::Duration,
@@ -329,6 +331,14 @@ impl FakeAws {
         for p in points {
             series.insert(p.start, (p.bytes, p.records));
         }
+    }
+
+    /// How far behind a stream's slowest consumer is at `at` (PutMetricData of
+    /// GetRecords.IteratorAgeMilliseconds); GetMetricData reads the Maximum per period.
+    pub fn put_iterator_age(&self, stream: &str, at: DateTime<Utc>, millis: f64) {
+        let mut s = self.lock();
+        let series = s.iterator_ages.entry(stream.to_string()).or_default();
+        series.insert(at, millis);
     }
 
     /// The `nth` (0-based) next call of `action` meets `fault`. Faults on one action queue up.
@@ -552,6 +562,34 @@ impl State {
                     records,
                 })
             })
+            .collect()
+    }
+
+    /// A stream's stored iterator ages, the Maximum of each period of `period_secs` in
+    /// [start, end).
+    fn iterator_age(
+        &self,
+        stream: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+    ) -> Vec<(DateTime<Utc>, f64)> {
+        let period = i64::from(period_secs.max(1));
+        let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
+        for (at, millis) in self
+            .iterator_ages
+            .get(stream)
+            .into_iter()
+            .flat_map(|s| s.range(start..end))
+        {
+            let bucket = buckets
+                .entry(at.timestamp().div_euclid(period) * period)
+                .or_insert(*millis);
+            *bucket = bucket.max(*millis);
+        }
+        buckets
+            .into_iter()
+            .filter_map(|(secs, max)| Some((DateTime::from_timestamp(secs, 0)?, max)))
             .collect()
     }
 
@@ -993,7 +1031,7 @@ impl AwsPort for FakeAws {
     ) -> AwsResult<Page<IncomingSeries>> {
         let target = format!("{} streams", streams.len());
         self.call("GetMetricData", &target, |s| {
-            if streams.len() * 2 > METRIC_QUERIES_PER_CALL {
+            if streams.len() * crate::aws::METRIC_QUERIES_PER_STREAM > METRIC_QUERIES_PER_CALL {
                 return Err(refused(
                     "GetMetricData",
                     &target,
@@ -1001,8 +1039,8 @@ impl AwsPort for FakeAws {
                     "The collection MetricDataQueries must not have a size greater than 500.",
                 ));
             }
-            // Every datapoint of the request in query order (bytes then records of each
-            // stream), cut into pages of DATAPOINTS_PER_PAGE; the token is the offset.
+            // Every datapoint of the request in query order (bytes, records, iterator age of
+            // each stream), cut into pages of DATAPOINTS_PER_PAGE; the token is the offset.
             let mut all: Vec<(usize, IncomingMetric, DateTime<Utc>, f64)> = Vec::new();
             for (index, stream) in streams.iter().enumerate() {
                 let points = s.incoming(stream, start, end, period_secs);
@@ -1015,6 +1053,11 @@ impl AwsPort for FakeAws {
                     points
                         .iter()
                         .map(|p| (index, IncomingMetric::Records, p.start, p.records)),
+                );
+                let ages = s.iterator_age(stream, start, end, period_secs);
+                all.extend(
+                    ages.into_iter()
+                        .map(|(at, max)| (index, IncomingMetric::IteratorAge, at, max)),
                 );
             }
             let offset = match next {
@@ -1332,8 +1375,10 @@ mod tests {
     #[tokio::test]
     async fn a_batched_read_pages_by_datapoints_and_merges_to_the_single_stream_answer() {
         let aws = FakeAws::new(t0());
-        let streams: Vec<String> = (0..250).map(|i| format!("s{i:03}")).collect();
-        // Two days of 5-minute periods: 250 streams x 2 metrics x 576 = 288,000 datapoints.
+        let per_call = crate::aws::METRIC_STREAMS_PER_CALL;
+        let streams: Vec<String> = (0..per_call).map(|i| format!("s{i:03}")).collect();
+        // Two days of 5-minute periods: 166 streams x 2 metrics x 576 = 191,232 datapoints,
+        // and one iterator age.
         let start = t0() - Duration::days(2);
         for (i, stream) in streams.iter().enumerate() {
             let points: Vec<IncomingPoint> = (0..576)
@@ -1345,6 +1390,8 @@ mod tests {
                 .collect();
             aws.put_incoming(stream, &points);
         }
+        aws.put_iterator_age(&streams[7], start + Duration::seconds(301), 60_000.0);
+        aws.put_iterator_age(&streams[7], start + Duration::seconds(599), 90_000.0);
         let mut series = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -1358,17 +1405,23 @@ mod tests {
                 None => break,
             }
         }
-        assert_eq!(aws.count("GetMetricData"), 3, "100,800 datapoints a page");
+        assert_eq!(aws.count("GetMetricData"), 2, "100,800 datapoints a page");
+        let ages = crate::aws::merge_iterator_ages(&series);
+        let period_2 = start + Duration::minutes(5);
+        assert_eq!(
+            ages,
+            HashMap::from([(streams[7].clone(), vec![(period_2, 90_000.0)])])
+        );
         let merged = crate::aws::merge_incoming(series);
-        assert_eq!(merged.len(), 250);
-        for stream in [&streams[0], &streams[117], &streams[249]] {
+        assert_eq!(merged.len(), per_call);
+        for stream in [&streams[0], &streams[117], &streams[per_call - 1]] {
             let single = aws
                 .incoming_metrics(stream, start, t0(), 300)
                 .await
                 .expect("answers");
             assert_eq!(merged[stream.as_str()], single, "{stream}");
         }
-        let too_many: Vec<String> = (0..251).map(|i| format!("s{i}")).collect();
+        let too_many: Vec<String> = (0..=per_call).map(|i| format!("s{i}")).collect();
         let refused = aws
             .incoming_metrics_page(&too_many, start, t0(), 300, None)
             .await

@@ -5,8 +5,16 @@
 //! is retried with exponential back-off and jitter for as long as the deadline allows, so
 //! throttling costs time, not a failed stream.
 //!
-//! Also caches DescribeLimits' headroom for a few minutes: its quota is 1 call a second for
-//! the whole account, and a burst of scale-ups would otherwise spend it on the same answer.
+//! Also shares DescribeLimits' headroom: its quota is 1 call a second for the whole account,
+//! and the answer is optional (without it AWS still refuses a reshard over the limit). So the
+//! process's concurrent invocations wait for one read, its answer serves them for
+//! [`HEADROOM_TTL`], and a throttled read is not retried: the headroom is unknown (as when
+//! the permission is missing) for [`HEADROOM_UNKNOWN_TTL`], and nothing waits on it.
+//!
+//! The writes that fix a stream (PutMetricAlarm, SetAlarmState: [`FULL_RATE`]) are paced at
+//! the full quota whatever the share: a stream's alarms are wrong until they are rewritten, as
+//! urgent in a reconcile as in a scale event (a scale event meeting them is throttled and
+//! backs off: seconds, not a failure).
 //!
 //! Pacing and sleeps run on tokio's clock, so tests with paused time run a fleet in
 //! milliseconds.
@@ -53,6 +61,21 @@ pub const RECONCILE_SHARE: f64 = 0.5;
 
 /// How long a DescribeLimits answer is reused.
 pub const HEADROOM_TTL: Duration = Duration::from_secs(180);
+/// How long a throttled DescribeLimits leaves the headroom unknown before it is asked again.
+pub const HEADROOM_UNKNOWN_TTL: Duration = Duration::from_secs(60);
+
+/// Paced at the full quota whatever the share: the writes that bring a stream's alarms in
+/// line with it.
+pub const FULL_RATE: [&str; 2] = ["PutMetricAlarm", "SetAlarmState"];
+
+/// The share `action` is paced at when the process's share is `share`.
+fn share_of(action: &str, share: f64) -> f64 {
+    if FULL_RATE.contains(&action) {
+        1.0
+    } else {
+        share
+    }
+}
 
 /// Without a deadline, a throttled call is tried this many times in all.
 const ATTEMPTS_WITHOUT_DEADLINE: u32 = 12;
@@ -94,7 +117,9 @@ pub struct Paced<P> {
     inner: P,
     slots: HashMap<&'static str, Mutex<Slot>>,
     deadline: Mutex<Option<Instant>>,
-    headroom: Mutex<Option<(Instant, u32)>>,
+    /// DescribeLimits' last answer and when it came; the lock is held across the read, so
+    /// concurrent callers share one.
+    headroom: tokio::sync::Mutex<Option<(Instant, AwsResult<u32>)>>,
     stats: Mutex<PacingStats>,
 }
 
@@ -140,8 +165,8 @@ impl<P: AwsPort> Paced<P> {
                     *action,
                     Mutex::new(Slot {
                         per_second: *per_second,
-                        interval: interval(*per_second, share),
-                        burst_tolerance: burst_tolerance(*per_second, share),
+                        interval: interval(*per_second, share_of(action, share)),
+                        burst_tolerance: burst_tolerance(*per_second, share_of(action, share)),
                         next: None,
                     }),
                 )
@@ -151,7 +176,7 @@ impl<P: AwsPort> Paced<P> {
             inner,
             slots,
             deadline: Mutex::new(None),
-            headroom: Mutex::new(None),
+            headroom: tokio::sync::Mutex::new(None),
             stats: Mutex::new(PacingStats::default()),
         }
     }
@@ -251,10 +276,10 @@ impl<P: AwsPort> AwsPort for Paced<P> {
     }
 
     fn set_pacing_share(&self, share: f64) {
-        for slot in self.slots.values() {
+        for (action, slot) in &self.slots {
             let mut slot = lock(slot);
-            slot.interval = interval(slot.per_second, share);
-            slot.burst_tolerance = burst_tolerance(slot.per_second, share);
+            slot.interval = interval(slot.per_second, share_of(action, share));
+            slot.burst_tolerance = burst_tolerance(slot.per_second, share_of(action, share));
         }
     }
 
@@ -302,17 +327,34 @@ impl<P: AwsPort> AwsPort for Paced<P> {
     }
 
     async fn account_headroom(&self) -> AwsResult<u32> {
-        let cached = *lock(&self.headroom);
-        if let Some((at, headroom)) = cached {
-            if at.elapsed() < HEADROOM_TTL {
-                return Ok(headroom);
+        let mut shared = self.headroom.lock().await;
+        if let Some((at, answer)) = &*shared {
+            let ttl = if answer.is_ok() {
+                HEADROOM_TTL
+            } else {
+                HEADROOM_UNKNOWN_TTL
+            };
+            if at.elapsed() < ttl {
+                return answer.clone();
             }
         }
-        let headroom = self
-            .run("DescribeLimits", || self.inner.account_headroom())
-            .await?;
-        *lock(&self.headroom) = Some((Instant::now(), headroom));
-        Ok(headroom)
+        // Once: a throttled optional read is an unknown headroom, not a wait.
+        self.pace("DescribeLimits").await;
+        *lock(&self.stats).calls.entry("DescribeLimits").or_default() += 1;
+        let answer = self.inner.account_headroom().await;
+        match &answer {
+            Err(err) if is_throttling(err) => {
+                *lock(&self.stats)
+                    .throttled
+                    .entry("DescribeLimits")
+                    .or_default() += 1;
+            }
+            // Denied or failed otherwise: asked again next time, as before.
+            Err(_) => return answer,
+            Ok(_) => {}
+        }
+        *shared = Some((Instant::now(), answer.clone()));
+        answer
     }
 
     async fn describe_alarms(&self, names: &[String]) -> AwsResult<HashMap<String, ExistingAlarm>> {
@@ -541,6 +583,35 @@ mod tests {
         tokio::time::advance(HEADROOM_TTL).await;
         paced.account_headroom().await.expect("answers");
         assert_eq!(paced.inner().count("DescribeLimits"), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn describe_limits_is_shared_and_a_throttled_one_is_unknown_for_a_minute() {
+        let fake = FakeAws::new(t0())
+            .with_shard_limit(100)
+            .with_latency(Duration::from_millis(20));
+        let paced = Paced::new(fake, 1.0);
+        // Ten concurrent invocations of one process: one read.
+        let reads = futures_util::future::join_all((0..10).map(|_| paced.account_headroom()));
+        assert!(reads.await.iter().all(|r| r.is_ok()));
+        assert_eq!(paced.inner().count("DescribeLimits"), 1);
+        // Throttled (another process spent the second): answered at once, unknown, not retried.
+        tokio::time::advance(HEADROOM_TTL).await;
+        paced
+            .inner()
+            .inject("DescribeLimits", 0, crate::aws::fake::Fault::Throttle);
+        let start = Instant::now();
+        let err = paced.account_headroom().await.expect_err("throttled");
+        assert!(is_throttling(&err));
+        assert!(start.elapsed() < Duration::from_millis(100), "no back-off");
+        assert!(
+            paced.account_headroom().await.is_err(),
+            "unknown for a minute"
+        );
+        assert_eq!(paced.inner().count("DescribeLimits"), 2);
+        tokio::time::advance(HEADROOM_UNKNOWN_TTL).await;
+        assert!(paced.account_headroom().await.is_ok());
+        assert_eq!(paced.inner().count("DescribeLimits"), 3);
     }
 
     #[test]

@@ -84,9 +84,13 @@ pub struct IncomingPoint {
     pub records: f64,
 }
 
-/// Streams whose incoming metrics one GetMetricData reads: two queries a stream (bytes and
-/// records) and CloudWatch takes at most 500 queries a request.
-pub const METRIC_STREAMS_PER_CALL: usize = 250;
+/// Queries a stream costs in a batched GetMetricData: the Sums of `IncomingBytes` and
+/// `IncomingRecords`, the Maximum of `GetRecords.IteratorAgeMilliseconds`.
+pub const METRIC_QUERIES_PER_STREAM: usize = 3;
+
+/// Streams whose metrics one GetMetricData reads: CloudWatch takes at most 500 queries a
+/// request, [`METRIC_QUERIES_PER_STREAM`] a stream.
+pub const METRIC_STREAMS_PER_CALL: usize = 500 / METRIC_QUERIES_PER_STREAM;
 
 /// Which of a stream's incoming metrics a series is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +99,13 @@ pub enum IncomingMetric {
     Bytes,
     /// `IncomingRecords`.
     Records,
+    /// The Maximum of `GetRecords.IteratorAgeMilliseconds` (how far behind the stream's
+    /// slowest consumer is), the scale-down alarm's `m3`.
+    IteratorAge,
 }
 
-/// The Sums of one metric of one stream that one page of a batched GetMetricData holds: a
+/// The datapoints (Sums; for [`IncomingMetric::IteratorAge`] Maxima) of one metric of one
+/// stream that one page of a batched GetMetricData holds: a
 /// stream's series may run over several pages (CloudWatch caps a page's datapoints, not its
 /// queries), so pages are merged by [`merge_incoming`].
 #[derive(Debug, Clone, PartialEq)]
@@ -118,15 +126,20 @@ pub fn merge_incoming(
     let mut sums: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, (f64, f64)>> =
         HashMap::new();
     for s in series {
+        if s.metric == IncomingMetric::IteratorAge {
+            continue;
+        }
         let stream = sums.entry(s.stream).or_default();
         for (at, value) in s.points {
             let sum = stream.entry(at).or_default();
             match s.metric {
                 IncomingMetric::Bytes => sum.0 = value,
                 IncomingMetric::Records => sum.1 = value,
+                IncomingMetric::IteratorAge => {}
             }
         }
     }
+    sums.retain(|_, points| !points.is_empty());
     sums.into_iter()
         .map(|(stream, points)| {
             let points = points
@@ -139,6 +152,29 @@ pub fn merge_incoming(
                 .collect();
             (stream, points)
         })
+        .collect()
+}
+
+/// Each stream's iterator-age Maxima (start of the period, milliseconds), oldest first, from
+/// the series of every page. A stream without a datapoint is absent: no consumer read it, or
+/// nothing lags (CloudWatch has the metric only while consumers call GetRecords).
+pub fn merge_iterator_ages(
+    series: &[IncomingSeries],
+) -> HashMap<String, Vec<(DateTime<Utc>, f64)>> {
+    let mut ages: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, f64>> = HashMap::new();
+    for s in series
+        .iter()
+        .filter(|s| s.metric == IncomingMetric::IteratorAge)
+    {
+        let stream = ages.entry(s.stream.clone()).or_default();
+        for (at, value) in &s.points {
+            let max = stream.entry(*at).or_insert(*value);
+            *max = max.max(*value);
+        }
+    }
+    ages.into_iter()
+        .filter(|(_, points)| !points.is_empty())
+        .map(|(stream, points)| (stream, points.into_iter().collect()))
         .collect()
 }
 
@@ -302,9 +338,10 @@ pub trait AwsPort: Send + Sync {
         end: DateTime<Utc>,
         period_secs: u32,
     ) -> impl Future<Output = AwsResult<Vec<IncomingPoint>>> + Send;
-    /// One page of the incoming traffic of up to [`METRIC_STREAMS_PER_CALL`] streams per
-    /// `period_secs` in [start, end) (one GetMetricData of two queries a stream); `next` is
-    /// the NextToken of the page before. Merge the pages with [`merge_incoming`].
+    /// One page of the incoming traffic and the iterator age of up to
+    /// [`METRIC_STREAMS_PER_CALL`] streams per `period_secs` in [start, end) (one GetMetricData
+    /// of [`METRIC_QUERIES_PER_STREAM`] queries a stream); `next` is the NextToken of the page
+    /// before. Merge the pages with [`merge_incoming`] and [`merge_iterator_ages`].
     fn incoming_metrics_page(
         &self,
         streams: &[String],

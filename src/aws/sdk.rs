@@ -4,7 +4,9 @@
 //! (Longer than the usual 600 lines: one short translation per port operation, four services,
 //! sharing one error mapping; split by service it would read no better.)
 
-use crate::domain::alarms::{AlarmSpec, Comparison, MetricQuery, StreamMetric};
+use crate::domain::alarms::{
+    AlarmSpec, Comparison, MetricQuery, StreamMetric, ITERATOR_AGE_METRIC, ITERATOR_AGE_STAT,
+};
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::RetrySettings;
 use aws_config::retry::ErrorKind;
@@ -599,7 +601,8 @@ impl AwsPort for AwsClients {
         period_secs: u32,
         next: Option<&str>,
     ) -> AwsResult<Page<IncomingSeries>> {
-        // Query ids must start with a lower-case letter: `b<i>` and `r<i>` for the i-th stream.
+        // Query ids must start with a lower-case letter: `b<i>`, `r<i>` and `a<i>` for the
+        // i-th stream (`a`: the scale-down alarm's m3, for the lag guard).
         let query =
             |id: String, metric: &str, stream: &str| sum_query(&id, metric, stream, period_secs);
         let queries = streams
@@ -609,6 +612,13 @@ impl AwsPort for AwsClients {
                 [
                     query(format!("b{i}"), "IncomingBytes", stream),
                     query(format!("r{i}"), "IncomingRecords", stream),
+                    stat_query(
+                        &format!("a{i}"),
+                        ITERATOR_AGE_METRIC,
+                        ITERATOR_AGE_STAT,
+                        stream,
+                        period_secs,
+                    ),
                 ]
             })
             .collect();
@@ -632,6 +642,7 @@ impl AwsPort for AwsClients {
                 let metric = match id.get(..1)? {
                     "b" => IncomingMetric::Bytes,
                     "r" => IncomingMetric::Records,
+                    "a" => IncomingMetric::IteratorAge,
                     _ => return None,
                 };
                 let stream = streams.get(id.get(1..)?.parse::<usize>().ok()?)?;
@@ -1033,6 +1044,16 @@ fn cw_tags(tags: &[(String, String)]) -> Vec<cw::Tag> {
 
 /// A GetMetricData query for the `Sum` of one of a stream's `AWS/Kinesis` metrics.
 fn sum_query(id: &str, metric: &str, stream: &str, period_secs: u32) -> cw::MetricDataQuery {
+    stat_query(id, metric, "Sum", stream, period_secs)
+}
+
+fn stat_query(
+    id: &str,
+    metric: &str,
+    stat: &str,
+    stream: &str,
+    period_secs: u32,
+) -> cw::MetricDataQuery {
     cw::MetricDataQuery::builder()
         .id(id)
         .metric_stat(
@@ -1050,7 +1071,7 @@ fn sum_query(id: &str, metric: &str, stream: &str, period_secs: u32) -> cw::Metr
                         .build(),
                 )
                 .period(i32::try_from(period_secs).unwrap_or(i32::MAX))
-                .stat("Sum")
+                .stat(stat)
                 .build(),
         )
         .return_data(true)

@@ -33,7 +33,8 @@ const OUTPUT: &str = "Output";
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["trace", "stream"])))]
 pub struct SimulateArgs {
-    /// The trace: CSV timestamp,incoming_bytes,incoming_records (per-period Sums).
+    /// The trace: CSV timestamp,incoming_bytes,incoming_records[,iterator_age_ms] (per-period
+    /// Sums; the optional Maximum iterator age holds shrinks as the Lambda does).
     #[arg(long, value_name = "FILE", help_heading = INPUT)]
     trace: Option<PathBuf>,
     /// Replay this stream's traffic straight from CloudWatch (as `trace export` reads it;

@@ -37,7 +37,7 @@ pub struct WireArgs {
     #[arg(required_unless_present_any = ["prefix", "all"], value_name = "STREAM")]
     pub streams: Vec<String>,
     /// Wire every PROVISIONED, ACTIVE stream whose name starts with P (a fleet; progress
-    /// on a terminal). Paced at half of PutMetricAlarm's quota: about 1.5 streams a second.
+    /// on a terminal). Paced at PutMetricAlarm's quota: about 1.5 streams a second.
     #[arg(long, value_name = "P", conflicts_with_all = ["streams", "all"])]
     pub prefix: Option<String>,
     /// Wire every PROVISIONED, ACTIVE stream within MANAGED_STREAM_PREFIX.

@@ -25,6 +25,10 @@ pub const DISARMED_SCALE_DOWN_THRESHOLD: f64 = -1.0;
 pub const DISARMED_SCALE_UP_THRESHOLD: f64 = 1_000_000.0;
 pub const DEFAULT_DESCRIPTION: &str = "Alarm to scale Kinesis stream";
 pub const KINESIS_NAMESPACE: &str = "AWS/Kinesis";
+/// The scale-down alarm's `m3` (Maximum statistic): how far behind the slowest consumer is.
+/// The scheduled run reads it too, for the same lag guard ([`crate::domain::sizing`]).
+pub const ITERATOR_AGE_METRIC: &str = "GetRecords.IteratorAgeMilliseconds";
+pub const ITERATOR_AGE_STAT: &str = "Maximum";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Comparison {
@@ -209,11 +213,7 @@ pub fn build(
         stream_metric("m2", "IncomingRecords", "Sum"),
     ];
     if down {
-        metrics.push(stream_metric(
-            "m3",
-            "GetRecords.IteratorAgeMilliseconds",
-            "Maximum",
-        ));
+        metrics.push(stream_metric("m3", ITERATOR_AGE_METRIC, ITERATOR_AGE_STAT));
     }
     metrics.push(expression(
         "e1",

@@ -275,7 +275,9 @@ pub fn plan_sized(
     let to = match sized {
         Some(sizing::Move::Reshard { to, .. }) => to,
         Some(sizing::Move::Hold(
-            hold @ (sizing::Hold::Fits | sizing::Hold::RecurringLoad { .. }),
+            hold @ (sizing::Hold::Fits
+            | sizing::Hold::RecurringLoad { .. }
+            | sizing::Hold::ConsumersBehind { .. }),
         )) => {
             // The alarm's window is forgotten, so it needs a fresh run of breaching periods.
             return refuse(
@@ -434,7 +436,15 @@ pub fn sizing_input<'a>(
         target_usage: settings.target_usage,
         params: settings.sizing,
         now,
+        lag_limit_mins: lag_limit_mins(settings),
     }
+}
+
+/// `SCALE_DOWN_MIN_ITER_AGE_MINS` as the lag guard's limit: `None` when negative (off), as
+/// the scale-down alarm's `e5` term is then negative and never holds the alarm.
+pub fn lag_limit_mins(settings: &Settings) -> Option<f64> {
+    (settings.scale_down_min_iter_age_mins > 0)
+        .then_some(settings.scale_down_min_iter_age_mins as f64)
 }
 
 /// Doubling or halving, within what AWS allows (at most 2x, at least half rounded up, at most

@@ -364,6 +364,7 @@ fn usage_of(needs: &[f64]) -> Usage<'static> {
         period_secs: 300,
         start: now() - Duration::minutes(5 * needs.len() as i64),
         needs: std::borrow::Cow::Owned(needs.iter().map(|n| Some(*n)).collect()),
+        lag_mins: std::borrow::Cow::Borrowed(&[]),
     }
 }
 
@@ -400,6 +401,34 @@ fn sized_alarm_actions_go_to_the_measured_need_or_refuse() {
     // The load fits: refused, and the alarm must see a fresh window before firing again.
     let (refusal, reset) = refused(down(2));
     assert!(matches!(refusal, Refusal::Sized { .. }), "{refusal:?}");
+    assert_eq!(reset.unwrap().state, ResetState::InsufficientData);
+}
+
+#[test]
+fn a_sized_scale_down_alarm_action_keeps_the_lag_guard() {
+    let settings = Settings::default();
+    // An hour at 1.0 of 8 shards, consumers 40 minutes behind (the limit is 30).
+    let behind = Usage {
+        lag_mins: std::borrow::Cow::Owned(vec![Some(40.0); 14]),
+        ..usage_of(&[1.0; 14])
+    };
+    let (refusal, reset) = refused(plan_sized(
+        &trigger(Direction::Down),
+        &observed(8),
+        Some(&behind),
+        &settings,
+        now(),
+    ));
+    assert!(
+        matches!(
+            refusal,
+            Refusal::Sized {
+                hold: sizing::Hold::ConsumersBehind { .. },
+                ..
+            }
+        ),
+        "{refusal:?}"
+    );
     assert_eq!(reset.unwrap().state, ResetState::InsufficientData);
 }
 

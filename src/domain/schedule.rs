@@ -140,6 +140,7 @@ mod tests {
             period_secs: 300,
             start: now() - Duration::hours(1),
             needs: Cow::Owned(vec![Some(need); 12]),
+            lag_mins: Cow::Borrowed(&[]),
         }
     }
 
@@ -195,6 +196,30 @@ mod tests {
             eval(&observed(2), &hour_of(1.0), &s),
             Evaluation::Skip(Skip::Hold(sizing::Hold::Fits))
         );
+    }
+
+    /// The case: 8 shards, one shard of load for the last hour, consumers `age`
+    /// minutes behind all along, SCALE_DOWN_MIN_ITER_AGE_MINS = 30 (the default).
+    #[test]
+    fn a_lagging_stream_is_not_shrunk_but_still_grows() {
+        let s = Settings::default();
+        assert_eq!(s.scale_down_min_iter_age_mins, 30);
+        let behind = |need: f64, age_mins: f64| Usage {
+            lag_mins: Cow::Owned(vec![Some(age_mins); 12]),
+            ..hour_of(need)
+        };
+        assert_eq!(
+            eval(&observed(8), &behind(1.0, 40.0), &s),
+            Evaluation::Skip(Skip::Hold(sizing::Hold::ConsumersBehind { age_mins: 40.0 }))
+        );
+        let Evaluation::Scale { plan, .. } = eval(&observed(8), &behind(1.0, 10.0), &s) else {
+            panic!("10 minutes behind: shrunk")
+        };
+        assert_eq!((plan.from, plan.to), (8, 4));
+        let Evaluation::Scale { plan, .. } = eval(&observed(2), &behind(2.0, 40.0), &s) else {
+            panic!("a scale-up is never blocked by lag")
+        };
+        assert_eq!((plan.from, plan.to), (2, 3));
     }
 
     #[test]

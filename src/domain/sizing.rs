@@ -26,6 +26,10 @@
 //!   24 h to reactive scale-ups; the last call of the day goes straight to 2N, so a stream is
 //!   never stranded under-provisioned by a small final step.
 //! - **Bounds**: a stream outside [min, max] is moved back inside, as far as one call may go.
+//! - **Lag**: never down while the slowest consumer is `SCALE_DOWN_MIN_ITER_AGE_MINS` or more
+//!   behind in any period of the down window ([`consumers_behind`]): the scale-down alarm's
+//!   `e5` term, applied to every shrink (a scheduled one, a sized alarm action, a stream
+//!   above its maximum). Up moves never look at the lag.
 //! - **Data**: missing periods are not zeros (a gap is not idleness); windows are measured
 //!   back from `now`; no up move without a datapoint in the last [`FRESH_PERIODS`] periods,
 //!   no down move unless [`COVERAGE`] of the hour was seen.
@@ -111,6 +115,10 @@ pub struct Usage<'a> {
     /// The start of the period of `needs[0]`.
     pub start: DateTime<Utc>,
     pub needs: Cow<'a, [Option<f64>]>,
+    /// Per period, the Maximum of `GetRecords.IteratorAgeMilliseconds` in minutes, aligned
+    /// with `needs`; `None` or past the end: no datapoint, read as no lag (CloudWatch has the
+    /// metric only while consumers read; the alarm's `FILL(m3,0)` reads it the same way).
+    pub lag_mins: Cow<'a, [Option<f64>]>,
 }
 
 /// Shards a period's load needs at 100% usage (1 MiB/s or 1000 records/s per shard).
@@ -154,6 +162,26 @@ impl Usage<'_> {
             period_secs,
             start,
             needs: Cow::Owned(needs),
+            lag_mins: Cow::Owned(Vec::new()),
+        }
+    }
+
+    /// With the iterator-age Maxima (start of the period, milliseconds) GetMetricData
+    /// returned, on the same grid as the load; points off the grid are dropped.
+    pub fn with_iterator_ages(self, ages: &[(DateTime<Utc>, f64)]) -> Self {
+        let mut lag = vec![None; self.needs.len()];
+        for (at, millis) in ages {
+            let offset = (*at - self.start).num_seconds();
+            if offset < 0 || offset % self.period_secs != 0 || !millis.is_finite() {
+                continue;
+            }
+            if let Some(slot) = lag.get_mut((offset / self.period_secs) as usize) {
+                *slot = Some(millis.max(0.0) / 60_000.0);
+            }
+        }
+        Usage {
+            lag_mins: Cow::Owned(lag),
+            ..self
         }
     }
 
@@ -310,6 +338,9 @@ pub enum Hold {
     RecurringLoad { level: f64 },
     /// Already at the bound in the asked direction.
     AtBound,
+    /// A shrink, held: the slowest consumer was `age_mins` behind in the down window, at or
+    /// over `SCALE_DOWN_MIN_ITER_AGE_MINS`.
+    ConsumersBehind { age_mins: f64 },
 }
 
 impl std::fmt::Display for Hold {
@@ -324,6 +355,10 @@ impl std::fmt::Display for Hold {
                 "{level:.1} shards of load recurred at this time on each of the last days"
             ),
             Hold::AtBound => write!(f, "already at the bound"),
+            Hold::ConsumersBehind { age_mins } => write!(
+                f,
+                "consumers are {age_mins:.0} minutes behind (SCALE_DOWN_MIN_ITER_AGE_MINS or more): not shrunk"
+            ),
         }
     }
 }
@@ -346,6 +381,31 @@ pub struct Input<'a> {
     pub target_usage: f64,
     pub params: Params,
     pub now: DateTime<Utc>,
+    /// Consumers this many minutes behind block every shrink (`SCALE_DOWN_MIN_ITER_AGE_MINS`);
+    /// `None`: the guard is off (the variable is negative).
+    pub lag_limit_mins: Option<f64>,
+}
+
+/// The lag guard, the scale-down alarm's `e5` term as one rule: the largest iterator age (in
+/// minutes) of the periods starting in the last `window_mins` before `now`, when it is at or
+/// over `limit_mins`. `Some` means the stream must not shrink.
+pub fn consumers_behind(
+    usage: &Usage,
+    limit_mins: Option<f64>,
+    window_mins: i64,
+    now: DateTime<Utc>,
+) -> Option<f64> {
+    let limit = limit_mins?;
+    let range = usage.range(now - Duration::minutes(window_mins), now);
+    let worst = usage
+        .lag_mins
+        .get(range)
+        .unwrap_or_default()
+        .iter()
+        .flatten()
+        .copied()
+        .reduce(f64::max)?;
+    (worst >= limit).then_some(worst)
 }
 
 /// The legal targets of one `UpdateShardCount` from `n`, within the bounds where possible.
@@ -382,7 +442,18 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
             why: Reason::BelowMinimum,
         };
     }
+    let lagging = || {
+        consumers_behind(
+            input.usage,
+            input.lag_limit_mins,
+            input.params.down_window_mins,
+            input.now,
+        )
+    };
     if n > max && asked != Some(Direction::Up) {
+        if let Some(age_mins) = lagging() {
+            return Move::Hold(Hold::ConsumersBehind { age_mins });
+        }
         return Move::Reshard {
             to: max.max(n.div_ceil(2)),
             why: Reason::AboveMaximum,
@@ -462,6 +533,9 @@ pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
         } else {
             Hold::Fits
         });
+    }
+    if let Some(age_mins) = lagging() {
+        return Move::Hold(Hold::ConsumersBehind { age_mins });
     }
     let (peak, coverage) = usage.level(back(p.down_window_mins), p.up_sustain, p.down_quantile);
     let Some(peak) = peak.filter(|_| coverage >= COVERAGE) else {

@@ -16,6 +16,7 @@ fn usage(needs: Vec<Option<f64>>) -> Usage<'static> {
         period_secs: P,
         start: t0(),
         needs: Cow::Owned(needs),
+        lag_mins: Cow::Borrowed(&[]),
     }
 }
 
@@ -60,6 +61,7 @@ fn decide_bounded(
             target_usage: 0.7,
             params: Params::default(),
             now: u.end(),
+            lag_limit_mins: Some(30.0),
         },
         asked,
     )
@@ -221,6 +223,7 @@ fn less_than_two_days_of_history_is_no_forecast() {
         period_secs: P,
         start: t0() + Duration::minutes(5 * skip as i64),
         needs: Cow::Owned(needs[skip..].to_vec()),
+        lag_mins: Cow::Borrowed(&[]),
     };
     assert_eq!(u.end(), usage(daily(520)).end());
     assert_eq!(decide_at(&u, 3, 0, None), Move::Hold(Hold::Fits));
@@ -369,6 +372,67 @@ fn metrics_are_read_onto_the_grid_and_only_up_to_now() {
         target_usage: 0.7,
         params: Params::default(),
         now: u.end() - Duration::minutes(10),
+        lag_limit_mins: Some(30.0),
     };
     assert_eq!(decide(&early, None), Move::Hold(Hold::Fits));
+}
+
+/// `usage` with the iterator age of each period (minutes) from `lags`.
+fn lagging(needs: Vec<Option<f64>>, lags: Vec<Option<f64>>) -> Usage<'static> {
+    Usage {
+        lag_mins: Cow::Owned(lags),
+        ..usage(needs)
+    }
+}
+
+#[test]
+fn consumers_at_or_over_the_limit_block_every_shrink_never_a_scale_up() {
+    // An hour of 1 shard of load on 8: halved without lag.
+    let idle = flat(12, 1.0);
+    assert_eq!(to(decide_at(&usage(idle.clone()), 8, 0, None)), 4);
+    // 30 minutes behind, once in the hour (the limit is 30): held, whether scheduled or
+    // asked by the scale-down alarm, and above the maximum too.
+    let mut lags = vec![Some(5.0); 12];
+    lags[3] = Some(30.0);
+    let behind = lagging(idle.clone(), lags);
+    let held = Move::Hold(Hold::ConsumersBehind { age_mins: 30.0 });
+    assert_eq!(decide_at(&behind, 8, 0, None), held);
+    assert_eq!(decide_at(&behind, 8, 0, Some(Direction::Down)), held);
+    let over_max = Bounds { min: 1, max: 4 };
+    assert_eq!(decide_bounded(&behind, 8, 0, None, over_max), held);
+    // Just under the limit, or a lag older than the down window: shrunk.
+    let under = lagging(idle.clone(), vec![Some(29.9); 12]);
+    assert_eq!(to(decide_at(&under, 8, 0, None)), 4);
+    let mut old = vec![None; 24];
+    old[0] = Some(300.0);
+    let mut day = flat(12, 1.0);
+    day.extend(idle);
+    assert_eq!(to(decide_at(&lagging(day, old), 8, 0, None)), 4);
+    // A scale-up is never blocked by lag.
+    let busy = lagging(flat(12, 3.9), vec![Some(600.0); 12]);
+    assert!(to(decide_at(&busy, 4, 0, None)) > 4);
+    assert!(to(decide_at(&busy, 4, 0, Some(Direction::Up))) > 4);
+}
+
+#[test]
+fn the_lag_guard_is_off_without_a_limit_and_reads_ages_on_the_grid() {
+    let behind = lagging(flat(12, 1.0), vec![Some(600.0); 12]);
+    let off = Input {
+        usage: &behind,
+        shards: 8,
+        bounds: Bounds { min: 1, max: 100 },
+        budget: budget(0),
+        target_usage: 0.7,
+        params: Params::default(),
+        now: behind.end(),
+        lag_limit_mins: None,
+    };
+    assert_eq!(to(decide(&off, None)), 4);
+    // From GetMetricData's Maxima in milliseconds: off-grid points are dropped.
+    let u = usage(flat(3, 1.0)).with_iterator_ages(&[
+        (t0() + Duration::minutes(5), 2_400_000.0),
+        (t0() + Duration::minutes(7), 9e9),
+        (t0() - Duration::minutes(5), 9e9),
+    ]);
+    assert_eq!(&u.lag_mins[..], &[None, Some(40.0), None]);
 }

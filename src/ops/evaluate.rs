@@ -8,7 +8,10 @@
 //! run evaluates the whole fleet from bulk reads (`scheduled.rs`) and shares [`observe`] and
 //! [`Autoscaler::evaluate_observed`] with it.
 
-use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamSummary};
+use crate::aws::{
+    merge_incoming, merge_iterator_ages, AwsError, AwsPort, ExistingAlarm, IncomingPoint,
+    IncomingSeries, StreamSummary,
+};
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::execution;
 use crate::domain::history::ReshardHistory;
@@ -41,7 +44,74 @@ pub fn usage_window(settings: &Settings, now: DateTime<Utc>) -> (DateTime<Utc>, 
     (start, end)
 }
 
-/// The stream's recent load, or `None` when the policy does not use it or it cannot be read.
+/// What one stream's metrics say over a window: its load and how far its consumers lag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamMetrics {
+    pub incoming: Vec<IncomingPoint>,
+    /// The Maximum of `GetRecords.IteratorAgeMilliseconds` per period (start, milliseconds).
+    pub iterator_ages: Vec<(DateTime<Utc>, f64)>,
+}
+
+impl StreamMetrics {
+    /// The [`Usage`] these datapoints make over [start, end) in periods of `period_secs`.
+    pub fn usage(
+        &self,
+        period_secs: i64,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Usage<'static> {
+        let sums: Vec<_> = self
+            .incoming
+            .iter()
+            .map(|p| (p.start, p.bytes, p.records))
+            .collect();
+        Usage::from_sums(period_secs, start, end, &sums).with_iterator_ages(&self.iterator_ages)
+    }
+}
+
+/// The load and iterator age of up to [`crate::aws::METRIC_STREAMS_PER_CALL`] streams per
+/// `period_secs` in [start, end): one GetMetricData request, in as many pages as CloudWatch
+/// cuts it into. A stream without a datapoint is absent.
+pub async fn read_metrics<P: AwsPort>(
+    aws: &P,
+    streams: &[String],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    period_secs: u32,
+) -> Result<HashMap<String, StreamMetrics>, AwsError> {
+    let mut series: Vec<IncomingSeries> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = aws
+            .incoming_metrics_page(streams, start, end, period_secs, next.as_deref())
+            .await?;
+        series.extend(page.items);
+        match page.next {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    let mut ages = merge_iterator_ages(&series);
+    let mut out: HashMap<String, StreamMetrics> = merge_incoming(series)
+        .into_iter()
+        .map(|(stream, incoming)| {
+            let iterator_ages = ages.remove(&stream).unwrap_or_default();
+            let metrics = StreamMetrics {
+                incoming,
+                iterator_ages,
+            };
+            (stream, metrics)
+        })
+        .collect();
+    for (stream, iterator_ages) in ages {
+        out.entry(stream).or_default().iterator_ages = iterator_ages;
+    }
+    Ok(out)
+}
+
+/// The stream's recent load and lag, or `None` when the policy does not use them or they
+/// cannot be read. Read as the scheduled run reads them (the same queries), so the lag guard
+/// holds for an alarm action's sized decision too.
 pub async fn read_usage<P: AwsPort>(
     aws: &P,
     settings: &Settings,
@@ -53,13 +123,11 @@ pub async fn read_usage<P: AwsPort>(
     }
     let period = settings.period_mins.max(1) * 60;
     let (start, end) = usage_window(settings, now);
-    match aws.incoming_metrics(stream, start, end, period).await {
-        Ok(points) => {
-            let sums: Vec<_> = points
-                .iter()
-                .map(|p| (p.start, p.bytes, p.records))
-                .collect();
-            Some(Usage::from_sums(i64::from(period), start, end, &sums))
+    let streams = [stream.to_string()];
+    match read_metrics(aws, &streams, start, end, period).await {
+        Ok(mut metrics) => {
+            let metrics = metrics.remove(stream).unwrap_or_default();
+            Some(metrics.usage(i64::from(period), start, end))
         }
         Err(err) => {
             metrics_unreadable(stream, &err);

@@ -1,11 +1,15 @@
 //! A stream's traffic from CloudWatch as a replay trace: the Sums of `IncomingBytes` and
 //! `IncomingRecords` per period, at the finest resolution CloudWatch still keeps for the
-//! window (5-minute datapoints for 63 days, hourly ones for 455 days). A period without a
-//! datapoint stays a gap; nothing is made up.
+//! window (5-minute datapoints for 63 days, hourly ones for 455 days), and the Maximum of
+//! `GetRecords.IteratorAgeMilliseconds` in the trace's `iterator_age_ms` column when the
+//! metric exists (the replay's lag guard). A period without a datapoint stays a gap; nothing
+//! is made up.
 
 use crate::aws::{AwsError, AwsPort, IncomingPoint};
+use crate::ops::evaluate::read_metrics;
 use crate::replay::trace::{self, Row, Trace, TraceError};
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use std::collections::BTreeMap;
 
 /// How long CloudWatch keeps 5-minute datapoints.
 pub const FIVE_MINUTE_RETENTION_DAYS: i64 = 63;
@@ -207,17 +211,17 @@ pub async fn export(
         ((window.end - window.start).num_seconds() + chunk.num_seconds() - 1) / chunk.num_seconds();
     let total = u64::try_from(chunks.max(1)).unwrap_or(1);
     let mut points: Vec<IncomingPoint> = Vec::new();
+    let mut ages: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
+    let streams = [stream.to_string()];
     let mut window = window;
     let mut failure = None;
     let mut from = window.start;
     let mut done = 0;
     while from < window.end {
         let to = (from + chunk).min(window.end);
-        let answer = match aws
-            .incoming_metrics(stream, from, to, u32::try_from(period_secs).unwrap_or(300))
-            .await
-        {
-            Ok(answer) => answer,
+        let period = u32::try_from(period_secs).unwrap_or(300);
+        let answer = match read_metrics(aws, &streams, from, to, period).await {
+            Ok(mut answer) => answer.remove(stream).unwrap_or_default(),
             Err(err) if from > window.start => {
                 window.notes.push(format!(
                     "partial: GetMetricData failed for {} onwards, so the trace stops there ({err})",
@@ -231,10 +235,14 @@ pub async fn export(
             Err(err) => return Err(err.into()),
         };
         // Only datapoints inside the chunk, on the grid: anything else would shift periods.
-        points.extend(
-            answer.into_iter().filter(|p| {
-                p.start >= from && p.start < to && p.start.timestamp() % period_secs == 0
-            }),
+        let inside =
+            |at: &DateTime<Utc>| *at >= from && *at < to && at.timestamp() % period_secs == 0;
+        points.extend(answer.incoming.into_iter().filter(|p| inside(&p.start)));
+        ages.extend(
+            answer
+                .iterator_ages
+                .into_iter()
+                .filter(|(at, _)| inside(at)),
         );
         done += 1;
         progress(done, total);
@@ -259,6 +267,7 @@ pub async fn export(
                 timestamp: p.start,
                 incoming_bytes: p.bytes,
                 incoming_records: p.records,
+                iterator_age_ms: ages.get(&p.start).copied(),
             })
             .collect(),
     )?;
@@ -337,6 +346,19 @@ mod tests {
         assert_eq!(export.trace.rows.len(), points.len());
         assert_eq!(export.trace.period_secs, Some(300));
         assert_eq!(export.trace.rows[7].timestamp, points[7].start);
+        assert!(export
+            .trace
+            .rows
+            .iter()
+            .all(|r| r.iterator_age_ms.is_none()));
+        // With the iterator age: its Maximum per period, in the trace's optional column.
+        aws.put_iterator_age("orders", points[8].start + Duration::seconds(10), 50.0);
+        aws.put_iterator_age("orders", points[8].start + Duration::seconds(20), 70.0);
+        let export = super::export(&aws, "orders", w.clone(), |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(export.trace.rows[8].iterator_age_ms, Some(70.0));
+        assert_eq!(export.trace.rows[9].iterator_age_ms, None);
         let err = super::export(&aws, "nothing", w, |_, _| {})
             .await
             .unwrap_err();

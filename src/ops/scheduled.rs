@@ -8,29 +8,27 @@
 //! 3. The reconcile sweep, when due ([`fleet::SweepState::due`], `RECONCILE_INTERVAL_MINS`),
 //!    on that snapshot, for at most [`fleet::SWEEP_SLICE`] of the run.
 //! 4. The sized evaluation of every managed stream from the same snapshot: shard counts from
-//!    ListShards (quota per stream; those the sweep read are reused), load from GetMetricData
-//!    250 streams a request, each stream decided by the pure [`schedule::evaluate`]. Only a
+//!    ListShards (quota per stream; those the sweep read are reused), load and consumer lag
+//!    (iterator age) from GetMetricData 166 streams a request, each stream decided by the pure [`schedule::evaluate`]. Only a
 //!    stream about to be resharded is read on its own (DescribeStreamSummary and
 //!    ListTagsForStream, for its current count and reshard history) and decided again from
 //!    that before the reshard.
 //!
 //! Reading stream by stream instead costs a ListTagsForStream per stream at 5 a second for
-//! the account: 33 minutes for 10,000 streams, every 5 minutes. The run paces every API at
-//! half its quota ([`RECONCILE_SHARE`]): the rest is for the alarms' scale events. No stream is
+//! the account: 33 minutes for 10,000 streams, every 5 minutes. The run paces every read at
+//! half its quota ([`RECONCILE_SHARE`]): the rest is for the alarms' scale events (the writes
+//! that fix a stream go at the full quota, [`crate::aws::paced::FULL_RATE`]). No stream is
 //! started less than [`DEADLINE_MARGIN`] before the invocation's deadline, nor evaluated
 //! later than [`RUN_BUDGET`] into the run.
 
 use crate::aws::paced::RECONCILE_SHARE;
-use crate::aws::{
-    merge_incoming, AwsError, AwsPort, IncomingSeries, ListedStream, StreamSummary,
-    METRIC_STREAMS_PER_CALL,
-};
+use crate::aws::{AwsError, AwsPort, ListedStream, StreamSummary, METRIC_STREAMS_PER_CALL};
 use crate::domain::event::AlarmPair;
 use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::ScalingPolicy;
 use crate::domain::sizing::Usage;
-use crate::ops::evaluate::{self, observe, StreamEvaluation, METRICS_UNREADABLE};
+use crate::ops::evaluate::{self, observe, StreamEvaluation, StreamMetrics, METRICS_UNREADABLE};
 use crate::ops::fleet::{
     self, FleetSnapshot, SweepOptions, DEADLINE_MARGIN, DEFAULT_CONCURRENCY, SWEEP_SLICE,
 };
@@ -43,10 +41,11 @@ use std::collections::HashMap;
 use tokio::time::Instant;
 
 /// No stream's evaluation starts later than this after the scheduled run began, so that the
-/// run is over before the next 5-minute tick: a reshard costs two PutMetricAlarm, paced at
-/// 1.5 a second, so a run reshards about 200 streams at most (measured: 300 reshards in one
-/// run took 9.5 minutes). Streams not reached are evaluated at the next tick, and those
-/// resharded now are skipped there (just resharded), so every stream is reached in turn.
+/// run is over before the next 5-minute tick: a reshard costs two PutMetricAlarm (3 a second
+/// for the account, [`crate::aws::paced::FULL_RATE`]), so a run reshards a few hundred
+/// streams at most (measured at 1.5 a second: 300 reshards in one run took 9.5 minutes).
+/// Streams not reached are evaluated at the next tick, and those resharded now are skipped
+/// there (just resharded), so every stream is reached in turn.
 pub const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(240);
 
 /// What the scheduled evaluation of the fleet did.
@@ -282,7 +281,7 @@ impl<P: AwsPort> Autoscaler<P> {
                         .push(StreamEvaluation::failed(stream, METRICS_UNREADABLE.into()));
                     continue;
                 };
-                let usage = self.usage_of(usage.map(Vec::as_slice).unwrap_or_default(), now);
+                let usage = self.usage_of(usage, now);
                 let result = self
                     .evaluate_listed(snapshot, stream, listed, shards, &usage, headroom, now)
                     .await;
@@ -333,7 +332,7 @@ impl<P: AwsPort> Autoscaler<P> {
             None,
         ) {
             Ok(observed) => {
-                let usage = self.usage_of(&[], now);
+                let usage = self.usage_of(None, now);
                 let evaluation = schedule::evaluate(
                     &AlarmPair::new(stream),
                     &observed,
@@ -435,47 +434,34 @@ impl<P: AwsPort> Autoscaler<P> {
         .await
     }
 
-    /// The load of up to [`METRIC_STREAMS_PER_CALL`] streams: one GetMetricData request, in
-    /// as many pages as CloudWatch cuts it into. `None` when it cannot be read (logged once).
+    /// The load and lag of up to [`METRIC_STREAMS_PER_CALL`] streams: one GetMetricData
+    /// request, in as many pages as CloudWatch cuts it into. `None` when it cannot be read
+    /// (logged once).
     async fn read_usages(
         &self,
         streams: &[String],
         now: DateTime<Utc>,
-    ) -> Option<HashMap<String, Vec<crate::aws::IncomingPoint>>> {
+    ) -> Option<HashMap<String, StreamMetrics>> {
         let period = self.settings.period_mins.max(1) * 60;
         let (start, end) = evaluate::usage_window(&self.settings, now);
-        let mut series: Vec<IncomingSeries> = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = self
-                .aws
-                .incoming_metrics_page(streams, start, end, period, next.as_deref())
-                .await;
-            match page {
-                Ok(page) => {
-                    series.extend(page.items);
-                    match page.next {
-                        Some(token) => next = Some(token),
-                        None => return Some(merge_incoming(series)),
-                    }
-                }
-                Err(err) => {
-                    let first = streams.first().map(String::as_str).unwrap_or("");
-                    evaluate::metrics_unreadable(first, &err);
-                    return None;
-                }
+        match evaluate::read_metrics(&self.aws, streams, start, end, period).await {
+            Ok(metrics) => Some(metrics),
+            Err(err) => {
+                let first = streams.first().map(String::as_str).unwrap_or("");
+                evaluate::metrics_unreadable(first, &err);
+                None
             }
         }
     }
 
-    /// The [`Usage`] of one stream's points, over the window [`evaluate::read_usage`] reads.
-    fn usage_of(&self, points: &[crate::aws::IncomingPoint], now: DateTime<Utc>) -> Usage<'static> {
+    /// The [`Usage`] of one stream's datapoints (none: an empty one), over the window
+    /// [`evaluate::read_usage`] reads.
+    fn usage_of(&self, metrics: Option<&StreamMetrics>, now: DateTime<Utc>) -> Usage<'static> {
         let period = i64::from(self.settings.period_mins.max(1)) * 60;
         let (start, end) = evaluate::usage_window(&self.settings, now);
-        let sums: Vec<_> = points
-            .iter()
-            .map(|p| (p.start, p.bytes, p.records))
-            .collect();
-        Usage::from_sums(period, start, end, &sums)
+        metrics
+            .cloned()
+            .unwrap_or_default()
+            .usage(period, start, end)
     }
 }

@@ -302,6 +302,7 @@ pub fn synthetic_year() -> Trace {
                 timestamp: start + Duration::minutes(i as i64),
                 incoming_bytes: records * 800.0,
                 incoming_records: records,
+                iterator_age_ms: None,
             }
         })
         .collect();

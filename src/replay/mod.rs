@@ -2,6 +2,7 @@
 //! trace format, the simulator, the policy benchmark and the plots.
 
 pub mod bench;
+pub mod options;
 pub mod oracle;
 pub mod plot;
 pub mod report;

@@ -685,6 +685,7 @@ mod tests {
                     timestamp: start + Duration::minutes(5 * i),
                     incoming_bytes: per_sec * 300.0 * 500.0,
                     incoming_records: per_sec * 300.0,
+                    iterator_age_ms: None,
                 }
             })
             .collect();
@@ -732,6 +733,7 @@ mod tests {
                 timestamp: start + Duration::minutes(5 * i),
                 incoming_bytes: 3000.0 * 300.0 * 500.0,
                 incoming_records: 3000.0 * 300.0,
+                iterator_age_ms: None,
             })
             .collect();
         let trace = Trace {

@@ -1,5 +1,6 @@
-//! (About 800 lines: the CloudWatch alarm model, the Kinesis model and the Lambda's actions
-//! share one state, the [`Replay`]; reports are in `report.rs`, tests in `simulate_tests.rs`.)
+//! (About 700 lines: the CloudWatch alarm model, the Kinesis model and the Lambda's actions
+//! share one state, the [`Replay`]; options in `options.rs`, reports in `report.rs`, tests in
+//! `simulate_tests.rs`.)
 //!
 //! Replays an ingest trace through the autoscaler's own decision code: the alarms that
 //! [`alarms::build_pair`] defines are evaluated the way CloudWatch evaluates them, each alarm
@@ -12,7 +13,9 @@
 //! - CloudWatch reports admitted load: a period above capacity shows the capacity. A datapoint
 //!   is `min(max(bytes/(1 MiB*60*P), records/(1000*60*P)), shards) / s1`, with the `s1` of the
 //!   alarm definition *currently* in force applied to every datapoint in the window. The
-//!   scale-down alarm's iterator-age term `e5` is 0 (traces carry no iterator age).
+//!   scale-down alarm's iterator-age term is `e5 = age_mins*threshold/s2` from the trace's
+//!   optional `iterator_age_ms` column (0 without it, as `FILL(m3,0)`); the sizing rules see
+//!   the same ages, so the lag guard holds in the replay as in the Lambda.
 //! - Alarms are evaluated once, at the end of each period: ALARM when at least
 //!   `datapoints_to_alarm` of the last `evaluation_periods` datapoints breach. Only a
 //!   transition into ALARM notifies the Lambda.
@@ -37,19 +40,18 @@ use crate::domain::policy::{
     StreamStatus, Trigger,
 };
 use crate::domain::schedule::{self, Evaluation};
-use crate::domain::settings::{
-    ScalingPolicy, Settings, SettingsError, StreamSettings, AWS_DAILY_RESHARD_LIMIT,
-};
+use crate::domain::settings::{ScalingPolicy, Settings, StreamSettings, AWS_DAILY_RESHARD_LIMIT};
 use crate::domain::sizing::{self, Usage};
+pub use crate::replay::options::{
+    settings_from_vars, Options, SimError, Variant, SCHEDULE_MINUTES,
+};
 use crate::replay::report::day_counts;
 pub use crate::replay::report::{
     human_report, write_timeline, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
 };
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// Provisioned streams bill PUT payload units of 25 KB.
@@ -59,111 +61,6 @@ const ON_DEMAND_RECORD_ROUNDING: f64 = 1024.0;
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// The name of the simulated stream (and alarm prefix).
 pub const STREAM: &str = "simulated";
-
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("invalid settings: {0}")]
-    Settings(#[from] SettingsError),
-    #[error("the trace's period is {trace_secs} s but the alarms' period is {period_mins} min: set --period-mins {hint} (or resample the trace)")]
-    PeriodMismatch {
-        trace_secs: i64,
-        period_mins: u32,
-        hint: String,
-    },
-    #[error("--initial-shards {0} is invalid: expected 1 to 10000")]
-    InitialShards(u32),
-    #[error("--reshard-periods {0} is invalid: expected 0 to 288")]
-    ReshardPeriods(u32),
-    #[error("price {name}={value} is invalid: expected a finite number >= 0")]
-    Price { name: &'static str, value: f64 },
-}
-
-/// Whose decision code acts on the alarms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Variant {
-    /// [`policy::plan_sized`] as the Lambda runs it, with `SCALING_POLICY` from the settings
-    /// and the stream's past datapoints as its metrics.
-    Ours,
-    /// The upstream Go Lambda as deployed: doubling, halving as `from/2` (at least 1), no
-    /// daily budget of its own. AWS refuses what breaks its rules (5 -> 2, 3 -> 1, an 11th
-    /// call in 24 h); the Go Lambda then resets the alarm to OK, so it fires again.
-    Upstream,
-}
-
-impl Variant {
-    pub fn label(&self) -> String {
-        match self {
-            Variant::Ours => "ours".into(),
-            Variant::Upstream => "upstream Go Lambda (from/2 halving, AWS refusals)".into(),
-        }
-    }
-}
-
-/// The template's schedule (`ReconcileSchedule`, `rate(5 minutes)`).
-pub const SCHEDULE_MINUTES: i64 = 5;
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub settings: Settings,
-    /// `None`: the oracle's need at the first row, within the shard bounds.
-    pub initial_shards: Option<u32>,
-    pub reshard_periods: u32,
-    pub prices: Prices,
-    pub variant: Variant,
-    /// Ours only: also run the scheduled evaluation ([`schedule::evaluate`]) every
-    /// [`SCHEDULE_MINUTES`] (the template's `rate(5 minutes)`), at the end of the period it
-    /// falls in: every period of a 5-minute trace, every fifth of a 1-minute one.
-    pub schedule: bool,
-    pub keep_timeline: bool,
-}
-
-impl Options {
-    pub fn new(settings: Settings) -> Self {
-        Options {
-            settings,
-            initial_shards: None,
-            reshard_periods: 1,
-            prices: Prices::default(),
-            variant: Variant::Ours,
-            schedule: true,
-            keep_timeline: true,
-        }
-    }
-
-    fn check(&self) -> Result<(), SimError> {
-        self.settings.check()?;
-        if let Some(n) = self.initial_shards {
-            if !(1..=crate::domain::settings::STREAM_SHARD_CAP).contains(&n) {
-                return Err(SimError::InitialShards(n));
-            }
-        }
-        if self.reshard_periods > 288 {
-            return Err(SimError::ReshardPeriods(self.reshard_periods));
-        }
-        let p = &self.prices;
-        for (name, value) in [
-            ("--price-shard-hour", p.shard_hour),
-            ("--price-put-units-million", p.put_units_million),
-            ("--price-on-demand-stream-hour", p.on_demand_stream_hour),
-            ("--price-on-demand-gb", p.on_demand_gb),
-        ] {
-            if !value.is_finite() || value < 0.0 {
-                return Err(SimError::Price { name, value });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Settings from flags: `vars` maps the Lambda's environment variable names to flag values,
-/// so the same parser validates them and every error names the variable.
-pub fn settings_from_vars<K>(vars: &HashMap<K, String>) -> Result<Settings, SettingsError>
-where
-    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
-{
-    Settings::from_lookup(|name| vars.get(name).cloned())
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -200,8 +97,9 @@ struct Rule {
     evaluation_periods: usize,
     datapoints_to_alarm: usize,
     s1: f64,
-    /// `MAX([e3,e4,e5])` with `e5 = 0` for the scale-down alarm.
-    floor_zero: bool,
+    /// The scale-down alarm's `MAX([e3,e4,e5])`: `e5 = lag_mins * threshold / s2`, this
+    /// factor being `threshold / s2`; `None` for the scale-up alarm (`MAX([e3,e4])`).
+    lag_factor: Option<f64>,
 }
 
 impl Rule {
@@ -213,7 +111,11 @@ impl Rule {
             datapoints_to_alarm: spec.datapoints_to_alarm as usize,
             // build_pair always writes s1; 1 only guards a hand-made spec.
             s1: f64::from(spec.shard_count().unwrap_or(1).max(1)),
-            floor_zero: direction == Direction::Down,
+            lag_factor: (direction == Direction::Down).then(|| {
+                let s2 = spec.metrics.iter().find(|m| m.id == "s2");
+                let s2 = s2.and_then(|m| m.expression.as_deref()?.parse::<f64>().ok());
+                s2.map_or(0.0, |s2| spec.threshold / s2)
+            }),
         }
     }
 }
@@ -260,6 +162,8 @@ pub struct Replay {
     raw: Vec<f64>,
     /// The same, gaps as `None`: the datapoints GetMetricData would return.
     needs: Vec<Option<f64>>,
+    /// Per period, the trace's iterator age in minutes (`None`: no datapoint, no lag).
+    lags: Vec<Option<f64>>,
     next_period: usize,
     totals: Totals,
     timeline: Vec<TimelineRow>,
@@ -284,9 +188,7 @@ struct Totals {
 }
 
 /// Shards a period's load needs at 100% usage.
-pub fn needed_shards(bytes: f64, records: f64, period_secs: f64) -> f64 {
-    (bytes / (MIB * period_secs)).max(records / (1000.0 * period_secs))
-}
+pub use crate::domain::sizing::needed_shards;
 
 impl Replay {
     pub fn new(
@@ -327,6 +229,7 @@ impl Replay {
             evals: [fresh.clone(), fresh],
             raw: Vec::new(),
             needs: Vec::new(),
+            lags: Vec::new(),
             next_period: 0,
             totals: Totals::default(),
             timeline: Vec::new(),
@@ -407,6 +310,8 @@ impl Replay {
         let admitted = need.min(f64::from(self.shards));
         self.raw.push(admitted);
         self.needs.push(row.map(|_| admitted));
+        let lag = row.and_then(|r| r.iterator_age_ms).map(|ms| ms / 60_000.0);
+        self.lags.push(lag);
         let mut firings = self.evaluate(period);
         // Periods between ticks: 1 for periods of 5 minutes or more.
         let every = (SCHEDULE_MINUTES * 60 / self.period_secs.max(1)).max(1) as usize;
@@ -462,13 +367,16 @@ impl Replay {
 
     fn breaching(&self, rule: &Rule, window_start: usize, period: usize) -> (usize, usize) {
         let first = window_start.max((period + 1).saturating_sub(rule.evaluation_periods));
-        let window = &self.raw[first.min(period + 1)..=period];
+        let first = first.min(period + 1);
+        let window = &self.raw[first..=period];
         let breaching = window
             .iter()
-            .filter(|raw| {
+            .zip(&self.lags[first..=period])
+            .filter(|(raw, lag)| {
                 let mut usage = **raw / rule.s1;
-                if rule.floor_zero {
-                    usage = usage.max(0.0);
+                if let Some(factor) = rule.lag_factor {
+                    // e5, with FILL(m3,0): a period without an iterator age is no lag.
+                    usage = usage.max(lag.unwrap_or(0.0) * factor);
                 }
                 rule.comparison.holds(usage, rule.threshold)
             })
@@ -560,6 +468,7 @@ impl Replay {
         let usage = self.usage(period);
         Usage {
             needs: Cow::Owned(usage.needs.into_owned()),
+            lag_mins: Cow::Owned(usage.lag_mins.into_owned()),
             ..usage
         }
     }
@@ -575,6 +484,7 @@ impl Replay {
             period_secs: self.period_secs,
             start: self.start + Duration::seconds(self.period_secs * first as i64),
             needs: Cow::Borrowed(&self.needs[first..end]),
+            lag_mins: Cow::Borrowed(&self.lags[first..end]),
         }
     }
 

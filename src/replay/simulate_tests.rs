@@ -1,6 +1,7 @@
 //! The replay's mechanics: throughput, gaps, reshard delay, the budget, upstream's refusals.
 
 use super::*;
+use std::collections::HashMap;
 
 fn trace_of(needs: &[Option<f64>]) -> Trace {
     let start = DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z")
@@ -14,6 +15,7 @@ fn trace_of(needs: &[Option<f64>]) -> Trace {
                 timestamp: start + Duration::seconds(300 * i as i64),
                 incoming_bytes: n * 300_000.0 * 100.0,
                 incoming_records: n * 300_000.0,
+                iterator_age_ms: None,
             })
         })
         .collect();
@@ -99,6 +101,7 @@ fn a_reshard_takes_its_periods_and_events_meanwhile_are_refused() {
         timestamp: start + Duration::seconds(300 * i),
         incoming_bytes: 0.0,
         incoming_records: 4.0 * 300_000.0,
+        iterator_age_ms: None,
     };
     let first = replay.step(Some(&row(0)));
     assert!(matches!(first[0].decision, Decision::Scale(ref p) if p.to == 2));
@@ -162,4 +165,38 @@ fn the_plot_is_an_svg_with_its_caption() {
     assert!(svg.contains("t &lt;1&gt;"));
     assert!(svg.contains("shard-hours"));
     assert!(svg.contains("time (UTC)"));
+}
+
+/// Six hours of one shard of load on 8 shards (the scale-down alarm looks back 5), consumers `lag_mins` behind (`None`: the
+/// trace has no iterator age).
+fn lagging_trace(lag_mins: Option<f64>) -> Trace {
+    let mut trace = trace_of(&[Some(1.0); 72]);
+    for row in &mut trace.rows {
+        row.iterator_age_ms = lag_mins.map(|m| m * 60_000.0);
+    }
+    trace
+}
+
+#[test]
+fn an_iterator_age_column_holds_scale_downs_as_the_lambda_does() {
+    let shrinks = |variant: Variant, lag_mins: Option<f64>| {
+        let o = Options {
+            initial_shards: Some(8),
+            variant,
+            ..Options::new(Settings::default())
+        };
+        let out = simulate(&lagging_trace(lag_mins), &o).unwrap();
+        out.reshards
+            .iter()
+            .filter(|r| r.direction == Direction::Down)
+            .count()
+    };
+    // SCALE_DOWN_MIN_ITER_AGE_MINS is 30: 40 minutes behind holds both the scale-down
+    // alarm (its e5 term) and the scheduled sizing; 10 minutes or no column does not.
+    assert_eq!(Settings::default().scale_down_min_iter_age_mins, 30);
+    for variant in [Variant::Ours, Variant::Upstream] {
+        assert_eq!(shrinks(variant, Some(40.0)), 0, "{variant:?}");
+        assert!(shrinks(variant, Some(10.0)) > 0, "{variant:?}");
+        assert!(shrinks(variant, None) > 0, "{variant:?}");
+    }
 }

@@ -1,5 +1,8 @@
 //! Ingest traces for the simulator: CSV `timestamp,incoming_bytes,incoming_records`, one row per
 //! period holding the period's Sums, as CloudWatch reports `IncomingBytes` / `IncomingRecords`.
+//! An optional fourth column, `iterator_age_ms`, holds the period's Maximum of
+//! `GetRecords.IteratorAgeMilliseconds` (how far behind the slowest consumer is); an empty
+//! field, or no such column, is no datapoint: no lag.
 //!
 //! Rows must be in time order on a fixed grid. A jump of several periods is a gap (missing
 //! data, as in CloudWatch), not an error; the period is the most common step between rows,
@@ -11,7 +14,14 @@ use chrono::{DateTime, Utc};
 use std::io::Read;
 use std::path::Path;
 
-const HEADER: [&str; 3] = ["timestamp", "incoming_bytes", "incoming_records"];
+const HEADER: [&str; 4] = [
+    "timestamp",
+    "incoming_bytes",
+    "incoming_records",
+    "iterator_age_ms",
+];
+/// Columns of a trace without the optional iterator age.
+const REQUIRED: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -33,6 +43,8 @@ pub struct Row {
     pub timestamp: DateTime<Utc>,
     pub incoming_bytes: f64,
     pub incoming_records: f64,
+    /// The period's Maximum iterator age, in milliseconds; `None`: no datapoint (no lag).
+    pub iterator_age_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +100,7 @@ pub fn parse(mut input: impl Read) -> Result<Trace, TraceError> {
     let mut lines: Vec<u64> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
+    let mut columns = REQUIRED;
     loop {
         let byte_before = reader.position().byte();
         match reader.read_record(&mut record) {
@@ -108,18 +121,22 @@ pub fn parse(mut input: impl Read) -> Result<Trace, TraceError> {
         }
         if !header_seen {
             header_seen = true;
-            if record.iter().eq(HEADER.iter().copied()) {
+            columns = record.len();
+            if (REQUIRED..=HEADER.len()).contains(&columns)
+                && record.iter().eq(HEADER[..columns].iter().copied())
+            {
                 continue;
             }
             return Err(bad(format!(
-                "expected the header {:?}, found {:?}",
+                "expected the header {:?} (its last column optional), found {:?}",
                 HEADER.join(","),
                 record.iter().collect::<Vec<_>>().join(",")
             )));
         }
-        if record.len() != 3 {
+        if record.len() != columns {
             return Err(bad(format!(
-                "expected 3 fields (timestamp,incoming_bytes,incoming_records), found {}",
+                "expected {columns} fields ({}), found {}",
+                HEADER[..columns].join(","),
                 record.len()
             )));
         }
@@ -141,10 +158,15 @@ pub fn parse(mut input: impl Read) -> Result<Trace, TraceError> {
                 ))),
             }
         };
+        let iterator_age_ms = match record.get(3) {
+            None | Some("") => None,
+            Some(_) => Some(number(3)?),
+        };
         let row = Row {
             timestamp,
             incoming_bytes: number(1)?,
             incoming_records: number(2)?,
+            iterator_age_ms,
         };
         if let Some(previous) = rows.last() {
             // Periods are whole seconds; this also keeps the period from being 0.
@@ -224,7 +246,8 @@ fn grid_step(rows: &[Row]) -> Option<i64> {
 
 /// Writes `trace` as CSV that [`parse`] reads back to the same trace, bit for bit: each
 /// `comments` line first, prefixed with `# `, then the header and one row per period
-/// (numbers in Rust's shortest round-trip form).
+/// (numbers in Rust's shortest round-trip form). The `iterator_age_ms` column is written
+/// when a row has an iterator age.
 pub fn write(
     mut out: impl std::io::Write,
     comments: &[String],
@@ -235,9 +258,11 @@ pub fn write(
             writeln!(out, "# {line}")?;
         }
     }
-    writeln!(out, "{}", HEADER.join(","))?;
+    let with_age = trace.rows.iter().any(|r| r.iterator_age_ms.is_some());
+    let columns = if with_age { HEADER.len() } else { REQUIRED };
+    writeln!(out, "{}", HEADER[..columns].join(","))?;
     for row in &trace.rows {
-        writeln!(
+        write!(
             out,
             "{},{},{}",
             row.timestamp
@@ -245,6 +270,11 @@ pub fn write(
             row.incoming_bytes,
             row.incoming_records
         )?;
+        match (with_age, row.iterator_age_ms) {
+            (true, Some(age)) => writeln!(out, ",{age}")?,
+            (true, None) => writeln!(out, ",")?,
+            (false, _) => writeln!(out)?,
+        }
     }
     out.flush()
 }
@@ -366,11 +396,13 @@ mod tests {
                     timestamp: DateTime::from_timestamp(1_700_000_100, 0).unwrap(),
                     incoming_bytes: 0.1 + 0.2,
                     incoming_records: 1e-7,
+                    iterator_age_ms: None,
                 },
                 Row {
                     timestamp: DateTime::from_timestamp(1_700_000_400, 0).unwrap(),
                     incoming_bytes: 123_456_789.123_456_78,
                     incoming_records: f64::MAX,
+                    iterator_age_ms: Some(2_400_000.5),
                 },
             ],
             period_secs: Some(300),
@@ -392,12 +424,37 @@ mod tests {
             timestamp: at(s),
             incoming_bytes: 1.0,
             incoming_records: 1.0,
+            iterator_age_ms: None,
         };
         assert!(matches!(from_rows(vec![]), Err(TraceError::Empty)));
         let err = from_rows(vec![row(0), row(300), row(420)]).unwrap_err();
         assert_eq!(line_of(err), 3);
         let err = from_rows(vec![row(300), row(0)]).unwrap_err();
         assert_eq!(line_of(err), 3);
+    }
+
+    #[test]
+    fn the_iterator_age_column_is_optional_and_may_be_empty() {
+        let t = parse_str(
+            "timestamp,incoming_bytes,incoming_records,iterator_age_ms\n\
+             2014-04-10T00:00:00Z,1,1,2400000\n2014-04-10T00:05:00Z,1,1,\n",
+        )
+        .unwrap();
+        assert_eq!(t.rows[0].iterator_age_ms, Some(2_400_000.0));
+        assert_eq!(t.rows[1].iterator_age_ms, None);
+        let plain = parse_str(&format!("{HEAD}2014-04-10T00:00:00Z,1,1\n")).unwrap();
+        assert_eq!(plain.rows[0].iterator_age_ms, None);
+        let err = parse_str(
+            "timestamp,incoming_bytes,incoming_records,iterator_age_ms\n\
+             2014-04-10T00:00:00Z,1,1,-5\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("iterator_age_ms"), "{err}");
+        let err = parse_str(
+            "timestamp,incoming_bytes,incoming_records,iterator_age_ms\n2014-04-10T00:00:00Z,1,1\n",
+        )
+        .unwrap_err();
+        assert_eq!(line_of(err), 2);
     }
 
     #[test]
