@@ -4,6 +4,11 @@
 Used by the fault-matrix tests and the latency benchmark; standard library only.
 
     aws_proxy.py --upstream http://127.0.0.1:PORT [--port 0] [--allow ACTION,ACTION,...]
+                 [--route SIGNING_NAME=URL ...]
+
+With --route monitoring=URL, calls signed for that service (CloudWatch signs as `monitoring`)
+go to URL instead of the upstream: one endpoint in front of moto and LocalStack, for a
+client that takes a single `--endpoint-url`.
 
 It prints its own URL on the first line of stdout, then serves until killed. Point
 AWS_ENDPOINT_URL at it. Control it over HTTP on the same port:
@@ -55,6 +60,9 @@ STATE = {"allow": None, "names_only_listing": False, "quotas": {}, "buckets": {}
 
 
 def action_of(method, path, headers, body):
+    rpc = re.match(r"^/service/[^/]+/operation/([A-Za-z]+)", path)
+    if rpc:  # Smithy RPC v2 CBOR (CloudWatch)
+        return rpc.group(1)
     target = headers.get("X-Amz-Target")
     if target:  # JSON protocols (Kinesis): Kinesis_20131202.UpdateShardCount
         return target.split(".")[-1]
@@ -85,7 +93,15 @@ def allow_list(actions):
     return {a.split(":")[-1] for a in actions if a}
 
 
+def signing_name(headers):
+    """The service a call is signed for (`monitoring`, `kinesis`, ...), from its credential scope."""
+    match = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request", headers.get("Authorization") or "")
+    return match.group(1) if match else None
+
+
 def service_of(headers, body):
+    if (headers.get("smithy-protocol") or "").lower() == "rpc-v2-cbor":
+        return "cbor"
     if headers.get("X-Amz-Target"):
         return "json"
     if body and b"Action=" in body[:200]:
@@ -103,12 +119,16 @@ def fault_response(kind, protocol):
         "AccessDenied": (400, {"json": "AccessDeniedException", "query": "AccessDenied", "rest": "AccessDeniedException"}),
     }
     status, by_protocol = codes[kind]
+    by_protocol["cbor"] = by_protocol["query"]
     code = by_protocol[protocol]
     if kind == "throttle" and protocol == "rest":
         status = 429
     if kind == "AccessDenied" and protocol == "rest":
         status = 403
     message = f"injected {kind}"
+    if protocol == "cbor":
+        body = cbor_map({"__type": code, "message": message})
+        return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, body
     if protocol == "query":
         body = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
@@ -117,6 +137,20 @@ def fault_response(kind, protocol):
         return status, {"Content-Type": "text/xml"}, body
     body = json.dumps({"__type": code, "message": message}).encode()
     return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+
+
+def cbor_map(fields):
+    """A CBOR map of short text keys and values (all an error body needs), without a library."""
+
+    def text(value):
+        data = value.encode()
+        if len(data) < 24:
+            return bytes([0x60 + len(data)]) + data
+        if len(data) < 256:
+            return bytes([0x78, len(data)]) + data
+        return bytes([0x79]) + len(data).to_bytes(2, "big") + data
+
+    return bytes([0xA0 + len(fields)]) + b"".join(text(k) + text(v) for k, v in fields.items())
 
 
 LAMBDA_ACTIONS = ("PutFunctionConcurrency", "DeleteFunctionConcurrency", "GetFunctionConcurrency", "GetFunction")
@@ -141,6 +175,7 @@ def take_token(action, now):
 class Proxy(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = ("127.0.0.1", 0)
+    routes = {}
 
     def log_message(self, *args):  # quiet
         pass
@@ -225,7 +260,8 @@ class Proxy(BaseHTTPRequestHandler):
             status, headers, payload = fault_response(kind, service_of(self.headers, body))
             self._record(entry, status)
             return self._reply(status, headers, payload)
-        conn = http.client.HTTPConnection(*self.upstream, timeout=60)
+        upstream = self.routes.get(signing_name(self.headers), self.upstream)
+        conn = http.client.HTTPConnection(*upstream, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         conn.request(self.command, self.path, body=body, headers=headers)
         answer = conn.getresponse()
@@ -319,7 +355,13 @@ def main():
     parser.add_argument("--upstream", required=True, help="moto's URL, e.g. http://127.0.0.1:5000")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
     parser.add_argument("--allow", help="comma-separated allow-list of actions (IAM form or bare); others are AccessDenied")
+    parser.add_argument("--route", action="append", default=[], metavar="SIGNING_NAME=URL",
+                        help="send calls signed for this service (e.g. monitoring) to URL instead")
     args = parser.parse_args()
+    for route in args.route:
+        name, _, url = route.partition("=")
+        parsed = urllib.parse.urlparse(url)
+        Proxy.routes[name] = (parsed.hostname, parsed.port)
     if args.allow is not None:
         STATE["allow"] = allow_list(args.allow.split(","))
     upstream = urllib.parse.urlparse(args.upstream)

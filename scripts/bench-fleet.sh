@@ -15,5 +15,5 @@ profile="${PROFILE:-dev}"
 echo "==> cargo build --profile $profile" >&2
 cargo build --quiet --profile "$profile"
 dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
-start_moto
+start_emulators
 "$VENV/bin/python" scripts/bench_fleet.py --binary "target/$dir/kinesis-autoscaler" "$@"

@@ -13,5 +13,5 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   echo "==> cargo build --release" >&2
   cargo build --release --quiet
 fi
-start_moto
+start_emulators
 "$VENV/bin/python" scripts/bench_reaction.py "$@"

@@ -49,9 +49,14 @@ def get(url):
         return json.loads(answer.read())
 
 
+# CloudWatch on LocalStack (scripts/lib.sh's start_emulators), else moto.
+CLOUDWATCH = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH")
+CLOUDWATCH_ROUTE = ["--route", f"monitoring={CLOUDWATCH}"] if CLOUDWATCH else []
+
+
 def start_proxy(upstream):
     proxy = subprocess.Popen(
-        [sys.executable, os.path.join(os.path.dirname(__file__), "aws_proxy.py"), "--upstream", upstream],
+        [sys.executable, os.path.join(os.path.dirname(__file__), "aws_proxy.py"), "--upstream", upstream, *CLOUDWATCH_ROUTE],
         stdout=subprocess.PIPE, text=True,
     )
     return proxy, proxy.stdout.readline().strip()
@@ -74,7 +79,7 @@ def set_up(moto, binary, n, drift_every, env):
     (what `wire` writes at the same count, without its per-stream reads, which moto serves
     in time growing with the number of alarms)."""
     kinesis = boto3.client("kinesis", endpoint_url=moto)
-    cloudwatch = boto3.client("cloudwatch", endpoint_url=moto)
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=CLOUDWATCH or moto)
     names = [f"fleet-{i:05d}" for i in range(n)]
     for i, name in enumerate(names):
         kinesis.create_stream(StreamName=name, ShardCount=2)
@@ -155,7 +160,7 @@ def sns_event(alarms):
 
 
 def burst(binary, moto, proxy_url, env, streams, workers):
-    cloudwatch = boto3.client("cloudwatch", endpoint_url=moto)
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=CLOUDWATCH or moto)
     alarms = []
     for start in range(0, len(streams), 100):
         names = [f"{s}-scale-up" for s in streams[start:start + 100]]
@@ -209,9 +214,11 @@ def table(calls, throttled):
 def main():
     moto = os.environ["AWS_ENDPOINT_URL"]
     env = dict(os.environ, RUST_LOG="warn")
+    # The binary's calls all go through the proxy, which routes CloudWatch's on.
+    env.pop("AWS_ENDPOINT_URL_CLOUDWATCH", None)
     proxy, proxy_url = start_proxy(moto)
     try:
-        names, drifted = set_up(moto, ARGS.binary, ARGS.streams, ARGS.drift_every, dict(env, AWS_ENDPOINT_URL=moto))
+        names, drifted = set_up(moto, ARGS.binary, ARGS.streams, ARGS.drift_every, dict(os.environ, RUST_LOG="warn", AWS_ENDPOINT_URL=moto))
         elapsed, verdicts, calls, throttled, read_s = reconcile(ARGS.binary, proxy_url, env, ARGS.streams)
         per_stream = elapsed / ARGS.streams
         floor, binding = floor_seconds(calls, throttled)

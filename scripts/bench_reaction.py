@@ -96,7 +96,7 @@ def create_stream(endpoint, name, shards):
 
 
 def fire_alarm(endpoint, alarm):
-    """CloudWatch's side of an event, straight to moto (not timed, not through the proxy):
+    """CloudWatch's side of an event, straight to the emulator (not timed, not through the proxy):
     the alarm goes to ALARM before it notifies, and the handler acts only on a confirmed one."""
     body = urllib.parse.urlencode({
         "Action": "SetAlarmState", "Version": "2010-08-01", "AlarmName": alarm,
@@ -107,7 +107,7 @@ def fire_alarm(endpoint, alarm):
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "Authorization": (
-                f"AWS4-HMAC-SHA256 Credential=testing/20261123/{REGION}/monitoring/aws4_request, "
+                f"AWS4-HMAC-SHA256 Credential={ACCOUNT}/20261123/{REGION}/monitoring/aws4_request, "
                 "SignedHeaders=host, Signature=0"
             ),
         },
@@ -176,10 +176,21 @@ def alarm_event(alarm_name, stream):
 
 # ---- the proxy ------------------------------------------------------------------------------
 
+def cloudwatch_endpoint(env=os.environ):
+    """Where CloudWatch is served (LocalStack, scripts/lib.sh's start_emulators), else moto."""
+    return env.get("AWS_ENDPOINT_URL_CLOUDWATCH") or env["AWS_ENDPOINT_URL"]
+
+
+def cloudwatch_route():
+    """The proxy's route for CloudWatch calls to LocalStack, when it serves them."""
+    url = os.environ.get("AWS_ENDPOINT_URL_CLOUDWATCH")
+    return ["--route", f"monitoring={url}"] if url else []
+
+
 class Proxy:
     def __init__(self, upstream):
         self.process = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "scripts", "aws_proxy.py"), "--upstream", upstream],
+            [sys.executable, os.path.join(ROOT, "scripts", "aws_proxy.py"), "--upstream", upstream, *cloudwatch_route()],
             stdout=subprocess.PIPE, text=True,
         )
         self.url = self.process.stdout.readline().strip()
@@ -249,6 +260,7 @@ def run_handle(binary, env, event_text):
 def bench_latency(args, binary, moto_env):
     proxy = Proxy(moto_env["AWS_ENDPOINT_URL"])
     proxied_env = dict(moto_env, AWS_ENDPOINT_URL=proxy.url)
+    proxied_env.pop("AWS_ENDPOINT_URL_CLOUDWATCH", None)  # through the proxy too
     tag = f"bench-{os.getpid()}-{int(time.time())}"
     plan = [("up", f"{tag}-up-{i}") for i in range(args.repeats)]
     plan += [("down", f"{tag}-down-{i}") for i in range(args.repeats)]
@@ -260,7 +272,7 @@ def bench_latency(args, binary, moto_env):
     try:
         for direction, stream in plan:
             alarm = f"{stream}-scale-{direction}"
-            fire_alarm(moto_env["AWS_ENDPOINT_URL"], alarm)
+            fire_alarm(cloudwatch_endpoint(moto_env), alarm)
             proxy.configure(args.latency_ms)  # also clears the log
             start, wall, code, maxrss, stdout = run_handle(binary, proxied_env, alarm_event(alarm, stream))
             calls = proxy.log()
@@ -417,7 +429,7 @@ def bench_invocation_rss(binary, moto_env, runtime):
     stream = f"bench-{os.getpid()}-rss"
     create_stream(endpoint, stream, 4)
     wire(binary, moto_env, [stream])
-    fire_alarm(endpoint, f"{stream}-scale-up")
+    fire_alarm(cloudwatch_endpoint(moto_env), f"{stream}-scale-up")
     runtime.reset()
     runtime.events.append(("bench-request-1", alarm_event(f"{stream}-scale-up", stream)))
     process = subprocess.Popen([binary], env=lambda_env(moto_env, runtime), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

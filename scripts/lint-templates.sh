@@ -131,6 +131,82 @@ then
   status=1
 fi
 
+# The function's name and the statements that name it agree for a stack name of any legal
+# length (CloudFormation truncates long stack names in generated names; ours are fixed).
+echo "lint-templates: the function's name, log group and ReconcileCursor statement for stack names of 1 to 128 characters" >&2
+if ! "$PYTHON" - template.yaml <<'PY'
+import re
+import sys
+
+import yaml
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+def tagged(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+Loader.add_multi_constructor("!", tagged)
+with open(sys.argv[1], encoding="utf-8") as f:
+    template = yaml.load(f, Loader=Loader)
+
+failures = []
+for length in (1, 40, 60, 128):
+    stack = ("s" * length)[:length]
+    uuid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    pseudo = {
+        "AWS::StackName": stack,
+        "AWS::StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/{stack}/{uuid}",
+        "AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+    }
+
+    def render(value, names=None):
+        names = dict(pseudo, **(names or {}))
+        if isinstance(value, str):
+            return value
+        (fn, arg), = value.items()
+        if fn == "Ref":
+            return names[arg]
+        if fn == "Fn::Select":
+            return render(arg[1], names)[int(arg[0])]
+        if fn == "Fn::Split":
+            return render(arg[1], names).split(arg[0])
+        if fn == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else arg
+            names.update({k: render(v, names) for k, v in extra.items()})
+            return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
+        raise ValueError(f"cannot render {fn}")
+
+    resources = template["Resources"]
+    function = render(resources["AutoscalerFunction"]["Properties"]["FunctionName"])
+    log_group = render(resources["AutoscalerLogGroup"]["Properties"]["LogGroupName"])
+    statements = resources["AutoscalerFunction"]["Properties"]["Policies"][0]["Statement"]
+    cursor = next(s for s in statements if isinstance(s, dict) and s.get("Sid") == "ReconcileCursor")
+    resource = render(cursor["Resource"])
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
+    if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", function):
+        failures.append(f"stack name of {length}: function name {function!r} is not a legal Lambda name")
+    if resource != arn:
+        failures.append(f"stack name of {length}: ReconcileCursor names {resource}, the function is {arn}")
+    if log_group != f"/aws/lambda/{function}":
+        failures.append(f"stack name of {length}: log group {log_group} is not the function's")
+for failure in failures:
+    print(f"lint-templates: {failure}", file=sys.stderr)
+sys.exit(1 if failures else 0)
+PY
+then
+  status=1
+fi
+
 if [ "$status" -eq 0 ]; then
   echo "lint-templates: clean" >&2
 fi

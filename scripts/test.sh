@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The test command (README, CI): formatting, lints, unit tests, and integration tests that
-# drive the real AWS SDK against a moto server this script starts and stops.
+# The test command (README, CI): formatting, lints, unit tests, and the integration tests that
+# drive the real AWS SDK against the emulators this script starts and stops. Those tests are
+# `#[ignore]`d in a plain `cargo test`; here they run (`--include-ignored`).
+# Arguments go to cargo; after `--`, to the test binaries.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -21,6 +23,15 @@ if ! command -v zsh >/dev/null || ! command -v fish >/dev/null; then
   { $SUDO apt-get install -y -qq zsh fish || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq zsh fish; }; } >/dev/null ||
     echo "==> zsh or fish could not be installed: their completion tests will fail" >&2
 fi
-start_moto
-echo "==> cargo test" >&2
-cargo test --all-targets "$@"
+start_emulators
+cargo_args=() test_args=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargo_args+=("$1"); shift; done
+[ $# -gt 0 ] && shift
+test_args=("$@")
+echo "==> cargo test --all-targets ${cargo_args[*]} -- --include-ignored ${test_args[*]}" >&2
+cargo test --all-targets "${cargo_args[@]}" -- --include-ignored "${test_args[@]}"
+# The template on LocalStack's CloudFormation (about a minute and a half; its own LocalStack).
+if [ "${SKIP_DEPLOY_CHECK:-}" != 1 ]; then
+  echo "==> scripts/localstack-deploy.sh" >&2
+  scripts/localstack-deploy.sh
+fi

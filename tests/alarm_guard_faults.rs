@@ -3,8 +3,8 @@
 //! failed PutFunctionConcurrency leaves the consumer's reservation as it was; a huge
 //! `AutoscalerLambdasPerShard` is capped and reported; a listing without `StreamSummaries`
 //! (kinesis-mock's) is not a deletion. Each scenario runs in process (`in_process::`, faults
-//! injected into the fake) and against moto behind `scripts/aws_proxy.py` (`moto::`, faults
-//! injected by the proxy).
+//! injected into the fake) and against the emulators behind `scripts/aws_proxy.py` (`emulator::`,
+//! faults injected by the proxy).
 
 mod common;
 
@@ -18,8 +18,6 @@ use kinesis_autoscaler::domain::settings::{tag, RetrySettings, Settings};
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions};
 use kinesis_autoscaler::ops::reconcile::StreamVerdict;
 use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 /// The faults a scenario asks for, played by the fake or by the proxy in front of moto.
 #[allow(async_fn_in_trait)]
@@ -40,36 +38,19 @@ impl Faults for FakeAws {
     }
 }
 
-/// `scripts/aws_proxy.py` in front of moto; stopped when dropped.
-struct Proxy {
-    child: Child,
-    url: String,
-}
+/// `scripts/aws_proxy.py` in front of the emulators (CloudWatch routed to LocalStack);
+/// stopped when dropped.
+struct Proxy(common::Proxy);
 
 impl Proxy {
     fn start() -> Proxy {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/aws_proxy.py");
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let mut child = Command::new(python)
-            .args([script, "--upstream", &endpoint()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the proxy starts (python3 scripts/aws_proxy.py)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("proxy stdout"))
-            .read_line(&mut line)
-            .expect("the proxy prints its URL");
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "proxy said {line:?}");
-        Proxy { child, url }
+        Proxy(common::Proxy::start(&[]))
     }
 
     /// Clients through the proxy, retrying as the deployed function would (2 retries).
     async fn clients(&self) -> AwsClients {
         let options = AwsOptions {
-            endpoint_url: Some(self.url.clone()),
+            endpoint_url: Some(self.0.url.clone()),
             region: Some(REGION.into()),
             profile: None,
         };
@@ -80,7 +61,7 @@ impl Proxy {
 
     fn configure(&self, config: serde_json::Value) {
         use std::io::{Read, Write};
-        let host = self.url.trim_start_matches("http://");
+        let host = self.0.url.trim_start_matches("http://");
         let body = config.to_string();
         let request = format!(
             "POST /_proxy/config HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -91,13 +72,6 @@ impl Proxy {
         let mut answer = String::new();
         let _ = socket.read_to_string(&mut answer);
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -124,7 +98,7 @@ impl Faults for Proxy {
 }
 
 /// Runs each scenario (`async fn name<A: Account, F: Faults>(aws: A, faults: F)`) in process
-/// and against moto behind the proxy.
+/// and against the emulators behind the proxy.
 macro_rules! with_faults {
     ($($name:ident),* $(,)?) => {
         mod in_process {
@@ -136,7 +110,7 @@ macro_rules! with_faults {
                 }
             )*
         }
-        mod moto {
+        mod emulator {
             $(
                 #[tokio::test]
                 #[ignore = "needs an emulator: scripts/test.sh"]

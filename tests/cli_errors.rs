@@ -5,6 +5,8 @@
 //! Every run starts from an empty environment (no AWS variables, no ~/.aws) so that what is
 //! on the machine running the tests cannot leak in.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -140,6 +142,7 @@ fn access_denied_server() -> String {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut length = 0usize;
             let mut json = false;
+            let mut cbor = false;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -152,26 +155,38 @@ fn access_denied_server() -> String {
                 if lower.starts_with("x-amz-target:") {
                     json = true;
                 }
+                if lower.starts_with("smithy-protocol:") && lower.contains("rpc-v2-cbor") {
+                    cbor = true;
+                }
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             let denied = "User: arn:aws:iam::000000000000:user/tester is not authorized to perform";
-            let (headers, body) = if json {
+            let (headers, body) = if cbor {
+                // CloudWatch's Smithy RPC v2 CBOR protocol (a query-protocol client, such as
+                // IAM's, gets XML below).
+                let message = format!("{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action");
+                (
+                    "Content-Type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n",
+                    common::cbor_text_map(&[("__type", "AccessDenied"), ("message", &message)]),
+                )
+            } else if json {
                 (
                     "Content-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: AccessDeniedException\r\n",
-                    format!(r#"{{"__type":"AccessDeniedException","message":"{denied}: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:eu-west-1:000000000000:stream/orders because no identity-based policy allows the kinesis:DescribeStreamSummary action"}}"#),
+                    format!(r#"{{"__type":"AccessDeniedException","message":"{denied}: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:eu-west-1:000000000000:stream/orders because no identity-based policy allows the kinesis:DescribeStreamSummary action"}}"#).into_bytes(),
                 )
             } else {
                 (
                     "Content-Type: text/xml\r\n",
-                    format!("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action</Message></Error><RequestId>1</RequestId></ErrorResponse>"),
+                    format!("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{denied}: cloudwatch:DescribeAlarms on resource: arn:aws:cloudwatch:eu-west-1:000000000000:alarm:* because no identity-based policy allows the cloudwatch:DescribeAlarms action</Message></Error><RequestId>1</RequestId></ErrorResponse>").into_bytes(),
                 )
             };
             let _ = write!(
                 stream,
-                "HTTP/1.1 403 Forbidden\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 403 Forbidden\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
+            let _ = stream.write_all(&body);
         }
     });
     url

@@ -10,10 +10,9 @@ use std::process::{Command, Output};
 const BIN: &str = env!("CARGO_BIN_EXE_kinesis-autoscaler");
 
 /// The binary with test credentials and no other AWS variable: region and endpoint come
-/// from the flags.
-fn run(args: &[&str]) -> Output {
+/// from the flags (`endpoint`: one URL for every service, see [`common::Proxy`]).
+fn run(endpoint: &str, args: &[&str]) -> Output {
     let home = std::env::temp_dir();
-    let endpoint = common::endpoint();
     Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -24,10 +23,10 @@ fn run(args: &[&str]) -> Output {
             home.join("kinesis-autoscaler-no-credentials"),
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_ACCESS_KEY_ID", "123456789012")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .args(args)
-        .args(["--region", common::REGION, "--endpoint-url", &endpoint])
+        .args(["--region", common::REGION, "--endpoint-url", endpoint])
         .output()
         .unwrap()
 }
@@ -50,9 +49,9 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test]
 async fn flags_alone_reach_the_emulator_and_dry_runs_change_nothing() {
-    crate::require_moto!();
+    let proxy = common::Proxy::start(&[]);
+    let run = |args: &[&str]| run(&proxy.url, args);
     let aws = common::clients().await;
     let stream = common::unique("cli-flags");
     common::create_stream(&aws, &stream, 1).await;
@@ -103,3 +102,5 @@ async fn flags_alone_reach_the_emulator_and_dry_runs_change_nothing() {
     let twice = ok(&run(&["unwire", &stream]));
     assert!(twice.contains(&format!("{up} already absent")), "{twice}");
 }
+
+crate::on_emulators!(flags_alone_reach_the_emulator_and_dry_runs_change_nothing);

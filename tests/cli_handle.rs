@@ -37,9 +37,7 @@ fn event_file(text: &str) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
 async fn handle_scales_and_prints_the_outcome_as_json() {
-    require_moto!();
     let aws = clients().await;
     let stream = unique("cli");
     create_stream(&aws, &stream, 1).await;
@@ -71,9 +69,7 @@ async fn handle_scales_and_prints_the_outcome_as_json() {
     );
 }
 
-#[tokio::test]
 async fn handle_reads_stdin_and_a_refusal_is_handled() {
-    require_moto!();
     let aws = clients().await;
     let stream = unique("clistdin");
     create_stream(&aws, &stream, 1).await;
@@ -100,9 +96,7 @@ async fn handle_reads_stdin_and_a_refusal_is_handled() {
     assert_eq!(report["alarms"][0]["outcome"], "refused");
 }
 
-#[test]
 fn handle_fails_on_an_unusable_event_and_changes_nothing() {
-    require_moto!();
     let path = event_file("{\"Records\": [{\"Sns\": {\"Message\": \"{}\"}}]}");
     let out = run(&["handle", "--event", path.to_str().unwrap()], None, &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -118,9 +112,7 @@ fn handle_fails_on_an_unusable_event_and_changes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/event.json"));
 }
 
-#[test]
 fn an_invalid_setting_falls_back_and_is_reported_not_a_start_up_error() {
-    require_moto!();
     let path = event_file("{\"Records\": []}");
     let out = run(
         &["handle", "--event", path.to_str().unwrap()],
@@ -158,3 +150,8 @@ fn help_explains_the_subcommands() {
         "{help}"
     );
 }
+
+crate::on_emulators!(
+    async: handle_scales_and_prints_the_outcome_as_json, handle_reads_stdin_and_a_refusal_is_handled;
+    sync: handle_fails_on_an_unusable_event_and_changes_nothing, an_invalid_setting_falls_back_and_is_reported_not_a_start_up_error
+);

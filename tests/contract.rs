@@ -243,9 +243,7 @@ async fn scenario(aws: &impl Traffic, stream: &str, on_demand: &str, function: &
     seen
 }
 
-#[tokio::test]
 async fn the_sdk_adapter_on_moto_and_the_fake_agree() {
-    require_moto!();
     let moto = clients().await;
     let fake = fake_account();
     let (stream, on_demand, function) = (
@@ -260,3 +258,5 @@ async fn the_sdk_adapter_on_moto_and_the_fake_agree() {
     assert_eq!(through_sdk.incoming.len(), 3, "{:?}", through_sdk.incoming);
     assert_eq!(through_sdk, in_process);
 }
+
+crate::on_emulators!(the_sdk_adapter_on_moto_and_the_fake_agree);

@@ -2,7 +2,8 @@
 //! emulator behind `scripts/aws_proxy.py --allow`, which answers AccessDenied for every action
 //! the upstream sample's role does not grant. Scale-up and scale-down through each of the three
 //! trigger shapes, a forged event, tolerated settings, a stream at the 50-tag limit and the
-//! refusal metric. Needs the moto server `scripts/test.sh` starts.
+//! refusal metric. Needs the emulators `scripts/test.sh` starts (the proxy routes CloudWatch
+//! to LocalStack).
 
 mod common;
 mod dropin_support;
@@ -15,8 +16,7 @@ use kinesis_autoscaler::domain::degraded::UPSTREAM_ROLE_ACTIONS;
 use kinesis_autoscaler::domain::metrics::{FATAL_ERROR_METRIC, REFUSED_METRIC, RESHARDS_METRIC};
 use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 fn moto() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
@@ -24,43 +24,15 @@ fn moto() -> String {
     })
 }
 
-/// The proxy playing IAM with the upstream role's allow-list; stopped when dropped.
-struct UpstreamRole {
-    child: Child,
-    url: String,
-}
+/// The proxy playing IAM with the upstream role's allow-list, in front of every emulator.
+struct UpstreamRole(common::Proxy);
 
 impl UpstreamRole {
     fn start() -> UpstreamRole {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/aws_proxy.py");
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let mut child = Command::new(python)
-            .args([
-                script,
-                "--upstream",
-                &moto(),
-                "--allow",
-                &UPSTREAM_ROLE_ACTIONS.join(","),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the proxy starts (python3 scripts/aws_proxy.py)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("proxy stdout"))
-            .read_line(&mut line)
-            .expect("the proxy prints its URL");
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "proxy said {line:?}");
-        UpstreamRole { child, url }
-    }
-}
-
-impl Drop for UpstreamRole {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        UpstreamRole(common::Proxy::start(&[
+            "--allow",
+            &UPSTREAM_ROLE_ACTIONS.join(","),
+        ]))
     }
 }
 
@@ -111,7 +83,8 @@ fn handle(role: &UpstreamRole, event: &str, env: &[(&str, &str)]) -> Handled {
     std::fs::write(&path, event).expect("write the event");
     let out = Command::new(env!("CARGO_BIN_EXE_kinesis-autoscaler"))
         .args(["handle", "--event", path.to_str().expect("a UTF-8 path")])
-        .env("AWS_ENDPOINT_URL", &role.url)
+        .env("AWS_ENDPOINT_URL", &role.0.url)
+        .env_remove("AWS_ENDPOINT_URL_CLOUDWATCH")
         .env("THROTTLE_RETRY_COUNT", "2")
         .envs(env.iter().copied())
         .env_remove("AWS_LAMBDA_RUNTIME_API")
@@ -134,9 +107,7 @@ fn handle(role: &UpstreamRole, event: &str, env: &[(&str, &str)]) -> Handled {
     }
 }
 
-#[tokio::test]
 async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     for shape in SHAPES {
@@ -185,9 +156,7 @@ async fn scale_up_and_down_through_every_shape_under_the_upstream_role() {
     }
 }
 
-#[tokio::test]
 async fn a_forged_event_changes_nothing() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     for shape in SHAPES {
@@ -213,9 +182,7 @@ async fn a_forged_event_changes_nothing() {
     }
 }
 
-#[tokio::test]
 async fn tolerated_settings_scale_and_are_reported() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     let stream = wired_stream(&aws, "tolerant", 2).await;
@@ -278,9 +245,7 @@ async fn tolerated_settings_scale_and_are_reported() {
     assert!(text.contains("SCALE_DOWN_THRESHOLD"), "{text}");
 }
 
-#[tokio::test]
 async fn a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted() {
-    crate::require_moto!();
     let aws = admin().await;
     let role = UpstreamRole::start();
     let stream = wired_stream(&aws, "tagged", 2).await;
@@ -379,9 +344,7 @@ async fn deploy_go_sample(aws: &AwsClients, name: &str, env: &[(&str, &str)]) {
         .expect("CreateFunction");
 }
 
-#[tokio::test]
 async fn doctor_reads_the_deployed_go_sample() {
-    crate::require_moto!();
     let aws = admin().await;
     let name = unique("go-scaler");
     let stream = wired_stream(&aws, "doctor", 2).await;
@@ -432,3 +395,11 @@ async fn doctor_reads_the_deployed_go_sample() {
         "{ours:#}"
     );
 }
+
+crate::on_emulators!(
+    scale_up_and_down_through_every_shape_under_the_upstream_role,
+    a_forged_event_changes_nothing,
+    tolerated_settings_scale_and_are_reported,
+    a_stream_at_the_fifty_tag_limit_scales_and_a_refusal_is_counted,
+    doctor_reads_the_deployed_go_sample
+);

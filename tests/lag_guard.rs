@@ -1,4 +1,4 @@
-//! The lag guard of the scheduled run, in process and against moto: a stream whose consumers
+//! The lag guard of the scheduled run, in process and against the emulators: a stream whose consumers
 //! are SCALE_DOWN_MIN_ITER_AGE_MINS (30) or more behind in the last hour is not shrunk, as
 //! the scale-down alarm's `e5` term would not let it; one 10 minutes behind is; a scale-up
 //! happens whatever the lag. The scheduled run reads `GetRecords.IteratorAgeMilliseconds`
@@ -126,7 +126,7 @@ async fn in_process() {
     a_lagging_stream_is_not_shrunk_by_the_schedule(fake_account()).await
 }
 
-mod moto {
+mod emulator {
     #[tokio::test]
     #[ignore = "needs an emulator: scripts/test.sh"]
     async fn a_lagging_stream_is_not_shrunk_by_the_schedule() {

@@ -8,6 +8,8 @@
 //! refusal reads as `Refused` with AWS's code; CloudWatch's query-protocol errors are read; an
 //! attempt that times out is retried, except UpdateShardCount's, which reads as `Unknown`.
 
+mod common;
+
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
@@ -212,26 +214,40 @@ async fn a_refusal_carries_aws_code_and_is_not_retried() {
     );
 }
 
-/// CloudWatch errors in the query protocol that the pinned aws-sdk-cloudwatch 1.99 speaks.
-fn cloudwatch_error(code: &str, message: &str) -> String {
-    format!(
-        r#"<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>0a1b2c3d</RequestId></ErrorResponse>"#
-    )
+/// A CloudWatch answer in the Smithy RPC v2 CBOR protocol that aws-sdk-cloudwatch speaks.
+fn cloudwatch_response(status: u16, body: Vec<u8>) -> HttpResponse {
+    let mut answer = HttpResponse::new(
+        StatusCode::try_from(status).expect("a valid status"),
+        SdkBody::from(body),
+    );
+    answer
+        .headers_mut()
+        .insert("smithy-protocol", "rpc-v2-cbor");
+    answer
+        .headers_mut()
+        .insert("content-type", "application/cbor");
+    answer
 }
 
-const SET_ALARM_STATE_OK: &str = r#"<SetAlarmStateResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>0a1b2c3d</RequestId></ResponseMetadata></SetAlarmStateResponse>"#;
+/// A CloudWatch error as AWS sends it: a CBOR map of its code and message.
+fn cloudwatch_error(code: &str, message: &str) -> Vec<u8> {
+    common::cbor_text_map(&[("__type", code), ("message", message)])
+}
+
+/// SetAlarmState's answer: no output, an empty CBOR map.
+const SET_ALARM_STATE_OK: [u8; 1] = [0xA0];
 
 #[tokio::test(start_paused = true)]
 async fn cloudwatch_throttling_is_retried_and_a_refusal_is_read() {
     let throttled = cloudwatch_error("Throttling", "Rate exceeded");
     let retried = mock!(aws_sdk_cloudwatch::Client::set_alarm_state)
         .sequence()
-        .http_response(move || response(400, &throttled))
-        .http_response(|| response(200, SET_ALARM_STATE_OK))
+        .http_response(move || cloudwatch_response(400, throttled.clone()))
+        .http_response(|| cloudwatch_response(200, SET_ALARM_STATE_OK.to_vec()))
         .build();
     let missing = cloudwatch_error("ResourceNotFound", "Alarm orders-scale-up not found");
     let refused = mock!(aws_sdk_cloudwatch::Client::set_alarm_state)
-        .then_http_response(move || response(404, &missing));
+        .then_http_response(move || cloudwatch_response(404, missing.clone()));
     let aws = clients(&[], &[&retried, &refused]);
 
     aws.set_alarm_state("orders-scale-up", "OK", "test")

@@ -45,9 +45,7 @@ async fn put_last_hour(aws: &kinesis_autoscaler::aws::AwsClients, stream: &str, 
     }
 }
 
-#[tokio::test]
 async fn the_schedule_reads_put_metrics_back_and_sizes_an_idle_stream_down() {
-    crate::require_moto!();
     let aws = clients().await;
     let stream = unique("sized-idle");
     create_stream(&aws, &stream, 8).await;
@@ -71,9 +69,7 @@ async fn the_schedule_reads_put_metrics_back_and_sizes_an_idle_stream_down() {
         .contains_key("AutoscalerReshardHistory"));
 }
 
-#[tokio::test]
 async fn without_datapoints_the_schedule_leaves_the_stream_to_its_alarms() {
-    crate::require_moto!();
     let aws = clients().await;
     let stream = unique("sized-silent");
     create_stream(&aws, &stream, 8).await;
@@ -89,3 +85,8 @@ async fn without_datapoints_the_schedule_leaves_the_stream_to_its_alarms() {
     assert!(report.alarms.is_empty(), "{report:#?}");
     assert_eq!(open_shards(&aws, &stream).await, 8);
 }
+
+crate::on_emulators!(
+    the_schedule_reads_put_metrics_back_and_sizes_an_idle_stream_down,
+    without_datapoints_the_schedule_leaves_the_stream_to_its_alarms
+);

@@ -34,9 +34,7 @@ fn load(i: i64) -> f64 {
     }
 }
 
-#[tokio::test]
 async fn exported_traces_replay_like_the_stream() {
-    crate::require_moto!();
     let aws = common::clients().await;
     let stream = common::unique("export");
     let now = Utc::now();
@@ -144,3 +142,5 @@ async fn exported_traces_replay_like_the_stream() {
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+crate::on_emulators!(exported_traces_replay_like_the_stream);

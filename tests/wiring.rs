@@ -406,9 +406,7 @@ async fn rewiring_keeps_a_users_extra_action_and_reuses_the_topic<A: Account>(aw
     assert_eq!(down.shard_count(), Some(2));
 }
 
-#[tokio::test]
 async fn the_binary_wires_and_reports_status_as_json() {
-    crate::require_moto!();
     let aws = clients().await;
     let stream = unique("wirebin");
     create_stream(&aws, &stream, 3).await;
@@ -470,5 +468,6 @@ crate::on_both_accounts!(
     unwire_removes_both_alarms_and_is_idempotent,
     status_reports_what_a_scale_event_changed,
     on_demand_streams_are_refused_by_name,
-    rewiring_keeps_a_users_extra_action_and_reuses_the_topic,
+    rewiring_keeps_a_users_extra_action_and_reuses_the_topic;
+    emulators only: the_binary_wires_and_reports_status_as_json,
 );

@@ -3,9 +3,11 @@
 //! alarms and alarm events.
 //!
 //! A scenario written as `async fn name<A: Account>(aws: A)` and listed in
-//! [`on_both_accounts!`] runs twice: `in_process::name` against [`FakeAws`] (always), and
-//! `moto::name` against moto through the real SDK (skipped, saying so, without
-//! `AWS_ENDPOINT_URL`).
+//! [`on_both_accounts!`] runs twice: `in_process::name` against [`FakeAws`], and
+//! `emulator::name` through the real SDK against the emulators `scripts/test.sh` starts
+//! (moto, and LocalStack for CloudWatch). A test that needs an emulator lives in a module or
+//! file named for it and is `#[ignore = "needs an emulator: scripts/test.sh"]`: a plain
+//! `cargo test` reports it as ignored rather than passing it without running it.
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
@@ -26,47 +28,13 @@ pub fn topic_arn() -> String {
     format!("arn:aws:sns:{REGION}:{ACCOUNT}:kinesis-autoscaler")
 }
 
-/// Whether a moto server is there (`scripts/test.sh` exports `AWS_ENDPOINT_URL`). Without one,
-/// says once per test binary that its moto tests are skipped, past the test harness's capture.
-pub fn moto_available() -> bool {
-    static SAID: std::sync::Once = std::sync::Once::new();
-    if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        return true;
-    }
-    SAID.call_once(|| {
-        use std::io::Write;
-        let binary = std::env::args().next().unwrap_or_default();
-        let name = std::path::Path::new(&binary)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(binary);
-        // Cargo names test binaries NAME-HASH.
-        let name = name.rsplit_once('-').map_or(name.as_str(), |(n, _)| n);
-        // On a line of its own: the harness may be in the middle of one.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nnote: {name}: tests that need a moto server are skipped (AWS_ENDPOINT_URL is unset; scripts/test.sh starts one)"
-        );
-    });
-    false
-}
-
-/// Ends a test that needs moto early when there is none (see [`moto_available`]).
-#[macro_export]
-macro_rules! require_moto {
-    () => {
-        if !$crate::common::moto_available() {
-            return;
-        }
-    };
-}
-
 /// Runs each listed scenario (`async fn name<A: Account>(aws: A)`, defined in the calling
-/// file) against the in-process fake, as `in_process::name`, and against moto, as
-/// `moto::name`.
+/// file) against the in-process fake, as `in_process::name`, and against the emulators through
+/// the real SDK, as `emulator::name` (ignored unless run by `scripts/test.sh`). Tests for the
+/// emulators alone (`async fn name()`) may follow `emulators only:`, in the same module.
 #[macro_export]
 macro_rules! on_both_accounts {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident),* ; emulators only: $($only:ident),* $(,)?) => {
         mod in_process {
             $(
                 #[tokio::test]
@@ -75,15 +43,53 @@ macro_rules! on_both_accounts {
                 }
             )*
         }
-        mod moto {
+        mod emulator {
             $(
                 #[tokio::test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
                 async fn $name() {
-                    $crate::require_moto!();
                     super::$name($crate::common::clients().await).await
                 }
             )*
+            $(
+                #[tokio::test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
+                async fn $only() {
+                    super::$only().await
+                }
+            )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_accounts!($($name),* ; emulators only:);
+    };
+}
+
+/// Runs each listed test (`async fn name()`, or after `sync:` a plain `fn name()`, defined in
+/// the calling file), which needs the emulators, as `emulator::name`: ignored by a plain
+/// `cargo test`, run by `scripts/test.sh`.
+#[macro_export]
+macro_rules! on_emulators {
+    (async: $($name:ident),* ; sync: $($plain:ident),* $(,)?) => {
+        mod emulator {
+            $(
+                #[tokio::test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
+                async fn $name() {
+                    super::$name().await
+                }
+            )*
+            $(
+                #[test]
+                #[ignore = "needs an emulator: scripts/test.sh"]
+                fn $plain() {
+                    super::$plain()
+                }
+            )*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_emulators!(async: $($name),* ; sync:);
     };
 }
 
@@ -176,21 +182,93 @@ impl Account for AwsClients {
     }
 }
 
-/// The emulator's endpoint; integration tests need one.
+/// The emulator's endpoint (moto; CloudWatch may have its own, `AWS_ENDPOINT_URL_CLOUDWATCH`,
+/// which the SDK honours); integration tests need one.
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        panic!("integration tests talk to a moto server: run scripts/test.sh, which starts one, or set AWS_ENDPOINT_URL and test credentials")
+        panic!("integration tests talk to the emulators: run scripts/test.sh, which starts them, or set AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_CLOUDWATCH) and test credentials")
     })
 }
 
+/// Clients of the emulators. An attempt may take a minute: LocalStack's CloudWatch answers
+/// GetMetricData in seconds when the whole suite runs at once (AWS's 10 s would fail calls
+/// that are merely slow there).
 pub async fn clients() -> AwsClients {
     endpoint();
-    AwsClients::load(&RetrySettings {
-        min_sleep: std::time::Duration::from_millis(10),
-        max_sleep: std::time::Duration::from_millis(50),
-        count: 2,
-    })
+    AwsClients::load_with_attempt_timeout(
+        &RetrySettings {
+            min_sleep: std::time::Duration::from_millis(10),
+            max_sleep: std::time::Duration::from_millis(50),
+            count: 2,
+        },
+        std::time::Duration::from_secs(60),
+    )
     .await
+}
+
+/// `scripts/aws_proxy.py` in front of the emulators: one endpoint for every service (CloudWatch
+/// routed to `AWS_ENDPOINT_URL_CLOUDWATCH` when set), for a client given a single URL, e.g.
+/// the binary's `--endpoint-url`. Stopped when dropped.
+pub struct Proxy {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Proxy {
+    /// Starts the proxy with `args` beside its upstreams (e.g. `--allow ACTIONS`).
+    pub fn start(args: &[&str]) -> Proxy {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/aws_proxy.py");
+        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let mut command = std::process::Command::new(python);
+        command.args([script, "--upstream", &endpoint()]).args(args);
+        if let Ok(cloudwatch) = std::env::var("AWS_ENDPOINT_URL_CLOUDWATCH") {
+            command.args(["--route", &format!("monitoring={cloudwatch}")]);
+        }
+        let mut child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("the proxy starts (python3 scripts/aws_proxy.py)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("proxy stdout"))
+            .read_line(&mut line)
+            .expect("the proxy prints its URL");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "proxy said {line:?}");
+        Proxy { child, url }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CBOR map of text keys to text values: an error body of the Smithy RPC v2 CBOR protocol
+/// (CloudWatch's), written by hand for the few tests that answer in it.
+pub fn cbor_text_map(fields: &[(&str, &str)]) -> Vec<u8> {
+    fn head(major: u8, len: usize, out: &mut Vec<u8>) {
+        match u16::try_from(len) {
+            Ok(n) if n < 24 => out.push(major << 5 | n as u8),
+            Ok(n) if n < 256 => out.extend([major << 5 | 24, n as u8]),
+            Ok(n) => {
+                out.push(major << 5 | 25);
+                out.extend(n.to_be_bytes());
+            }
+            Err(_) => panic!("a short test message"),
+        }
+    }
+    let mut out = Vec::new();
+    head(5, fields.len(), &mut out);
+    for text in fields.iter().flat_map(|(k, v)| [k, v]) {
+        head(3, text.len(), &mut out);
+        out.extend(text.as_bytes());
+    }
+    out
 }
 
 /// A name no other test in this moto server uses.

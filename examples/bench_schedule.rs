@@ -1,10 +1,10 @@
 //! The scheduled run of 10,000 streams, measured in process (BENCHMARKS.md, "Fleet scale"):
 //! the fake enforces AWS's default per-account quotas and answers every call after 20 ms, on
 //! tokio's paused clock, so the simulated time is what the quotas and the latency make it.
-//! Ignored by `cargo test` (a minute of set-up); run it with
+//! A benchmark, not a test (a minute of set-up); run it with
 //!
 //! ```sh
-//! cargo test --release --test bench_schedule -- --ignored --nocapture
+//! cargo run --release --example bench_schedule
 //! ```
 //!
 //! (`FLEET_STREAMS` sets the fleet's size.)
@@ -85,9 +85,8 @@ fn calls(fake: &FakeAws) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-#[tokio::test(start_paused = true)]
-#[ignore = "a benchmark: run with --ignored --nocapture"]
-async fn scheduled_runs_of_a_fleet() {
+#[tokio::main(flavor = "current_thread", start_paused = true)]
+async fn main() {
     let n: usize = std::env::var("FLEET_STREAMS")
         .ok()
         .and_then(|v| v.parse().ok())
