@@ -3,15 +3,36 @@
 # A 1-shard stream is wired, its scale-up alarm fires, the stream doubles and both alarms are
 # rewritten for 2 shards; then reconcile finds nothing to fix, and two weeks of traffic from
 # traces/ are replayed through the same policy, with a chart.
+#
+# Leaves nothing behind but the chart: the event file and moto's log live in a temporary
+# folder, removed on exit; kept (and named) only when the demo fails.
+# KINESIS_AUTOSCALER_BIN=PATH runs that binary instead of building one.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
-echo "==> building kinesis-autoscaler" >&2
-cargo build --quiet
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/kinesis-autoscaler"
+if [ -n "${KINESIS_AUTOSCALER_BIN:-}" ]; then
+  BIN="$KINESIS_AUTOSCALER_BIN"
+else
+  echo "==> building kinesis-autoscaler" >&2
+  cargo build --quiet
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/kinesis-autoscaler"
+fi
+WORK=$(mktemp -d -t kinesis-autoscaler-demo.XXXXXX)
+MOTO_LOG="$WORK/moto.log"
+finish() {
+  local status=$?
+  stop_moto
+  if [ "$status" = 0 ]; then
+    rm -rf "$WORK"
+  else
+    echo "demo failed (exit $status); moto's log and the event are kept in $WORK" >&2
+  fi
+}
 start_moto
+# After start_moto, whose own EXIT trap only stops moto.
+trap finish EXIT
 PY="$VENV/bin/python"
 STREAM=orders
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
@@ -38,7 +59,7 @@ step "kinesis-autoscaler status"
 "$BIN" status
 
 step "Traffic rises: CloudWatch puts $STREAM-scale-up in ALARM and SNS delivers this event"
-EVENT=$(mktemp -t scale-up-event.XXXXXX.json)
+EVENT="$WORK/scale-up-event.json"
 "$PY" - "$STREAM" "$TOPIC" >"$EVENT" <<'PY'
 import json, sys, datetime, boto3
 stream, topic = sys.argv[1], sys.argv[2]
@@ -69,9 +90,7 @@ record = {"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn
                   "Signature": "EXAMPLE", "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE"}}
 print(json.dumps({"Records": [record]}, indent=2))
 PY
-echo "(event written to $EVENT)"
-
-step "kinesis-autoscaler handle --event $EVENT   (the Lambda's code path)"
+step "kinesis-autoscaler handle --event scale-up-event.json   (the Lambda's code path)"
 "$BIN" handle --event "$EVENT"
 step "the same event delivered again: the alarm was reset after the reshard, so nothing changes"
 "$BIN" handle --event "$EVENT" | "$PY" -c 'import json,sys; a=json.load(sys.stdin)["alarms"][0]; print(a["outcome"], "-", a["reason"])'
@@ -94,8 +113,8 @@ step "kinesis-autoscaler reconcile: nothing drifted, nothing changed"
 "$BIN" reconcile
 
 step "kinesis-autoscaler simulate: the same policy replayed over two weeks of real-shaped traffic"
+# The demo's one output, overwritten by each run.
 PLOT="${TMPDIR:-/tmp}/kinesis-autoscaler-demo.png"
 "$BIN" simulate --trace traces/elb-requests.csv --plot "$PLOT"
-echo "plot: $PLOT"
 echo
 echo "Done: the emulator stops now."

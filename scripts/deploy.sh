@@ -12,7 +12,8 @@
 #       function only (code, memory, timeout, environment), then, with the AWS CLI, sets its
 #       reserved concurrency to 10 and its async retries to 0. No topic, schedule, alarm or role:
 #       bring a role with the permissions of template.yaml and subscribe the function yourself.
-#       Settings: every variable of src/domain/settings.rs set in this shell is passed on
+#       Settings: every variable the function reads (the list VARIABLES in the settings
+#       code, src/domain/settings.rs; --print-settings prints it) set in this shell is passed on
 #       (e.g. SCALE_UP_THRESHOLD=0.8 DRY_RUN=true scripts/deploy.sh --cargo-lambda ...);
 #       unset ones are left out, so the function uses its defaults.
 #
@@ -23,6 +24,7 @@
 #   --function-name NAME   (--cargo-lambda) default kinesis-autoscaler
 #   --region REGION        passed to sam / cargo lambda / aws
 #   --dry-run              print the commands, run nothing
+#   --print-settings       print the names of the settings passed on, one a line, and exit
 #   -h, --help             this text
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --function-name) function_name="${2:?--function-name needs a name}"; shift ;;
     --region) region="${2:?--region needs a region}"; shift ;;
     --dry-run) dry_run=true ;;
+    --print-settings) mode=print-settings ;;
     --) shift; passthrough=("$@"); break ;;
     *) echo "deploy: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -74,6 +77,22 @@ need() {
 region_args=()
 if [ -n "$region" ]; then
   region_args=(--region "$region")
+fi
+
+# The function's settings: the VARIABLES list of the settings code (one list, owned there).
+settings_names() {
+  local file
+  file=$(grep -rl --include='*.rs' '^pub const VARIABLES: &\[&str\]' src) || {
+    echo "deploy: cannot find the settings list (pub const VARIABLES) under src/" >&2
+    return 1
+  }
+  sed -n '/^pub const VARIABLES: &\[&str\]/,/^\];/p' "$file" |
+    grep -oE '"[A-Z0-9_]+"|\b[A-Z][A-Z0-9_]+,' | tr -d '",'
+}
+
+if [ "$mode" = print-settings ]; then
+  settings_names
+  exit 0
 fi
 
 if [ "$mode" = sam ]; then
@@ -105,13 +124,8 @@ case "$arch" in
   x86_64) build_arch=--x86-64 ;;
 esac
 
-settings=(
-  SCALE_PERIOD_MINS SCALE_UP_THRESHOLD SCALE_UP_EVALUATION_PERIOD SCALE_UP_DATAPOINTS_REQUIRED
-  SCALE_DOWN_THRESHOLD SCALE_DOWN_EVALUATION_PERIOD SCALE_DOWN_DATAPOINTS_REQUIRED
-  SCALE_DOWN_MIN_ITER_AGE_MINS PROCESSING_LAMBDA_ARN PROCESSING_LAMBDAS_PER_SHARD DRY_RUN
-  THROTTLE_RETRY_MIN_SLEEP THROTTLE_RETRY_MAX_SLEEP THROTTLE_RETRY_COUNT
-  ERROR_METRIC_NAMESPACE MAX_RESHARDS_PER_DAY SCALE_UP_RESHARD_RESERVE MIN_SHARDS MAX_SHARDS
-)
+settings_list=$(settings_names)
+mapfile -t settings <<<"$settings_list"
 env_args=()
 for name in "${settings[@]}"; do
   if [ -n "${!name:-}" ]; then

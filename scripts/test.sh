@@ -16,6 +16,13 @@ if [ -x scripts/lint-templates.sh ]; then
   echo "==> templates" >&2
   CFN_LINT="$VENV/bin/cfn-lint" PYTHON="$VENV/bin/python" scripts/lint-templates.sh
 fi
+# The completion tests load the scripts in zsh and fish (tests/completions.rs).
+if ! command -v zsh >/dev/null || ! command -v fish >/dev/null; then
+  echo "==> installing zsh and fish (Debian) for the completion tests" >&2
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  { $SUDO apt-get install -y -qq zsh fish || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq zsh fish; }; } >/dev/null ||
+    echo "==> zsh or fish could not be installed: their completion tests will fail" >&2
+fi
 start_emulators
 cargo_args=() test_args=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargo_args+=("$1"); shift; done

@@ -10,14 +10,26 @@ use crate::ops::stream_events;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum InvocationError {
     #[error("the event could not be understood: {0}")]
     Event(#[from] event::EventError),
     #[error("the stream event could not be understood: {0}")]
     StreamEvent(#[from] fleet_event::StreamEventError),
-    #[error("{failed} of {total} alarm notifications (or stream events) failed; see the log lines above")]
-    Failed { failed: usize, total: usize },
+    #[error("{failed} of {total} {what} failed; the log lines above say why")]
+    Failed {
+        failed: usize,
+        total: usize,
+        /// What was handled: "alarm notifications", "streams of the scheduled run", ...
+        what: &'static str,
+    },
+}
+
+/// The runtime logs a failed invocation's error with `{:?}`: the sentence, not a dump.
+impl std::fmt::Debug for InvocationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<InvocationError> for Diagnostic {
@@ -85,7 +97,8 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     };
     let autoscaler = &autoscaler;
     // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
-    let auto_wire = env_var("AUTO_WIRE_TOPIC_ARN").filter(|t| !t.trim().is_empty());
+    let auto_wire =
+        env_var(crate::domain::settings::AUTO_WIRE_TOPIC_ARN).filter(|t| !t.trim().is_empty());
     let auto_wire = auto_wire.as_deref();
     tracing::info!(dry_run = autoscaler.settings.dry_run, "ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -121,11 +134,16 @@ pub async fn handle_event<P: AwsPort>(
             return Err(InvocationError::Failed {
                 failed: 1,
                 total: 1,
+                what: "stream events (a CloudTrail record of a stream change)",
             });
         }
         return Ok(report);
     }
     let invocation = event::parse_invocation(&event.payload)?;
+    let what = match invocation {
+        event::Invocation::Scheduled => "streams evaluated by the scheduled run",
+        event::Invocation::Alarms(_) => "alarm notifications",
+    };
     let report: InvocationReport = autoscaler.handle_invocation(invocation).await;
     for line in &report.metric_lines {
         println!("{line}");
@@ -135,7 +153,31 @@ pub async fn handle_event<P: AwsPort>(
         return Err(InvocationError::Failed {
             failed,
             total: report.alarms.len(),
+            what,
         });
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_invocation_is_logged_as_a_sentence_saying_what_failed() {
+        let err = InvocationError::Failed {
+            failed: 1,
+            total: 3,
+            what: "streams evaluated by the scheduled run",
+        };
+        let logged = format!("{err:?}");
+        assert_eq!(logged, err.to_string());
+        assert!(
+            !logged.contains('{') && !logged.contains("alarm"),
+            "{logged}"
+        );
+        assert!(logged.starts_with("1 of 3 streams evaluated by the scheduled run failed"));
+        let diagnostic = Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "ScalingFailed");
+    }
 }

@@ -12,6 +12,71 @@ use std::fmt::Write as _;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A file or folder the command reads or writes could not be used: names the path, says why
+/// and what to do (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {verb} {what} {}: {source}", .path.display())]
+pub struct FileError {
+    /// "read", "write", "list".
+    pub verb: &'static str,
+    /// "the trace", "the plot", ...
+    pub what: &'static str,
+    pub path: std::path::PathBuf,
+    pub source: std::io::Error,
+    /// Another way to get there, said after the fix (e.g. a flag).
+    pub hint: Option<String>,
+}
+
+impl FileError {
+    /// Fails, naming the path, when `path` cannot be written: checked before any work is
+    /// done, so that nothing is computed (or fetched) only to be lost.
+    /// A file the check creates is removed again: a command that then fails leaves none.
+    pub fn check_writable(path: &std::path::Path, what: &'static str) -> Result<(), FileError> {
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| FileError {
+                verb: "write",
+                what,
+                path: path.to_path_buf(),
+                source,
+                hint: None,
+            })?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
+    }
+
+    fn fix(&self) -> String {
+        let folder = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+            _ => ".".to_string(),
+        };
+        let fix = match (self.verb, self.source.kind()) {
+            ("write", std::io::ErrorKind::NotFound) => {
+                format!("create the folder first (mkdir -p {folder}), or give a path in an existing folder")
+            }
+            (_, std::io::ErrorKind::PermissionDenied) => format!(
+                "check the permissions of {} (and of {folder}), or choose another path",
+                self.path.display()
+            ),
+            ("write", _) => "choose another path".to_string(),
+            (_, std::io::ErrorKind::NotFound) => {
+                "check the path (relative paths start from the current folder)".to_string()
+            }
+            _ => "check the path".to_string(),
+        };
+        match &self.hint {
+            Some(hint) => format!("{fix}; {hint}"),
+            None => fix,
+        }
+    }
+}
+
 /// What the fixes may refer to: the AWS access the command was given.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
@@ -131,6 +196,9 @@ fn explain_known(cause: &(dyn std::error::Error + 'static), ctx: &Context) -> Op
     {
         return Some(explain_aws(aws, ctx));
     }
+    if let Some(file) = cause.downcast_ref::<FileError>() {
+        return Some(Explained::new(file.to_string(), Some(file.fix())));
+    }
     if let Some(WiringError::NoSuchStream { stream }) = cause.downcast_ref::<WiringError>() {
         return Some(not_found(&format!("stream {stream}"), ctx));
     }
@@ -142,6 +210,10 @@ fn explain_setup(err: &SetupError, ctx: &Context) -> Explained {
         SetupError::NoRegion { .. } => {
             "pass --region (e.g. --region us-east-1), or set AWS_REGION, or set `region` in the profile in ~/.aws/config".to_string()
         }
+        SetupError::NoCredentials { .. } if ctx.endpoint_url.is_some() => format!(
+            "an emulator (moto, LocalStack) takes any keys: set AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test in the environment, then run it again with --endpoint-url {}",
+            ctx.endpoint_url.as_deref().unwrap_or_default()
+        ),
         SetupError::NoCredentials { .. } => format!(
             "run `aws configure` (keys) or `aws sso login{}`, or choose a configured profile with --profile NAME",
             ctx.profile_flag()
@@ -364,6 +436,46 @@ mod tests {
             endpoint_url: None,
             retries: 30,
         }
+    }
+
+    #[test]
+    fn an_emulator_user_is_told_that_any_keys_do() {
+        let err = anyhow::Error::new(SetupError::NoCredentials {
+            profile: None,
+            detail: "no source".into(),
+            full: String::new(),
+        });
+        let emulator = Context {
+            endpoint_url: Some("http://127.0.0.1:5000".into()),
+            profile: None,
+            ..ctx()
+        };
+        let fix = explain(&err, &emulator).fix.unwrap();
+        assert!(
+            fix.contains("AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"),
+            "{fix}"
+        );
+        assert!(!fix.contains("aws configure"), "{fix}");
+        let fix = explain(&err, &ctx()).fix.unwrap();
+        assert!(fix.contains("aws configure"), "{fix}");
+    }
+
+    #[test]
+    fn a_file_error_names_the_path_and_the_fix() {
+        let err = anyhow::Error::new(FileError {
+            verb: "write",
+            what: "the plot",
+            path: "charts/x.png".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            hint: None,
+        });
+        let shown = explain(&err, &ctx());
+        assert!(shown.error.contains("charts/x.png"), "{}", shown.error);
+        assert!(
+            shown.fix.as_deref().unwrap().contains("mkdir -p charts"),
+            "{:?}",
+            shown.fix
+        );
     }
 
     #[test]

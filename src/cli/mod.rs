@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod completions;
 pub mod doctor;
 pub mod errors;
 pub mod output;
@@ -295,12 +296,8 @@ async fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Status(args) => wiring::status(args, ui).await,
         Command::Trace(command) => trace::run(command).await,
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "kinesis-autoscaler",
-                &mut std::io::stdout(),
-            );
+            let bin = "kinesis-autoscaler";
+            print!("{}", completions::script(shell, &mut Cli::command(), bin));
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig(args) => doctor::check_config(args),
@@ -317,8 +314,13 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
             .context("reading the event from stdin")?;
         text
     } else {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading the event file {}", path.display()))?
+        std::fs::read_to_string(path).map_err(|source| errors::FileError {
+            verb: "read",
+            what: "the event file",
+            path: path.clone(),
+            source,
+            hint: Some("`-` reads the event from standard input".into()),
+        })?
     };
     // As the deployed function reads them: tolerant, fallbacks in the report.
     let settings = crate::cli::tolerant_settings_from_env();

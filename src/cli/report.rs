@@ -5,7 +5,6 @@
 use crate::aws::AwsPort;
 use crate::cli::errors::UsageError;
 use crate::cli::{connect, output, AwsArgs};
-use crate::domain::settings::Settings;
 use crate::ops::export::{Resolution, Window};
 use crate::ops::report::{self, Progress, Row, Selection};
 use crate::replay::compare::{Billing, StreamReport, Totals};
@@ -83,7 +82,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    let settings = Settings::from_env().context("invalid settings")?;
+    let settings = crate::cli::settings_from_env().context("invalid settings")?;
     let clients = connect(&args.aws, &settings).await?;
     // Half of each quota: a deployed autoscaler shares the account's quotas meanwhile.
     let aws = crate::aws::paced::Paced::new(clients, crate::aws::paced::RECONCILE_SHARE);

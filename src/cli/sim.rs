@@ -1,6 +1,6 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
-use crate::cli::errors::UsageError;
+use crate::cli::errors::{FileError, UsageError};
 use crate::replay::bench;
 use crate::replay::simulate::{self, Options, Prices, Variant};
 use crate::replay::trace::Trace;
@@ -23,74 +23,78 @@ pub enum PolicyFlag {
 ///
 /// Each policy flag sets the Lambda environment variable named in its help, and is validated
 /// the same way; errors name that variable.
+/// `simulate --help` groups its flags by meaning.
+const INPUT: &str = "Input (one of)";
+const POLICY: &str = "Policy";
+const REPLAY: &str = "Replayed stream";
+const PRICES: &str = "Prices";
+const OUTPUT: &str = "Output";
+
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["trace", "stream"])))]
 pub struct SimulateArgs {
     /// The trace: CSV timestamp,incoming_bytes,incoming_records[,iterator_age_ms] (per-period
     /// Sums; the optional Maximum iterator age holds shrinks as the Lambda does).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "stream",
-        conflicts_with = "stream"
-    )]
+    #[arg(long, value_name = "FILE", help_heading = INPUT)]
     trace: Option<PathBuf>,
     /// Replay this stream's traffic straight from CloudWatch (as `trace export` reads it;
     /// the same figures as `simulate --trace` on the exported file).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", help_heading = INPUT)]
     stream: Option<String>,
     #[command(flatten)]
     window: crate::cli::trace::WindowArgs,
-    /// Shards at the start [default: what the first row needs, within the bounds].
-    #[arg(long)]
+    /// Shards at the start, 1 to 10000 [default: what the first row needs, within the
+    /// bounds].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = REPLAY)]
     initial_shards: Option<u32>,
     /// Period of the alarm datapoints in minutes (SCALE_PERIOD_MINS); must match the trace.
-    #[arg(long)]
+    #[arg(long, value_name = "MINUTES", help_heading = POLICY)]
     period_mins: Option<u32>,
     /// SCALE_UP_THRESHOLD [default: 0.75].
-    #[arg(long)]
+    #[arg(long, value_name = "USAGE", help_heading = POLICY)]
     scale_up_threshold: Option<f64>,
     /// SCALE_UP_EVALUATION_PERIOD [default: 5].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_up_evaluation_periods: Option<u32>,
     /// SCALE_UP_DATAPOINTS_REQUIRED [default: 5].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_up_datapoints: Option<u32>,
     /// SCALE_DOWN_THRESHOLD [default: 0.25].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, value_name = "USAGE", allow_hyphen_values = true, help_heading = POLICY)]
     scale_down_threshold: Option<f64>,
     /// SCALE_DOWN_EVALUATION_PERIOD [default: 60].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_down_evaluation_periods: Option<u32>,
     /// SCALE_DOWN_DATAPOINTS_REQUIRED [default: 57].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_down_datapoints: Option<u32>,
     /// MIN_SHARDS [default: 1].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     min_shards: Option<u32>,
     /// MAX_SHARDS [default: 10000].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     max_shards: Option<u32>,
     /// MAX_RESHARDS_PER_DAY [default: 10].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     max_reshards_per_day: Option<u32>,
     /// SCALE_UP_RESHARD_RESERVE [default: 2].
-    #[arg(long)]
+    #[arg(long, value_name = "N", help_heading = POLICY)]
     scale_up_reserve: Option<u32>,
     /// Periods a reshard takes (stream UPDATING, old count still serving).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=288), help_heading = REPLAY)]
     reshard_periods: u32,
     /// Whose code decides: ours (as the Lambda runs it) or the upstream Go Lambda's.
-    #[arg(long, value_enum, default_value = "ours")]
+    #[arg(long, value_enum, default_value = "ours", help_heading = POLICY)]
     policy: PolicyFlag,
     /// SCALING_POLICY for --policy ours: sized or upstream [default: sized].
-    #[arg(long)]
+    #[arg(long, value_name = "sized|upstream", help_heading = POLICY)]
     scaling_policy: Option<String>,
     /// SCALE_TARGET_USAGE: the usage a sized reshard aims the recent peak at [default: 0.7].
-    #[arg(long)]
+    #[arg(long, value_name = "USAGE", help_heading = POLICY)]
     target_usage: Option<f64>,
     /// Leave out the scheduled evaluation (alarms only), as a deployment without the
     /// schedule rule runs.
-    #[arg(long)]
+    #[arg(long, help_heading = REPLAY)]
     no_schedule: bool,
     /// Tune the sized policy walk-forward to THROTTLE_BUDGET: each UTC day's parameters are
     /// chosen from the 14 days before it only (the first two days run the defaults).
@@ -105,28 +109,40 @@ pub struct SimulateArgs {
     #[arg(long)]
     see_throttled: bool,
     /// USD per shard-hour (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().shard_hour)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().shard_hour, value_parser = price, help_heading = PRICES)]
     price_shard_hour: f64,
     /// USD per million 25 KB PUT payload units (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().put_units_million)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().put_units_million, value_parser = price, help_heading = PRICES)]
     price_put_units_million: f64,
     /// USD per on-demand stream-hour (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().on_demand_stream_hour)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_stream_hour, value_parser = price, help_heading = PRICES)]
     price_on_demand_stream_hour: f64,
     /// USD per GB ingested on demand (us-east-1, checked 2026-11).
-    #[arg(long, default_value_t = Prices::default().on_demand_gb)]
+    #[arg(long, value_name = "USD", default_value_t = Prices::default().on_demand_gb, value_parser = price, help_heading = PRICES)]
     price_on_demand_gb: f64,
     /// Print the summary as one JSON object.
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     json: bool,
     /// Write the per-period timeline CSV here.
-    #[arg(long, value_name = "OUT.csv")]
+    #[arg(long, value_name = "OUT.csv", help_heading = OUTPUT)]
     timeline: Option<PathBuf>,
     /// Write a chart here: PNG or SVG, by the extension.
-    #[arg(long, value_name = "OUT.png|OUT.svg")]
+    #[arg(long, value_name = "OUT.png|OUT.svg", help_heading = OUTPUT)]
     plot: Option<PathBuf>,
+    /// Also draw this policy's provisioned shards on the chart, replayed on the same trace
+    /// (e.g. --compare upstream: the Go Lambda's).
+    #[arg(long, value_enum, value_name = "POLICY", requires = "plot", help_heading = OUTPUT)]
+    compare: Option<PolicyFlag>,
     #[command(flatten)]
     aws: crate::cli::AwsArgs,
+}
+
+/// A price flag's value: a finite number, zero or more (clap reports anything else, exit 2).
+fn price(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("expected a price in USD, a number >= 0".into()),
+    }
 }
 
 impl SimulateArgs {
@@ -195,6 +211,13 @@ fn in_flag_terms(message: &str) -> String {
     out
 }
 
+fn variant_of(policy: PolicyFlag) -> Variant {
+    match policy {
+        PolicyFlag::Ours => Variant::Ours,
+        PolicyFlag::Upstream => Variant::Upstream,
+    }
+}
+
 pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
     let mut vars: HashMap<&'static str, String> = HashMap::new();
     let mut set = |name: &'static str, value: Option<String>| {
@@ -243,10 +266,7 @@ pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
             on_demand_stream_hour: args.price_on_demand_stream_hour,
             on_demand_gb: args.price_on_demand_gb,
         },
-        variant: match args.policy {
-            PolicyFlag::Ours => Variant::Ours,
-            PolicyFlag::Upstream => Variant::Upstream,
-        },
+        variant: variant_of(args.policy),
         schedule: !args.no_schedule,
         keep_timeline: true,
         tune: args.tune || args.throttle_budget.is_some(),
@@ -258,6 +278,10 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let opts = options(&args)?;
     if let Some(path) = &args.plot {
         plot::format_of(path).map_err(|err| UsageError(err.to_string()))?;
+        FileError::check_writable(path, "the plot")?;
+    }
+    if let Some(path) = &args.timeline {
+        FileError::check_writable(path, "the timeline")?;
     }
     if let Some(target) = args.target_usage {
         if !(target.is_finite() && target > 0.0) {
@@ -269,7 +293,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let (trace, name) = match (&args.trace, &args.stream) {
         (Some(path), _) => (
-            trace::read(path).with_context(|| format!("trace {}", path.display()))?,
+            read_trace(path)?,
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -282,12 +306,18 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             }
             (exported.trace, format!("stream {stream}"))
         }
+        // The "input" group requires one of them.
         (None, None) => return Err(UsageError("give --trace FILE or --stream NAME".into()).into()),
     };
-    let outcome = crate::replay::tune::replay(&trace, &opts)?;
+    let outcome = crate::replay::tune::replay(&trace, &opts).with_context(|| name.clone())?;
     if let Some(path) = &args.timeline {
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = std::fs::File::create(path).map_err(|source| FileError {
+            verb: "write",
+            what: "the timeline",
+            path: path.clone(),
+            source,
+            hint: None,
+        })?;
         simulate::write_timeline(std::io::BufWriter::new(file), &outcome.timeline)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -296,7 +326,25 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         if let Some(advice) = &outcome.summary.advice {
             title.push_str(&crate::replay::tune::advice_caption(advice));
         }
-        plot::write(path, &outcome, &title)?;
+        let compared = match args.compare {
+            Some(policy) => Some(simulate::simulate(
+                &trace,
+                &Options {
+                    variant: variant_of(policy),
+                    ..opts.clone()
+                },
+            )?),
+            None => None,
+        };
+        let compared = compared.as_ref().map(|outcome| plot::Compared {
+            name: match outcome.summary.variant.as_str() {
+                v if v.starts_with("upstream") => "upstream Go Lambda",
+                _ => "ours",
+            },
+            outcome,
+        });
+        plot::write_compared(path, &outcome, compared, &title)?;
+        eprintln!("plot written to {}", path.display());
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
@@ -306,6 +354,24 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         print!("{}", monthly_comparison(&trace, &opts)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trace file: a missing or unreadable file says what to do, a bad row names its line.
+fn read_trace(path: &Path) -> anyhow::Result<Trace> {
+    match trace::read(path) {
+        Ok(trace) => Ok(trace),
+        Err(trace::TraceError::Io { source, .. }) => Err(FileError {
+            verb: "read",
+            what: "the trace",
+            path: path.to_path_buf(),
+            source,
+            hint: Some(
+                "`kinesis-autoscaler trace export --stream NAME -o FILE` writes a stream's trace; samples are in the repository's traces/".into(),
+            ),
+        }
+        .into()),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("trace {}", path.display()))),
+    }
 }
 
 /// Our policy, upstream's and on-demand on the same trace, in dollars per 30 days at the
@@ -354,7 +420,7 @@ fn bench_with_progress(
     dir: &Path,
     budget: crate::domain::tuning::ThrottleBudget,
     see_throttled: bool,
-) -> anyhow::Result<Vec<bench::BenchRow>> {
+) -> Result<Vec<bench::BenchRow>, bench::BenchError> {
     let bar = std::cell::OnceCell::new();
     let mut started = 0;
     let rows = bench::run_with_progress(
@@ -389,7 +455,21 @@ pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
     )]))
     .map_err(|err| UsageError(in_flag_terms(&err.to_string())))?
     .throttle_budget;
-    let results = bench_with_progress(dir, budget, args.see_throttled)?;
+    let results =
+        bench_with_progress(dir, budget, args.see_throttled).map_err(|err| match err {
+            bench::BenchError::Dir { source, .. } => FileError {
+                verb: "list",
+                what: "the traces folder",
+                path: dir.to_path_buf(),
+                source,
+                hint: Some(
+                    "run it from the repository's root (its traces/ folder), or pass --traces DIR"
+                        .into(),
+                ),
+            }
+            .into(),
+            other => anyhow::Error::new(other),
+        })?;
     println!("Traces: {}\n", dir.display());
     print!("{}", bench::table(&results));
     let speed = bench::speed()?;

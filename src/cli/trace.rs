@@ -31,7 +31,7 @@ impl TraceCommand {
 
 /// Which stretch of a stream's history to read.
 #[derive(clap::Args, Debug, Clone, Default)]
-#[command(next_help_heading = "Time window")]
+#[command(next_help_heading = "Time window (with --stream)")]
 pub struct WindowArgs {
     /// The last N days up to now [default: 14 when neither --start nor --end is given].
     #[arg(long, value_name = "N", conflicts_with_all = ["start", "end"])]
@@ -106,12 +106,21 @@ pub async fn fetch(stream: &str, window: &WindowArgs, aws: &AwsArgs) -> anyhow::
 }
 
 async fn export_command(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.output {
+        crate::cli::errors::FileError::check_writable(path, "the trace")?;
+    }
     let mut exported = fetch(&args.stream, &args.window, &args.aws).await?;
     let notes = exported.notes();
     match &args.output {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                std::fs::File::create(path).map_err(|source| crate::cli::errors::FileError {
+                    verb: "write",
+                    what: "the trace",
+                    path: path.clone(),
+                    source,
+                    hint: None,
+                })?;
             trace::write(std::io::BufWriter::new(file), &notes, &exported.trace)
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!(

@@ -27,6 +27,41 @@ pub const MAX_LAMBDAS_PER_SHARD: u32 = 10;
 /// AWS refuses an 11th `UpdateShardCount` for one stream within a rolling 24 hours.
 pub const AWS_DAILY_RESHARD_LIMIT: u32 = 10;
 
+/// Read by the Lambda entry point itself (new streams wired to this topic), not by
+/// [`Settings`].
+pub const AUTO_WIRE_TOPIC_ARN: &str = "AUTO_WIRE_TOPIC_ARN";
+
+/// Every environment variable the deployed function reads as a setting: the one list that
+/// `scripts/deploy.sh --cargo-lambda` passes on (it reads this block), checked against what
+/// the parser below looks up by a test here and against the script by `tests/deploy_script.rs`.
+pub const VARIABLES: &[&str] = &[
+    "SCALE_PERIOD_MINS",
+    "SCALE_UP_THRESHOLD",
+    "SCALE_UP_EVALUATION_PERIOD",
+    "SCALE_UP_DATAPOINTS_REQUIRED",
+    "SCALE_DOWN_THRESHOLD",
+    "SCALE_DOWN_EVALUATION_PERIOD",
+    "SCALE_DOWN_DATAPOINTS_REQUIRED",
+    "SCALE_DOWN_MIN_ITER_AGE_MINS",
+    "PROCESSING_LAMBDA_ARN",
+    "PROCESSING_LAMBDAS_PER_SHARD",
+    "DRY_RUN",
+    "DISCOVER_CONSUMERS",
+    "THROTTLE_RETRY_MIN_SLEEP",
+    "THROTTLE_RETRY_MAX_SLEEP",
+    "THROTTLE_RETRY_COUNT",
+    "ERROR_METRIC_NAMESPACE",
+    "MAX_RESHARDS_PER_DAY",
+    "SCALE_UP_RESHARD_RESERVE",
+    "MIN_SHARDS",
+    "MAX_SHARDS",
+    "SCALING_POLICY",
+    "SCALE_TARGET_USAGE",
+    "RECONCILE_INTERVAL_MINS",
+    "MANAGED_STREAM_PREFIX",
+    AUTO_WIRE_TOPIC_ARN,
+];
+
 /// Stream tags that override the global settings for one stream.
 pub mod tag {
     pub const MIN_SHARDS: &str = "AutoscalerMinShards";
@@ -657,112 +692,6 @@ impl Settings {
         }
         Ok(())
     }
-
-    /// Whether `stream` is within `MANAGED_STREAM_PREFIX`.
-    pub fn manages(&self, stream: &str) -> bool {
-        stream.starts_with(&self.managed_stream_prefix)
-    }
-
-    /// The settings of one stream: the global ones, overridden by the stream's tags.
-    pub fn for_stream(
-        &self,
-        stream: &str,
-        tags: &HashMap<String, String>,
-    ) -> Result<StreamSettings, StreamTagError> {
-        let tag_error = |tag: &'static str, value: &str, expected: &str| StreamTagError {
-            stream: stream.to_string(),
-            tag,
-            value: value.to_string(),
-            expected: expected.to_string(),
-        };
-        let shard_tag = |tag: &'static str, default: u32| -> Result<u32, StreamTagError> {
-            match tags.get(tag) {
-                None => Ok(default),
-                Some(value) => value
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|v| (1..=STREAM_SHARD_CAP).contains(v))
-                    .ok_or_else(|| {
-                        tag_error(tag, value, "a whole number of shards from 1 to 10000")
-                    }),
-            }
-        };
-        let min_shards = shard_tag(tag::MIN_SHARDS, self.min_shards)?;
-        let max_shards = shard_tag(tag::MAX_SHARDS, self.max_shards)?;
-        if min_shards > max_shards {
-            return Err(tag_error(
-                tag::MIN_SHARDS,
-                &min_shards.to_string(),
-                &format!("at most the maximum ({max_shards})"),
-            ));
-        }
-        // Above Lambda's most batches per shard the tag is capped, not refused: the stream
-        // still scales; the caller reports the cap ([`Settings::capped_stream_tags`]).
-        let lambdas_per_shard = match tags.get(tag::LAMBDAS_PER_SHARD) {
-            None => self.lambdas_per_shard,
-            Some(value) => value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|v| *v >= 1)
-                .map(|v| u32::try_from(v.min(u64::from(MAX_LAMBDAS_PER_SHARD))).unwrap_or(1))
-                .ok_or_else(|| {
-                    tag_error(tag::LAMBDAS_PER_SHARD, value, "a whole number from 1 to 10")
-                })?,
-        };
-        let consumer_function = tags
-            .get(tag::CONSUMER_FUNCTION)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .or_else(|| self.processing_lambda.clone());
-        Ok(StreamSettings {
-            min_shards,
-            max_shards,
-            consumer_function,
-            lambdas_per_shard,
-        })
-    }
-}
-
-impl Settings {
-    /// The stream's throttling budget: its `AutoscalerThrottleBudget` tag, else
-    /// `THROTTLE_BUDGET`.
-    pub fn budget_for_stream(
-        &self,
-        stream: &str,
-        tags: &HashMap<String, String>,
-    ) -> Result<crate::domain::tuning::ThrottleBudget, StreamTagError> {
-        match tags.get(tag::THROTTLE_BUDGET) {
-            None => Ok(self.throttle_budget),
-            Some(value) => value.parse().map_err(|()| StreamTagError {
-                stream: stream.to_string(),
-                tag: tag::THROTTLE_BUDGET,
-                value: value.clone(),
-                expected: crate::domain::tuning::BUDGET_EXPECTED.to_string(),
-            }),
-        }
-    }
-
-    /// The stream's tags that [`Settings::for_stream`] caps rather than uses as set, each as a
-    /// sentence naming the stream, the tag, its value and what is used instead.
-    pub fn capped_stream_tags(&self, stream: &str, tags: &HashMap<String, String>) -> Vec<String> {
-        tags.get(tag::LAMBDAS_PER_SHARD)
-            .filter(|value| {
-                value
-                    .trim()
-                    .parse::<u64>()
-                    .is_ok_and(|v| v > u64::from(MAX_LAMBDAS_PER_SHARD))
-            })
-            .map(|value| {
-                format!(
-                    "stream {stream}: tag {}={value:?} is above {MAX_LAMBDAS_PER_SHARD} (Lambda runs at most 10 batches per shard); {MAX_LAMBDAS_PER_SHARD} used",
-                    tag::LAMBDAS_PER_SHARD
-                )
-            })
-            .into_iter()
-            .collect()
-    }
 }
 
 /// What one stream is allowed, after its tags are applied.
@@ -774,25 +703,8 @@ pub struct StreamSettings {
     pub lambdas_per_shard: u32,
 }
 
-impl Settings {
-    /// A stream's budget under these settings.
-    pub fn budget(&self, history: &ReshardHistory, now: DateTime<Utc>) -> Budget {
-        Budget::new(
-            history,
-            self.max_reshards_per_day,
-            self.scale_up_reserve,
-            now,
-        )
-    }
-}
-
-impl StreamSettings {
-    /// The most shards the stream may have: its maximum, capped by AWS's per-stream limit
-    /// (the one place that cap meets the settings).
-    pub fn shard_ceiling(&self) -> u32 {
-        self.max_shards.min(STREAM_SHARD_CAP)
-    }
-}
+#[path = "settings_per_stream.rs"]
+mod per_stream;
 
 #[cfg(test)]
 #[path = "settings_tests.rs"]

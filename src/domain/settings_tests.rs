@@ -204,3 +204,23 @@ fn lambdas_per_shard_is_capped_at_ten_and_the_cap_is_said() {
         "PROCESSING_LAMBDAS_PER_SHARD"
     );
 }
+
+#[test]
+fn variables_lists_exactly_what_the_parsers_look_up() {
+    let asked = RefCell::new(std::collections::BTreeSet::new());
+    let record = |name: &str| {
+        asked.borrow_mut().insert(name.to_string());
+        None
+    };
+    Settings::from_lookup(record).unwrap();
+    Settings::tolerant_read(record);
+    let mut listed: std::collections::BTreeSet<String> =
+        VARIABLES.iter().map(|v| v.to_string()).collect();
+    assert!(listed.remove(AUTO_WIRE_TOPIC_ARN));
+    assert_eq!(asked.into_inner(), listed);
+    assert_eq!(
+        VARIABLES.len(),
+        listed.len() + 1,
+        "a variable is listed twice"
+    );
+}

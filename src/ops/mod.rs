@@ -11,6 +11,7 @@ pub mod fleet_wiring;
 mod gather;
 pub mod outcome;
 pub mod reconcile;
+#[cfg(feature = "cli")]
 pub mod report;
 pub mod scale;
 pub mod scheduled;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    #[error("cannot list traces in {path}: {source}")]
+    #[error("cannot list traces in {path}")]
     Dir {
         path: String,
         source: std::io::Error,

@@ -5,7 +5,9 @@
 //! field, or no such column, is no datapoint: no lag.
 //!
 //! Rows must be in time order on a fixed grid. A jump of several periods is a gap (missing
-//! data, as in CloudWatch), not an error; the period is the smallest step between rows.
+//! data, as in CloudWatch), not an error; the period is the most common step between rows,
+//! and a row off the grid it draws from the first row is an error naming that row.
+//! Line numbers count both LF and CRLF line ends (the sample traces are CRLF).
 //! Lines starting with `#` are comments (`trace export` says there where the data came from).
 
 use chrono::{DateTime, Utc};
@@ -48,7 +50,8 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
     pub rows: Vec<Row>,
-    /// The smallest step between rows; `None` for a single row.
+    /// The grid's step: the most common step between rows (the smallest of equally common
+    /// ones); `None` for a single row.
     pub period_secs: Option<i64>,
 }
 
@@ -70,35 +73,48 @@ pub fn read(path: &Path) -> Result<Trace, TraceError> {
     parse(std::io::BufReader::new(file))
 }
 
-pub fn parse(input: impl Read) -> Result<Trace, TraceError> {
+pub fn parse(mut input: impl Read) -> Result<Trace, TraceError> {
+    let mut bytes = Vec::new();
+    if let Err(source) = input.read_to_end(&mut bytes) {
+        return Err(TraceError::Io {
+            path: String::new(),
+            source,
+        });
+    }
+    // The csv crate's line count is off in CRLF files, and its position of a record there
+    // is the line end before it: skip line ends, then count those before the record.
+    let line_at = |byte: u64| {
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        1 + bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
-        .from_reader(input);
+        .from_reader(&bytes[..]);
     let mut rows: Vec<Row> = Vec::new();
     let mut lines: Vec<u64> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header_seen = false;
     let mut columns = REQUIRED;
     loop {
-        let line_before = reader.position().line();
+        let byte_before = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(err) => {
-                let line = err
-                    .position()
-                    .map(|p| p.line())
-                    .unwrap_or(line_before.max(1));
+                let line = line_at(err.position().map(|p| p.byte()).unwrap_or(byte_before));
                 return Err(TraceError::Row {
                     line,
                     why: format!("unreadable CSV: {err}"),
                 });
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(line_before);
+        let line = line_at(record.position().map(|p| p.byte()).unwrap_or(byte_before));
         let bad = |why: String| TraceError::Row { line, why };
         if record.iter().all(str::is_empty) {
             continue;
@@ -188,31 +204,44 @@ pub fn from_rows(rows: Vec<Row>) -> Result<Trace, TraceError> {
 }
 
 fn validated(rows: Vec<Row>, lines: &[u64]) -> Result<Trace, TraceError> {
-    if rows.is_empty() {
+    let Some(first) = rows.first() else {
         return Err(TraceError::Empty);
-    }
-    let period_secs = rows
-        .windows(2)
-        .map(|w| (w[1].timestamp - w[0].timestamp).num_seconds())
-        .min();
+    };
+    let period_secs = grid_step(&rows);
     if let Some(period) = period_secs {
-        // Rows are strictly increasing, so the smallest step is at least a second. A row off
-        // the grid would shift every later period, so it is an error rather than a gap.
-        for (i, w) in rows.windows(2).enumerate() {
-            let step = w[1].timestamp - w[0].timestamp;
-            let secs = step.num_seconds();
-            if secs % period != 0 || step.subsec_nanos() != 0 {
+        // Rows are strictly increasing, so every step is at least a second. A row off the
+        // grid would shift every later period, so it is an error rather than a gap.
+        for (row, line) in rows.iter().zip(lines) {
+            let offset = row.timestamp - first.timestamp;
+            if offset.num_seconds() % period != 0 || offset.subsec_nanos() != 0 {
                 return Err(TraceError::Row {
-                    line: lines[i + 1],
+                    line: *line,
                     why: format!(
-                        "timestamp {} is {secs} s after the previous row, not a whole number of {period}-s periods",
-                        w[1].timestamp.to_rfc3339()
+                        "timestamp {} is off the trace's grid of one row every {period} s from {} (the most common step between rows): correct or remove this row",
+                        row.timestamp.to_rfc3339(),
+                        first.timestamp.to_rfc3339()
                     ),
                 });
             }
         }
     }
     Ok(Trace { rows, period_secs })
+}
+
+/// The most common whole-second step between rows, the smallest of equally common ones.
+fn grid_step(rows: &[Row]) -> Option<i64> {
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for w in rows.windows(2) {
+        *counts
+            .entry((w[1].timestamp - w[0].timestamp).num_seconds())
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|(step_a, count_a), (step_b, count_b)| {
+            count_a.cmp(count_b).then(step_b.cmp(step_a))
+        })
+        .map(|(step, _)| step)
 }
 
 /// Writes `trace` as CSV that [`parse`] reads back to the same trace, bit for bit: each
@@ -314,6 +343,35 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(line_of(err), 4);
+    }
+
+    #[test]
+    fn lines_are_counted_in_crlf_files_too() {
+        for end in ["\n", "\r\n"] {
+            let text = format!(
+                "# exported{end}{end}{}2014-04-10T00:00:00Z,1,1{end}2014-04-10T00:05:00Z,x,1{end}",
+                HEAD.replace('\n', end)
+            );
+            assert_eq!(line_of(parse_str(&text).unwrap_err()), 5, "{end:?}");
+            let unterminated =
+                format!("{}2014-04-10T00:00:00Z,\"1,1{end}", HEAD.replace('\n', end));
+            assert!(parse_str(&unterminated).is_err());
+        }
+    }
+
+    #[test]
+    fn a_row_off_the_grid_is_named_by_line_and_timestamp() {
+        let rows: String = [
+            "00:00:00", "00:05:00", "00:10:00", "00:12:30", "00:15:00", "00:20:00",
+        ]
+        .iter()
+        .map(|t| format!("2014-04-10T{t}Z,1,1\r\n"))
+        .collect();
+        let err = parse_str(&format!("{}{rows}", HEAD.replace('\n', "\r\n"))).unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("line 5: "), "{message}");
+        assert!(message.contains("2014-04-10T00:12:30+00:00"), "{message}");
+        assert!(message.contains("every 300 s"), "{message}");
     }
 
     #[test]
