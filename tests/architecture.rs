@@ -34,6 +34,30 @@ fn violations(src: &Path) -> Vec<String> {
     found
 }
 
+/// Files stay readable in one sitting: none in `src/` over 800 lines.
+#[test]
+fn no_source_file_is_over_800_lines() {
+    fn walk(dir: &Path, long: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("src/ lists") {
+            let path = entry.expect("an entry of src/").path();
+            if path.is_dir() {
+                walk(&path, long);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let lines = std::fs::read_to_string(&path)
+                    .expect("a source file reads")
+                    .lines()
+                    .count();
+                if lines > 800 {
+                    long.push(format!("{}: {lines} lines", path.display()));
+                }
+            }
+        }
+    }
+    let mut long = Vec::new();
+    walk(&src(), &mut long);
+    assert!(long.is_empty(), "over 800 lines:\n{}", long.join("\n"));
+}
+
 #[test]
 fn the_source_keeps_the_layers() {
     let found = violations(&src());
