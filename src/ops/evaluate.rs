@@ -91,6 +91,12 @@ pub async fn read_metrics<P: AwsPort>(
             None => break,
         }
     }
+    Ok(by_stream(series))
+}
+
+/// A GetMetricData answer's series, merged by stream: each stream's load and iterator ages
+/// (a stream with ages but no load datapoint is kept, with no load).
+pub fn by_stream(series: Vec<IncomingSeries>) -> HashMap<String, StreamMetrics> {
     let mut ages = merge_iterator_ages(&series);
     let mut out: HashMap<String, StreamMetrics> = merge_incoming(series)
         .into_iter()
@@ -106,7 +112,7 @@ pub async fn read_metrics<P: AwsPort>(
     for (stream, iterator_ages) in ages {
         out.entry(stream).or_default().iterator_ages = iterator_ages;
     }
-    Ok(out)
+    out
 }
 
 /// The stream's recent load and lag, or `None` when the policy does not use them or they

@@ -269,19 +269,7 @@ async fn read_metrics(
             None => break,
         }
     }
-    let mut ages = crate::aws::merge_iterator_ages(&series);
-    let merged = crate::aws::merge_incoming(series)
-        .into_iter()
-        .map(|(stream, incoming)| {
-            let iterator_ages = ages.remove(&stream).unwrap_or_default();
-            let metrics = StreamMetrics {
-                incoming,
-                iterator_ages,
-            };
-            (stream, metrics)
-        })
-        .collect();
-    Ok(merged)
+    Ok(crate::ops::evaluate::by_stream(series))
 }
 
 /// Holds GetMetricData under its datapoint quota ([`DATAPOINTS_PER_SECOND`]), which a report
