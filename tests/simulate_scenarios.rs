@@ -14,9 +14,11 @@ use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::policy::{self, Decision, StreamStatus};
 use kinesis_autoscaler::domain::schedule::{self, Evaluation};
 use kinesis_autoscaler::domain::settings::{ScalingPolicy, Settings};
+use kinesis_autoscaler::domain::sizing::{self, Usage};
 use kinesis_autoscaler::replay::simulate::{self, Options, Replay, Source, Variant};
 use kinesis_autoscaler::replay::trace;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -211,11 +213,41 @@ fn the_timeline_adds_up_to_the_summary() {
     );
 }
 
-/// The replay decides exactly as the Lambda would: each alarm action's decision is what
-/// `policy::plan_sized` returns for the same trigger, state and datapoints, each scheduled
-/// reshard is what `schedule::evaluate` returns, the state is the simulated stream, the
-/// datapoints end at the decision (never later), and the alarms the replay evaluates next
-/// are the ones the plan wrote.
+/// The datapoints the Lambda would read at `now`, derived from the trace alone: each
+/// period's load in shards (1 MiB/s or 1000 records/s a shard) capped at the shards that
+/// served it (CloudWatch counts what Kinesis admitted), over the window the sizing reads.
+fn datapoints_from_trace(
+    rows: &[trace::Row],
+    served: &[u32],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Usage<'static> {
+    let period = 300i64;
+    let start = rows[0].timestamp;
+    let end = ((now - start).num_seconds() / period) as usize;
+    let keep = (sizing::history_mins(&Settings::default().sizing) * 60 / period) as usize;
+    let first = end.saturating_sub(keep);
+    let needs = (first..end)
+        .map(|i| {
+            let r = &rows[i];
+            let load = (r.incoming_bytes / (1024.0 * 1024.0 * 300.0))
+                .max(r.incoming_records / (1000.0 * 300.0));
+            Some(load.min(f64::from(served[i])))
+        })
+        .collect();
+    Usage {
+        period_secs: period,
+        start: start + chrono::Duration::seconds(period * first as i64),
+        needs: Cow::Owned(needs),
+        lag_mins: Cow::Owned(vec![None; end - first]),
+    }
+}
+
+/// The replay decides exactly as the Lambda would, on inputs derived from the trace, not
+/// taken from the replay: the datapoints each decision read are recomputed from the trace
+/// rows and the shard count that served each period (never a period after the decision),
+/// and each alarm action's decision is what `policy::plan_sized` returns on those, each
+/// scheduled reshard what `schedule::evaluate` returns; the alarms the replay evaluates
+/// next are the ones the plan wrote.
 #[test]
 fn the_replay_and_the_lambda_agree() {
     for name in ["step.csv", "daily.csv"] {
@@ -229,19 +261,18 @@ fn the_replay_and_the_lambda_agree() {
         )
         .unwrap();
         let (mut scaled, mut scheduled) = (0, 0);
+        let mut served = Vec::new();
         for row in &trace.rows {
             let shards_before = replay.shards();
+            served.push(shards_before);
             for firing in replay.step(Some(row)) {
-                assert_eq!(
-                    firing.usage.end(),
-                    firing.now,
-                    "{name}: data after the decision"
-                );
+                let usage = datapoints_from_trace(&trace.rows, &served, firing.now);
+                assert_eq!(firing.usage, usage, "{name}: datapoints at {}", firing.now);
                 let direct = match firing.source {
                     Source::Alarm => policy::plan_sized(
                         &firing.trigger,
                         &firing.observed,
-                        Some(&firing.usage),
+                        Some(&usage),
                         &settings,
                         firing.now,
                     ),
@@ -250,7 +281,7 @@ fn the_replay_and_the_lambda_agree() {
                         match schedule::evaluate(
                             &firing.trigger.pair,
                             &firing.observed,
-                            &firing.usage,
+                            &usage,
                             &settings,
                             firing.now,
                         ) {
