@@ -55,9 +55,9 @@ pub const BUDGET_EXPECTED: &str =
 
 /// With the `upstream` budget, throttling up to this share of records is within budget
 /// even where upstream throttled less: a stream at 0.05% against 0% is not worth a
-/// shard-hour more (the target allows 0.1%). Measured against 0.05% and 0.08%
-/// (BENCHMARKS.md, *Throttling budget*): those left the 14-day asg-cpu at 1.02x upstream's
-/// shard-hours for the same 0.045% throttled, where 0.1% gives 0.92x.
+/// shard-hour more (the target allows 0.1%). At 0.05% and 0.08% the 14-day asg-cpu
+/// paid 1.02x upstream's shard-hours for the same 0.045% throttled it has at 0.92x here
+/// (BENCHMARKS.md, *Throttling budget*).
 pub const UPSTREAM_FLOOR: f64 = 0.001;
 
 /// A candidate meets a budget only at most at this multiple of upstream's cost on the same
