@@ -6,7 +6,8 @@
 //! by hand in the scenario's `about`, or `against_upstream` (the Go Lambda replayed beside it
 //! on the same trace, initial shards and variables: `shard_hours_ratio` is ours over its,
 //! `throttled_fraction_minus_upstream` ours minus its, in fractions of records) and
-//! `against_oracle` (`shard_hours_ratio` over the instant, limitless oracle's). No range
+//! `against_oracle` (`shard_hours_ratio` over the instant, limitless oracle's). `"tune": true`
+//! replays the tuning walk-forward (`simulate --tune`) at the settings' budget. No range
 //! restates what the replay's AWS model guarantees anyway (at most 10 reshards in 24 h, never
 //! an illegal one): that is checked on every scenario below.
 
@@ -16,7 +17,7 @@ use kinesis_autoscaler::domain::schedule::{self, Evaluation};
 use kinesis_autoscaler::domain::settings::{ScalingPolicy, Settings};
 use kinesis_autoscaler::domain::sizing::{self, Usage};
 use kinesis_autoscaler::replay::simulate::{self, Options, Replay, Source, Variant};
-use kinesis_autoscaler::replay::trace;
+use kinesis_autoscaler::replay::{trace, tune};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -51,6 +52,7 @@ fn options_for(expect: &Value) -> Options {
         .get("initial_shards")
         .and_then(Value::as_u64)
         .map(|n| n as u32);
+    opts.tune = expect.get("tune").and_then(Value::as_bool).unwrap_or(false);
     opts.variant = match expect.get("policy").and_then(Value::as_str) {
         None | Some("ours") => Variant::Ours,
         Some("upstream") => Variant::Upstream,
@@ -83,7 +85,7 @@ fn every_scenario_lands_in_its_expected_ranges() {
             .map_or_else(|| format!("{name}.csv"), str::to_string);
         let trace = trace::read(&data_dir().join(&trace_file)).unwrap();
         let opts = options_for(&expect);
-        let outcome = simulate::simulate(&trace, &opts).unwrap();
+        let outcome = tune::replay(&trace, &opts).unwrap();
         let summary = serde_json::to_value(&outcome.summary).unwrap();
         let mut check = |what: String, value: f64, (lo, hi): (f64, f64)| {
             if !(lo..=hi).contains(&value) {
@@ -96,6 +98,7 @@ fn every_scenario_lands_in_its_expected_ranges() {
                 &trace,
                 &Options {
                     variant: Variant::Upstream,
+                    tune: false,
                     ..opts.clone()
                 },
             )
