@@ -138,7 +138,6 @@ fn group(action: &'static str) -> &'static str {
     match action {
         "GetFunctionConcurrency"
         | "PutFunctionConcurrency"
-        | "DeleteFunctionConcurrency"
         | "GetFunction"
         | "GetFunctionConfiguration"
         | "GetAccountSettings"
@@ -467,13 +466,6 @@ impl<P: AwsPort> AwsPort for Paced<P> {
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
         self.run("PutFunctionConcurrency", || {
             self.inner.put_function_concurrency(function, reserved)
-        })
-        .await
-    }
-
-    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
-        self.run("DeleteFunctionConcurrency", || {
-            self.inner.delete_function_concurrency(function)
         })
         .await
     }
