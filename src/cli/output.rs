@@ -54,3 +54,73 @@ pub fn terminal_width() -> Option<usize> {
         .size_checked()
         .map(|(_, cols)| usize::from(cols))
 }
+
+/// Writes to standard output, flushed. Its error is the caller's to return: a reader that has
+/// gone away (`simulate ... | head`) ends the command quietly in [`crate::cli::main`], as it
+/// ends `ls`, instead of the panic `print!` gives.
+pub fn write_stdout(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(text)?;
+    stdout.flush()
+}
+
+/// Writes a diagnostic to standard error. A closed stderr has nowhere to be reported, so its
+/// failure is ignored (`eprint!` would panic).
+pub fn write_stderr(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(text);
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has gone away.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let kind = if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            Some(io.kind())
+        } else if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+            json.io_error_kind()
+        } else {
+            None
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `print!` for the command line: returns the write's `io::Result` (see [`write_stdout`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(::std::format_args!($($arg)*))
+    };
+}
+
+/// `println!` for the command line: returns the write's `io::Result` (see [`write_stdout`]).
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_stdout(::std::format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(::std::format_args!(
+            "{}\n",
+            ::std::format_args!($($arg)*)
+        ))
+    };
+}
+
+/// `eprintln!` for the command line, ignoring a closed stderr (see [`write_stderr`]).
+macro_rules! eoutln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stderr(::std::format_args!(
+            "{}\n",
+            ::std::format_args!($($arg)*)
+        ))
+    };
+}
+
+/// `eprint!` for the command line, ignoring a closed stderr (see [`write_stderr`]).
+macro_rules! eout {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stderr(::std::format_args!($($arg)*))
+    };
+}
+
+pub(crate) use {eout, eoutln, out, outln};
