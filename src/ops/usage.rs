@@ -1,0 +1,145 @@
+//! The sized policy's reads: a stream's recent load from CloudWatch (GetMetricData), turned
+//! into the [`Usage`] that [`crate::domain::sizing`] decides from. When the metrics cannot be
+//! read (the upstream role denies GetMetricData; CloudWatch throttles), the decision falls
+//! back to doubling/halving, and the reason is logged once per process, not on every event.
+
+use crate::aws::{
+    merge_incoming, merge_iterator_ages, AwsError, AwsPort, IncomingPoint, IncomingSeries,
+};
+use crate::domain::settings::{ScalingPolicy, Settings};
+use crate::domain::sizing::{self, Usage};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
+
+/// The start of the period holding `t`, on CloudWatch's grid (multiples of the period).
+fn floor_to(t: DateTime<Utc>, period_secs: i64) -> DateTime<Utc> {
+    let secs = t.timestamp().div_euclid(period_secs) * period_secs;
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
+/// The window the sized policy reads: its longest look-back, ending with the last whole
+/// period before `now` (a period still in progress would look like a drop in load).
+pub fn usage_window(settings: &Settings, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let period = i64::from(settings.period_mins.max(1)) * 60;
+    let end = floor_to(now, period);
+    let start = floor_to(
+        end - Duration::minutes(sizing::history_mins(&settings.sizing)),
+        period,
+    );
+    (start, end)
+}
+
+/// What one stream's metrics say over a window: its load and how far its consumers lag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamMetrics {
+    pub incoming: Vec<IncomingPoint>,
+    /// The Maximum of `GetRecords.IteratorAgeMilliseconds` per period (start, milliseconds).
+    pub iterator_ages: Vec<(DateTime<Utc>, f64)>,
+}
+
+impl StreamMetrics {
+    /// The [`Usage`] these datapoints make over [start, end) in periods of `period_secs`.
+    pub fn usage(
+        &self,
+        period_secs: i64,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Usage<'static> {
+        let sums: Vec<_> = self
+            .incoming
+            .iter()
+            .map(|p| (p.start, p.bytes, p.records))
+            .collect();
+        Usage::from_sums(period_secs, start, end, &sums).with_iterator_ages(&self.iterator_ages)
+    }
+}
+
+/// The load and iterator age of up to [`crate::aws::METRIC_STREAMS_PER_CALL`] streams per
+/// `period_secs` in [start, end): one GetMetricData request, in as many pages as CloudWatch
+/// cuts it into. A stream without a datapoint is absent.
+pub async fn read_metrics<P: AwsPort>(
+    aws: &P,
+    streams: &[String],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    period_secs: u32,
+) -> Result<HashMap<String, StreamMetrics>, AwsError> {
+    let mut series: Vec<IncomingSeries> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = aws
+            .incoming_metrics_page(streams, start, end, period_secs, next.as_deref())
+            .await?;
+        series.extend(page.items);
+        match page.next {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    Ok(by_stream(series))
+}
+
+/// A GetMetricData answer's series, merged by stream: each stream's load and iterator ages
+/// (a stream with ages but no load datapoint is kept, with no load).
+pub fn by_stream(series: Vec<IncomingSeries>) -> HashMap<String, StreamMetrics> {
+    let mut ages = merge_iterator_ages(&series);
+    let mut out: HashMap<String, StreamMetrics> = merge_incoming(series)
+        .into_iter()
+        .map(|(stream, incoming)| {
+            let iterator_ages = ages.remove(&stream).unwrap_or_default();
+            let metrics = StreamMetrics {
+                incoming,
+                iterator_ages,
+            };
+            (stream, metrics)
+        })
+        .collect();
+    for (stream, iterator_ages) in ages {
+        out.entry(stream).or_default().iterator_ages = iterator_ages;
+    }
+    out
+}
+
+/// The stream's recent load and lag, or `None` when the policy does not use them or they
+/// cannot be read. Read as the scheduled run reads them (the same queries), so the lag guard
+/// holds for an alarm action's sized decision too.
+pub async fn read_usage<P: AwsPort>(
+    aws: &P,
+    settings: &Settings,
+    stream: &str,
+    now: DateTime<Utc>,
+) -> Option<Usage<'static>> {
+    if settings.scaling_policy != ScalingPolicy::Sized {
+        return None;
+    }
+    let period = settings.period_mins.max(1) * 60;
+    let (start, end) = usage_window(settings, now);
+    let streams = [stream.to_string()];
+    match read_metrics(aws, &streams, start, end, period).await {
+        Ok(mut metrics) => {
+            let metrics = metrics.remove(stream).unwrap_or_default();
+            Some(metrics.usage(i64::from(period), start, end))
+        }
+        Err(err) => {
+            metrics_unreadable(stream, &err);
+            None
+        }
+    }
+}
+
+/// Logs, once per process, that the metrics cannot be read and what is done without them.
+pub(crate) fn metrics_unreadable(stream: &str, err: &AwsError) {
+    if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            stream = %stream,
+            error = %err,
+            "SCALING_POLICY=sized cannot read the stream's metrics (GetMetricData); deciding by doubling/halving until it can (logged once)"
+        );
+    }
+}
+
+/// Why an evaluation without metrics does nothing: the alarms still act, by doubling/halving.
+pub(crate) const METRICS_UNREADABLE: &str = "metrics unreadable: left to the alarms";
