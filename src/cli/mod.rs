@@ -237,7 +237,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // The reader of our output has gone away (`... | head`): nothing left to say.
-        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if output::is_reader_gone(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eout!(
                 "{}",

@@ -96,7 +96,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         Selection::Named(args.streams.clone())
     };
-    let json = args.json.then(|| BufWriter::new(std::io::stdout()));
+    let json = args.json.then(|| BufWriter::new(output::stdout()));
     let region = aws
         .inner()
         .kinesis

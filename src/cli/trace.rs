@@ -130,7 +130,7 @@ async fn export_command(args: ExportArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        None => trace::write(std::io::stdout().lock(), &notes, &exported.trace)
+        None => trace::write(crate::cli::output::stdout(), &notes, &exported.trace)
             .context("writing the trace to standard output")?,
     }
     // The part that was read is written (marked partial); the failure still fails the command.
