@@ -4,7 +4,6 @@
 #[cfg(feature = "cli")]
 pub mod doctor;
 pub mod evaluate;
-#[cfg(feature = "cli")]
 pub mod export;
 pub mod fleet;
 pub mod fleet_wiring;

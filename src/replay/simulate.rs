@@ -46,8 +46,10 @@ pub use crate::replay::options::{
     settings_from_vars, Options, SimError, Variant, SCHEDULE_MINUTES,
 };
 use crate::replay::report::day_counts;
+#[cfg(feature = "cli")]
+pub use crate::replay::report::write_timeline;
 pub use crate::replay::report::{
-    human_report, write_timeline, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
+    human_report, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
 };
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
