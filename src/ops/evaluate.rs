@@ -9,8 +9,8 @@
 //! [`Autoscaler::evaluate_observed`] with it.
 
 use crate::aws::{
-    merge_incoming, merge_iterator_ages, AwsError, AwsPort, ExistingAlarm, IncomingPoint,
-    IncomingSeries, StreamSummary,
+    merge_incoming, merge_iterator_ages, merge_points, AwsError, AwsPort, ExistingAlarm,
+    IncomingMetric, IncomingPoint, IncomingSeries, StreamSummary,
 };
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::execution;
@@ -44,32 +44,75 @@ pub fn usage_window(settings: &Settings, now: DateTime<Utc>) -> (DateTime<Utc>, 
     (start, end)
 }
 
-/// What one stream's metrics say over a window: its load and how far its consumers lag.
+/// What one stream's metrics say over a window: its load, the records refused for want of
+/// capacity and how far its consumers lag.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamMetrics {
     pub incoming: Vec<IncomingPoint>,
     /// The Maximum of `GetRecords.IteratorAgeMilliseconds` per period (start, milliseconds).
     pub iterator_ages: Vec<(DateTime<Utc>, f64)>,
+    /// The Sum of `WriteProvisionedThroughputExceeded` per period (start, records refused).
+    pub throttled: Vec<(DateTime<Utc>, f64)>,
 }
 
 impl StreamMetrics {
-    /// The [`Usage`] these datapoints make over [start, end) in periods of `period_secs`.
+    /// The [`Usage`] these datapoints make over [start, end) in periods of `period_secs`:
+    /// the admitted load, or with `see_throttled` the demand ([`StreamMetrics::demand`]).
     pub fn usage(
         &self,
         period_secs: i64,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        see_throttled: bool,
     ) -> Usage<'static> {
-        let sums: Vec<_> = self
-            .incoming
+        let points = if see_throttled {
+            self.demand()
+        } else {
+            self.incoming.clone()
+        };
+        let sums: Vec<_> = points
             .iter()
             .map(|p| (p.start, p.bytes, p.records))
             .collect();
         Usage::from_sums(period_secs, start, end, &sums).with_iterator_ages(&self.iterator_ages)
     }
+
+    /// Each period's demand, as the replay's trace holds it: the admitted records plus the
+    /// throttled ones, and the bytes scaled alike (a refused record is taken to be of the
+    /// period's average size; with none admitted, the bytes are unknown and left as they
+    /// are). A period without a throttled datapoint is its admitted load.
+    pub fn demand(&self) -> Vec<IncomingPoint> {
+        let throttled: HashMap<DateTime<Utc>, f64> = self.throttled.iter().copied().collect();
+        self.incoming
+            .iter()
+            .map(|p| match throttled.get(&p.start) {
+                Some(&refused) if refused.is_finite() && refused > 0.0 => {
+                    let records = p.records + refused;
+                    let bytes = if p.records > 0.0 {
+                        p.bytes * records / p.records
+                    } else {
+                        p.bytes
+                    };
+                    IncomingPoint {
+                        records,
+                        bytes,
+                        ..*p
+                    }
+                }
+                _ => *p,
+            })
+            .collect()
+    }
 }
 
-/// The load and iterator age of up to [`crate::aws::METRIC_STREAMS_PER_CALL`] streams per
+/// Whether the live sizing sees the demand behind throttled periods, as the replay's
+/// `see_throttled` does (the throttled series is read either way).
+pub fn sees_throttled(_settings: &Settings) -> bool {
+    false
+}
+
+/// The load, throttled records and iterator age of up to
+/// [`crate::aws::METRIC_STREAMS_PER_CALL`] streams per
 /// `period_secs` in [start, end): one GetMetricData request, in as many pages as CloudWatch
 /// cuts it into. A stream without a datapoint is absent.
 pub async fn read_metrics<P: AwsPort>(
@@ -98,6 +141,7 @@ pub async fn read_metrics<P: AwsPort>(
 /// (a stream with ages but no load datapoint is kept, with no load).
 pub fn by_stream(series: Vec<IncomingSeries>) -> HashMap<String, StreamMetrics> {
     let mut ages = merge_iterator_ages(&series);
+    let mut throttled = merge_points(&series, IncomingMetric::Throttled);
     let mut out: HashMap<String, StreamMetrics> = merge_incoming(series)
         .into_iter()
         .map(|(stream, incoming)| {
@@ -105,12 +149,16 @@ pub fn by_stream(series: Vec<IncomingSeries>) -> HashMap<String, StreamMetrics> 
             let metrics = StreamMetrics {
                 incoming,
                 iterator_ages,
+                throttled: throttled.remove(&stream).unwrap_or_default(),
             };
             (stream, metrics)
         })
         .collect();
     for (stream, iterator_ages) in ages {
         out.entry(stream).or_default().iterator_ages = iterator_ages;
+    }
+    for (stream, refused) in throttled {
+        out.entry(stream).or_default().throttled = refused;
     }
     out
 }
@@ -133,7 +181,8 @@ pub async fn read_usage<P: AwsPort>(
     match read_metrics(aws, &streams, start, end, period).await {
         Ok(mut metrics) => {
             let metrics = metrics.remove(stream).unwrap_or_default();
-            Some(metrics.usage(i64::from(period), start, end))
+            let see_throttled = sees_throttled(settings);
+            Some(metrics.usage(i64::from(period), start, end, see_throttled))
         }
         Err(err) => {
             metrics_unreadable(stream, &err);

@@ -9,7 +9,7 @@
 //!    on that snapshot, for at most [`fleet::SWEEP_SLICE`] of the run.
 //! 4. The sized evaluation of every managed stream from the same snapshot: shard counts from
 //!    ListShards (quota per stream; those the sweep read are reused), load and consumer lag
-//!    (iterator age) from GetMetricData 166 streams a request, each stream decided by the pure [`schedule::evaluate`]. Only a
+//!    (iterator age) and throttled records from GetMetricData 125 streams a request, each stream decided by the pure [`schedule::evaluate`]. Only a
 //!    stream about to be resharded is read on its own (DescribeStreamSummary and
 //!    ListTagsForStream, for its current count and reshard history) and decided again from
 //!    that before the reshard.
@@ -459,9 +459,11 @@ impl<P: AwsPort> Autoscaler<P> {
     fn usage_of(&self, metrics: Option<&StreamMetrics>, now: DateTime<Utc>) -> Usage<'static> {
         let period = i64::from(self.settings.period_mins.max(1)) * 60;
         let (start, end) = evaluate::usage_window(&self.settings, now);
-        metrics
-            .cloned()
-            .unwrap_or_default()
-            .usage(period, start, end)
+        metrics.cloned().unwrap_or_default().usage(
+            period,
+            start,
+            end,
+            evaluate::sees_throttled(&self.settings),
+        )
     }
 }
