@@ -664,21 +664,8 @@ impl Replay {
     }
 }
 
-/// Settings that decide as `policy` does.
-pub fn apply_policy(settings: &mut Settings, policy: &crate::domain::tuning::Policy) {
-    use crate::domain::tuning::Policy;
-    match *policy {
-        Policy::Sized {
-            target_usage,
-            params,
-        } => {
-            settings.scaling_policy = ScalingPolicy::Sized;
-            settings.target_usage = target_usage;
-            settings.sizing = params;
-        }
-        Policy::Upstream => settings.scaling_policy = ScalingPolicy::Upstream,
-    }
-}
+/// Settings that decide as a policy does (the live tuning applies it the same way).
+pub use crate::domain::tuned::apply_policy;
 
 fn build_alarms(
     settings: &Settings,
