@@ -15,7 +15,8 @@ use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS};
 use kinesis_autoscaler::aws::{AwsPort, IncomingPoint};
 use kinesis_autoscaler::domain::event::Invocation;
 use kinesis_autoscaler::domain::settings::Settings;
-use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::{InvocationReport, Outcome};
 use kinesis_autoscaler::ops::wiring::{self, WireOptions};
 use std::collections::BTreeMap;
 use tokio::time::Instant;
@@ -92,11 +93,11 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let setup = std::time::Instant::now();
-    let a = Autoscaler {
-        aws: Paced::new(fleet(n).await, 1.0),
-        settings: Settings::default(),
-        function_name: FUNCTION.into(),
-    };
+    let a = Autoscaler::new(
+        Paced::new(fleet(n).await, 1.0),
+        Settings::default(),
+        FUNCTION,
+    );
     println!(
         "set-up of {n} streams: {:.0} s wall",
         setup.elapsed().as_secs_f64()

@@ -5,7 +5,8 @@ use crate::aws::paced::Paced;
 use crate::aws::{AwsClients, AwsPort};
 use crate::domain::settings::Settings;
 use crate::domain::{event, fleet_event};
-use crate::ops::outcome::{Autoscaler, InvocationReport};
+use crate::ops::autoscaler::Autoscaler;
+use crate::ops::outcome::InvocationReport;
 use crate::ops::stream_events;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -90,11 +91,7 @@ pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     let aws = Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
     let function_name =
         env_var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "kinesis-autoscaler".into());
-    let autoscaler = Autoscaler {
-        aws,
-        settings,
-        function_name,
-    };
+    let autoscaler = Autoscaler::new(aws, settings, function_name);
     let autoscaler = &autoscaler;
     // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
     let auto_wire =

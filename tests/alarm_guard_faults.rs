@@ -15,9 +15,10 @@ use kinesis_autoscaler::aws::{AwsClients, AwsPort};
 use kinesis_autoscaler::domain::event::{parse_invocation_text, Direction};
 use kinesis_autoscaler::domain::metrics::FATAL_ERROR_METRIC;
 use kinesis_autoscaler::domain::settings::{tag, RetrySettings, Settings};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions};
+use kinesis_autoscaler::ops::outcome::{InvocationReport, Outcome};
 use kinesis_autoscaler::ops::reconcile::StreamVerdict;
-use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
 
 /// The faults a scenario asks for, played by the fake or by the proxy in front of moto.
 #[allow(async_fn_in_trait)]

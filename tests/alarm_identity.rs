@@ -15,7 +15,8 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmSpec, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{parse_invocation_text, AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::Settings;
-use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::{InvocationReport, Outcome};
 use proptest::prelude::*;
 
 /// Handles `event` as delivered: CloudWatch's side is left as the test set it.
@@ -258,11 +259,7 @@ fn check(
         };
         let allowed = may_move(&aws, alarm_name, stream, &settings);
         let before = snapshot(&aws);
-        let autoscaler = Autoscaler {
-            aws: aws.clone(),
-            settings,
-            function_name: "kinesis-autoscaler-property".into(),
-        };
+        let autoscaler = Autoscaler::new(aws.clone(), settings, "kinesis-autoscaler-property");
         let at = aws.now() - Duration::seconds(30);
         let event = dropin_support::event(SHAPES[shape], alarm_name, stream, state, at);
         let report = match parse_invocation_text(&event) {

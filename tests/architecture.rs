@@ -91,12 +91,21 @@ fn the_check_reads_every_module_and_follows_re_exports() {
     );
     let edges = krate.edges();
     let has = |from: &str, to: &str| edges.iter().any(|e| e.from == from && e.to == to);
-    assert!(has("ops::scale", "ops::gather"), "a plain `use`");
+    assert!(
+        has("ops::autoscaler::alarm", "ops::autoscaler::gather"),
+        "a plain `use`"
+    );
     // `crate::aws::{AwsError, AwsPort, ..}` goes through `pub use port::*` in aws/mod.rs to
     // aws::port; `crate::aws::AwsClients` through `pub use sdk::{..}` to aws::sdk.
-    assert!(has("ops::scale", "aws::port"), "a glob re-export");
-    assert!(has("ops::outcome", "aws::sdk"), "a named re-export");
-    assert!(has("ops::scale", "aws"), "the re-exporting module");
+    assert!(
+        has("ops::autoscaler::alarm", "aws::port"),
+        "a glob re-export"
+    );
+    assert!(has("ops::autoscaler", "aws::sdk"), "a named re-export");
+    assert!(
+        has("ops::autoscaler::alarm", "aws"),
+        "the re-exporting module"
+    );
 }
 
 /// A copy of `src/` in a fresh temporary directory, removed on drop.
@@ -157,8 +166,11 @@ fn assert_caught(found: &[String], expected: &str) {
 #[test]
 fn a_domain_import_of_ops_fails() {
     let copy = Copy::new("domain-ops");
-    copy.inject("domain/policy.rs", "use crate::ops::outcome::Autoscaler;");
-    assert_caught(&violations(&copy.0), "domain::policy -> ops::outcome (");
+    copy.inject(
+        "domain/policy.rs",
+        "use crate::ops::autoscaler::Autoscaler;",
+    );
+    assert_caught(&violations(&copy.0), "domain::policy -> ops::autoscaler (");
     assert_caught(&violations(&copy.0), "domain may not import ops");
 }
 
@@ -184,12 +196,15 @@ fn a_cycle_through_a_re_export_fails() {
 
 #[test]
 fn the_issue_s_import_of_ops_through_a_re_export_fails() {
-    // The import the old check missed: an ops type through ops::scale's `pub use`.
+    // The import the old check missed: an ops type through an ops module's `pub use`.
     let copy = Copy::new("issue-cycle");
-    copy.inject("aws/sdk/mod.rs", "use crate::ops::scale::AlarmOutcome;");
+    copy.inject(
+        "aws/sdk/mod.rs",
+        "use crate::ops::autoscaler::StreamEvaluation;",
+    );
     let found = violations(&copy.0);
-    assert_caught(&found, "aws::sdk -> ops::scale (");
-    assert_caught(&found, "aws::sdk -> ops::outcome (");
+    assert_caught(&found, "aws::sdk -> ops::autoscaler (");
+    assert_caught(&found, "aws::sdk -> ops::autoscaler::evaluate (");
     assert_caught(&found, "aws may not import ops");
 }
 

@@ -1,5 +1,5 @@
 //! How many AWS calls a scale event makes, and in how many sequential rounds, from the fake's
-//! call log (see the module doc of `src/ops/scale.rs` for the rounds).
+//! call log (see the module doc of `src/ops/autoscaler/alarm.rs` for the rounds).
 //!
 //! Every call takes the same latency on tokio's paused clock, so calls made in parallel reach
 //! the fake at the same instant and a round is the set of calls sharing one. Nothing here
@@ -12,7 +12,8 @@ use common::*;
 use kinesis_autoscaler::aws::fake::{Call, FakeAws};
 use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
-use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::Outcome;
 use std::collections::BTreeMap;
 
 const LATENCY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -68,11 +69,11 @@ async fn calls_of_one_event(direction: Direction, shards: u32, consumer: bool) -
         tag_stream(&aws, "orders", tag::CONSUMER_FUNCTION, "consumer").await;
     }
     let pair = wire(&aws, &Settings::default(), "orders", shards).await;
-    let autoscaler = Autoscaler {
-        aws: aws.clone(),
-        settings: Settings::default(),
-        function_name: "kinesis-autoscaler-call-count".into(),
-    };
+    let autoscaler = Autoscaler::new(
+        aws.clone(),
+        Settings::default(),
+        "kinesis-autoscaler-call-count",
+    );
     aws.advance(Duration::minutes(10));
     let event = alarm_event(&pair.name(direction), "orders", "ALARM", aws.now());
     aws.advance(Duration::seconds(1));

@@ -17,7 +17,8 @@ use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
-use kinesis_autoscaler::ops::scale::{AlarmOutcome, Autoscaler};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::AlarmOutcome;
 
 const START: u32 = 4;
 const STREAM: &str = "orders";
@@ -49,11 +50,7 @@ async fn race_setup() -> Race {
     // notify again.
     aws.set_state(&pair.name(Direction::Up), "ALARM");
     aws.set_state(&pair.name(Direction::Down), "ALARM");
-    let instance = |settings: Settings| Autoscaler {
-        aws: aws.clone(),
-        settings,
-        function_name: "race".into(),
-    };
+    let instance = |settings: Settings| Autoscaler::new(aws.clone(), settings, "race");
     Race {
         first: instance(settings.clone()),
         second: instance(settings),

@@ -81,12 +81,13 @@ fn every_path_a_document_names_exists() {
 
 #[test]
 fn the_scan_finds_paths_in_prose_and_code_spans() {
-    let text = "see `src/ops/scale.rs`, scripts/test.sh. And docs/*.md or (infra/README.md); \
+    let text =
+        "see `src/ops/autoscaler/alarm.rs`, scripts/test.sh. And docs/*.md or (infra/README.md); \
                 not xsrc/nothing.rs";
     assert_eq!(
         named_paths(text),
         [
-            "src/ops/scale.rs",
+            "src/ops/autoscaler/alarm.rs",
             "scripts/test.sh",
             "docs/*.md",
             "infra/README.md"

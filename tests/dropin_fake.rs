@@ -16,7 +16,8 @@ use kinesis_autoscaler::domain::metrics::{
     FATAL_ERROR_METRIC, REFUSED_METRIC, RESHARDS_LEFT_METRIC, RESHARDS_METRIC, SHARD_COUNT_METRIC,
 };
 use kinesis_autoscaler::domain::settings::Settings;
-use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport, Outcome};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::{InvocationReport, Outcome};
 use std::collections::HashMap;
 
 fn t0() -> DateTime<Utc> {
@@ -62,11 +63,7 @@ fn fire(aws: &FakeAws, alarm: &str) -> DateTime<Utc> {
 }
 
 fn scaler(aws: FakeAws, settings: Settings) -> Autoscaler<FakeAws> {
-    Autoscaler {
-        aws,
-        settings,
-        function_name: "kinesis-autoscaler".into(),
-    }
+    Autoscaler::new(aws, settings, "kinesis-autoscaler")
 }
 
 async fn handle(scaler: &Autoscaler<FakeAws>, event: &str) -> InvocationReport {

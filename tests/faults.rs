@@ -27,8 +27,9 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet;
-use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
+use kinesis_autoscaler::ops::outcome::Outcome;
 use std::time::Instant;
 
 const KINDS: [(&str, Fault); 7] = [
@@ -41,7 +42,7 @@ const KINDS: [(&str, Fault); 7] = [
     ("AccessDenied", Fault::Refuse("AccessDeniedException")),
 ];
 
-/// The calls of a scale event in the order the executor makes them (see `src/ops/scale.rs`).
+/// The calls of a scale event in the order the executor makes them (see `src/ops/autoscaler/alarm.rs`).
 const STEPS: [&str; 11] = [
     "DescribeAlarms",
     "ListTagsForResource",
@@ -169,11 +170,7 @@ async fn run_cell(direction: Direction, action: &'static str, fault: Fault) -> C
     let pair = wire(&aws, &settings, stream, START_SHARDS).await;
     let trigger = pair.name(direction);
     let to = target(direction, START_SHARDS);
-    let autoscaler = Autoscaler {
-        aws: aws.clone(),
-        settings: settings.clone(),
-        function_name: "kinesis-autoscaler-faults".into(),
-    };
+    let autoscaler = Autoscaler::new(aws.clone(), settings.clone(), "kinesis-autoscaler-faults");
     aws.advance(Duration::minutes(10));
     aws.set_state(&trigger, "ALARM");
     let changed = aws.now();
@@ -346,11 +343,11 @@ async fn the_fault_matrix() {
         let aws = FakeAws::new(t0());
         aws.create_stream("clean", START_SHARDS);
         let pair = wire(&aws, &Settings::default(), "clean", START_SHARDS).await;
-        let autoscaler = Autoscaler {
-            aws: aws.clone(),
-            settings: Settings::default(),
-            function_name: "kinesis-autoscaler-faults".into(),
-        };
+        let autoscaler = Autoscaler::new(
+            aws.clone(),
+            Settings::default(),
+            "kinesis-autoscaler-faults",
+        );
         aws.advance(Duration::minutes(1));
         let outcome = fire(&autoscaler, &pair.name(direction), "clean").await;
         assert_eq!(outcome, Outcome::Scaled);

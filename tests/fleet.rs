@@ -9,9 +9,9 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction, Invocation};
 use kinesis_autoscaler::domain::settings::Settings;
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions, CURSOR_TAG};
 use kinesis_autoscaler::ops::reconcile::{FixKind, StreamVerdict};
-use kinesis_autoscaler::ops::scale::Autoscaler;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -140,11 +140,7 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
     // Every stream drifted: each costs 4 writes (2 PutMetricAlarm, 2 SetAlarmState), paced at
     // the full quota of 3 a second each (a fix is as urgent as a scale event).
     let fake = fleet(240, 240).await;
-    let autoscaler = Autoscaler {
-        aws: Paced::new(fake, 1.0),
-        settings: Settings::default(),
-        function_name: "autoscaler".into(),
-    };
+    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
     let mut done: Vec<String> = Vec::new();
     let mut runs = 0;
     loop {
@@ -315,11 +311,7 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
     let fake = fleet(3, 0)
         .await
         .with_reshard_delay(chrono::Duration::seconds(30));
-    let autoscaler = Autoscaler {
-        aws: Paced::new(fake, 1.0),
-        settings: Settings::default(),
-        function_name: "autoscaler".into(),
-    };
+    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
     let stream = name(1);
     // Terraform reshards: the stream is UPDATING for 30 s.
     autoscaler
@@ -380,11 +372,7 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
 async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_asked() {
     let fake = fleet(1, 0).await;
     fake.create_stream("fleet-new", 3);
-    let autoscaler = Autoscaler {
-        aws: Paced::new(fake, 1.0),
-        settings: Settings::default(),
-        function_name: "autoscaler".into(),
-    };
+    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
     let parse = |call: &str, stream: &str| {
         kinesis_autoscaler::domain::fleet_event::parse(&cloudtrail(call, stream))
             .expect("understood")

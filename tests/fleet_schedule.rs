@@ -11,8 +11,9 @@ use kinesis_autoscaler::aws::{AwsPort, IncomingPoint};
 use kinesis_autoscaler::domain::event::Invocation;
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, ScalingPolicy, Settings};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, LAST_SWEEP_TAG};
-use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
+use kinesis_autoscaler::ops::outcome::Outcome;
 use kinesis_autoscaler::ops::wiring::{self, WireOptions};
 use std::collections::HashMap;
 use tokio::time::Instant;
@@ -80,11 +81,7 @@ fn autoscaler(fake: FakeAws, settings: Settings) -> Autoscaler<Paced<FakeAws>> {
     let aws = Paced::new(fake, 1.0);
     // The template's 900 s timeout.
     aws.set_deadline(Some(Instant::now() + std::time::Duration::from_secs(900)));
-    Autoscaler {
-        aws,
-        settings,
-        function_name: FUNCTION.into(),
-    }
+    Autoscaler::new(aws, settings, FUNCTION)
 }
 
 /// Five minutes on, on both clocks.
@@ -230,11 +227,7 @@ async fn bulk_decisions_are_those_of_the_per_stream_path() {
     aws.delete_stream("eq-ondemand");
     aws.create_on_demand_stream("eq-ondemand", 4);
     streams.push("eq-ondemand".into());
-    let a = Autoscaler {
-        aws,
-        settings: settings.clone(),
-        function_name: FUNCTION.into(),
-    };
+    let a = Autoscaler::new(aws, settings.clone(), FUNCTION);
 
     let headroom = a.aws.account_headroom().await.ok();
     let mut per_stream = HashMap::new();
@@ -306,13 +299,11 @@ async fn the_sweep_runs_when_stale_and_is_skipped_when_recent() {
     assert_eq!(swept_at(&a).await.as_deref(), Some("2027-01-15T13:00:00Z"));
 
     // Every run with RECONCILE_INTERVAL_MINS=0.
-    let every = Autoscaler {
-        settings: Settings {
-            reconcile_interval_mins: 0,
-            ..Settings::default()
-        },
-        ..a
+    let every_run = Settings {
+        reconcile_interval_mins: 0,
+        ..Settings::default()
     };
+    let every = Autoscaler::new(a.aws, every_run, a.function_name);
     next_tick(&every, 5).await;
     assert!(every
         .handle_invocation(Invocation::Scheduled)

@@ -13,7 +13,8 @@ use kinesis_autoscaler::domain::policy::{
     self, AlarmsState, Decision, Observed, Refusal, StreamMode, StreamState, StreamStatus, Trigger,
 };
 use kinesis_autoscaler::domain::settings::{tag, Settings, StreamSettings};
-use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::Outcome;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -331,11 +332,7 @@ async fn the_handler_reports_an_invalid_alarm_by_name_without_calling_aws() {
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url("http://127.0.0.1:9")
         .build();
-    let autoscaler = Autoscaler {
-        aws: AwsClients::new(&config),
-        settings: Settings::default(),
-        function_name: "hostile".into(),
-    };
+    let autoscaler = Autoscaler::new(AwsClients::new(&config), Settings::default(), "hostile");
     let mut message = alarm_message("orders-scale-up", "orders", "ALARM", Utc::now());
     message["Trigger"]["Metrics"] = json!([]);
     let invocation = parse_invocation_text(&sns_event(&[message])).unwrap();

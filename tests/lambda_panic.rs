@@ -11,7 +11,7 @@
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::lambda::handle_event;
-use kinesis_autoscaler::ops::scale::Autoscaler;
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -117,11 +117,11 @@ async fn a_panicking_handler_is_an_invocation_error_and_the_process_serves_the_n
     }
     let aws = FakeAws::default();
     aws.create_function("autoscaler");
-    let autoscaler: &'static Autoscaler<FakeAws> = Box::leak(Box::new(Autoscaler {
+    let autoscaler: &'static Autoscaler<FakeAws> = Box::leak(Box::new(Autoscaler::new(
         aws,
-        settings: Settings::default(),
-        function_name: "autoscaler".into(),
-    }));
+        Settings::default(),
+        "autoscaler",
+    )));
     let runtime = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         if event.payload.get("test") == Some(&Value::from("panic")) {
             panic!("a handler bug");

@@ -14,8 +14,8 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{parse_invocation_text, AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::Settings;
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions};
-use kinesis_autoscaler::ops::scale::Autoscaler;
 use tokio::time::Instant;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:autoscaler";
@@ -87,11 +87,11 @@ async fn a_burst_of_scale_ups_is_bound_by_its_writes_not_by_describe_limits() {
     let changed_at = t0() - Duration::minutes(1);
     let start = Instant::now();
     let workers = (0..WORKERS).map(|w| {
-        let autoscaler = Autoscaler {
-            aws: Paced::new(fake.clone(), 1.0),
-            settings: Settings::default(),
-            function_name: "kinesis-autoscaler".into(),
-        };
+        let autoscaler = Autoscaler::new(
+            Paced::new(fake.clone(), 1.0),
+            Settings::default(),
+            "kinesis-autoscaler",
+        );
         async move {
             for i in (w..EVENTS).step_by(WORKERS) {
                 let stream = name(i);

@@ -9,7 +9,7 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::event::{parse_invocation_text, Direction};
 use kinesis_autoscaler::domain::history::ReshardHistory;
 use kinesis_autoscaler::domain::settings::{tag, Settings};
-use kinesis_autoscaler::ops::scale::Outcome;
+use kinesis_autoscaler::ops::outcome::Outcome;
 
 async fn scale_up_doubles_rewrites_both_alarms_and_records_the_reshard<A: Account>(aws: A) {
     let settings = Settings::default();

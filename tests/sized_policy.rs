@@ -8,7 +8,8 @@ use kinesis_autoscaler::aws::fake::{FakeAws, Fault};
 use kinesis_autoscaler::aws::IncomingPoint;
 use kinesis_autoscaler::domain::event::{AlarmNotification, AlarmPair, Direction, Invocation};
 use kinesis_autoscaler::domain::settings::{tag, ScalingPolicy, Settings};
-use kinesis_autoscaler::ops::scale::{Autoscaler, Outcome};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::Outcome;
 use kinesis_autoscaler::ops::wiring::{self, WireOptions};
 
 const STREAM: &str = "orders";
@@ -34,11 +35,7 @@ async fn wired(now: DateTime<Utc>, shards: u32, settings: &Settings) -> Autoscal
     )
     .await
     .expect("wired");
-    Autoscaler {
-        aws,
-        settings: settings.clone(),
-        function_name: "scaler".into(),
-    }
+    Autoscaler::new(aws, settings.clone(), "scaler")
 }
 
 /// `need(minute)` shards of load per 5-minute period in [from, to), 1 KB records.

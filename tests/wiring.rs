@@ -8,7 +8,7 @@ use kinesis_autoscaler::aws::AwsPort;
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{tag, Settings};
-use kinesis_autoscaler::ops::scale::Outcome;
+use kinesis_autoscaler::ops::outcome::Outcome;
 use kinesis_autoscaler::ops::status::{self, LastReshardSource};
 use kinesis_autoscaler::ops::wiring::{
     self, Change, Removal, StreamTagFlags, WireOptions, WiringError,

@@ -5,7 +5,7 @@ use crate::aws::{AwsClients, AwsOptions, AwsPort};
 use crate::domain::event;
 use crate::domain::settings::Settings;
 use crate::lambda;
-use crate::ops::outcome::Autoscaler;
+use crate::ops::autoscaler::Autoscaler;
 use anyhow::Context as _;
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use std::io::Read;
@@ -334,11 +334,7 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
     ));
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|_| "kinesis-autoscaler-cli".into());
-    let autoscaler = Autoscaler {
-        aws,
-        settings,
-        function_name,
-    };
+    let autoscaler = Autoscaler::new(aws, settings, function_name);
     let report = autoscaler.handle_invocation(invocation).await;
     for line in &report.metric_lines {
         eprintln!("{line}");

@@ -1,5 +1,5 @@
 //! What to do at each step of carrying out a decision, and when a step fails: pure functions,
-//! so that the executor in `ops::scale` only runs steps and reports. [`scale_steps`] turns a
+//! so that the executor in `ops::autoscaler` only runs steps and reports. [`scale_steps`] turns a
 //! [`ScalePlan`] into every call of rounds 2 to 5; the `after_*` functions say what a failure
 //! at a step means (busy or failed, roll the history back or not, let the alarm fire again).
 

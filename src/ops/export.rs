@@ -7,7 +7,7 @@
 //! is made up.
 
 use crate::aws::{AwsError, AwsPort, IncomingPoint};
-use crate::ops::evaluate::{read_metrics, StreamMetrics};
+use crate::ops::usage::{read_metrics, StreamMetrics};
 use crate::replay::trace::{self, Row, Trace, TraceError};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::collections::BTreeMap;

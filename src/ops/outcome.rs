@@ -1,23 +1,12 @@
-//! What the use cases share: the autoscaler (its port, settings and name) and what an
-//! invocation reports. Apart from `scale.rs` so that the modules adding to `Autoscaler`
-//! (gather, evaluate, stream events) need not import the one that calls them.
+//! What an invocation reports: each alarm's outcome, and the run's.
 
-use crate::aws::AwsClients;
 use crate::domain::degraded::Degradation;
 use crate::domain::event::Direction;
 use crate::domain::fallback::SettingFallback;
 use crate::domain::metrics::StreamFigures;
 use crate::domain::policy::Decision;
-use crate::domain::settings::Settings;
 use crate::ops::reconcile::ReconcileReport;
 use serde::Serialize;
-
-/// Everything a handled alarm needs: clients, settings, and the name metrics carry.
-pub struct Autoscaler<P = AwsClients> {
-    pub aws: P,
-    pub settings: Settings,
-    pub function_name: String,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,8 +5,8 @@
 
 use crate::aws::{AwsError, AwsPort, ListedStream, METRIC_STREAMS_PER_CALL};
 use crate::domain::policy::StreamMode;
-use crate::ops::evaluate::StreamMetrics;
 use crate::ops::export::{self, Window};
+use crate::ops::usage::StreamMetrics;
 use crate::replay::compare::{self, Billing, StreamReport};
 use crate::replay::simulate::{Options, SimError};
 use chrono::{DateTime, Utc};
@@ -240,7 +240,7 @@ fn replay(
         .map_err(|e: SimError| e.to_string())
 }
 
-/// The batch's datapoints, by stream (as [`crate::ops::evaluate::read_metrics`] merges them,
+/// The batch's datapoints, by stream (as [`crate::ops::usage::read_metrics`] merges them,
 /// each request held under the datapoint quota).
 async fn read_metrics(
     aws: &impl AwsPort,
@@ -266,7 +266,7 @@ async fn read_metrics(
             None => break,
         }
     }
-    Ok(crate::ops::evaluate::by_stream(series))
+    Ok(crate::ops::usage::by_stream(series))
 }
 
 /// Holds GetMetricData under its datapoint quota ([`DATAPOINTS_PER_SECOND`]), which a report

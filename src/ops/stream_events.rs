@@ -10,7 +10,8 @@ use crate::domain::fleet_event::{StreamCall, StreamEvent};
 use crate::domain::metrics;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::Settings;
-use crate::ops::outcome::{Autoscaler, InvocationReport};
+use crate::ops::autoscaler::Autoscaler;
+use crate::ops::outcome::InvocationReport;
 use crate::ops::reconcile::{
     self, ignored, ConcurrencyCache, Fix, FixKind, ReconcileReport, StreamReconcile, StreamVerdict,
     GONE,

@@ -481,7 +481,7 @@ impl Replay {
     }
 
     /// The datapoints the Lambda reads at the end of `period` (the window of
-    /// [`sizing::history_mins`], as `ops::evaluate` asks GetMetricData), never a later one.
+    /// [`sizing::history_mins`], as `ops::usage` asks GetMetricData), never a later one.
     pub fn usage(&self, period: usize) -> Usage<'_> {
         let mins = sizing::history_mins(&self.opts.settings.sizing);
         let keep = (mins * 60 / self.period_secs) as usize;

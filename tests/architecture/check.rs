@@ -584,7 +584,7 @@ fn parent(module: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A module's layer: its first segment (`ops::scale` is in `ops`); the binaries are `bin`.
+/// A module's layer: its first segment (`ops::autoscaler::alarm` is in `ops`); the binaries are `bin`.
 pub fn layer(module: &str) -> &str {
     module.split("::").next().unwrap_or_default()
 }

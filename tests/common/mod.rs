@@ -16,7 +16,8 @@ use kinesis_autoscaler::aws::{AwsClients, AwsPort, ExistingAlarm};
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
 use kinesis_autoscaler::domain::event::AlarmPair;
 use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
-use kinesis_autoscaler::ops::scale::{Autoscaler, InvocationReport};
+use kinesis_autoscaler::ops::autoscaler::Autoscaler;
+use kinesis_autoscaler::ops::outcome::InvocationReport;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -283,11 +284,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// The autoscaler, as the Lambda builds it, on `aws`'s account.
 pub fn autoscaler<A: Account>(aws: &A, settings: Settings) -> Autoscaler<A> {
-    Autoscaler {
-        aws: aws.clone(),
-        settings,
-        function_name: "kinesis-autoscaler-test".into(),
-    }
+    Autoscaler::new(aws.clone(), settings, "kinesis-autoscaler-test")
 }
 
 pub async fn create_stream(aws: &impl Account, name: &str, shards: u32) {

@@ -3,6 +3,7 @@
 //! stops here unless CloudWatch confirms it (the identity rule, [`confirm`]); a permission the
 //! role lacks (tags, DescribeLimits) degrades instead of failing.
 
+use super::Autoscaler;
 use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamConsumer};
 use crate::domain::alarms::TAG_LAST_SCALED;
 use crate::domain::confirm::{self, AlarmOnRecord, Unconfirmed};
@@ -11,7 +12,6 @@ use crate::domain::event::{self, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::settings::tag;
-use crate::ops::outcome::Autoscaler;
 use std::collections::HashMap;
 
 /// AWS's limit on one stream's tags.

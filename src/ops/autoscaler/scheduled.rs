@@ -21,6 +21,8 @@
 //! started less than [`DEADLINE_MARGIN`] before the invocation's deadline, nor evaluated
 //! later than [`RUN_BUDGET`] into the run.
 
+use super::evaluate::{observe, StreamEvaluation};
+use super::Autoscaler;
 use crate::aws::paced::RECONCILE_SHARE;
 use crate::aws::{AwsError, AwsPort, ListedStream, StreamSummary, METRIC_STREAMS_PER_CALL};
 use crate::domain::event::AlarmPair;
@@ -28,12 +30,12 @@ use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::ScalingPolicy;
 use crate::domain::sizing::Usage;
-use crate::ops::evaluate::{self, observe, StreamEvaluation, StreamMetrics, METRICS_UNREADABLE};
 use crate::ops::fleet::{
     self, FleetSnapshot, SweepOptions, DEADLINE_MARGIN, DEFAULT_CONCURRENCY, SWEEP_SLICE,
 };
-use crate::ops::outcome::{AlarmOutcome, Autoscaler, InvocationReport, Outcome};
+use crate::ops::outcome::{AlarmOutcome, InvocationReport, Outcome};
 use crate::ops::reconcile::{not_now, ReconcileReport, GONE};
+use crate::ops::usage::{self, StreamMetrics, METRICS_UNREADABLE};
 use crate::ops::wiring::WiringError;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -443,27 +445,27 @@ impl<P: AwsPort> Autoscaler<P> {
         now: DateTime<Utc>,
     ) -> Option<HashMap<String, StreamMetrics>> {
         let period = self.settings.period_mins.max(1) * 60;
-        let (start, end) = evaluate::usage_window(&self.settings, now);
-        match evaluate::read_metrics(&self.aws, streams, start, end, period).await {
+        let (start, end) = usage::usage_window(&self.settings, now);
+        match usage::read_metrics(&self.aws, streams, start, end, period).await {
             Ok(metrics) => Some(metrics),
             Err(err) => {
                 let first = streams.first().map(String::as_str).unwrap_or("");
-                evaluate::metrics_unreadable(first, &err);
+                usage::metrics_unreadable(first, &err);
                 None
             }
         }
     }
 
     /// The [`Usage`] of one stream's datapoints (none: an empty one), over the window
-    /// [`evaluate::read_usage`] reads.
+    /// [`usage::read_usage`] reads.
     fn usage_of(&self, metrics: Option<&StreamMetrics>, now: DateTime<Utc>) -> Usage<'static> {
         let period = i64::from(self.settings.period_mins.max(1)) * 60;
-        let (start, end) = evaluate::usage_window(&self.settings, now);
+        let (start, end) = usage::usage_window(&self.settings, now);
         metrics.cloned().unwrap_or_default().usage(
             period,
             start,
             end,
-            evaluate::sees_throttled(&self.settings),
+            usage::sees_throttled(&self.settings),
         )
     }
 }
