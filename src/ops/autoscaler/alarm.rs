@@ -42,6 +42,7 @@ impl<P: AwsPort> Autoscaler<P> {
             reconcile: None,
             degraded: Vec::new(),
             settings_fallbacks: self.settings.fallbacks.clone(),
+            tuning: None,
             metric_lines: Vec::new(),
         };
         self.report_fallbacks(&mut report);
@@ -181,7 +182,7 @@ impl<P: AwsPort> Autoscaler<P> {
             &gathered.trigger,
             &gathered.observed,
             usage.as_ref(),
-            &self.settings,
+            &gathered.settings,
             now,
         );
         if self.settings.dry_run {

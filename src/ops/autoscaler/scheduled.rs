@@ -22,6 +22,7 @@
 //! later than [`RUN_BUDGET`] into the run.
 
 use super::evaluate::{observe, StreamEvaluation};
+use super::tuning::TUNING_SLICE;
 use super::Autoscaler;
 use crate::aws::paced::RECONCILE_SHARE;
 use crate::aws::{AwsError, AwsPort, ListedStream, StreamSummary, METRIC_STREAMS_PER_CALL};
@@ -125,6 +126,13 @@ impl<P: AwsPort> Autoscaler<P> {
                 .evaluate_fleet(&snapshot, &known_shards, Some(started + RUN_BUDGET))
                 .await;
             self.report_evaluation(evaluated, report);
+            // The day's tuning, after the decisions that cannot wait, in what is left of
+            // the run's budget and a slice of its own.
+            let stop_at = (started + RUN_BUDGET).max(Instant::now()) + TUNING_SLICE;
+            let cursor = state.tuning_cursor.as_deref();
+            let tuning = self.daily_tuning(&snapshot, cursor, stop_at).await;
+            report.metric_lines.extend(self.tuning_metrics(&tuning));
+            report.tuning = Some(tuning);
         }
         self.aws.set_pacing_share(1.0);
         tracing::info!(
@@ -339,7 +347,7 @@ impl<P: AwsPort> Autoscaler<P> {
                     &AlarmPair::new(stream),
                     &observed,
                     &usage,
-                    &self.settings,
+                    &self.stream_settings(stream, tags),
                     now,
                 );
                 StreamEvaluation::decided(stream, evaluation)
@@ -382,7 +390,8 @@ impl<P: AwsPort> Autoscaler<P> {
             Err(err) => return StreamEvaluation::failed(stream, err),
         };
         let pair = AlarmPair::new(stream);
-        let evaluation = schedule::evaluate(&pair, &observed, usage, &self.settings, now);
+        let settings = self.stream_settings(stream, tags);
+        let evaluation = schedule::evaluate(&pair, &observed, usage, &settings, now);
         if !matches!(evaluation, Evaluation::Scale { .. }) {
             return StreamEvaluation::decided(stream, evaluation);
         }
@@ -410,7 +419,8 @@ impl<P: AwsPort> Autoscaler<P> {
             headroom,
         ) {
             Ok(observed) => {
-                self.evaluate_observed(&observed, &snapshot.alarms, usage, now)
+                let settings = self.stream_settings(stream, &tags);
+                self.evaluate_observed(&observed, &snapshot.alarms, usage, &settings, now)
                     .await
             }
             Err(err) => StreamEvaluation::failed(stream, err),
