@@ -150,7 +150,11 @@ async fn two_thousand_streams_are_evaluated_in_one_run_from_bulk_reads() {
         report.alarms
     );
     assert_eq!(fake.count("ListShards"), 2_000);
-    assert_eq!(fake.count("GetMetricData"), 16 + 3, "and the tuning's next 14 streams");
+    assert_eq!(
+        fake.count("GetMetricData"),
+        16 + 3,
+        "and the tuning's next 14 streams"
+    );
     for per_stream in [
         "ListTagsForStream",
         "DescribeStreamSummary",
