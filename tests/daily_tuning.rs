@@ -185,10 +185,16 @@ async fn a_get_metric_data_failure_changes_nothing() {
 
 /// The tuned tag of a sized set at `target_usage`, chosen today.
 fn tuned_at(target_usage: f64) -> String {
+    tuned_seeing(target_usage, false)
+}
+
+/// The same, seeing the demand behind throttled periods or not.
+fn tuned_seeing(target_usage: f64, see_throttled: bool) -> String {
     let default = candidates()[0];
-    let Policy::Sized { params, .. } = default.policy else {
+    let Policy::Sized { mut params, .. } = default.policy else {
         panic!("the default is sized")
     };
+    params.see_throttled = see_throttled;
     TunedTag {
         day: day(midnight()),
         candidate: "roomy".into(),
@@ -224,6 +230,32 @@ async fn the_decision_follows_the_tuned_parameters_and_the_user_tags_win() {
     assert_eq!(to.get("plain"), Some(&6), "{to:?}");
     assert_eq!(to.get("tuned"), Some(&8), "{to:?}");
     assert_eq!(to.get("mine"), Some(&5), "{to:?}");
+}
+
+#[tokio::test]
+async fn a_stream_tuned_to_see_throttled_records_sizes_for_its_demand() {
+    let aws = account(&[("blind", 4), ("seeing", 4)]).await;
+    // Saturated: 4 shards' worth admitted each period, 2 more refused.
+    for stream in ["blind", "seeing"] {
+        put_days(&aws, stream, midnight(), 3, |_| 4.0);
+        for p in 0..3 * 288 {
+            let at = midnight() - Duration::days(3) + Duration::minutes(5 * p);
+            aws.put_throttled(stream, at, 2.0 * 1000.0 * 300.0);
+        }
+    }
+    aws.seed_stream_tag("blind", tag::TUNED, &tuned_seeing(0.7, false));
+    aws.seed_stream_tag("seeing", tag::TUNED, &tuned_seeing(0.7, true));
+    let a = Autoscaler::new(aws.clone(), Settings::default(), FUNCTION);
+    let report = tick(&a).await;
+    let to: HashMap<String, u32> = report
+        .alarms
+        .iter()
+        .filter(|o| o.outcome == Outcome::Scaled)
+        .map(|o| (o.stream.clone().unwrap(), o.to.unwrap()))
+        .collect();
+    // 4 shards at 70% is 6; the demand, 6 shards, at 70% is 9, at most 2N = 8.
+    assert_eq!(to.get("blind"), Some(&6), "{to:?}");
+    assert_eq!(to.get("seeing"), Some(&8), "{to:?}");
 }
 
 /// The tag as the function writes it, through the real SDK and back.

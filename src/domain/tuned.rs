@@ -32,7 +32,7 @@ pub struct TunedTag {
 }
 
 /// What a well-formed tag looks like, for errors.
-const EXPECTED: &str = "words key=value: day=YYYY-MM-DD set=NAME met=yes|no, the sized parameters (usage up sustain upwin downwin downq saving burst patdays patq hold pre) and optional advice (budget od now floor floorcost), as the daily tuning writes them";
+const EXPECTED: &str = "words key=value: day=YYYY-MM-DD set=NAME met=yes|no, the sized parameters (usage up sustain upwin downwin downq saving burst patdays patq hold pre seen) and optional advice (budget od now floor floorcost), as the daily tuning writes them";
 
 fn yes_no(b: bool) -> &'static str {
     if b {
@@ -69,6 +69,7 @@ impl TunedTag {
                 format!("patq={}", p.pattern_quantile),
                 format!("hold={}", p.hold_ahead_mins),
                 format!("pre={}", p.prescale_ahead_mins),
+                format!("seen={}", yes_no(p.see_throttled)),
             ]);
         }
         let base = words.join(" ");
@@ -143,6 +144,11 @@ impl TunedTag {
                 "patq" => params.pattern_quantile = number()?,
                 "hold" => params.hold_ahead_mins = whole()?,
                 "pre" => params.prescale_ahead_mins = whole()?,
+                "seen" => match text {
+                    "yes" => params.see_throttled = true,
+                    "no" => params.see_throttled = false,
+                    _ => return Err(bad(format!("seen={text:?} is neither yes nor no"))),
+                },
                 "budget" => advice.budget = Some(number()?),
                 "od" => advice.on_demand = Some(number()?),
                 "now" => advice.chosen = Some(number()?),
@@ -173,9 +179,9 @@ impl TunedTag {
 }
 
 /// The sized policy's words.
-const SIZED_KEYS: [&str; 12] = [
+const SIZED_KEYS: [&str; 13] = [
     "usage", "up", "sustain", "upwin", "downwin", "downq", "saving", "burst", "patdays", "patq",
-    "hold", "pre",
+    "hold", "pre", "seen",
 ];
 
 #[derive(Default)]
@@ -211,7 +217,13 @@ pub fn apply_policy(settings: &mut Settings, policy: &Policy) {
         } => {
             settings.scaling_policy = ScalingPolicy::Sized;
             settings.target_usage = target_usage;
-            settings.sizing = params;
+            // A user's own `see_throttled` (the function reads WriteProvisionedThroughput-
+            // Exceeded for every stream) holds whatever the candidate says.
+            let see_throttled = params.see_throttled || settings.sizing.see_throttled;
+            settings.sizing = Params {
+                see_throttled,
+                ..params
+            };
         }
         Policy::Upstream => settings.scaling_policy = ScalingPolicy::Upstream,
     }

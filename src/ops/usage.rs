@@ -94,12 +94,6 @@ impl StreamMetrics {
     }
 }
 
-/// Whether the live sizing sees the demand behind throttled periods, as the replay's
-/// `see_throttled` does (the throttled series is read either way).
-pub fn sees_throttled(_settings: &Settings) -> bool {
-    false
-}
-
 /// The load, throttled records and iterator age of up to
 /// [`crate::aws::METRIC_STREAMS_PER_CALL`] streams per
 /// `period_secs` in [start, end): one GetMetricData request, in as many pages as CloudWatch
@@ -152,15 +146,15 @@ pub fn by_stream(series: Vec<IncomingSeries>) -> HashMap<String, StreamMetrics> 
     out
 }
 
-/// The stream's recent load and lag, or `None` when the policy does not use them or they
-/// cannot be read. Read as the scheduled run reads them (the same queries), so the lag guard
-/// holds for an alarm action's sized decision too.
-pub async fn read_usage<P: AwsPort>(
+/// The stream's recent metrics over [`usage_window`], or `None` when the policy does not use
+/// them or they cannot be read. Read as the scheduled run reads them (the same queries), so
+/// the lag guard holds for an alarm action's sized decision too.
+pub async fn read_recent<P: AwsPort>(
     aws: &P,
     settings: &Settings,
     stream: &str,
     now: DateTime<Utc>,
-) -> Option<Usage<'static>> {
+) -> Option<StreamMetrics> {
     if settings.scaling_policy != ScalingPolicy::Sized {
         return None;
     }
@@ -168,16 +162,37 @@ pub async fn read_usage<P: AwsPort>(
     let (start, end) = usage_window(settings, now);
     let streams = [stream.to_string()];
     match read_metrics(aws, &streams, start, end, period).await {
-        Ok(mut metrics) => {
-            let metrics = metrics.remove(stream).unwrap_or_default();
-            let see_throttled = sees_throttled(settings);
-            Some(metrics.usage(i64::from(period), start, end, see_throttled))
-        }
+        Ok(mut metrics) => Some(metrics.remove(stream).unwrap_or_default()),
         Err(err) => {
             metrics_unreadable(stream, &err);
             None
         }
     }
+}
+
+/// The [`Usage`] of `metrics` read over [`usage_window`] of `settings` (the global ones: the
+/// window read), as `stream` decides: the demand behind throttled periods when its sizing
+/// parameters see it (`see_throttled`, as the replay's sizing does).
+pub fn recent_usage(
+    settings: &Settings,
+    stream: &Settings,
+    metrics: &StreamMetrics,
+    now: DateTime<Utc>,
+) -> Usage<'static> {
+    let period = i64::from(settings.period_mins.max(1)) * 60;
+    let (start, end) = usage_window(settings, now);
+    metrics.usage(period, start, end, stream.sizing.see_throttled)
+}
+
+/// [`read_recent`] as [`recent_usage`] under `settings` alone.
+pub async fn read_usage<P: AwsPort>(
+    aws: &P,
+    settings: &Settings,
+    stream: &str,
+    now: DateTime<Utc>,
+) -> Option<Usage<'static>> {
+    let metrics = read_recent(aws, settings, stream, now).await?;
+    Some(recent_usage(settings, settings, &metrics, now))
 }
 
 /// Logs, once per process, that the metrics cannot be read and what is done without them.
@@ -193,3 +208,82 @@ pub(crate) fn metrics_unreadable(stream: &str, err: &AwsError) {
 
 /// Why an evaluation without metrics does nothing: the alarms still act, by doubling/halving.
 pub(crate) const METRICS_UNREADABLE: &str = "metrics unreadable: left to the alarms";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::settings::Settings;
+    use crate::domain::sizing::needed_shards;
+    use crate::replay::simulate::{simulate, Options};
+    use crate::replay::trace::{self, Row};
+
+    /// What CloudWatch reports of a replayed period: the admitted Sums and the throttled
+    /// records, from the replay's own model of the period.
+    fn as_cloudwatch_reports(row: &crate::replay::simulate::TimelineRow) -> (IncomingPoint, f64) {
+        let admitted = if row.incoming_records > 0.0 {
+            1.0 - row.throttled_records / row.incoming_records
+        } else {
+            1.0
+        };
+        let point = IncomingPoint {
+            start: row.timestamp,
+            bytes: row.incoming_bytes * admitted,
+            records: row.incoming_records * admitted,
+        };
+        (point, row.throttled_records)
+    }
+
+    #[test]
+    fn the_live_demand_of_a_throttled_period_is_the_replay_s() {
+        let start = DateTime::from_timestamp(1_799_971_200, 0).unwrap();
+        // One shard; a period at 3x its records and one at 2x its bytes.
+        let rows: Vec<Row> = [(0.5, 0.5), (3.0, 1.0), (1.0, 2.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, (records, mib))| Row {
+                timestamp: start + Duration::minutes(5 * i as i64),
+                incoming_bytes: mib * 1024.0 * 1024.0 * 300.0,
+                incoming_records: records * 1000.0 * 300.0,
+                iterator_age_ms: None,
+            })
+            .collect();
+        let trace = trace::from_rows(rows.clone()).unwrap();
+        let mut opts = Options::new(Settings::default());
+        opts.initial_shards = Some(1);
+        opts.settings.max_shards = 1;
+        let out = simulate(&trace, &opts).unwrap();
+        let (incoming, throttled): (Vec<_>, Vec<_>) = out
+            .timeline
+            .iter()
+            .map(|row| {
+                let (point, refused) = as_cloudwatch_reports(row);
+                (point, (point.start, refused))
+            })
+            .unzip();
+        assert!(throttled.iter().filter(|(_, t)| *t > 0.0).count() == 2);
+        let metrics = StreamMetrics {
+            incoming,
+            iterator_ages: Vec::new(),
+            throttled,
+        };
+        for (live, replayed) in metrics.demand().iter().zip(&rows) {
+            let need = |b, r| needed_shards(b, r, 300.0);
+            let (a, b) = (
+                need(live.bytes, live.records),
+                need(replayed.incoming_bytes, replayed.incoming_records),
+            );
+            assert!((a - b).abs() < 1e-9, "{live:?} vs {replayed:?}");
+        }
+        // Without the throttled series, the saturated periods read as one shard's worth.
+        let admitted = StreamMetrics {
+            throttled: Vec::new(),
+            ..metrics
+        };
+        let most = admitted
+            .demand()
+            .iter()
+            .map(|p| needed_shards(p.bytes, p.records, 300.0))
+            .fold(0.0, f64::max);
+        assert!((most - 1.0).abs() < 1e-9, "{most}");
+    }
+}

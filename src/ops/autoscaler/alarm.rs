@@ -158,9 +158,9 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.action = Some(trigger.direction);
 
         let now = self.aws.now();
-        let (gathered, usage) = tokio::join!(
+        let (gathered, recent) = tokio::join!(
             self.gather(context, &trigger, &notification.alarm_arn),
-            usage::read_usage(&self.aws, &self.settings, &trigger.stream, now)
+            usage::read_recent(&self.aws, &self.settings, &trigger.stream, now)
         );
         let mut gathered = match gathered {
             Ok(state) => state,
@@ -178,6 +178,8 @@ impl<P: AwsPort> Autoscaler<P> {
         let stream = &gathered.observed.stream;
         outcome.from = Some(stream.open_shards);
         outcome.figures = self.figures(stream.open_shards, &stream.history, now);
+        let usage = recent
+            .map(|metrics| usage::recent_usage(&self.settings, &gathered.settings, &metrics, now));
         let decision = policy::plan_sized(
             &gathered.trigger,
             &gathered.observed,

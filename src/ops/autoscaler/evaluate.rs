@@ -13,7 +13,7 @@ use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::{tag, Settings};
 use crate::domain::sizing::Usage;
 use crate::ops::outcome::{AlarmOutcome, Outcome};
-use crate::ops::usage::{read_usage, METRICS_UNREADABLE};
+use crate::ops::usage::{read_recent, recent_usage, METRICS_UNREADABLE};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -112,7 +112,7 @@ impl<P: AwsPort> Autoscaler<P> {
             self.aws.stream_summary(stream),
             self.aws.stream_tags(stream),
             self.aws.describe_alarms(&names),
-            read_usage(&self.aws, &self.settings, stream, now)
+            read_recent(&self.aws, &self.settings, stream, now)
         );
         let gathered = (|| -> Result<_, String> {
             let (summary, tags, alarms) = (
@@ -128,10 +128,11 @@ impl<P: AwsPort> Autoscaler<P> {
             Ok(g) => g,
             Err(err) => return StreamEvaluation::failed(stream, err),
         };
-        let Some(usage) = usage else {
-            // Logged once by read_usage.
+        let Some(recent) = usage else {
+            // Logged once by read_recent.
             return StreamEvaluation::failed(stream, METRICS_UNREADABLE.into());
         };
+        let usage = recent_usage(&self.settings, &settings, &recent, now);
         self.evaluate_observed(&observed, &alarms, &usage, &settings, now)
             .await
     }

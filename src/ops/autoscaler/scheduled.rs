@@ -29,7 +29,7 @@ use crate::aws::{AwsError, AwsPort, ListedStream, StreamSummary, METRIC_STREAMS_
 use crate::domain::event::AlarmPair;
 use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::schedule::{self, Evaluation};
-use crate::domain::settings::ScalingPolicy;
+use crate::domain::settings::{ScalingPolicy, Settings};
 use crate::domain::sizing::Usage;
 use crate::ops::fleet::{
     self, FleetSnapshot, SweepOptions, DEADLINE_MARGIN, DEFAULT_CONCURRENCY, SWEEP_SLICE,
@@ -286,14 +286,13 @@ impl<P: AwsPort> Autoscaler<P> {
                         continue;
                     }
                 };
-                let Some(usage) = usages.as_ref().map(|u| u.get(stream.as_str())) else {
+                let Some(metrics) = usages.as_ref().map(|u| u.get(stream.as_str())) else {
                     out.streams
                         .push(StreamEvaluation::failed(stream, METRICS_UNREADABLE.into()));
                     continue;
                 };
-                let usage = self.usage_of(usage, now);
                 let result = self
-                    .evaluate_listed(snapshot, stream, listed, shards, &usage, headroom, now)
+                    .evaluate_listed(snapshot, stream, listed, shards, metrics, headroom, now)
                     .await;
                 if let Some(outcome) = &result.outcome {
                     resharded += 1;
@@ -342,7 +341,7 @@ impl<P: AwsPort> Autoscaler<P> {
             None,
         ) {
             Ok(observed) => {
-                let usage = self.usage_of(None, now);
+                let usage = self.usage_of(None, now, &self.settings);
                 let evaluation = schedule::evaluate(
                     &AlarmPair::new(stream),
                     &observed,
@@ -367,7 +366,7 @@ impl<P: AwsPort> Autoscaler<P> {
         stream: &str,
         listed: &ListedStream,
         shards: u32,
-        usage: &Usage<'_>,
+        metrics: Option<&StreamMetrics>,
         headroom: Option<u32>,
         now: DateTime<Utc>,
     ) -> StreamEvaluation {
@@ -391,7 +390,8 @@ impl<P: AwsPort> Autoscaler<P> {
         };
         let pair = AlarmPair::new(stream);
         let settings = self.stream_settings(stream, tags);
-        let evaluation = schedule::evaluate(&pair, &observed, usage, &settings, now);
+        let usage = self.usage_of(metrics, now, &settings);
+        let evaluation = schedule::evaluate(&pair, &observed, &usage, &settings, now);
         if !matches!(evaluation, Evaluation::Scale { .. }) {
             return StreamEvaluation::decided(stream, evaluation);
         }
@@ -420,7 +420,7 @@ impl<P: AwsPort> Autoscaler<P> {
         ) {
             Ok(observed) => {
                 let settings = self.stream_settings(stream, &tags);
-                self.evaluate_observed(&observed, &snapshot.alarms, usage, &settings, now)
+                self.evaluate_observed(&observed, &snapshot.alarms, &usage, &settings, now)
                     .await
             }
             Err(err) => StreamEvaluation::failed(stream, err),
@@ -467,15 +467,14 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// The [`Usage`] of one stream's datapoints (none: an empty one), over the window
-    /// [`usage::read_usage`] reads.
-    fn usage_of(&self, metrics: Option<&StreamMetrics>, now: DateTime<Utc>) -> Usage<'static> {
-        let period = i64::from(self.settings.period_mins.max(1)) * 60;
-        let (start, end) = usage::usage_window(&self.settings, now);
-        metrics.cloned().unwrap_or_default().usage(
-            period,
-            start,
-            end,
-            usage::sees_throttled(&self.settings),
-        )
+    /// [`usage::read_recent`] reads, as the stream's `settings` decide.
+    fn usage_of(
+        &self,
+        metrics: Option<&StreamMetrics>,
+        now: DateTime<Utc>,
+        settings: &Settings,
+    ) -> Usage<'static> {
+        let none = StreamMetrics::default();
+        usage::recent_usage(&self.settings, settings, metrics.unwrap_or(&none), now)
     }
 }
