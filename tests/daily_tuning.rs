@@ -14,6 +14,7 @@ use kinesis_autoscaler::domain::tuned::TunedTag;
 use kinesis_autoscaler::domain::tuning::{candidates, Policy};
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::outcome::{InvocationReport, Outcome, TuningOutcome};
+use kinesis_autoscaler::ops::status;
 use kinesis_autoscaler::ops::wiring::{self, WireOptions};
 use std::collections::HashMap;
 
@@ -117,6 +118,12 @@ async fn a_stream_is_tuned_once_a_day_and_its_tag_reads_back() {
         .metric_lines
         .iter()
         .any(|l| l.contains("STREAMS_TUNED")));
+    // `status` shows it.
+    let status = status::stream_status(&aws, &Settings::default(), "orders", midnight())
+        .await
+        .expect("status");
+    assert_eq!(status.tuned.as_ref(), Some(chosen));
+    assert!(status.problems.is_empty(), "{:?}", status.problems);
 
     // Later the same day: not again.
     aws.advance(Duration::minutes(5));
