@@ -57,8 +57,9 @@ fn reached_today(cursor: Option<&str>, today: NaiveDate) -> Option<&str> {
     (day == today).then_some(stream)
 }
 
-/// The streams this run tunes: after the cursor, in name order, not tuned today already,
-/// `ceil(left / ticks left today)` of them.
+/// The streams this run tunes: after the cursor, in name order, not tuned today already nor
+/// kept on upstream's policy by their own `AutoscalerScalingPolicy` tag (the tuning would
+/// not be used), `ceil(left / ticks left today)` of them.
 pub fn due_now(
     settings: &Settings,
     snapshot: &FleetSnapshot,
@@ -74,7 +75,10 @@ pub fn due_now(
         .filter(|s| {
             let tags = snapshot.stream_tags.get(s.as_str());
             let tuned = tags.and_then(|t| t.get(tag::TUNED));
-            !tuned.is_some_and(|v| TunedTag::parse(s, v).is_ok_and(|t| t.day == today))
+            let upstream = tags
+                .and_then(|t| t.get(tag::SCALING_POLICY))
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("upstream"));
+            !upstream && !tuned.is_some_and(|v| TunedTag::parse(s, v).is_ok_and(|t| t.day == today))
         })
         .filter(|s| settings.manages(s))
         .collect();
@@ -322,5 +326,10 @@ mod tests {
             due_now(&settings, &fleet, Some(&cursor), tomorrow)[0],
             "s00000"
         );
+        // A stream its user keeps on upstream's policy is not tuned.
+        let mut fleet = snapshot(2);
+        let upstream = HashMap::from([(tag::SCALING_POLICY.to_string(), "upstream".into())]);
+        fleet.stream_tags.insert("s00000".into(), upstream);
+        assert_eq!(due_now(&settings, &fleet, None, at(23, 55)), ["s00001"]);
     }
 }
