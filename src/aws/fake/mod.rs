@@ -570,9 +570,7 @@ fn throttled(action: &'static str, target: &str) -> AwsError {
         | "DeleteAlarms"
         | "GetMetricData"
         | "PutMetricData" => "Throttling",
-        "PutFunctionConcurrency" | "DeleteFunctionConcurrency" | "GetFunctionConcurrency" => {
-            "TooManyRequestsException"
-        }
+        "PutFunctionConcurrency" | "GetFunctionConcurrency" => "TooManyRequestsException",
         _ => "LimitExceededException",
     };
     error(
@@ -713,10 +711,6 @@ impl AwsPort for FakeAws {
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
         lambda::put_function_concurrency(self, function, reserved).await
-    }
-
-    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
-        lambda::delete_function_concurrency(self, function).await
     }
 
     async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
