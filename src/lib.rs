@@ -16,7 +16,8 @@
 //!
 //! Two binaries sit on this library: `kinesis-autoscaler` (the command line, feature `cli`,
 //! on by default) and `kinesis-autoscaler-lambda` (the deployed function, built without
-//! `cli`: no clap, replay, plotting, progress bars or IAM client).
+//! `cli`: no clap, plotting, CSV, progress bars or IAM client; it has the replay engine, for the
+//! daily tuning).
 
 pub mod aws;
 #[cfg(feature = "cli")]
@@ -24,5 +25,4 @@ pub mod cli;
 pub mod domain;
 pub mod lambda;
 pub mod ops;
-#[cfg(feature = "cli")]
 pub mod replay;

@@ -84,9 +84,10 @@ pub struct IncomingPoint {
     pub records: f64,
 }
 
-/// Queries a stream costs in a batched GetMetricData: the Sums of `IncomingBytes` and
-/// `IncomingRecords`, the Maximum of `GetRecords.IteratorAgeMilliseconds`.
-pub const METRIC_QUERIES_PER_STREAM: usize = 3;
+/// Queries a stream costs in a batched GetMetricData: the Sums of `IncomingBytes`,
+/// `IncomingRecords` and `WriteProvisionedThroughputExceeded`, the Maximum of
+/// `GetRecords.IteratorAgeMilliseconds`.
+pub const METRIC_QUERIES_PER_STREAM: usize = 4;
 
 /// Streams whose metrics one GetMetricData reads: CloudWatch takes at most 500 queries a
 /// request, [`METRIC_QUERIES_PER_STREAM`] a stream.
@@ -102,7 +103,13 @@ pub enum IncomingMetric {
     /// The Maximum of `GetRecords.IteratorAgeMilliseconds` (how far behind the stream's
     /// slowest consumer is), the scale-down alarm's `m3`.
     IteratorAge,
+    /// `WriteProvisionedThroughputExceeded`: records refused for want of capacity, the
+    /// demand a throttled period's `IncomingRecords` do not show.
+    Throttled,
 }
+
+/// The name of [`IncomingMetric::Throttled`] in `AWS/Kinesis`.
+pub const THROTTLED_METRIC: &str = "WriteProvisionedThroughputExceeded";
 
 /// The datapoints (Sums; for [`IncomingMetric::IteratorAge`] Maxima) of one metric of one
 /// stream that one page of a batched GetMetricData holds: a
@@ -126,7 +133,7 @@ pub fn merge_incoming(
     let mut sums: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, (f64, f64)>> =
         HashMap::new();
     for s in series {
-        if s.metric == IncomingMetric::IteratorAge {
+        if !matches!(s.metric, IncomingMetric::Bytes | IncomingMetric::Records) {
             continue;
         }
         let stream = sums.entry(s.stream).or_default();
@@ -135,7 +142,7 @@ pub fn merge_incoming(
             match s.metric {
                 IncomingMetric::Bytes => sum.0 = value,
                 IncomingMetric::Records => sum.1 = value,
-                IncomingMetric::IteratorAge => {}
+                IncomingMetric::IteratorAge | IncomingMetric::Throttled => {}
             }
         }
     }
@@ -161,18 +168,27 @@ pub fn merge_incoming(
 pub fn merge_iterator_ages(
     series: &[IncomingSeries],
 ) -> HashMap<String, Vec<(DateTime<Utc>, f64)>> {
-    let mut ages: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, f64>> = HashMap::new();
-    for s in series
-        .iter()
-        .filter(|s| s.metric == IncomingMetric::IteratorAge)
-    {
-        let stream = ages.entry(s.stream.clone()).or_default();
+    merge_points(series, IncomingMetric::IteratorAge)
+}
+
+/// Each stream's datapoints of `metric` (start of the period, value; the larger where two
+/// pages hold the same period), oldest first, from the series of every page. A stream
+/// without a datapoint is absent.
+pub fn merge_points(
+    series: &[IncomingSeries],
+    metric: IncomingMetric,
+) -> HashMap<String, Vec<(DateTime<Utc>, f64)>> {
+    let mut merged: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, f64>> =
+        HashMap::new();
+    for s in series.iter().filter(|s| s.metric == metric) {
+        let stream = merged.entry(s.stream.clone()).or_default();
         for (at, value) in &s.points {
             let max = stream.entry(*at).or_insert(*value);
             *max = max.max(*value);
         }
     }
-    ages.into_iter()
+    merged
+        .into_iter()
         .filter(|(_, points)| !points.is_empty())
         .map(|(stream, points)| (stream, points.into_iter().collect()))
         .collect()

@@ -57,7 +57,8 @@ pub fn status_table(reports: &[StreamReport]) -> String {
 
 /// Columns a narrow terminal loses first, least needed first; STREAM, SHARDS and the alarms
 /// stay.
-const STATUS_DROP_ORDER: [&str; 6] = [
+const STATUS_DROP_ORDER: [&str; 7] = [
+    "TUNED",
     "CONSUMER",
     "BOUNDS",
     "MODE",
@@ -109,6 +110,7 @@ pub fn status_table_within(reports: &[StreamReport], width: Option<usize>) -> St
         "LAST RESHARD",
         "RESHARDS 24H",
         "CONSUMER",
+        "TUNED",
     ]
     .map(String::from)
     .to_vec()];
@@ -147,6 +149,7 @@ pub fn status_table_within(reports: &[StreamReport], width: Option<usize>) -> St
             last,
             reshards,
             consumer,
+            tuned_cell(r),
         ]);
     }
     let mut out = fit(rows, width, &STATUS_DROP_ORDER);
@@ -157,8 +160,36 @@ pub fn status_table_within(reports: &[StreamReport], width: Option<usize>) -> St
         for note in &r.problems {
             let _ = writeln!(out, "problem: {}: {note}", r.stream);
         }
+        if let Some(advice) = r.tuned.as_ref().and_then(|t| t.advice.as_ref()) {
+            let _ = writeln!(out, "advice: {}: {advice}", r.stream);
+        }
     }
     out
+}
+
+/// The tuning in force: the set, its day, whether it met the budget, the user's overrides.
+fn tuned_cell(r: &StreamReport) -> String {
+    let mut cell = match &r.tuned {
+        None => "-".to_string(),
+        Some(t) => {
+            let usage = match t.policy {
+                crate::domain::tuning::Policy::Sized { target_usage, .. } => {
+                    format!(" {:.0}%", 100.0 * target_usage)
+                }
+                crate::domain::tuning::Policy::Upstream => String::new(),
+            };
+            let met = if t.met { "met" } else { "unmet" };
+            format!(
+                "{}{usage} {} ({met})",
+                t.candidate,
+                t.day.format("%Y-%m-%d")
+            )
+        }
+    };
+    if !r.overrides.is_empty() {
+        cell.push_str(&format!(" [{}]", r.overrides.join(" ")));
+    }
+    cell
 }
 
 /// The reconcile report for people.

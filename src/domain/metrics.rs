@@ -22,6 +22,16 @@ pub const DRIFT_FIXED_METRIC: &str = "DRIFT_FIXED";
 pub const REFUSED_METRIC: &str = "SCALING_REFUSED";
 /// A reshard was made (dimension `Direction`: `up` or `down`).
 pub const RESHARDS_METRIC: &str = "RESHARDS";
+/// Streams the daily tuning chose parameters for in a scheduled run.
+pub const STREAMS_TUNED_METRIC: &str = "STREAMS_TUNED";
+/// Of those, the streams whose choice met their throttling budget on their history.
+pub const TUNING_BUDGET_MET_METRIC: &str = "TUNING_BUDGET_MET";
+/// Of those, the streams no candidate met the budget for.
+pub const TUNING_BUDGET_NOT_MET_METRIC: &str = "TUNING_BUDGET_NOT_MET";
+/// Of those, the streams given advice (a floor or on-demand mode).
+pub const TUNING_ADVICE_METRIC: &str = "TUNING_ADVICE";
+/// Streams the tuning reached but kept as they were (history too short or unreadable).
+pub const TUNING_KEPT_METRIC: &str = "TUNING_KEPT";
 
 /// Per stream (dimension `StreamName`, in the same namespace): the open shard count after
 /// each alarm event and each reconcile. The dashboard's stream list and usage math read it.

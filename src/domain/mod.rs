@@ -28,4 +28,5 @@ pub mod policy;
 pub mod schedule;
 pub mod settings;
 pub mod sizing;
+pub mod tuned;
 pub mod tuning;

@@ -73,6 +73,12 @@ pub mod tag {
     pub const RESHARD_HISTORY: &str = "AutoscalerReshardHistory";
     /// The stream's own `THROTTLE_BUDGET`.
     pub const THROTTLE_BUDGET: &str = "AutoscalerThrottleBudget";
+    /// The stream's own `SCALING_POLICY` (over the daily tuning's choice).
+    pub const SCALING_POLICY: &str = "AutoscalerScalingPolicy";
+    /// The stream's own `SCALE_TARGET_USAGE` (over the daily tuning's choice).
+    pub const TARGET_USAGE: &str = "AutoscalerTargetUsage";
+    /// The daily tuning's choice for the stream (`domain::tuned`), written by the function.
+    pub const TUNED: &str = "AutoscalerTuned";
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -112,6 +112,70 @@ impl Settings {
     }
 }
 
+/// The settings one stream's decisions use: the global ones, the daily tuning's choice over
+/// them (with `SCALING_POLICY=sized`), the stream's own tags over that, field by field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPolicy {
+    pub settings: Settings,
+    /// The tuning in force, as its tag says (`None`: untuned, or a tag that does not parse).
+    pub tuned: Option<crate::domain::tuned::TunedTag>,
+    /// Tags not used, each a sentence naming the stream and the tag: reported, never fatal.
+    pub problems: Vec<String>,
+}
+
+impl Settings {
+    /// The settings `stream`'s decisions use, from its tags ([`StreamPolicy`]).
+    pub fn policy_for_stream(&self, stream: &str, tags: &HashMap<String, String>) -> StreamPolicy {
+        use crate::domain::tuned::{apply_policy, TunedTag};
+        let mut settings = self.clone();
+        let mut problems = Vec::new();
+        let tuned = match tags.get(tag::TUNED) {
+            Some(value) if self.scaling_policy == ScalingPolicy::Sized => {
+                match TunedTag::parse(stream, value) {
+                    Ok(tuned) => Some(tuned),
+                    Err(err) => {
+                        problems.push(format!("{err}; the settings are used as untuned"));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(tuned) = &tuned {
+            apply_policy(&mut settings, &tuned.policy);
+        }
+        let bad = |tag: &'static str, value: &String, expected: &str| StreamTagError {
+            stream: stream.to_string(),
+            tag,
+            value: value.clone(),
+            expected: expected.to_string(),
+        };
+        if let Some(value) = tags.get(tag::SCALING_POLICY) {
+            match value.trim().parse::<ScalingPolicy>() {
+                Ok(policy) => settings.scaling_policy = policy,
+                Err(()) => problems.push(format!(
+                    "{}; not used",
+                    bad(tag::SCALING_POLICY, value, "sized or upstream")
+                )),
+            }
+        }
+        if let Some(value) = tags.get(tag::TARGET_USAGE) {
+            match value.trim().parse::<f64>() {
+                Ok(v) if (0.1..=1.0).contains(&v) => settings.target_usage = v,
+                _ => problems.push(format!(
+                    "{}; not used",
+                    bad(tag::TARGET_USAGE, value, "a number from 0.1 to 1.0")
+                )),
+            }
+        }
+        StreamPolicy {
+            settings,
+            tuned,
+            problems,
+        }
+    }
+}
+
 impl Settings {
     /// A stream's budget under these settings.
     pub fn budget(&self, history: &ReshardHistory, now: DateTime<Utc>) -> Budget {

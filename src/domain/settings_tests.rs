@@ -224,3 +224,53 @@ fn variables_lists_exactly_what_the_parsers_look_up() {
         "a variable is listed twice"
     );
 }
+
+#[test]
+fn a_stream_decides_with_its_tuning_and_its_own_tags_win_field_by_field() {
+    use crate::domain::tuned::TunedTag;
+    use crate::domain::tuning::candidates;
+    let lean = candidates().into_iter().find(|c| c.name == "lean").unwrap();
+    let tuned = TunedTag {
+        day: chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap(),
+        candidate: "lean".into(),
+        met: true,
+        policy: lean.policy,
+        advice: None,
+    };
+    let global = Settings::default();
+    let mut tags = HashMap::from([(tag::TUNED.to_string(), tuned.render())]);
+    let p = global.policy_for_stream("s", &tags);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert_eq!(p.tuned.as_ref(), Some(&tuned));
+    assert_eq!(p.settings.target_usage, 0.8, "lean's, not the global 0.7");
+    assert_eq!(p.settings.sizing.burst_cap, 2.0);
+    // The user's own tag wins for its field; the others stay tuned.
+    tags.insert(tag::TARGET_USAGE.into(), "0.6".into());
+    let p = global.policy_for_stream("s", &tags);
+    assert_eq!(p.settings.target_usage, 0.6);
+    assert_eq!(p.settings.sizing.burst_cap, 2.0);
+    tags.insert(tag::SCALING_POLICY.into(), "upstream".into());
+    let p = global.policy_for_stream("s", &tags);
+    assert_eq!(p.settings.scaling_policy, ScalingPolicy::Upstream);
+    // A bad tag is reported, naming the stream and the tag, and not used.
+    let bad = HashMap::from([
+        (tag::TUNED.to_string(), "day=yesterday".to_string()),
+        (tag::TARGET_USAGE.to_string(), "lots".to_string()),
+    ]);
+    let p = global.policy_for_stream("orders", &bad);
+    assert_eq!(p.settings, global);
+    assert_eq!(p.tuned, None);
+    assert_eq!(p.problems.len(), 2, "{:?}", p.problems);
+    assert!(p.problems[0].contains("orders") && p.problems[0].contains(tag::TUNED));
+    assert!(p.problems[1].contains(tag::TARGET_USAGE));
+    // SCALING_POLICY=upstream: the tuning is not used (it tunes the sized policy).
+    let upstream = Settings {
+        scaling_policy: ScalingPolicy::Upstream,
+        ..Settings::default()
+    };
+    let p = upstream.policy_for_stream(
+        "s",
+        &HashMap::from([(tag::TUNED.to_string(), tuned.render())]),
+    );
+    assert_eq!(p.settings, upstream);
+}

@@ -2,7 +2,8 @@
 //! `IncomingRecords` per period, at the finest resolution CloudWatch still keeps for the
 //! window (5-minute datapoints for 63 days, hourly ones for 455 days), and the Maximum of
 //! `GetRecords.IteratorAgeMilliseconds` in the trace's `iterator_age_ms` column when the
-//! metric exists (the replay's lag guard). A period without a datapoint stays a gap; nothing
+//! metric exists (the replay's lag guard). Records `WriteProvisionedThroughputExceeded`
+//! counts as refused are added back (a trace is demand; the replay throttles it itself). A period without a datapoint stays a gap; nothing
 //! is made up.
 
 use crate::aws::{AwsError, AwsPort, IncomingPoint};
@@ -167,15 +168,17 @@ impl Window {
 
 /// The trace of a stream's datapoints in `window`: only those inside it and on its grid
 /// (anything else would shift periods), oldest first, one a period, with the iterator age of
-/// its period where CloudWatch has one; `None` without any traffic datapoint. The
-/// single-stream export and the account report both read traces this way.
+/// its period where CloudWatch has one; `None` without any traffic datapoint. A row is the
+/// period's demand ([`StreamMetrics::demand`]: admitted plus throttled records), as the
+/// replay models a trace. The single-stream export, the account report and the function's
+/// daily tuning all read traces this way.
 pub fn trace_in(window: &Window, metrics: StreamMetrics) -> Result<Option<Trace>, TraceError> {
     let period_secs = window.resolution.period_secs();
     let inside = |at: &DateTime<Utc>| {
         *at >= window.start && *at < window.end && at.timestamp() % period_secs == 0
     };
     let mut points: Vec<IncomingPoint> = metrics
-        .incoming
+        .demand()
         .into_iter()
         .filter(|p| inside(&p.start))
         .collect();
@@ -256,6 +259,7 @@ pub async fn export(
     let total = u64::try_from(chunks.max(1)).unwrap_or(1);
     let mut points: Vec<IncomingPoint> = Vec::new();
     let mut ages: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
+    let mut throttled: BTreeMap<DateTime<Utc>, f64> = BTreeMap::new();
     let streams = [stream.to_string()];
     let mut window = window;
     let mut failure = None;
@@ -288,6 +292,7 @@ pub async fn export(
                 .into_iter()
                 .filter(|(at, _)| inside(at)),
         );
+        throttled.extend(answer.throttled.into_iter().filter(|(at, _)| inside(at)));
         done += 1;
         progress(done, total);
         from = to;
@@ -295,6 +300,7 @@ pub async fn export(
     let metrics = StreamMetrics {
         incoming: points,
         iterator_ages: ages.into_iter().collect(),
+        throttled: throttled.into_iter().collect(),
     };
     let Some(trace) = trace_in(&window, metrics)? else {
         return Err(ExportError::NoData {

@@ -45,6 +45,9 @@ pub const CURSOR_TAG: &str = "AutoscalerReconcileCursor";
 /// The tag of the autoscaler's own function that holds when the last complete scheduled
 /// sweep ended (RFC 3339).
 pub const LAST_SWEEP_TAG: &str = "AutoscalerReconcileSweptAt";
+/// The function's tag holding the daily tuning's cursor: the UTC day and the last stream
+/// that day's tuning reached (`ops::autoscaler::tuning`).
+pub const TUNING_CURSOR_TAG: &str = "AutoscalerTuningCursor";
 
 /// A scheduled sweep starts no stream later than this after the run began (bulk reads
 /// included): 10,000 streams' sweep (6 to 8 minutes) is spread over a few runs by the cursor
@@ -384,6 +387,8 @@ pub struct SweepState {
     pub cursor: Option<String>,
     /// When the last complete sweep ended ([`LAST_SWEEP_TAG`]).
     pub last_sweep: Option<DateTime<Utc>>,
+    /// The daily tuning's cursor ([`TUNING_CURSOR_TAG`]), read by the same GetFunction.
+    pub tuning_cursor: Option<String>,
 }
 
 impl SweepState {
@@ -409,6 +414,10 @@ pub async fn sweep_state(aws: &impl AwsPort, function: &str) -> SweepState {
                     .ok()
                     .map(|t| t.with_timezone(&Utc))
             }),
+            tuning_cursor: tags
+                .get(TUNING_CURSOR_TAG)
+                .filter(|c| !c.is_empty())
+                .cloned(),
         },
         Err(err) => {
             tracing::warn!(error = %err, "cannot read the reconcile cursor; sweeping from the first stream");

@@ -4,7 +4,6 @@
 pub mod autoscaler;
 #[cfg(feature = "cli")]
 pub mod doctor;
-#[cfg(feature = "cli")]
 pub mod export;
 pub mod fleet;
 pub mod fleet_wiring;

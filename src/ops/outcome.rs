@@ -98,9 +98,67 @@ pub struct InvocationReport {
     /// Variables the function does not use as set (see `Settings::fallbacks`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub settings_fallbacks: Vec<SettingFallback>,
+    /// What the scheduled run's daily tuning did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<TuningReport>,
     /// Embedded Metric Format lines to print (stdout in Lambda).
     #[serde(skip)]
     pub metric_lines: Vec<String>,
+}
+
+/// One scheduled run's share of the daily tuning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TuningReport {
+    pub streams: Vec<StreamTuning>,
+    /// Streams due this run that its time did not reach (the next run continues).
+    pub not_reached: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamTuning {
+    pub stream: String,
+    pub outcome: TuningOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TuningOutcome {
+    /// Chosen (and, unless a dry run, kept in the stream's tag).
+    Tuned(Box<crate::domain::tuned::TunedTag>),
+    /// Nothing changed, and why (history too short or unreadable, a tag not written).
+    Kept(String),
+}
+
+impl TuningReport {
+    pub(crate) fn push(&mut self, stream: &str, outcome: TuningOutcome) {
+        self.streams.push(StreamTuning {
+            stream: stream.to_string(),
+            outcome,
+        });
+    }
+
+    fn chosen(&self) -> impl Iterator<Item = &crate::domain::tuned::TunedTag> {
+        self.streams.iter().filter_map(|s| match &s.outcome {
+            TuningOutcome::Tuned(t) => Some(t.as_ref()),
+            TuningOutcome::Kept(_) => None,
+        })
+    }
+
+    pub fn tuned(&self) -> usize {
+        self.chosen().count()
+    }
+
+    pub fn met(&self) -> usize {
+        self.chosen().filter(|t| t.met).count()
+    }
+
+    pub fn advised(&self) -> usize {
+        self.chosen().filter(|t| t.advice.is_some()).count()
+    }
+
+    pub fn kept(&self) -> usize {
+        self.streams.len() - self.tuned()
+    }
 }
 
 impl InvocationReport {

@@ -211,10 +211,7 @@ async fn batch_rows(
             StreamMode::OnDemand => Billing::OnDemand,
             _ => Billing::Provisioned,
         };
-        let mine = points.remove(&stream).unwrap_or(StreamMetrics {
-            incoming: Vec::new(),
-            iterator_ages: Vec::new(),
-        });
+        let mine = points.remove(&stream).unwrap_or_default();
         rows.push(match replay(&stream, billing, shards, window, mine, base) {
             Ok(Some(report)) => Row::Stream(Box::new(report)),
             Ok(None) => Row::NoData {

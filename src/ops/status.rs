@@ -67,6 +67,12 @@ pub struct StreamReport {
     pub max_reshards_per_day: u32,
     pub consumer_function: Option<String>,
     pub consumer_reserved_concurrency: Option<u32>,
+    /// The daily tuning in force (`AutoscalerTuned`): the chosen set and its parameters, the
+    /// day, whether the budget was met on the history, and the advice where it was not.
+    pub tuned: Option<crate::domain::tuned::TunedTag>,
+    /// The stream's own tags over the tuning (`AutoscalerScalingPolicy`,
+    /// `AutoscalerTargetUsage`), as they are set.
+    pub overrides: Vec<String>,
     /// Where the alarms are not what the Lambda would write for the stream as it is.
     pub drift: Vec<String>,
     /// What could not be read (bad tags, a missing consumer function...).
@@ -207,6 +213,12 @@ pub async fn stream_status(
         },
     };
     let budget = history.as_ref().map(|h| settings.budget(h, now));
+    let policy = settings.policy_for_stream(stream, &tags);
+    problems.extend(policy.problems);
+    let overrides = [tag::SCALING_POLICY, tag::TARGET_USAGE]
+        .into_iter()
+        .filter_map(|key| Some(format!("{key}={}", tags.get(key)?)))
+        .collect();
     Ok(StreamReport {
         stream: stream.to_string(),
         shards: summary.open_shards,
@@ -223,6 +235,8 @@ pub async fn stream_status(
         max_reshards_per_day: settings.max_reshards_per_day,
         consumer_function,
         consumer_reserved_concurrency,
+        tuned: policy.tuned,
+        overrides,
         drift,
         problems,
     })

@@ -181,6 +181,7 @@ pub async fn handle<P: AwsPort>(
         reconcile: Some(report),
         degraded: Vec::new(),
         settings_fallbacks: Vec::new(),
+        tuning: None,
         metric_lines,
     }
 }

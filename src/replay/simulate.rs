@@ -46,8 +46,10 @@ pub use crate::replay::options::{
     settings_from_vars, Options, SimError, Variant, SCHEDULE_MINUTES,
 };
 use crate::replay::report::day_counts;
+#[cfg(feature = "cli")]
+pub use crate::replay::report::write_timeline;
 pub use crate::replay::report::{
-    human_report, write_timeline, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
+    human_report, Outcome, Prices, ReshardEvent, Summary, TimelineRow,
 };
 use crate::replay::trace::{Row, Trace};
 use chrono::{DateTime, Duration, Utc};
@@ -666,27 +668,8 @@ impl Replay {
     }
 }
 
-/// Settings that decide as `policy` does.
-pub fn apply_policy(settings: &mut Settings, policy: &crate::domain::tuning::Policy) {
-    use crate::domain::tuning::Policy;
-    match *policy {
-        Policy::Sized {
-            target_usage,
-            params,
-        } => {
-            settings.scaling_policy = ScalingPolicy::Sized;
-            settings.target_usage = target_usage;
-            // A user's own `see_throttled` (the function reads WriteProvisionedThroughput-
-            // Exceeded for every stream) holds whatever the candidate says.
-            let see_throttled = params.see_throttled || settings.sizing.see_throttled;
-            settings.sizing = crate::domain::sizing::Params {
-                see_throttled,
-                ..params
-            };
-        }
-        Policy::Upstream => settings.scaling_policy = ScalingPolicy::Upstream,
-    }
-}
+/// Settings that decide as a policy does (the live tuning applies it the same way).
+pub use crate::domain::tuned::apply_policy;
 
 fn build_alarms(
     settings: &Settings,

@@ -183,8 +183,8 @@ pub(super) async fn incoming_metrics_page(
                 "The collection MetricDataQueries must not have a size greater than 500.",
             ));
         }
-        // Every datapoint of the request in query order (bytes, records, iterator age of
-        // each stream), cut into pages of DATAPOINTS_PER_PAGE; the token is the offset.
+        // Every datapoint of the request in query order (bytes, records, iterator age,
+        // throttled records of each stream), cut into pages of DATAPOINTS_PER_PAGE; the token is the offset.
         let mut all: Vec<(usize, IncomingMetric, DateTime<Utc>, f64)> = Vec::new();
         for (index, stream) in streams.iter().enumerate() {
             let points = s.incoming(stream, start, end, period_secs);
@@ -202,6 +202,12 @@ pub(super) async fn incoming_metrics_page(
             all.extend(
                 ages.into_iter()
                     .map(|(at, max)| (index, IncomingMetric::IteratorAge, at, max)),
+            );
+            let throttled = s.throttled(stream, start, end, period_secs);
+            all.extend(
+                throttled
+                    .into_iter()
+                    .map(|(at, sum)| (index, IncomingMetric::Throttled, at, sum)),
             );
         }
         let offset = match next {

@@ -114,6 +114,8 @@ struct State {
     metrics: HashMap<String, BTreeMap<DateTime<Utc>, (f64, f64)>>,
     /// GetRecords.IteratorAgeMilliseconds datapoints by stream.
     iterator_ages: HashMap<String, BTreeMap<DateTime<Utc>, f64>>,
+    /// WriteProvisionedThroughputExceeded datapoints (records refused) by stream.
+    throttled: HashMap<String, BTreeMap<DateTime<Utc>, f64>>,
     shard_limit: Option<u32>,
     reshard_delay: Duration,
     latency: std::time::Duration,
@@ -338,6 +340,14 @@ impl FakeAws {
         let mut s = self.lock();
         let series = s.iterator_ages.entry(stream.to_string()).or_default();
         series.insert(at, millis);
+    }
+
+    /// Records refused for want of capacity at `at` (PutMetricData of
+    /// WriteProvisionedThroughputExceeded); GetMetricData reads the Sum per period.
+    pub fn put_throttled(&self, stream: &str, at: DateTime<Utc>, records: f64) {
+        let mut s = self.lock();
+        let series = s.throttled.entry(stream.to_string()).or_default();
+        *series.entry(at).or_default() += records;
     }
 
     /// The `nth` (0-based) next call of `action` meets `fault`. Faults on one action queue up.

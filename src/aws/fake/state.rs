@@ -66,6 +66,33 @@ impl State {
             .collect()
     }
 
+    /// A stream's stored throttled records, the Sum of each period of `period_secs` in
+    /// [start, end).
+    pub(super) fn throttled(
+        &self,
+        stream: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_secs: u32,
+    ) -> Vec<(DateTime<Utc>, f64)> {
+        let period = i64::from(period_secs.max(1));
+        let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
+        for (at, records) in self
+            .throttled
+            .get(stream)
+            .into_iter()
+            .flat_map(|s| s.range(start..end))
+        {
+            *buckets
+                .entry(at.timestamp().div_euclid(period) * period)
+                .or_default() += records;
+        }
+        buckets
+            .into_iter()
+            .filter_map(|(secs, sum)| Some((DateTime::from_timestamp(secs, 0)?, sum)))
+            .collect()
+    }
+
     /// Completes the reshards whose UPDATING window has passed.
     pub(super) fn settle(&mut self) {
         let now = self.clock();

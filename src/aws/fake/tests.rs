@@ -134,8 +134,8 @@ async fn a_batched_read_pages_by_datapoints_and_merges_to_the_single_stream_answ
     let aws = FakeAws::new(t0());
     let per_call = crate::aws::METRIC_STREAMS_PER_CALL;
     let streams: Vec<String> = (0..per_call).map(|i| format!("s{i:03}")).collect();
-    // Two days of 5-minute periods: 166 streams x 2 metrics x 576 = 191,232 datapoints,
-    // and one iterator age.
+    // Two days of 5-minute periods: 125 streams x 2 metrics x 576 = 144,000 datapoints,
+    // one iterator age and one throttled period.
     let start = t0() - Duration::days(2);
     for (i, stream) in streams.iter().enumerate() {
         let points: Vec<IncomingPoint> = (0..576)
@@ -149,6 +149,8 @@ async fn a_batched_read_pages_by_datapoints_and_merges_to_the_single_stream_answ
     }
     aws.put_iterator_age(&streams[7], start + Duration::seconds(301), 60_000.0);
     aws.put_iterator_age(&streams[7], start + Duration::seconds(599), 90_000.0);
+    aws.put_throttled(&streams[9], start + Duration::seconds(60), 400.0);
+    aws.put_throttled(&streams[9], start + Duration::seconds(120), 100.0);
     let mut series = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -168,6 +170,12 @@ async fn a_batched_read_pages_by_datapoints_and_merges_to_the_single_stream_answ
     assert_eq!(
         ages,
         HashMap::from([(streams[7].clone(), vec![(period_2, 90_000.0)])])
+    );
+    let throttled = crate::aws::merge_points(&series, crate::aws::IncomingMetric::Throttled);
+    assert_eq!(
+        throttled,
+        HashMap::from([(streams[9].clone(), vec![(start, 500.0)])]),
+        "the Sum of the period's refused records"
     );
     let merged = crate::aws::merge_incoming(series);
     assert_eq!(merged.len(), per_call);

@@ -2,6 +2,7 @@
 
 use super::super::port::{
     AwsError, AwsResult, ExistingAlarm, IncomingMetric, IncomingPoint, IncomingSeries, Page,
+    THROTTLED_METRIC,
 };
 use super::*;
 use crate::domain::alarms::{AlarmSpec, ITERATOR_AGE_METRIC, ITERATOR_AGE_STAT};
@@ -270,8 +271,9 @@ pub(super) async fn incoming_metrics_page(
     period_secs: u32,
     next: Option<&str>,
 ) -> AwsResult<Page<IncomingSeries>> {
-    // Query ids must start with a lower-case letter: `b<i>`, `r<i>` and `a<i>` for the
-    // i-th stream (`a`: the scale-down alarm's m3, for the lag guard).
+    // Query ids must start with a lower-case letter: `b<i>`, `r<i>`, `a<i>` and `t<i>` for
+    // the i-th stream (`a`: the scale-down alarm's m3, for the lag guard; `t`: records
+    // throttled, the demand a saturated period's IncomingRecords do not show).
     let query =
         |id: String, metric: &str, stream: &str| sum_query(&id, metric, stream, period_secs);
     let queries = streams
@@ -288,6 +290,7 @@ pub(super) async fn incoming_metrics_page(
                     stream,
                     period_secs,
                 ),
+                query(format!("t{i}"), THROTTLED_METRIC, stream),
             ]
         })
         .collect();
@@ -312,6 +315,7 @@ pub(super) async fn incoming_metrics_page(
                 "b" => IncomingMetric::Bytes,
                 "r" => IncomingMetric::Records,
                 "a" => IncomingMetric::IteratorAge,
+                "t" => IncomingMetric::Throttled,
                 _ => return None,
             };
             let stream = streams.get(id.get(1..)?.parse::<usize>().ok()?)?;

@@ -42,6 +42,7 @@ impl<P: AwsPort> Autoscaler<P> {
             reconcile: None,
             degraded: Vec::new(),
             settings_fallbacks: self.settings.fallbacks.clone(),
+            tuning: None,
             metric_lines: Vec::new(),
         };
         self.report_fallbacks(&mut report);
@@ -157,9 +158,9 @@ impl<P: AwsPort> Autoscaler<P> {
         outcome.action = Some(trigger.direction);
 
         let now = self.aws.now();
-        let (gathered, usage) = tokio::join!(
+        let (gathered, recent) = tokio::join!(
             self.gather(context, &trigger, &notification.alarm_arn),
-            usage::read_usage(&self.aws, &self.settings, &trigger.stream, now)
+            usage::read_recent(&self.aws, &self.settings, &trigger.stream, now)
         );
         let mut gathered = match gathered {
             Ok(state) => state,
@@ -177,11 +178,13 @@ impl<P: AwsPort> Autoscaler<P> {
         let stream = &gathered.observed.stream;
         outcome.from = Some(stream.open_shards);
         outcome.figures = self.figures(stream.open_shards, &stream.history, now);
+        let usage = recent
+            .map(|metrics| usage::recent_usage(&self.settings, &gathered.settings, &metrics, now));
         let decision = policy::plan_sized(
             &gathered.trigger,
             &gathered.observed,
             usage.as_ref(),
-            &self.settings,
+            &gathered.settings,
             now,
         );
         if self.settings.dry_run {

@@ -13,7 +13,7 @@ use crate::domain::schedule::{self, Evaluation};
 use crate::domain::settings::{tag, Settings};
 use crate::domain::sizing::Usage;
 use crate::ops::outcome::{AlarmOutcome, Outcome};
-use crate::ops::usage::{read_usage, METRICS_UNREADABLE};
+use crate::ops::usage::{read_recent, recent_usage, METRICS_UNREADABLE};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -112,7 +112,7 @@ impl<P: AwsPort> Autoscaler<P> {
             self.aws.stream_summary(stream),
             self.aws.stream_tags(stream),
             self.aws.describe_alarms(&names),
-            read_usage(&self.aws, &self.settings, stream, now)
+            read_recent(&self.aws, &self.settings, stream, now)
         );
         let gathered = (|| -> Result<_, String> {
             let (summary, tags, alarms) = (
@@ -121,18 +121,30 @@ impl<P: AwsPort> Autoscaler<P> {
                 alarms.map_err(|e| e.to_string())?,
             );
             let observed = observe(&self.settings, stream, &summary, &tags, &alarms, headroom)?;
-            Ok((observed, alarms))
+            let settings = self.stream_settings(stream, &tags);
+            Ok((observed, alarms, settings))
         })();
-        let (observed, alarms) = match gathered {
+        let (observed, alarms, settings) = match gathered {
             Ok(g) => g,
             Err(err) => return StreamEvaluation::failed(stream, err),
         };
-        let Some(usage) = usage else {
-            // Logged once by read_usage.
+        let Some(recent) = usage else {
+            // Logged once by read_recent.
             return StreamEvaluation::failed(stream, METRICS_UNREADABLE.into());
         };
-        self.evaluate_observed(&observed, &alarms, &usage, now)
+        let usage = recent_usage(&self.settings, &settings, &recent, now);
+        self.evaluate_observed(&observed, &alarms, &usage, &settings, now)
             .await
+    }
+
+    /// The settings `stream`'s decisions use ([`Settings::policy_for_stream`]); the tags it
+    /// could not use are logged, naming the stream and the tag.
+    pub(crate) fn stream_settings(&self, stream: &str, tags: &HashMap<String, String>) -> Settings {
+        let policy = self.settings.policy_for_stream(stream, tags);
+        for problem in &policy.problems {
+            tracing::warn!(stream = %stream, "{problem}");
+        }
+        policy.settings
     }
 
     /// Evaluates a stream as observed and carries out the reshard it calls for (a dry run
@@ -142,12 +154,13 @@ impl<P: AwsPort> Autoscaler<P> {
         observed: &Observed,
         alarms: &HashMap<String, ExistingAlarm>,
         usage: &Usage<'_>,
+        settings: &Settings,
         now: DateTime<Utc>,
     ) -> StreamEvaluation {
         let stream = observed.stream.name.as_str();
         let pair = AlarmPair::new(stream);
         let mut result = StreamEvaluation::new(stream);
-        let evaluation = schedule::evaluate(&pair, observed, usage, &self.settings, now);
+        let evaluation = schedule::evaluate(&pair, observed, usage, settings, now);
         if let Evaluation::Scale { plan, .. } = &evaluation {
             let mut outcome = AlarmOutcome::new(0, Outcome::DryRun, "scheduled evaluation");
             outcome.stream = Some(stream.to_string());

@@ -11,7 +11,7 @@ use crate::domain::degraded::Degradation;
 use crate::domain::event::{self, Direction};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
-use crate::domain::settings::tag;
+use crate::domain::settings::{tag, Settings};
 use std::collections::HashMap;
 
 /// AWS's limit on one stream's tags.
@@ -60,6 +60,9 @@ pub(crate) struct Gathered {
     /// DISCOVER_CONSUMERS: the stream's Lambda consumers found from their event source
     /// mappings (the first one is also the plan's consumer).
     pub consumers: Vec<StreamConsumer>,
+    /// The settings the stream's decision uses: its daily tuning and its own tags over the
+    /// global ones ([`Settings::policy_for_stream`]).
+    pub settings: Settings,
 }
 
 /// Why gathering stopped before a decision could be made.
@@ -158,9 +161,13 @@ impl<P: AwsPort> Autoscaler<P> {
                 ))
             })?),
         };
-        let warnings = self
+        let mut warnings = self
             .settings
             .capped_stream_tags(&trigger.stream, &stream_tags);
+        let policy = self
+            .settings
+            .policy_for_stream(&trigger.stream, &stream_tags);
+        warnings.extend(policy.problems);
         let mut stream_settings = self
             .settings
             .for_stream(&trigger.stream, &stream_tags)
@@ -214,6 +221,7 @@ impl<P: AwsPort> Autoscaler<P> {
             degraded,
             warnings,
             consumers,
+            settings: policy.settings,
         })
     }
 

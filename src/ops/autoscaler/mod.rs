@@ -1,16 +1,19 @@
 //! The autoscaler: its port, settings and name, and the use cases it carries out, one file
 //! each: an alarm action (`alarm.rs`, with its reads in `gather.rs`), the execution of a
 //! reshard that an alarm action and the scheduled evaluation share (`execute.rs`), one
-//! stream's evaluation (`evaluate.rs`) and the scheduled run (`scheduled.rs`).
+//! stream's evaluation (`evaluate.rs`), the scheduled run (`scheduled.rs`) and its daily
+//! tuning (`tuning.rs`).
 
 mod alarm;
 mod evaluate;
 mod execute;
 mod gather;
 mod scheduled;
+mod tuning;
 
 pub use evaluate::{observe, StreamEvaluation};
 pub use scheduled::{FleetEvaluation, RUN_BUDGET};
+pub use tuning::{due_now, STREAMS_PER_REQUEST, TICKS_PER_DAY, TUNING_SLICE};
 
 use crate::aws::AwsClients;
 use crate::domain::settings::Settings;

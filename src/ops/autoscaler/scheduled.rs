@@ -9,7 +9,7 @@
 //!    on that snapshot, for at most [`fleet::SWEEP_SLICE`] of the run.
 //! 4. The sized evaluation of every managed stream from the same snapshot: shard counts from
 //!    ListShards (quota per stream; those the sweep read are reused), load and consumer lag
-//!    (iterator age) from GetMetricData 166 streams a request, each stream decided by the pure [`schedule::evaluate`]. Only a
+//!    (iterator age) and throttled records from GetMetricData 125 streams a request, each stream decided by the pure [`schedule::evaluate`]. Only a
 //!    stream about to be resharded is read on its own (DescribeStreamSummary and
 //!    ListTagsForStream, for its current count and reshard history) and decided again from
 //!    that before the reshard.
@@ -22,13 +22,14 @@
 //! later than [`RUN_BUDGET`] into the run.
 
 use super::evaluate::{observe, StreamEvaluation};
+use super::tuning::TUNING_SLICE;
 use super::Autoscaler;
 use crate::aws::paced::RECONCILE_SHARE;
 use crate::aws::{AwsError, AwsPort, ListedStream, StreamSummary, METRIC_STREAMS_PER_CALL};
 use crate::domain::event::AlarmPair;
 use crate::domain::metrics::{self, StreamFigures, FATAL_ERROR_METRIC};
 use crate::domain::schedule::{self, Evaluation};
-use crate::domain::settings::ScalingPolicy;
+use crate::domain::settings::{ScalingPolicy, Settings};
 use crate::domain::sizing::Usage;
 use crate::ops::fleet::{
     self, FleetSnapshot, SweepOptions, DEADLINE_MARGIN, DEFAULT_CONCURRENCY, SWEEP_SLICE,
@@ -125,6 +126,13 @@ impl<P: AwsPort> Autoscaler<P> {
                 .evaluate_fleet(&snapshot, &known_shards, Some(started + RUN_BUDGET))
                 .await;
             self.report_evaluation(evaluated, report);
+            // The day's tuning, after the decisions that cannot wait, in what is left of
+            // the run's budget and a slice of its own.
+            let stop_at = (started + RUN_BUDGET).max(Instant::now()) + TUNING_SLICE;
+            let cursor = state.tuning_cursor.as_deref();
+            let tuning = self.daily_tuning(&snapshot, cursor, stop_at).await;
+            report.metric_lines.extend(self.tuning_metrics(&tuning));
+            report.tuning = Some(tuning);
         }
         self.aws.set_pacing_share(1.0);
         tracing::info!(
@@ -278,14 +286,13 @@ impl<P: AwsPort> Autoscaler<P> {
                         continue;
                     }
                 };
-                let Some(usage) = usages.as_ref().map(|u| u.get(stream.as_str())) else {
+                let Some(metrics) = usages.as_ref().map(|u| u.get(stream.as_str())) else {
                     out.streams
                         .push(StreamEvaluation::failed(stream, METRICS_UNREADABLE.into()));
                     continue;
                 };
-                let usage = self.usage_of(usage, now);
                 let result = self
-                    .evaluate_listed(snapshot, stream, listed, shards, &usage, headroom, now)
+                    .evaluate_listed(snapshot, stream, listed, shards, metrics, headroom, now)
                     .await;
                 if let Some(outcome) = &result.outcome {
                     resharded += 1;
@@ -334,12 +341,12 @@ impl<P: AwsPort> Autoscaler<P> {
             None,
         ) {
             Ok(observed) => {
-                let usage = self.usage_of(None, now);
+                let usage = self.usage_of(None, now, &self.settings);
                 let evaluation = schedule::evaluate(
                     &AlarmPair::new(stream),
                     &observed,
                     &usage,
-                    &self.settings,
+                    &self.stream_settings(stream, tags),
                     now,
                 );
                 StreamEvaluation::decided(stream, evaluation)
@@ -359,7 +366,7 @@ impl<P: AwsPort> Autoscaler<P> {
         stream: &str,
         listed: &ListedStream,
         shards: u32,
-        usage: &Usage<'_>,
+        metrics: Option<&StreamMetrics>,
         headroom: Option<u32>,
         now: DateTime<Utc>,
     ) -> StreamEvaluation {
@@ -382,7 +389,9 @@ impl<P: AwsPort> Autoscaler<P> {
             Err(err) => return StreamEvaluation::failed(stream, err),
         };
         let pair = AlarmPair::new(stream);
-        let evaluation = schedule::evaluate(&pair, &observed, usage, &self.settings, now);
+        let settings = self.stream_settings(stream, tags);
+        let usage = self.usage_of(metrics, now, &settings);
+        let evaluation = schedule::evaluate(&pair, &observed, &usage, &settings, now);
         if !matches!(evaluation, Evaluation::Scale { .. }) {
             return StreamEvaluation::decided(stream, evaluation);
         }
@@ -410,7 +419,8 @@ impl<P: AwsPort> Autoscaler<P> {
             headroom,
         ) {
             Ok(observed) => {
-                self.evaluate_observed(&observed, &snapshot.alarms, usage, now)
+                let settings = self.stream_settings(stream, &tags);
+                self.evaluate_observed(&observed, &snapshot.alarms, &usage, &settings, now)
                     .await
             }
             Err(err) => StreamEvaluation::failed(stream, err),
@@ -457,13 +467,14 @@ impl<P: AwsPort> Autoscaler<P> {
     }
 
     /// The [`Usage`] of one stream's datapoints (none: an empty one), over the window
-    /// [`usage::read_usage`] reads.
-    fn usage_of(&self, metrics: Option<&StreamMetrics>, now: DateTime<Utc>) -> Usage<'static> {
-        let period = i64::from(self.settings.period_mins.max(1)) * 60;
-        let (start, end) = usage::usage_window(&self.settings, now);
-        metrics
-            .cloned()
-            .unwrap_or_default()
-            .usage(period, start, end)
+    /// [`usage::read_recent`] reads, as the stream's `settings` decide.
+    fn usage_of(
+        &self,
+        metrics: Option<&StreamMetrics>,
+        now: DateTime<Utc>,
+        settings: &Settings,
+    ) -> Usage<'static> {
+        let none = StreamMetrics::default();
+        usage::recent_usage(&self.settings, settings, metrics.unwrap_or(&none), now)
     }
 }
