@@ -5,9 +5,9 @@ use crate::aws::paced::Paced;
 use crate::aws::{AwsClients, AwsPort};
 use crate::domain::settings::Settings;
 use crate::domain::{event, fleet_event};
+use crate::ops::autoscaler::stream_event;
 use crate::ops::autoscaler::Autoscaler;
 use crate::ops::outcome::InvocationReport;
-use crate::ops::stream_events;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -123,7 +123,7 @@ pub async fn handle_event<P: AwsPort>(
             Some("function") => Some(event.context.invoked_function_arn.as_str()),
             other => other,
         };
-        let report = stream_events::handle(autoscaler, &stream_event, auto_wire).await;
+        let report = stream_event::handle(autoscaler, &stream_event, auto_wire).await;
         for line in &report.metric_lines {
             println!("{line}");
         }

@@ -326,7 +326,7 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
             .expect("ours");
 
     let (report, ()) = tokio::join!(
-        kinesis_autoscaler::ops::stream_events::handle(&autoscaler, &event, None),
+        kinesis_autoscaler::ops::autoscaler::stream_event::handle(&autoscaler, &event, None),
         async {
             tokio::time::sleep(Duration::from_secs(12)).await;
             autoscaler
@@ -378,7 +378,7 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
             .expect("understood")
             .expect("ours")
     };
-    use kinesis_autoscaler::ops::stream_events::handle;
+    use kinesis_autoscaler::ops::autoscaler::stream_event::handle;
 
     let off = handle(&autoscaler, &parse("CreateStream", "fleet-new"), None).await;
     let off = &off.reconcile.expect("report").streams[0];

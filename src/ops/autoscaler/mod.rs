@@ -8,6 +8,7 @@ mod evaluate;
 mod execute;
 mod gather;
 mod scheduled;
+pub mod stream_event;
 
 pub use evaluate::{observe, StreamEvaluation};
 pub use scheduled::{FleetEvaluation, RUN_BUDGET};

@@ -4,13 +4,13 @@
 //! stream created within the managed prefix is wired, and a deleted one's alarms removed.
 //! Nothing is ever resharded here.
 
+use super::Autoscaler;
 use crate::aws::AwsPort;
 use crate::domain::event::{AlarmPair, Direction};
 use crate::domain::fleet_event::{StreamCall, StreamEvent};
 use crate::domain::metrics;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::Settings;
-use crate::ops::autoscaler::Autoscaler;
 use crate::ops::outcome::InvocationReport;
 use crate::ops::reconcile::{
     self, ignored, ConcurrencyCache, Fix, FixKind, ReconcileReport, StreamReconcile, StreamVerdict,
