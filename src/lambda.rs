@@ -1,11 +1,9 @@
 //! The Lambda entry point: clients and settings built once per container, then one
 //! [`Autoscaler::handle_invocation`] per event.
 
-use crate::aws::paced::Paced;
 use crate::aws::{AwsClients, AwsPort};
 use crate::domain::settings::Settings;
 use crate::domain::{event, fleet_event};
-use crate::ops::autoscaler::stream_event;
 use crate::ops::autoscaler::Autoscaler;
 use crate::ops::outcome::InvocationReport;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -88,10 +86,10 @@ pub fn init_json_logs() {
 
 pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     // Paced at the full default quotas for scale events; the scheduled reconcile takes half.
-    let aws = Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
+    let clients = AwsClients::load(&settings.throttle_retry).await;
     let function_name =
         env_var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "kinesis-autoscaler".into());
-    let autoscaler = Autoscaler::new(aws, settings, function_name);
+    let autoscaler = Autoscaler::paced(clients, settings, function_name);
     let autoscaler = &autoscaler;
     // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
     let auto_wire =
@@ -115,7 +113,7 @@ pub async fn handle_event<P: AwsPort>(
     event: LambdaEvent<Value>,
 ) -> Result<InvocationReport, InvocationError> {
     autoscaler
-        .aws
+        .limits
         .set_deadline(invocation_deadline(event.context.deadline));
     if let Some(stream_event) = fleet_event::parse(&event.payload)? {
         // With AlarmTrigger=alarm-action, the alarms' action is this very function.
@@ -123,7 +121,9 @@ pub async fn handle_event<P: AwsPort>(
             Some("function") => Some(event.context.invoked_function_arn.as_str()),
             other => other,
         };
-        let report = stream_event::handle(autoscaler, &stream_event, auto_wire).await;
+        let report = autoscaler
+            .handle_stream_event(&stream_event, auto_wire)
+            .await;
         for line in &report.metric_lines {
             println!("{line}");
         }

@@ -140,14 +140,14 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
     // Every stream drifted: each costs 4 writes (2 PutMetricAlarm, 2 SetAlarmState), paced at
     // the full quota of 3 a second each (a fix is as urgent as a scale event).
     let fake = fleet(240, 240).await;
-    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
+    let autoscaler = Autoscaler::paced(fake, Settings::default(), "autoscaler");
     let mut done: Vec<String> = Vec::new();
     let mut runs = 0;
     loop {
         runs += 1;
         assert!(runs < 20, "the sweep makes no progress");
         autoscaler
-            .aws
+            .limits
             .set_deadline(Some(Instant::now() + Duration::from_secs(120)));
         let started = Instant::now();
         let report = autoscaler
@@ -260,7 +260,8 @@ async fn throttling_anywhere_costs_time_not_a_failed_stream() {
         }
     }
     let aws = Paced::new(fake, RECONCILE_SHARE);
-    aws.set_deadline(Some(Instant::now() + Duration::from_secs(600)));
+    aws.limits()
+        .set_deadline(Some(Instant::now() + Duration::from_secs(600)));
 
     let report = fleet::sweep(
         &aws,
@@ -311,7 +312,7 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
     let fake = fleet(3, 0)
         .await
         .with_reshard_delay(chrono::Duration::seconds(30));
-    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
+    let autoscaler = Autoscaler::paced(fake, Settings::default(), "autoscaler");
     let stream = name(1);
     // Terraform reshards: the stream is UPDATING for 30 s.
     autoscaler
@@ -325,16 +326,13 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
             .expect("understood")
             .expect("ours");
 
-    let (report, ()) = tokio::join!(
-        kinesis_autoscaler::ops::autoscaler::stream_event::handle(&autoscaler, &event, None),
-        async {
-            tokio::time::sleep(Duration::from_secs(12)).await;
-            autoscaler
-                .aws
-                .inner()
-                .advance(chrono::Duration::seconds(30));
-        }
-    );
+    let (report, ()) = tokio::join!(autoscaler.handle_stream_event(&event, None), async {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        autoscaler
+            .aws
+            .inner()
+            .advance(chrono::Duration::seconds(30));
+    });
 
     let reconciled = report.reconcile.expect("a one-stream reconcile");
     assert_eq!(reconciled.streams.len(), 1);
@@ -372,15 +370,16 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
 async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_asked() {
     let fake = fleet(1, 0).await;
     fake.create_stream("fleet-new", 3);
-    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
+    let autoscaler = Autoscaler::paced(fake, Settings::default(), "autoscaler");
     let parse = |call: &str, stream: &str| {
         kinesis_autoscaler::domain::fleet_event::parse(&cloudtrail(call, stream))
             .expect("understood")
             .expect("ours")
     };
-    use kinesis_autoscaler::ops::autoscaler::stream_event::handle;
 
-    let off = handle(&autoscaler, &parse("CreateStream", "fleet-new"), None).await;
+    let off = autoscaler
+        .handle_stream_event(&parse("CreateStream", "fleet-new"), None)
+        .await;
     let off = &off.reconcile.expect("report").streams[0];
     assert_eq!(off.verdict, StreamVerdict::Ignored);
     assert!(off
@@ -390,12 +389,9 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
         .contains("auto-wire is off"));
     assert!(autoscaler.aws.inner().alarm("fleet-new-scale-up").is_none());
 
-    let on = handle(
-        &autoscaler,
-        &parse("CreateStream", "fleet-new"),
-        Some(TOPIC),
-    )
-    .await;
+    let on = autoscaler
+        .handle_stream_event(&parse("CreateStream", "fleet-new"), Some(TOPIC))
+        .await;
     assert_eq!(on.reconcile.expect("report").streams[0].fixes.len(), 2);
     let up = autoscaler
         .aws
@@ -406,7 +402,9 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
     assert_eq!(up.spec.alarm_actions, [TOPIC]);
 
     autoscaler.aws.inner().delete_stream(&name(0));
-    let kept = handle(&autoscaler, &parse("DeleteStream", &name(0)), None).await;
+    let kept = autoscaler
+        .handle_stream_event(&parse("DeleteStream", &name(0)), None)
+        .await;
     assert_eq!(
         kept.reconcile.expect("report").streams[0].verdict,
         StreamVerdict::Ignored
@@ -416,7 +414,9 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
         .inner()
         .alarm(&format!("{}-scale-up", name(0)))
         .is_some());
-    let removed = handle(&autoscaler, &parse("DeleteStream", &name(0)), Some(TOPIC)).await;
+    let removed = autoscaler
+        .handle_stream_event(&parse("DeleteStream", &name(0)), Some(TOPIC))
+        .await;
     let removed = &removed.reconcile.expect("report").streams[0];
     assert!(removed
         .fixes

@@ -87,11 +87,7 @@ async fn a_burst_of_scale_ups_is_bound_by_its_writes_not_by_describe_limits() {
     let changed_at = t0() - Duration::minutes(1);
     let start = Instant::now();
     let workers = (0..WORKERS).map(|w| {
-        let autoscaler = Autoscaler::new(
-            Paced::new(fake.clone(), 1.0),
-            Settings::default(),
-            "kinesis-autoscaler",
-        );
+        let autoscaler = Autoscaler::paced(fake.clone(), Settings::default(), "kinesis-autoscaler");
         async move {
             for i in (w..EVENTS).step_by(WORKERS) {
                 let stream = name(i);

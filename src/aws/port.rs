@@ -250,15 +250,6 @@ pub trait AwsPort: Send + Sync {
         Utc::now()
     }
 
-    /// When the run must be over (the Lambda invocation's deadline); `None`: no deadline.
-    /// Only the pacing wrapper ([`super::paced::Paced`]) keeps one.
-    fn deadline(&self) -> Option<tokio::time::Instant> {
-        None
-    }
-    fn set_deadline(&self, _deadline: Option<tokio::time::Instant>) {}
-    /// The share of each API's quota the calls from now on may use (pacing wrapper only).
-    fn set_pacing_share(&self, _share: f64) {}
-
     // ---- Kinesis
     fn stream_summary(&self, stream: &str)
         -> impl Future<Output = AwsResult<StreamSummary>> + Send;

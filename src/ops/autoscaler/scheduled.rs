@@ -77,12 +77,12 @@ impl<P: AwsPort> Autoscaler<P> {
         if !sweep && !evaluate {
             return;
         }
-        self.aws.set_pacing_share(RECONCILE_SHARE);
+        // Every read of this run at the reconcile's share, until it returns.
+        let _share = self.limits.share_until_dropped(RECONCILE_SHARE);
         let snapshot = fleet::read_fleet(&self.aws, &self.settings, None).await;
         let snapshot = match snapshot {
             Ok(snapshot) => snapshot,
             Err(err) => {
-                self.aws.set_pacing_share(1.0);
                 tracing::error!(error = %err, "scheduled run: the fleet cannot be read");
                 if sweep {
                     self.report_reconcile(Err(err), report);
@@ -100,7 +100,11 @@ impl<P: AwsPort> Autoscaler<P> {
                 dry_run: self.settings.dry_run,
                 now,
                 start_after: None,
-                deadline: Some(self.aws.deadline().map_or(slice_end, |d| d.min(slice_end))),
+                deadline: Some(
+                    self.limits
+                        .deadline()
+                        .map_or(slice_end, |d| d.min(slice_end)),
+                ),
                 concurrency: DEFAULT_CONCURRENCY,
             };
             let result = fleet::scheduled_sweep(
@@ -126,7 +130,6 @@ impl<P: AwsPort> Autoscaler<P> {
                 .await;
             self.report_evaluation(evaluated, report);
         }
-        self.aws.set_pacing_share(1.0);
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "scheduled run done"
@@ -213,7 +216,7 @@ impl<P: AwsPort> Autoscaler<P> {
         known_shards: &HashMap<String, u32>,
         stop_at: Option<Instant>,
     ) -> FleetEvaluation {
-        let deadline = self.aws.deadline();
+        let deadline = self.limits.deadline();
         let too_late = || {
             let now = Instant::now();
             deadline.is_some_and(|d| now + DEADLINE_MARGIN >= d)
