@@ -256,6 +256,8 @@ pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
             in_flag_terms(&err.to_string())
         ))
     })?;
+    let mut settings = settings;
+    settings.sizing.see_throttled = args.see_throttled;
     Ok(Options {
         settings,
         initial_shards: args.initial_shards,
@@ -270,7 +272,6 @@ pub(crate) fn options(args: &SimulateArgs) -> anyhow::Result<Options> {
         schedule: !args.no_schedule,
         keep_timeline: true,
         tune: args.tune || args.throttle_budget.is_some(),
-        see_throttled: args.see_throttled,
     })
 }
 

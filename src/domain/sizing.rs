@@ -74,6 +74,11 @@ pub struct Params {
     pub hold_ahead_mins: i64,
     /// How far ahead recurring load is provisioned for.
     pub prescale_ahead_mins: i64,
+    /// Size from the demand behind a throttled period (admitted records plus the throttled
+    /// ones, as `WriteProvisionedThroughputExceeded` reports them), not only what was
+    /// admitted; the alarms still see what was admitted. A parameter, not a setting, so a
+    /// tuned candidate can carry it and the function follow it.
+    pub see_throttled: bool,
 }
 
 impl Default for Params {
@@ -90,6 +95,7 @@ impl Default for Params {
             pattern_quantile: 1.0,
             hold_ahead_mins: 120,
             prescale_ahead_mins: 30,
+            see_throttled: false,
         }
     }
 }

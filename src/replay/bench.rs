@@ -83,10 +83,13 @@ pub fn policies_with(budget: ThrottleBudget, see_throttled: bool) -> Vec<(String
             ),
             Options {
                 tune: true,
-                see_throttled,
                 ..with(
                     Settings {
                         throttle_budget: budget,
+                        sizing: crate::domain::sizing::Params {
+                            see_throttled,
+                            ..defaults.sizing
+                        },
                         ..defaults
                     },
                     Variant::Ours,

@@ -65,10 +65,6 @@ pub struct Options {
     /// Ours only: tune the policy walk-forward to `settings.throttle_budget` (each UTC day
     /// from the days before it), when replayed through `replay::tune::replay`.
     pub tune: bool,
-    /// The sizing sees the demand behind a throttled period (admitted records plus the
-    /// throttled ones, as `WriteProvisionedThroughputExceeded` reports them); the alarms
-    /// still see what was admitted.
-    pub see_throttled: bool,
 }
 
 impl Options {
@@ -82,7 +78,6 @@ impl Options {
             schedule: true,
             keep_timeline: true,
             tune: false,
-            see_throttled: false,
         }
     }
 

@@ -162,6 +162,8 @@ pub struct Replay {
     raw: Vec<f64>,
     /// The same, gaps as `None`: the datapoints GetMetricData would return.
     needs: Vec<Option<f64>>,
+    /// The demand behind them (admitted plus throttled), for `Params::see_throttled`.
+    demands: Vec<Option<f64>>,
     /// Per period, the trace's iterator age in minutes (`None`: no datapoint, no lag).
     lags: Vec<Option<f64>>,
     next_period: usize,
@@ -229,6 +231,7 @@ impl Replay {
             evals: [fresh.clone(), fresh],
             raw: Vec::new(),
             needs: Vec::new(),
+            demands: Vec::new(),
             lags: Vec::new(),
             next_period: 0,
             totals: Totals::default(),
@@ -309,12 +312,8 @@ impl Replay {
         // never the demand above it. Alarms and sizing both see that.
         let admitted = need.min(f64::from(self.shards));
         self.raw.push(admitted);
-        let seen = if self.opts.see_throttled {
-            need
-        } else {
-            admitted
-        };
-        self.needs.push(row.map(|_| seen));
+        self.needs.push(row.map(|_| admitted));
+        self.demands.push(row.map(|_| need));
         let lag = row.and_then(|r| r.iterator_age_ms).map(|ms| ms / 60_000.0);
         self.lags.push(lag);
         let mut firings = self.evaluate(period);
@@ -485,10 +484,15 @@ impl Replay {
         let keep = (mins * 60 / self.period_secs) as usize;
         let end = (period + 1).min(self.needs.len());
         let first = end.saturating_sub(keep);
+        let seen = if self.opts.settings.sizing.see_throttled {
+            &self.demands
+        } else {
+            &self.needs
+        };
         Usage {
             period_secs: self.period_secs,
             start: self.start + Duration::seconds(self.period_secs * first as i64),
-            needs: Cow::Borrowed(&self.needs[first..end]),
+            needs: Cow::Borrowed(&seen[first..end]),
             lag_mins: Cow::Borrowed(&self.lags[first..end]),
         }
     }
@@ -672,7 +676,13 @@ pub fn apply_policy(settings: &mut Settings, policy: &crate::domain::tuning::Pol
         } => {
             settings.scaling_policy = ScalingPolicy::Sized;
             settings.target_usage = target_usage;
-            settings.sizing = params;
+            // A user's own `see_throttled` (the function reads WriteProvisionedThroughput-
+            // Exceeded for every stream) holds whatever the candidate says.
+            let see_throttled = params.see_throttled || settings.sizing.see_throttled;
+            settings.sizing = crate::domain::sizing::Params {
+                see_throttled,
+                ..params
+            };
         }
         Policy::Upstream => settings.scaling_policy = ScalingPolicy::Upstream,
     }
