@@ -21,6 +21,7 @@ use kinesis_autoscaler::aws::{AwsClients, IncomingPoint, StreamSummary};
 use kinesis_autoscaler::domain::alarms::AlarmSpec;
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::Settings;
+use kinesis_autoscaler::ops::usage::read_metrics;
 use std::collections::BTreeMap;
 
 /// Beside the port: putting a stream's traffic where GetMetricData reads it.
@@ -223,10 +224,13 @@ async fn scenario(aws: &impl Traffic, stream: &str, on_demand: &str, function: &
         })
         .collect();
     aws.put_traffic(stream, &points).await;
-    seen.incoming = aws
-        .incoming_metrics(stream, start, start + Duration::minutes(10), 60)
+    let end = start + Duration::minutes(10);
+    seen.incoming = read_metrics(aws, &[stream.to_string()], start, end, 60)
         .await
-        .expect("GetMetricData");
+        .expect("GetMetricData")
+        .remove(stream)
+        .map(|metrics| metrics.incoming)
+        .unwrap_or_default();
 
     // What a missing stream and a missing function answer.
     let missing = format!("{stream}-missing");

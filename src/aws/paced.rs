@@ -20,8 +20,8 @@
 //! milliseconds.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FunctionConfiguration, IncomingPoint,
-    IncomingSeries, ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FunctionConfiguration, IncomingSeries,
+    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
 };
 use crate::domain::alarms::AlarmSpec;
 use chrono::{DateTime, Utc};
@@ -467,19 +467,6 @@ impl<P: AwsPort> AwsPort for Paced<P> {
     async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
         self.run("DeleteAlarms", || self.inner.delete_alarms(names))
             .await
-    }
-
-    async fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        period_secs: u32,
-    ) -> AwsResult<Vec<IncomingPoint>> {
-        self.run("GetMetricData", || {
-            self.inner.incoming_metrics(stream, start, end, period_secs)
-        })
-        .await
     }
 
     async fn incoming_metrics_page(

@@ -321,14 +321,6 @@ pub trait AwsPort: Send + Sync {
         tags: &[(String, String)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
     fn delete_alarms(&self, names: &[String]) -> impl Future<Output = AwsResult<()>> + Send;
-    /// The stream's incoming traffic per `period_secs` in [start, end), oldest first.
-    fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        period_secs: u32,
-    ) -> impl Future<Output = AwsResult<Vec<IncomingPoint>>> + Send;
     /// One page of the incoming traffic and the iterator age of up to
     /// [`METRIC_STREAMS_PER_CALL`] streams per `period_secs` in [start, end) (one GetMetricData
     /// of [`METRIC_QUERIES_PER_STREAM`] queries a stream); `next` is the NextToken of the page

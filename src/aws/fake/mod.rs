@@ -664,16 +664,6 @@ impl AwsPort for FakeAws {
         cloudwatch::delete_alarms(self, names).await
     }
 
-    async fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        period_secs: u32,
-    ) -> AwsResult<Vec<IncomingPoint>> {
-        cloudwatch::incoming_metrics(self, stream, start, end, period_secs).await
-    }
-
     async fn incoming_metrics_page(
         &self,
         streams: &[String],
