@@ -3,14 +3,14 @@
 //! stops here unless CloudWatch confirms it (the identity rule, [`confirm`]); a permission the
 //! role lacks (tags, DescribeLimits) degrades instead of failing.
 
+use super::evaluate::stream_state;
 use super::Autoscaler;
 use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamConsumer};
 use crate::domain::alarms::TAG_LAST_SCALED;
 use crate::domain::confirm::{self, AlarmOnRecord, Unconfirmed};
 use crate::domain::degraded::Degradation;
 use crate::domain::event::{self, Direction};
-use crate::domain::history::ReshardHistory;
-use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
+use crate::domain::policy::{AlarmsState, Observed, Trigger};
 use crate::domain::settings::tag;
 use std::collections::HashMap;
 
@@ -161,25 +161,18 @@ impl<P: AwsPort> Autoscaler<P> {
         let warnings = self
             .settings
             .capped_stream_tags(&trigger.stream, &stream_tags);
-        let mut stream_settings = self
-            .settings
-            .for_stream(&trigger.stream, &stream_tags)
-            .map_err(|e| GatherError::BadTag(e.to_string()))?;
-        let history = match stream_tags.get(tag::RESHARD_HISTORY) {
-            Some(value) => ReshardHistory::parse(&trigger.stream, value)
-                .map_err(|e| GatherError::BadTag(e.to_string()))?,
-            None => ReshardHistory::default(),
-        };
+        let mut stream = stream_state(&self.settings, &trigger.stream, &summary, &stream_tags)
+            .map_err(GatherError::BadTag)?;
         let consumers =
-            if self.settings.discover_consumers && stream_settings.consumer_function.is_none() {
+            if self.settings.discover_consumers && stream.settings.consumer_function.is_none() {
                 self.discover_consumers(&alarm_arn, &trigger.stream, &mut degraded)
                     .await
             } else {
                 Vec::new()
             };
         if let Some(first) = consumers.first() {
-            stream_settings.consumer_function = Some(first.function_arn.clone());
-            stream_settings.lambdas_per_shard = first.parallelization_factor;
+            stream.settings.consumer_function = Some(first.function_arn.clone());
+            stream.settings.lambdas_per_shard = first.parallelization_factor;
         }
         // Each alarm keeps its own actions; a missing one of the pair takes the triggering
         // alarm's (as DescribeAlarms gave them, never the message's topic).
@@ -191,14 +184,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 .unwrap_or_default()
         };
         let observed = Observed {
-            stream: StreamState {
-                name: trigger.stream.clone(),
-                status: summary.status,
-                mode: summary.mode,
-                open_shards: summary.open_shards,
-                settings: stream_settings,
-                history,
-            },
+            stream,
             alarms: AlarmsState {
                 last_scaled,
                 kept_up: kept(Direction::Up),

@@ -16,6 +16,7 @@ pub use scheduled::{FleetEvaluation, RUN_BUDGET};
 
 use crate::aws::paced::{Paced, RunLimits};
 use crate::aws::{AwsClients, AwsPort};
+use crate::domain::metrics;
 use crate::domain::settings::Settings;
 
 /// Everything a handled alarm needs: clients, settings, the name metrics carry, and the run's
@@ -55,5 +56,18 @@ impl<P: AwsPort> Autoscaler<Paced<P>> {
             limits,
             ..Autoscaler::new(aws, settings, function_name)
         }
+    }
+}
+
+impl<P: AwsPort> Autoscaler<P> {
+    /// One EMF line of a function-level metric (`DRIFT_FIXED`, the error metric).
+    fn metric(&self, name: &str, value: usize) -> String {
+        metrics::emf_line(
+            &self.settings.metric_namespace,
+            &self.function_name,
+            name,
+            value as f64,
+            self.aws.now(),
+        )
     }
 }

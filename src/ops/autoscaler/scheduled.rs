@@ -136,16 +136,6 @@ impl<P: AwsPort> Autoscaler<P> {
         );
     }
 
-    fn metric(&self, name: &str, value: usize) -> String {
-        metrics::emf_line(
-            &self.settings.metric_namespace,
-            &self.function_name,
-            name,
-            value as f64,
-            self.aws.now(),
-        )
-    }
-
     /// The sweep's fixes counted in `DRIFT_FIXED`, each stream's shard count for the
     /// dashboard, a failure in the error metric.
     fn report_reconcile(
@@ -321,34 +311,43 @@ impl<P: AwsPort> Autoscaler<P> {
         shards: u32,
     ) -> StreamEvaluation {
         let now = self.aws.now();
-        let summary = StreamSummary {
-            status: listed.status,
-            mode: listed.mode,
-            open_shards: shards,
-        };
-        let no_tags = HashMap::new();
-        let tags = snapshot.stream_tags.get(stream).unwrap_or(&no_tags);
-        match observe(
-            &self.settings,
-            stream,
-            &summary,
-            tags,
-            &snapshot.alarms,
-            None,
-        ) {
-            Ok(observed) => {
-                let usage = self.usage_of(None, now);
-                let evaluation = schedule::evaluate(
-                    &AlarmPair::new(stream),
-                    &observed,
-                    &usage,
-                    &self.settings,
-                    now,
-                );
-                StreamEvaluation::decided(stream, evaluation)
-            }
+        let usage = self.usage_of(None, now);
+        let summary = listed_summary(listed, shards);
+        match self.decide_from_snapshot(snapshot, stream, &summary, &usage, None, now) {
+            Ok(evaluation) => StreamEvaluation::decided(stream, evaluation),
             Err(err) => StreamEvaluation::failed(stream, err),
         }
+    }
+
+    /// [`schedule::evaluate`] on what the bulk reads say of a stream (`summary`, its tags and
+    /// alarms in `snapshot`). A tag that cannot be read is the error.
+    fn decide_from_snapshot(
+        &self,
+        snapshot: &FleetSnapshot,
+        stream: &str,
+        summary: &StreamSummary,
+        usage: &Usage<'_>,
+        headroom: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluation, String> {
+        let no_tags = HashMap::new();
+        let tags = snapshot.stream_tags.get(stream).unwrap_or(&no_tags);
+        let observed = observe(
+            &self.settings,
+            stream,
+            summary,
+            tags,
+            &snapshot.alarms,
+            headroom,
+        )?;
+        let pair = AlarmPair::new(stream);
+        Ok(schedule::evaluate(
+            &pair,
+            &observed,
+            usage,
+            &self.settings,
+            now,
+        ))
     }
 
     /// One ACTIVE stream decided from the bulk reads; a reshard is decided again from the
@@ -366,26 +365,12 @@ impl<P: AwsPort> Autoscaler<P> {
         headroom: Option<u32>,
         now: DateTime<Utc>,
     ) -> StreamEvaluation {
-        let summary = StreamSummary {
-            status: listed.status,
-            mode: listed.mode,
-            open_shards: shards,
-        };
-        let no_tags = HashMap::new();
-        let tags = snapshot.stream_tags.get(stream).unwrap_or(&no_tags);
-        let observed = match observe(
-            &self.settings,
-            stream,
-            &summary,
-            tags,
-            &snapshot.alarms,
-            headroom,
-        ) {
-            Ok(observed) => observed,
-            Err(err) => return StreamEvaluation::failed(stream, err),
-        };
-        let pair = AlarmPair::new(stream);
-        let evaluation = schedule::evaluate(&pair, &observed, usage, &self.settings, now);
+        let summary = listed_summary(listed, shards);
+        let evaluation =
+            match self.decide_from_snapshot(snapshot, stream, &summary, usage, headroom, now) {
+                Ok(evaluation) => evaluation,
+                Err(err) => return StreamEvaluation::failed(stream, err),
+            };
         if !matches!(evaluation, Evaluation::Scale { .. }) {
             return StreamEvaluation::decided(stream, evaluation);
         }
@@ -468,5 +453,14 @@ impl<P: AwsPort> Autoscaler<P> {
             .cloned()
             .unwrap_or_default()
             .usage(period, start, end)
+    }
+}
+
+/// A listed stream's record with its open shard count (ListShards', or the sweep's).
+fn listed_summary(listed: &ListedStream, shards: u32) -> StreamSummary {
+    StreamSummary {
+        status: listed.status,
+        mode: listed.mode,
+        open_shards: shards,
     }
 }

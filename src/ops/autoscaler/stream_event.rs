@@ -160,18 +160,9 @@ impl<P: AwsPort> Autoscaler<P> {
         tracing::info!(event = %event.id, call = ?event.call, "stream event");
         reconcile::log_stream(&outcome, dry_run);
         let mut report = ReconcileReport::new(dry_run);
-        let metric = |name: &str, value: usize| {
-            metrics::emf_line(
-                &self.settings.metric_namespace,
-                &self.function_name,
-                name,
-                value as f64,
-                self.aws.now(),
-            )
-        };
-        let mut metric_lines = vec![metric(metrics::DRIFT_FIXED_METRIC, outcome.fixes.len())];
+        let mut metric_lines = vec![self.metric(metrics::DRIFT_FIXED_METRIC, outcome.fixes.len())];
         if outcome.verdict == StreamVerdict::Failed {
-            metric_lines.push(metric(metrics::FATAL_ERROR_METRIC, 1));
+            metric_lines.push(self.metric(metrics::FATAL_ERROR_METRIC, 1));
         }
         report.streams.push(outcome);
         InvocationReport {
