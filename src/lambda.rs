@@ -60,6 +60,21 @@ pub fn env_var(name: &str) -> Option<String> {
 /// The deployed function: JSON logs, settings read tolerantly (it never refuses to start
 /// over a setting; what falls back is reported on every invocation), then events until the
 /// runtime stops it.
+/// The single-threaded runtime both binaries run on, or `None` (the reason printed) when it
+/// cannot start.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            None
+        }
+    }
+}
+
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
     init_json_logs();
     let settings = Settings::tolerant_from_lookup(env_var);

@@ -191,15 +191,8 @@ impl Command {
 /// Parses the command line and runs it: the whole binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = lambda::runtime() else {
+        return ExitCode::FAILURE;
     };
     let verbose = cli.verbose > 0;
     let context = cli
