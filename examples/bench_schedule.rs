@@ -62,13 +62,8 @@ async fn fleet(n: usize) -> FakeAws {
         }
     }
     aws.clear_calls();
-    let mut aws = aws.with_latency(std::time::Duration::from_millis(20));
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            aws = aws.with_quota(action, per_second);
-        }
-    }
-    aws
+    aws.with_latency(std::time::Duration::from_millis(20))
+        .with_quotas(&DEFAULT_QUOTAS)
 }
 
 async fn tick(a: &Autoscaler<Paced<FakeAws>>) -> (InvocationReport, f64) {

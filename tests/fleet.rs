@@ -2,12 +2,13 @@
 //! tokio's paused clock, so a fleet of a thousand streams runs in well under a second and the
 //! simulated time is what AWS's quotas would make it.
 
+mod common;
+
 use chrono::{DateTime, Utc};
 use kinesis_autoscaler::aws::fake::{FakeAws, Fault};
 use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS, RECONCILE_SHARE};
 use kinesis_autoscaler::aws::AwsPort;
-use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
-use kinesis_autoscaler::domain::event::{AlarmPair, Direction, Invocation};
+use kinesis_autoscaler::domain::event::Invocation;
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions, CURSOR_TAG};
@@ -22,16 +23,6 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
 }
 
-/// AWS's default quotas enforced on every API of the account (after its set-up).
-fn with_default_quotas(mut fake: FakeAws) -> FakeAws {
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            fake = fake.with_quota(action, per_second);
-        }
-    }
-    fake
-}
-
 fn name(i: usize) -> String {
     format!("fleet-{i:05}")
 }
@@ -44,37 +35,13 @@ async fn fleet(n: usize, drifted: usize) -> FakeAws {
     for i in 0..n {
         let stream = name(i);
         aws.create_stream(&stream, 2);
-        let pair = AlarmPair::new(stream.as_str());
-        let target = AlarmTarget {
-            pair: &pair,
-            stream: &stream,
-            shards: 2,
-            min_shards: settings.min_shards,
-            max_shards: settings.max_shards,
-        };
-        let specs = alarms::build_pair(
-            &settings,
-            &target,
-            Some(TOPIC),
-            &KeptFields::default(),
-            &KeptFields::default(),
-        );
-        for (spec, direction) in [
-            (&specs.scale_up, Direction::Up),
-            (&specs.scale_down, Direction::Down),
-        ] {
-            let tags: Vec<(String, String)> =
-                kinesis_autoscaler::ops::wiring::alarm_tags_for(direction, &pair)
-                    .into_iter()
-                    .collect();
-            aws.put_alarm(spec, &tags).await.expect("set-up");
-        }
+        common::wire(&aws, &settings, &stream, 2).await;
         if i < drifted {
             aws.set_open_shards(&stream, 4);
         }
     }
     aws.clear_calls();
-    with_default_quotas(aws)
+    aws.with_quotas(&DEFAULT_QUOTAS)
 }
 
 #[tokio::test(start_paused = true)]
@@ -438,7 +405,7 @@ async fn a_fleet_is_wired_by_prefix_and_unwired_a_hundred_alarms_a_call() {
     }
     fake.create_on_demand_stream("orders-ondemand", 1);
     fake.create_stream("clicks", 1);
-    let aws = Paced::new(with_default_quotas(fake), RECONCILE_SHARE);
+    let aws = Paced::new(fake.with_quotas(&DEFAULT_QUOTAS), RECONCILE_SHARE);
     let settings = Settings::default();
     use kinesis_autoscaler::ops::fleet_wiring;
 

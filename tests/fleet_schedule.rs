@@ -29,16 +29,6 @@ fn name(i: usize) -> String {
     format!("fleet-{i:05}")
 }
 
-/// AWS's default quotas enforced on every API of the account (after its set-up).
-fn with_default_quotas(mut fake: FakeAws) -> FakeAws {
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            fake = fake.with_quota(action, per_second);
-        }
-    }
-    fake
-}
-
 /// `need` shards of load per 5-minute period over the two hours before `now`, 1 KB records.
 fn put_load(aws: &FakeAws, stream: &str, now: DateTime<Utc>, need: impl Fn(i64) -> f64) {
     let points: Vec<IncomingPoint> = (0..24)
@@ -74,7 +64,7 @@ async fn fleet(n: usize, idle_every: usize, settings: &Settings) -> FakeAws {
         put_load(&aws, &stream, noon(), |_| if idle { 2.5 } else { 0.8 });
     }
     aws.clear_calls();
-    with_default_quotas(aws)
+    aws.with_quotas(&DEFAULT_QUOTAS)
 }
 
 fn autoscaler(fake: FakeAws, settings: Settings) -> Autoscaler<Paced<FakeAws>> {

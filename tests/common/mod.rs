@@ -14,10 +14,11 @@ use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::{AwsClients, AwsPort, ExistingAlarm};
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
-use kinesis_autoscaler::domain::event::AlarmPair;
+use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::outcome::InvocationReport;
+use kinesis_autoscaler::ops::wiring::alarm_tags_for;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -337,14 +338,11 @@ pub async fn wire(aws: &impl AwsPort, settings: &Settings, stream: &str, shards:
         &KeptFields::default(),
         &KeptFields::default(),
     );
-    for (spec, direction, partner) in [
-        (&specs.scale_up, "Up", &specs.scale_down.name),
-        (&specs.scale_down, "Down", &specs.scale_up.name),
+    for (spec, direction) in [
+        (&specs.scale_up, Direction::Up),
+        (&specs.scale_down, Direction::Down),
     ] {
-        let tags = [
-            ("ScaleAction".to_string(), direction.to_string()),
-            ("ComplimentaryAlarm".to_string(), partner.clone()),
-        ];
+        let tags: Vec<(String, String)> = alarm_tags_for(direction, &pair).into_iter().collect();
         aws.put_alarm(spec, &tags).await.expect("PutMetricAlarm");
     }
     pair

@@ -197,6 +197,18 @@ impl FakeAws {
         self
     }
 
+    /// [`FakeAws::with_quota`] for each `(action, per_second)` of `quotas` (e.g. the pacer's
+    /// `DEFAULT_QUOTAS`); a quota of 0 (not limited) and the pacer's `lambda` group (Lambda's
+    /// actions share it, which the fake does not model) are left out.
+    pub fn with_quotas(mut self, quotas: &[(&'static str, f64)]) -> Self {
+        for &(action, per_second) in quotas {
+            if per_second > 0.0 && action != "lambda" {
+                self = self.with_quota(action, per_second);
+            }
+        }
+        self
+    }
+
     pub fn create_stream(&self, name: &str, shards: u32) {
         self.lock().streams.insert(
             name.to_string(),
