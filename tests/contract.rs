@@ -14,7 +14,7 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{Duration, DurationRound, Utc};
 use common::*;
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::{AwsClients, IncomingPoint, StreamSummary};
@@ -38,37 +38,16 @@ impl Traffic for FakeAws {
 
 impl Traffic for AwsClients {
     async fn put_traffic(&self, stream: &str, points: &[IncomingPoint]) {
-        use aws_sdk_cloudwatch::primitives::DateTime as SmithyDateTime;
-        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-        let datum = |name: &str, at: DateTime<Utc>, value: f64| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .dimensions(
-                    Dimension::builder()
-                        .name("StreamName")
-                        .value(stream)
-                        .build(),
-                )
-                .timestamp(SmithyDateTime::from_secs(at.timestamp()))
-                .value(value)
-                .build()
-        };
-        let data: Vec<MetricDatum> = points
+        let data = points
             .iter()
             .flat_map(|p| {
                 [
-                    datum("IncomingBytes", p.start, p.bytes),
-                    datum("IncomingRecords", p.start, p.records),
+                    kinesis_datum(stream, "IncomingBytes", p.start, p.bytes, None),
+                    kinesis_datum(stream, "IncomingRecords", p.start, p.records, None),
                 ]
             })
             .collect();
-        self.cloudwatch
-            .put_metric_data()
-            .namespace("AWS/Kinesis")
-            .set_metric_data(Some(data))
-            .send()
-            .await
-            .expect("PutMetricData");
+        put_kinesis_metrics(self, data).await;
     }
 }
 

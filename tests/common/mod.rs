@@ -10,6 +10,7 @@
 //! `cargo test` reports it as ignored rather than passing it without running it.
 #![allow(dead_code)]
 
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::{AwsClients, AwsPort, ExistingAlarm};
@@ -537,4 +538,39 @@ async fn create_moto_function(aws: &AwsClients, name: &str) -> String {
         .await
         .expect("CreateFunction");
     out.function_arn().expect("function ARN").to_string()
+}
+
+/// A datapoint of `stream`'s AWS/Kinesis metric `metric` for the period starting at `at`.
+pub fn kinesis_datum(
+    stream: &str,
+    metric: &str,
+    at: DateTime<Utc>,
+    value: f64,
+    unit: Option<StandardUnit>,
+) -> MetricDatum {
+    MetricDatum::builder()
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name("StreamName")
+                .value(stream)
+                .build(),
+        )
+        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            at.timestamp(),
+        ))
+        .value(value)
+        .set_unit(unit)
+        .build()
+}
+
+/// PutMetricData of `data` in the AWS/Kinesis namespace, as Kinesis would publish it.
+pub async fn put_kinesis_metrics(aws: &AwsClients, data: Vec<MetricDatum>) {
+    aws.cloudwatch
+        .put_metric_data()
+        .namespace("AWS/Kinesis")
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .expect("PutMetricData");
 }
