@@ -6,7 +6,8 @@
 //! by hand in the scenario's `about`, or `against_upstream` (the Go Lambda replayed beside it
 //! on the same trace, initial shards and variables: `shard_hours_ratio` is ours over its,
 //! `throttled_fraction_minus_upstream` ours minus its, in fractions of records) and
-//! `against_oracle` (`shard_hours_ratio` over the instant, limitless oracle's). No range
+//! `against_oracle` (`shard_hours_ratio` over the instant, limitless oracle's). `"tune": true`
+//! replays the tuning walk-forward (`simulate --tune`) at the settings' budget. No range
 //! restates what the replay's AWS model guarantees anyway (at most 10 reshards in 24 h, never
 //! an illegal one): that is checked on every scenario below.
 
@@ -14,9 +15,11 @@ use kinesis_autoscaler::domain::event::Direction;
 use kinesis_autoscaler::domain::policy::{self, Decision, StreamStatus};
 use kinesis_autoscaler::domain::schedule::{self, Evaluation};
 use kinesis_autoscaler::domain::settings::{ScalingPolicy, Settings};
+use kinesis_autoscaler::domain::sizing::{self, Usage};
 use kinesis_autoscaler::replay::simulate::{self, Options, Replay, Source, Variant};
-use kinesis_autoscaler::replay::trace;
+use kinesis_autoscaler::replay::{trace, tune};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +52,7 @@ fn options_for(expect: &Value) -> Options {
         .get("initial_shards")
         .and_then(Value::as_u64)
         .map(|n| n as u32);
+    opts.tune = expect.get("tune").and_then(Value::as_bool).unwrap_or(false);
     opts.variant = match expect.get("policy").and_then(Value::as_str) {
         None | Some("ours") => Variant::Ours,
         Some("upstream") => Variant::Upstream,
@@ -81,7 +85,7 @@ fn every_scenario_lands_in_its_expected_ranges() {
             .map_or_else(|| format!("{name}.csv"), str::to_string);
         let trace = trace::read(&data_dir().join(&trace_file)).unwrap();
         let opts = options_for(&expect);
-        let outcome = simulate::simulate(&trace, &opts).unwrap();
+        let outcome = tune::replay(&trace, &opts).unwrap();
         let summary = serde_json::to_value(&outcome.summary).unwrap();
         let mut check = |what: String, value: f64, (lo, hi): (f64, f64)| {
             if !(lo..=hi).contains(&value) {
@@ -94,6 +98,7 @@ fn every_scenario_lands_in_its_expected_ranges() {
                 &trace,
                 &Options {
                     variant: Variant::Upstream,
+                    tune: false,
                     ..opts.clone()
                 },
             )
@@ -211,11 +216,41 @@ fn the_timeline_adds_up_to_the_summary() {
     );
 }
 
-/// The replay decides exactly as the Lambda would: each alarm action's decision is what
-/// `policy::plan_sized` returns for the same trigger, state and datapoints, each scheduled
-/// reshard is what `schedule::evaluate` returns, the state is the simulated stream, the
-/// datapoints end at the decision (never later), and the alarms the replay evaluates next
-/// are the ones the plan wrote.
+/// The datapoints the Lambda would read at `now`, derived from the trace alone: each
+/// period's load in shards (1 MiB/s or 1000 records/s a shard) capped at the shards that
+/// served it (CloudWatch counts what Kinesis admitted), over the window the sizing reads.
+fn datapoints_from_trace(
+    rows: &[trace::Row],
+    served: &[u32],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Usage<'static> {
+    let period = 300i64;
+    let start = rows[0].timestamp;
+    let end = ((now - start).num_seconds() / period) as usize;
+    let keep = (sizing::history_mins(&Settings::default().sizing) * 60 / period) as usize;
+    let first = end.saturating_sub(keep);
+    let needs = (first..end)
+        .map(|i| {
+            let r = &rows[i];
+            let load = (r.incoming_bytes / (1024.0 * 1024.0 * 300.0))
+                .max(r.incoming_records / (1000.0 * 300.0));
+            Some(load.min(f64::from(served[i])))
+        })
+        .collect();
+    Usage {
+        period_secs: period,
+        start: start + chrono::Duration::seconds(period * first as i64),
+        needs: Cow::Owned(needs),
+        lag_mins: Cow::Owned(vec![None; end - first]),
+    }
+}
+
+/// The replay decides exactly as the Lambda would, on inputs derived from the trace, not
+/// taken from the replay: the datapoints each decision read are recomputed from the trace
+/// rows and the shard count that served each period (never a period after the decision),
+/// and each alarm action's decision is what `policy::plan_sized` returns on those, each
+/// scheduled reshard what `schedule::evaluate` returns; the alarms the replay evaluates
+/// next are the ones the plan wrote.
 #[test]
 fn the_replay_and_the_lambda_agree() {
     for name in ["step.csv", "daily.csv"] {
@@ -229,19 +264,18 @@ fn the_replay_and_the_lambda_agree() {
         )
         .unwrap();
         let (mut scaled, mut scheduled) = (0, 0);
+        let mut served = Vec::new();
         for row in &trace.rows {
             let shards_before = replay.shards();
+            served.push(shards_before);
             for firing in replay.step(Some(row)) {
-                assert_eq!(
-                    firing.usage.end(),
-                    firing.now,
-                    "{name}: data after the decision"
-                );
+                let usage = datapoints_from_trace(&trace.rows, &served, firing.now);
+                assert_eq!(firing.usage, usage, "{name}: datapoints at {}", firing.now);
                 let direct = match firing.source {
                     Source::Alarm => policy::plan_sized(
                         &firing.trigger,
                         &firing.observed,
-                        Some(&firing.usage),
+                        Some(&usage),
                         &settings,
                         firing.now,
                     ),
@@ -250,7 +284,7 @@ fn the_replay_and_the_lambda_agree() {
                         match schedule::evaluate(
                             &firing.trigger.pair,
                             &firing.observed,
-                            &firing.usage,
+                            &usage,
                             &settings,
                             firing.now,
                         ) {

@@ -209,14 +209,54 @@ mod tests {
         assert!(s.shards[149] <= 2);
     }
 
+    fn total_cost(periods: &[Period], shards: &[u32]) -> f64 {
+        periods
+            .iter()
+            .zip(shards)
+            .map(|(p, n)| cost(p, *n as usize))
+            .sum()
+    }
+
     #[test]
-    fn never_more_than_ten_calls_a_day() {
-        // Load flipping every period: a free policy would reshard all day.
+    fn spends_exactly_the_ten_calls_a_day_that_pay() {
+        // One day: 10 periods needing 2 shards, 10 needing 1, repeated (14 low blocks,
+        // ending on a high one), from 2 shards. Each low block served at 1 shard saves 10
+        // shard-periods for two calls (down, then up in time for the next high block);
+        // throttling a high block at 1 shard costs 20 per period, never worth it. So the
+        // bound takes 5 of the 14 low blocks: exactly 10 calls, 2*288 - 5*10 = 526
+        // shard-periods, nothing throttled. A bound that never reshards (576) or ignores
+        // the budget (28 calls, 436) fails.
         let needs: Vec<f64> = (0..288)
-            .map(|i| if i % 2 == 0 { 8.0 } else { 1.0 })
+            .map(|i| if (i / 10) % 2 == 0 { 2.0 } else { 1.0 })
             .collect();
-        let s = clairvoyant(&periods(&needs), 1).unwrap();
-        assert!(s.reshards <= 10, "{}", s.reshards);
+        let p = periods(&needs);
+        let s = clairvoyant(&p, 2).unwrap();
+        assert_eq!(s.reshards, 10);
+        assert_eq!(s.shards.iter().map(|&n| u64::from(n)).sum::<u64>(), 526);
+        assert_eq!(total_cost(&p, &s.shards), 526.0);
+    }
+
+    #[test]
+    fn no_schedule_under_the_rules_is_cheaper_than_the_bound() {
+        // Every legal schedule of 7 periods over 1 to 4 shards (one call at most before each
+        // period, within [ceil(n/2), 2n]; 7 calls fit the day), by brute force.
+        let needs = [1.0, 3.5, 0.2, 2.6, 4.0, 0.5, 1.7];
+        let p = periods(&needs);
+        for initial in 1..=4u32 {
+            let bound = clairvoyant(&p, initial).unwrap();
+            let mut best = f64::INFINITY;
+            let mut stack = vec![(initial, 0usize, 0.0f64)];
+            while let Some((n, t, spent)) = stack.pop() {
+                if t == p.len() {
+                    best = best.min(spent);
+                    continue;
+                }
+                for m in n.div_ceil(2)..=(2 * n).min(4) {
+                    stack.push((m, t + 1, spent + cost(&p[t], m as usize)));
+                }
+            }
+            assert_eq!(total_cost(&p, &bound.shards), best, "from {initial}");
+        }
     }
 
     #[test]

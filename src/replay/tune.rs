@@ -69,18 +69,29 @@ pub fn tune_on(
         let outcome = simulate::simulate(history, &opts)?;
         figures.push(measured(&outcome));
     }
+    // The budget's reference: the Go Lambda on the same history from the count the
+    // history's first period needs (the state upstream would have been in), as
+    // `bench-policy` and the targets compare with.
+    let reference = measured(&simulate::simulate(
+        history,
+        &Options {
+            variant: Variant::Upstream,
+            ..candidate_options(base, &Policy::Upstream, None)
+        },
+    )?);
     let incumbent = incumbent.and_then(|name| all.iter().position(|c| c.name == name));
     let budget = base.settings.throttle_budget;
-    let choice = tuning::choose(budget, &figures, upstream, incumbent).unwrap_or(Choice {
-        index: 0,
-        met: false,
-        allowed_throttled: 0.0,
-    });
+    let choice = tuning::choose_against(budget, &figures, &reference, upstream, incumbent)
+        .unwrap_or(Choice {
+            index: 0,
+            met: false,
+            allowed_throttled: 0.0,
+        });
     Ok(Tuned {
         candidate: all[choice.index],
         choice,
         measured: figures[choice.index],
-        upstream: figures[upstream],
+        upstream: reference,
     })
 }
 
