@@ -3,8 +3,8 @@
 //! streams are managed at all (those with a `<stream>-scale-up` alarm on their metrics).
 
 use crate::aws::{AwsPort, ExistingAlarm};
-use crate::domain::alarms::{AlarmSpec, AlarmTarget, TAG_LAST_SCALED};
-use crate::domain::event::{self, AlarmPair, Direction, SCALE_UP_SUFFIX};
+use crate::domain::alarms::{self, AlarmSpec, AlarmTarget};
+use crate::domain::event::{AlarmPair, Direction, SCALE_UP_SUFFIX};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::{tag, Settings};
@@ -104,10 +104,8 @@ async fn last_reshard(
     for alarm in existing.values() {
         match aws.alarm_tags(&alarm.arn).await {
             Ok(alarm_tags) => {
-                let scaled = alarm_tags
-                    .get(TAG_LAST_SCALED)
-                    .filter(|v| !v.is_empty())
-                    .and_then(|v| event::parse_alarm_time(v));
+                // Unreadable: as if unset (`status` reports, the Lambda's gather refuses).
+                let scaled = alarms::last_scaled(&alarm_tags).ok().flatten();
                 if scaled > latest.0 {
                     latest = (scaled, Some(LastReshardSource::AlarmTag));
                 }

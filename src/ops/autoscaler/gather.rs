@@ -6,13 +6,12 @@
 use super::evaluate::stream_state;
 use super::Autoscaler;
 use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamConsumer};
-use crate::domain::alarms::TAG_LAST_SCALED;
+use crate::domain::alarms;
 use crate::domain::confirm::{self, AlarmOnRecord, Unconfirmed};
 use crate::domain::degraded::Degradation;
-use crate::domain::event::{self, Direction};
+use crate::domain::event::Direction;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::settings::tag;
-use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 /// AWS's limit on one stream's tags.
@@ -130,7 +129,8 @@ impl<P: AwsPort> Autoscaler<P> {
         let alarm_tags = alarm_tags_or_none(alarm_tags, &mut degraded)?;
         let summary = summary?;
         let stream_tags = stream_tags_or_none(stream_tags, &mut degraded)?;
-        let last_scaled = last_scaled(&alarm_tags, &trigger.alarm_name)?;
+        let last_scaled = alarms::last_scaled(&alarm_tags)
+            .map_err(|why| GatherError::BadTag(format!("alarm {}: {why}", trigger.alarm_name)))?;
         let warnings = self
             .settings
             .capped_stream_tags(&trigger.stream, &stream_tags);
@@ -310,21 +310,5 @@ fn stream_tags_or_none(
             Ok(tags)
         }
         Err(err) => Err(err),
-    }
-}
-
-/// The alarm's `LastScaledTimestamp` tag (unset or empty: never).
-fn last_scaled(
-    alarm_tags: &HashMap<String, String>,
-    alarm: &str,
-) -> Result<Option<DateTime<Utc>>, GatherError> {
-    match alarm_tags.get(TAG_LAST_SCALED) {
-        None => Ok(None),
-        Some(value) if value.is_empty() => Ok(None),
-        Some(value) => event::parse_alarm_time(value).map(Some).ok_or_else(|| {
-            GatherError::BadTag(format!(
-                "alarm {alarm}: tag {TAG_LAST_SCALED}={value:?} is not of the form 2006-01-02T15:04:05.000+0000"
-            ))
-        }),
     }
 }
