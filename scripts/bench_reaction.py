@@ -112,8 +112,14 @@ def fire_alarm(endpoint, alarm):
             ),
         },
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        answer.read()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
+    except urllib.error.HTTPError as err:
+        # LocalStack sets the state, then fails the alarm's SNS action (it serves CloudWatch
+        # only here): a 500 after the fact, which tests/common ignores too.
+        if err.code != 500:
+            raise
 
 
 def open_shards(endpoint, name):

@@ -28,11 +28,20 @@ use_emulator_credentials() {
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 }
 
+# The run's own temporary folder (RUN_DIR) for the emulators' logs and state, made on first
+# use and removed with the emulators when the shell exits (stop_emulators).
+ensure_run_dir() {
+  if [ -z "${RUN_DIR:-}" ] || [ ! -d "$RUN_DIR" ]; then
+    RUN_DIR=$(mktemp -d -t kinesis-autoscaler-run.XXXXXX)
+  fi
+}
+
 # Starts moto on 127.0.0.1, exports AWS_ENDPOINT_URL, and stops it when the shell exits.
 start_moto() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  MOTO_LOG="${MOTO_LOG:-$(mktemp -t moto.XXXXXX.log)}"
+  ensure_run_dir
+  MOTO_LOG="${MOTO_LOG:-$RUN_DIR/moto.log}"
   "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
   MOTO_PID=$!
   trap stop_emulators EXIT
@@ -68,6 +77,10 @@ start_emulators() {
 stop_emulators() {
   stop_localstack
   stop_moto
+  if [ -n "${RUN_DIR:-}" ]; then
+    rm -rf "${RUN_DIR:?}"
+    RUN_DIR=
+  fi
 }
 
 # A Python of at least 3.12 for LocalStack: $LOCALSTACK_PYTHON, else pyenv's newest 3.13 or
@@ -105,7 +118,9 @@ start_localstack() {
   local services="$1" port
   ensure_localstack_venv
   port=$(free_port)
-  LOCALSTACK_ROOT=$(mktemp -d -t localstack.XXXXXX)
+  ensure_run_dir
+  LOCALSTACK_ROOT="$RUN_DIR/localstack"
+  mkdir -p "$LOCALSTACK_ROOT"
   LOCALSTACK_LOG="${LOCALSTACK_LOG:-$LOCALSTACK_ROOT/localstack.log}"
   # CreateFunction fetches lambda-runtime-init from GitHub unless it is there; it only runs
   # functions, which nothing here does.

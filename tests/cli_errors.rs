@@ -9,13 +9,13 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kinesis-autoscaler");
 
 /// A command with nothing from the environment but PATH and an empty HOME.
-fn bare(home: &std::path::Path) -> Command {
+fn bare(home: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -35,14 +35,30 @@ fn with_credentials(cmd: &mut Command) -> &mut Command {
         .env("THROTTLE_RETRY_MIN_SLEEP", "0")
 }
 
-fn home() -> PathBuf {
+/// An empty HOME for one test, removed when dropped (also when the test fails).
+struct Home(PathBuf);
+
+impl std::ops::Deref for Home {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn home() -> Home {
     let dir = std::env::temp_dir().join(format!(
         "kinesis-autoscaler-cli-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Home(dir)
 }
 
 fn stderr_of(out: &Output) -> String {
@@ -244,7 +260,7 @@ fn wrong_usage_exits_2() {
 
 /// Runs the binary on a pseudo-terminal (util-linux `script`), so that it sees a TTY;
 /// `None` where `script` is not installed.
-fn on_a_terminal(home: &std::path::Path, no_color: bool) -> Option<String> {
+fn on_a_terminal(home: &Path, no_color: bool) -> Option<String> {
     let mut script = Command::new("script");
     script
         .env_clear()

@@ -158,8 +158,13 @@ impl Drop for ShareGuard {
     }
 }
 
+/// The spacing of calls at `share` of `per_second`, rounded up to the nanosecond: never faster
+/// than the quota. (Rounded to the nearest, 3 a second spaced 333,333,333 ns apart ran a hair
+/// ahead of a token bucket of 3 a second: at the full rate, a call now and then landed a few
+/// nanoseconds early and was throttled.)
 fn interval(per_second: f64, share: f64) -> Duration {
-    Duration::from_secs_f64(1.0 / (per_second * share).max(0.01))
+    let nanos = (1e9 / (per_second * share).max(0.01)).ceil();
+    Duration::from_nanos(nanos as u64)
 }
 
 /// A bucket of one second of calls at the share's rate, at least one call.
@@ -202,7 +207,6 @@ fn group(action: &'static str) -> &'static str {
     match action {
         "GetFunctionConcurrency"
         | "PutFunctionConcurrency"
-        | "DeleteFunctionConcurrency"
         | "GetFunction"
         | "GetFunctionConfiguration"
         | "GetAccountSettings"
@@ -515,13 +519,6 @@ impl<P: AwsPort> AwsPort for Paced<P> {
         .await
     }
 
-    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
-        self.run("DeleteFunctionConcurrency", || {
-            self.inner.delete_function_concurrency(function)
-        })
-        .await
-    }
-
     async fn function_concurrency(&self, function: &str) -> AwsResult<Option<u32>> {
         self.run("GetFunctionConcurrency", || {
             self.inner.function_concurrency(function)
@@ -562,6 +559,22 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
+    }
+
+    /// A second of calls spaced at the full rate never takes less than a second: the spacing
+    /// is rounded up, or a pacer at the full quota runs ahead of AWS's token bucket.
+    #[test]
+    fn the_spacing_never_runs_faster_than_the_quota() {
+        for per_second in [1.0, 3.0, 5.0, 7.0, 9.0, 15.0, 20.0, 50.0, 1000.0] {
+            for share in [1.0, RECONCILE_SHARE, 0.3] {
+                let calls = (per_second * share).round() as u32;
+                let spacing = interval(per_second, share);
+                assert!(
+                    (spacing * calls).as_secs_f64() * per_second * share >= f64::from(calls),
+                    "{per_second}/s at {share}: {spacing:?}"
+                );
+            }
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -350,10 +350,6 @@ pub trait AwsPort: Send + Sync {
         function: &str,
         reserved: u32,
     ) -> impl Future<Output = AwsResult<()>> + Send;
-    fn delete_function_concurrency(
-        &self,
-        function: &str,
-    ) -> impl Future<Output = AwsResult<()>> + Send;
     /// The function's tags (GetFunction).
     fn function_tags(
         &self,

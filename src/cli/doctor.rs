@@ -1,6 +1,7 @@
 //! `check-config` and `doctor`: see problems before deploying, and what a deployed function
 //! will do differently or fail at.
 
+use crate::cli::output::outln;
 use crate::domain::settings::Settings;
 use std::process::ExitCode;
 
@@ -19,17 +20,17 @@ pub struct CheckConfigArgs {
 pub fn check_config(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let settings = crate::cli::tolerant_settings_from_env();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&settings.fallbacks)?);
+        outln!("{}", serde_json::to_string_pretty(&settings.fallbacks)?)?;
     } else if settings.fallbacks.is_empty() {
-        println!("settings ok: every variable is used as set");
+        outln!("settings ok: every variable is used as set")?;
     } else {
         for fallback in &settings.fallbacks {
-            println!("{fallback}");
+            outln!("{fallback}")?;
         }
-        println!(
+        outln!(
             "{} variable(s) not used as set; the deployed function starts anyway and reports them on every invocation",
             settings.fallbacks.len()
-        );
+        )?;
     }
     Ok(if settings.fallbacks.is_empty() {
         ExitCode::SUCCESS
@@ -62,31 +63,31 @@ pub async fn doctor(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("reading function {}", args.function))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        println!("function {} ({})", report.function, report.function_arn);
+        outln!("function {} ({})", report.function, report.function_arn)?;
         for fallback in &report.settings {
-            println!("  setting  {fallback}");
+            outln!("  setting  {fallback}")?;
         }
         for f in &report.function_findings {
-            println!("  {:<8} {}", severity(f.severity), f.what);
+            outln!("  {:<8} {}", severity(f.severity), f.what)?;
         }
         for stream in &report.streams {
             if stream.findings.is_empty() {
-                println!("stream {}: ok", stream.stream);
+                outln!("stream {}: ok", stream.stream)?;
                 continue;
             }
-            println!("stream {}:", stream.stream);
+            outln!("stream {}:", stream.stream)?;
             for f in &stream.findings {
-                println!("  {:<8} {}", severity(f.severity), f.what);
+                outln!("  {:<8} {}", severity(f.severity), f.what)?;
             }
         }
-        println!(
+        outln!(
             "{} stream(s), {} finding(s) that fail, {} setting(s) not used as set",
             report.streams.len(),
             report.fails(),
             report.settings.len()
-        );
+        )?;
     }
     Ok(if report.fails() == 0 {
         ExitCode::SUCCESS

@@ -266,9 +266,7 @@ fn service_of(call: &str) -> &'static str {
         | "DescribeLimits"
         | "ListStreams"
         | "DescribeStream" => "kinesis",
-        "PutFunctionConcurrency" | "DeleteFunctionConcurrency" | "GetFunctionConcurrency" => {
-            "lambda"
-        }
+        "PutFunctionConcurrency" | "GetFunctionConcurrency" => "lambda",
         _ => "cloudwatch",
     }
 }

@@ -2,6 +2,7 @@
 //! subcommand inside Lambda it serves events instead.
 
 use crate::aws::{AwsClients, AwsOptions};
+use crate::cli::output::{eout, eoutln, out, outln};
 use crate::domain::event;
 use crate::domain::settings::Settings;
 use crate::lambda;
@@ -108,7 +109,7 @@ pub struct Ui {
 impl Ui {
     /// Prints one stream's failure (what, then the fix) to stderr.
     pub fn stream_failure(&self, stream: &str, explained: &errors::Explained) {
-        eprint!(
+        eout!(
             "{}",
             explained.render(Some(stream), self.verbose, self.colour)
         );
@@ -228,8 +229,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output has gone away (`... | head`): nothing left to say.
+        Err(err) if output::is_reader_gone(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprint!(
+            eout!(
                 "{}",
                 explain(&err, &ui.context).render(None, ui.verbose, ui.colour)
             );
@@ -290,7 +293,7 @@ async fn run(command: Command, ui: &Ui) -> anyhow::Result<ExitCode> {
         Command::Trace(command) => trace::run(command).await,
         Command::Completions { shell } => {
             let bin = "kinesis-autoscaler";
-            print!("{}", completions::script(shell, &mut Cli::command(), bin));
+            out!("{}", completions::script(shell, &mut Cli::command(), bin))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig(args) => doctor::check_config(args),
@@ -330,9 +333,9 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
     ));
     let report = autoscaler.handle_invocation(invocation).await;
     for line in &report.metric_lines {
-        eprintln!("{line}");
+        eoutln!("{line}");
     }
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    outln!("{}", serde_json::to_string_pretty(&report)?)?;
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
     } else {
@@ -362,7 +365,7 @@ async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     .await?;
     progress.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         // A fleet's table shows only the streams that were not in line.
         let mut shown = report.clone();
@@ -371,16 +374,16 @@ async fn reconcile(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
                 .streams
                 .retain(|s| s.verdict != crate::ops::reconcile::StreamVerdict::InLine);
         }
-        print!("{}", tables::reconcile_table(&shown));
+        out!("{}", tables::reconcile_table(&shown))?;
         let verb = if args.dry_run { "to fix" } else { "fixed" };
-        println!(
+        outln!(
             "{} stream(s), {} drift(s) {verb}, {} failed",
             report.streams.len(),
             report.fixes(),
             report.failed()
-        );
+        )?;
         if let Some(after) = &report.resume_after {
-            println!("stopped early: the next run continues after {after}");
+            outln!("stopped early: the next run continues after {after}")?;
         }
     }
     Ok(if report.failed() == 0 {

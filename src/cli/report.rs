@@ -4,6 +4,7 @@
 
 use crate::aws::AwsPort;
 use crate::cli::errors::UsageError;
+use crate::cli::output::{eoutln, outln};
 use crate::cli::{connect, output, AwsArgs};
 use crate::ops::export::{Resolution, Window};
 use crate::ops::report::{self, Progress, Row, Selection};
@@ -95,7 +96,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         Selection::Named(args.streams.clone())
     };
-    let json = args.json.then(|| BufWriter::new(std::io::stdout()));
+    let json = args.json.then(|| BufWriter::new(output::stdout()));
     let region = aws
         .inner()
         .kinesis
@@ -228,7 +229,7 @@ impl<W: Write> Sink<W> {
                 return Ok(());
             }
             Row::Failed { stream, error } => {
-                eprintln!("stream {stream}: {error}");
+                eoutln!("stream {stream}: {error}");
                 self.failed.push((stream, error));
                 return Ok(());
             }
@@ -297,7 +298,7 @@ impl<W: Write> Sink<W> {
             out.flush()?;
             self.json = Some(out);
         } else {
-            self.print_summary();
+            self.print_summary()?;
         }
         if let Some(html) = self.html.take() {
             let page = html.page.clone();
@@ -308,14 +309,14 @@ impl<W: Write> Sink<W> {
                 &self.no_data,
                 &self.failed,
             )?;
-            eprintln!("wrote {}", page.display());
+            eoutln!("wrote {}", page.display());
         }
         Ok((self.failed.len(), self.json.take()))
     }
 
-    fn print_summary(&mut self) {
+    fn print_summary(&mut self) -> std::io::Result<()> {
         let t = &self.totals;
-        println!(
+        outln!(
             "{} provisioned streams ({} shards), per 30 days: now ${:.2}, with us ${:.2}, upstream ${:.2}, on demand ${:.2}",
             t.streams,
             t.open_shards,
@@ -323,32 +324,35 @@ impl<W: Write> Sink<W> {
             t.ours.monthly_cost_usd,
             t.upstream.monthly_cost_usd,
             t.on_demand.monthly_cost_usd
-        );
+        )?;
         let share = |x: f64| 100.0 * x / t.records_total.max(1.0);
-        println!(
+        outln!(
             "throttled records: now {:.0} ({:.3}%), with us {:.0} ({:.3}%)",
             t.as_is.records_throttled,
             share(t.as_is.records_throttled),
             t.ours.records_throttled,
             share(t.ours.records_throttled)
-        );
+        )?;
         self.top.sort_by(|a, b| b.0.total_cmp(&a.0));
         for (savings, stream) in self.top.iter().take(10) {
-            println!("  {stream:<40} saves ${savings:.2} a month");
+            outln!("  {stream:<40} saves ${savings:.2} a month")?;
         }
         if self.on_demand_totals.streams > 0 {
             let od = &self.on_demand_totals;
-            println!(
+            outln!(
                 "{} on-demand streams: ${:.2} per 30 days on demand, ${:.2} provisioned with us",
-                od.streams, od.as_is.monthly_cost_usd, od.ours.monthly_cost_usd
-            );
+                od.streams,
+                od.as_is.monthly_cost_usd,
+                od.ours.monthly_cost_usd
+            )?;
         }
         if !self.no_data.is_empty() {
-            println!(
+            outln!(
                 "{} streams had no datapoints in the window",
                 self.no_data.len()
-            );
+            )?;
         }
+        Ok(())
     }
 }
 

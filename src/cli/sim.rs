@@ -1,6 +1,7 @@
 //! The `simulate` and `bench-policy` subcommands: flags in, the library's replay, output out.
 
 use crate::cli::errors::{FileError, UsageError};
+use crate::cli::output::{eoutln, out, outln};
 use crate::replay::bench;
 use crate::replay::simulate::{self, Options, Prices, Variant};
 use crate::replay::trace::Trace;
@@ -345,14 +346,14 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             outcome,
         });
         plot::write_compared(path, &outcome, compared, &title)?;
-        eprintln!("plot written to {}", path.display());
+        eoutln!("plot written to {}", path.display());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
+        outln!("{}", serde_json::to_string_pretty(&outcome.summary)?)?;
     } else {
-        print!("{}", simulate::human_report(&outcome.summary));
-        print!("{}", crate::replay::tune::describe(&outcome.summary));
-        print!("{}", monthly_comparison(&trace, &opts)?);
+        out!("{}", simulate::human_report(&outcome.summary))?;
+        out!("{}", crate::replay::tune::describe(&outcome.summary))?;
+        out!("{}", monthly_comparison(&trace, &opts)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -471,20 +472,20 @@ pub fn bench_policy(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .into(),
             other => anyhow::Error::new(other),
         })?;
-    println!("Traces: {}\n", dir.display());
-    print!("{}", bench::table(&results));
+    outln!("Traces: {}\n", dir.display())?;
+    out!("{}", bench::table(&results))?;
     let speed = bench::speed()?;
-    println!(
+    outln!(
         "\nReplay speed: a synthetic one-year trace of 1-minute periods, generated in memory ({} rows, {} reshards under our defaults), replayed in {:.1} ms (best of 3): {:.1} million trace rows per second.",
         speed.periods,
         speed.reshards,
         speed.best_secs * 1e3,
         speed.periods as f64 / speed.best_secs / 1e6
-    );
-    println!(
+    )?;
+    outln!(
         "Without the scheduled evaluation (alarms only): {:.1} ms, {:.1} million trace rows per second.",
         speed.alarms_only_secs * 1e3,
         speed.periods as f64 / speed.alarms_only_secs / 1e6
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

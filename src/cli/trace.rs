@@ -1,6 +1,7 @@
 //! `trace export`: a stream's IncomingBytes / IncomingRecords from CloudWatch as a trace file,
 //! and the time window flags it shares with `simulate --stream`.
 
+use crate::cli::output::eoutln;
 use crate::cli::{connect, output, AwsArgs};
 use crate::ops::export::{self, Export};
 use crate::replay::trace;
@@ -100,7 +101,7 @@ pub async fn fetch(stream: &str, window: &WindowArgs, aws: &AwsArgs) -> anyhow::
     .await?;
     bar.finish_and_clear();
     for note in exported.notes() {
-        eprintln!("{note}");
+        eoutln!("{note}");
     }
     Ok(exported)
 }
@@ -123,13 +124,13 @@ async fn export_command(args: ExportArgs) -> anyhow::Result<ExitCode> {
                 })?;
             trace::write(std::io::BufWriter::new(file), &notes, &exported.trace)
                 .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
+            eoutln!(
                 "wrote {} rows to {}",
                 exported.trace.rows.len(),
                 path.display()
             );
         }
-        None => trace::write(std::io::stdout().lock(), &notes, &exported.trace)
+        None => trace::write(crate::cli::output::stdout(), &notes, &exported.trace)
             .context("writing the trace to standard output")?,
     }
     // The part that was read is written (marked partial); the failure still fails the command.

@@ -3,6 +3,7 @@
 use crate::aws::paced::{Paced, RECONCILE_SHARE};
 use crate::aws::AwsClients;
 use crate::cli::errors::{explain_wiring, Explained, UsageError};
+use crate::cli::output::{eoutln, out, outln};
 use crate::cli::tables::status_table_within;
 use crate::cli::{connect, output, AwsArgs, Ui};
 use crate::domain::settings::Settings;
@@ -145,7 +146,7 @@ struct Output<'a, T: Serialize> {
 fn print_json<T: Serialize>(streams: &[T], errors: &[Failure]) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(&Output { streams, errors })
         .context("cannot write the output")?;
-    println!("{text}");
+    outln!("{text}")?;
     Ok(())
 }
 
@@ -162,7 +163,7 @@ fn finish<T: Serialize>(
         print_json(reports, errors)?;
     } else {
         for report in reports {
-            println!("{}", summary(report));
+            outln!("{}", summary(report))?;
         }
     }
     report_failures(errors, ui);
@@ -269,7 +270,7 @@ pub async fn wire(args: WireArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if let Some(prefix) = fleet_prefix(&args.prefix, args.all, &settings) {
         let (streams, left_out) = fleet_wiring::streams_to_wire(&aws, &settings, prefix).await?;
         for (stream, why) in &left_out {
-            eprintln!("skipped {stream}: {why}");
+            eoutln!("skipped {stream}: {why}");
         }
         let results =
             fleet_wiring::wire_many(&aws, &settings, &streams, &options, fleet_progress("wire"))
@@ -361,12 +362,12 @@ pub async fn status(args: StatusArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if args.streams.is_empty() && !args.every && streams.len() > FLEET_SUMMARY_ABOVE {
         let summary = fleet_wiring::fleet_summary(&aws, &settings, Utc::now()).await?;
         if args.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&summary).context("cannot write the output")?
-            );
+            )?;
         } else {
-            print!("{}", fleet_summary_text(&summary));
+            out!("{}", fleet_summary_text(&summary))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -379,12 +380,12 @@ pub async fn status(args: StatusArgs, ui: &Ui) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&reports, &errors)?;
     } else if streams.is_empty() {
-        println!("no managed streams (none has a <stream>-scale-up alarm watching it)");
+        outln!("no managed streams (none has a <stream>-scale-up alarm watching it)")?;
     } else if !reports.is_empty() {
-        print!(
+        out!(
             "{}",
             status_table_within(&reports, output::terminal_width())
-        );
+        )?;
     }
     report_failures(&errors, ui);
     Ok(exit_code(&errors))

@@ -61,14 +61,6 @@ pub(super) async fn put_function_concurrency(
     .await
 }
 
-pub(super) async fn delete_function_concurrency(fake: &FakeAws, function: &str) -> AwsResult<()> {
-    fake.call("DeleteFunctionConcurrency", function, |s| {
-        *s.function("DeleteFunctionConcurrency", function)? = None;
-        Ok(())
-    })
-    .await
-}
-
 pub(super) async fn stream_consumers(
     fake: &FakeAws,
     stream_arn: &str,

@@ -572,9 +572,7 @@ fn throttled(action: &'static str, target: &str) -> AwsError {
         | "DeleteAlarms"
         | "GetMetricData"
         | "PutMetricData" => "Throttling",
-        "PutFunctionConcurrency" | "DeleteFunctionConcurrency" | "GetFunctionConcurrency" => {
-            "TooManyRequestsException"
-        }
+        "PutFunctionConcurrency" | "GetFunctionConcurrency" => "TooManyRequestsException",
         _ => "LimitExceededException",
     };
     error(
@@ -705,10 +703,6 @@ impl AwsPort for FakeAws {
 
     async fn put_function_concurrency(&self, function: &str, reserved: u32) -> AwsResult<()> {
         lambda::put_function_concurrency(self, function, reserved).await
-    }
-
-    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
-        lambda::delete_function_concurrency(self, function).await
     }
 
     async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {

@@ -66,20 +66,6 @@ pub(super) async fn put_function_concurrency(
         .map_err(|e| AwsError::from_sdk("PutFunctionConcurrency", function, e))
 }
 
-pub(super) async fn delete_function_concurrency(
-    clients: &AwsClients,
-    function: &str,
-) -> AwsResult<()> {
-    clients
-        .lambda
-        .delete_function_concurrency()
-        .function_name(function)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| AwsError::from_sdk("DeleteFunctionConcurrency", function, e))
-}
-
 pub(super) async fn stream_consumers(
     clients: &AwsClients,
     stream_arn: &str,

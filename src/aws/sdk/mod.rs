@@ -246,10 +246,6 @@ impl AwsPort for AwsClients {
         lambda::put_function_concurrency(self, function, reserved).await
     }
 
-    async fn delete_function_concurrency(&self, function: &str) -> AwsResult<()> {
-        lambda::delete_function_concurrency(self, function).await
-    }
-
     async fn stream_consumers(&self, stream_arn: &str) -> AwsResult<Vec<StreamConsumer>> {
         lambda::stream_consumers(self, stream_arn).await
     }
