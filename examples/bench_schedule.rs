@@ -12,7 +12,7 @@
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS};
-use kinesis_autoscaler::aws::{AwsPort, IncomingPoint};
+use kinesis_autoscaler::aws::IncomingPoint;
 use kinesis_autoscaler::domain::event::Invocation;
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
@@ -62,17 +62,12 @@ async fn fleet(n: usize) -> FakeAws {
         }
     }
     aws.clear_calls();
-    let mut aws = aws.with_latency(std::time::Duration::from_millis(20));
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            aws = aws.with_quota(action, per_second);
-        }
-    }
-    aws
+    aws.with_latency(std::time::Duration::from_millis(20))
+        .with_quotas(&DEFAULT_QUOTAS)
 }
 
 async fn tick(a: &Autoscaler<Paced<FakeAws>>) -> (InvocationReport, f64) {
-    a.aws.set_deadline(Some(Instant::now() + DEADLINE));
+    a.limits.set_deadline(Some(Instant::now() + DEADLINE));
     let started = Instant::now();
     let report = a.handle_invocation(Invocation::Scheduled).await;
     (report, started.elapsed().as_secs_f64())
@@ -93,11 +88,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let setup = std::time::Instant::now();
-    let a = Autoscaler::new(
-        Paced::new(fleet(n).await, 1.0),
-        Settings::default(),
-        FUNCTION,
-    );
+    let a = Autoscaler::paced(fleet(n).await, Settings::default(), FUNCTION);
     println!(
         "set-up of {n} streams: {:.0} s wall",
         setup.elapsed().as_secs_f64()

@@ -16,8 +16,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::aws::fake::FakeAws;
-use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS, RECONCILE_SHARE};
-use kinesis_autoscaler::aws::{AwsPort, IncomingPoint};
+use kinesis_autoscaler::aws::paced::{DEFAULT_QUOTAS, RECONCILE_SHARE};
+use kinesis_autoscaler::aws::IncomingPoint;
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::ops::autoscaler::{Autoscaler, TICKS_PER_DAY, TUNING_SLICE};
 use kinesis_autoscaler::ops::fleet;
@@ -117,16 +117,12 @@ async fn main() {
     let n = env("FLEET_STREAMS", 10_000);
     let memory_mb = env("LAMBDA_MEMORY_MB", 128) as f64;
     let setup = std::time::Instant::now();
-    let a = Autoscaler::new(
-        Paced::new(fleet(n).await, 1.0),
-        Settings::default(),
-        FUNCTION,
-    );
+    let a = Autoscaler::paced(fleet(n).await, Settings::default(), FUNCTION);
     println!(
         "set-up of {n} streams, 14 days of 5-minute datapoints each: {:.0} s wall",
         setup.elapsed().as_secs_f64()
     );
-    a.aws.set_pacing_share(RECONCILE_SHARE);
+    let _share = a.limits.share_until_dropped(RECONCILE_SHARE);
     let snapshot = fleet::read_fleet(&a.aws, &a.settings, None)
         .await
         .expect("the fleet reads");
@@ -138,7 +134,7 @@ async fn main() {
     let mut by_set: BTreeMap<String, usize> = BTreeMap::new();
     let wall = std::time::Instant::now();
     for _tick in 0..TICKS_PER_DAY {
-        a.aws.set_deadline(Some(Instant::now() + DEADLINE));
+        a.limits.set_deadline(Some(Instant::now() + DEADLINE));
         let cpu_before = cpu_seconds().unwrap_or_default();
         let started = Instant::now();
         let state = fleet::sweep_state(&a.aws, FUNCTION).await;

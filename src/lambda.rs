@@ -1,13 +1,11 @@
 //! The Lambda entry point: clients and settings built once per container, then one
 //! [`Autoscaler::handle_invocation`] per event.
 
-use crate::aws::paced::Paced;
 use crate::aws::{AwsClients, AwsPort};
 use crate::domain::settings::Settings;
 use crate::domain::{event, fleet_event};
 use crate::ops::autoscaler::Autoscaler;
 use crate::ops::outcome::InvocationReport;
-use crate::ops::stream_events;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -62,6 +60,21 @@ pub fn env_var(name: &str) -> Option<String> {
 /// The deployed function: JSON logs, settings read tolerantly (it never refuses to start
 /// over a setting; what falls back is reported on every invocation), then events until the
 /// runtime stops it.
+/// The single-threaded runtime both binaries run on, or `None` (the reason printed) when it
+/// cannot start.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            None
+        }
+    }
+}
+
 pub async fn serve() -> Result<(), lambda_runtime::Error> {
     init_json_logs();
     let settings = Settings::tolerant_from_lookup(env_var);
@@ -88,10 +101,10 @@ pub fn init_json_logs() {
 
 pub async fn run(settings: Settings) -> Result<(), lambda_runtime::Error> {
     // Paced at the full default quotas for scale events; the scheduled reconcile takes half.
-    let aws = Paced::new(AwsClients::load(&settings.throttle_retry).await, 1.0);
+    let clients = AwsClients::load(&settings.throttle_retry).await;
     let function_name =
         env_var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "kinesis-autoscaler".into());
-    let autoscaler = Autoscaler::new(aws, settings, function_name);
+    let autoscaler = Autoscaler::paced(clients, settings, function_name);
     let autoscaler = &autoscaler;
     // Opt-in auto-wire: streams created within the managed prefix get alarms to this topic.
     let auto_wire =
@@ -115,7 +128,7 @@ pub async fn handle_event<P: AwsPort>(
     event: LambdaEvent<Value>,
 ) -> Result<InvocationReport, InvocationError> {
     autoscaler
-        .aws
+        .limits
         .set_deadline(invocation_deadline(event.context.deadline));
     if let Some(stream_event) = fleet_event::parse(&event.payload)? {
         // With AlarmTrigger=alarm-action, the alarms' action is this very function.
@@ -123,7 +136,9 @@ pub async fn handle_event<P: AwsPort>(
             Some("function") => Some(event.context.invoked_function_arn.as_str()),
             other => other,
         };
-        let report = stream_events::handle(autoscaler, &stream_event, auto_wire).await;
+        let report = autoscaler
+            .handle_stream_event(&stream_event, auto_wire)
+            .await;
         for line in &report.metric_lines {
             println!("{line}");
         }

@@ -14,13 +14,14 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{Duration, DurationRound, Utc};
 use common::*;
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::{AwsClients, IncomingPoint, StreamSummary};
 use kinesis_autoscaler::domain::alarms::AlarmSpec;
 use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::Settings;
+use kinesis_autoscaler::ops::usage::read_metrics;
 use std::collections::BTreeMap;
 
 /// Beside the port: putting a stream's traffic where GetMetricData reads it.
@@ -37,37 +38,16 @@ impl Traffic for FakeAws {
 
 impl Traffic for AwsClients {
     async fn put_traffic(&self, stream: &str, points: &[IncomingPoint]) {
-        use aws_sdk_cloudwatch::primitives::DateTime as SmithyDateTime;
-        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-        let datum = |name: &str, at: DateTime<Utc>, value: f64| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .dimensions(
-                    Dimension::builder()
-                        .name("StreamName")
-                        .value(stream)
-                        .build(),
-                )
-                .timestamp(SmithyDateTime::from_secs(at.timestamp()))
-                .value(value)
-                .build()
-        };
-        let data: Vec<MetricDatum> = points
+        let data = points
             .iter()
             .flat_map(|p| {
                 [
-                    datum("IncomingBytes", p.start, p.bytes),
-                    datum("IncomingRecords", p.start, p.records),
+                    kinesis_datum(stream, "IncomingBytes", p.start, p.bytes, None),
+                    kinesis_datum(stream, "IncomingRecords", p.start, p.records, None),
                 ]
             })
             .collect();
-        self.cloudwatch
-            .put_metric_data()
-            .namespace("AWS/Kinesis")
-            .set_metric_data(Some(data))
-            .send()
-            .await
-            .expect("PutMetricData");
+        put_kinesis_metrics(self, data).await;
     }
 }
 
@@ -224,10 +204,13 @@ async fn scenario(aws: &impl Traffic, stream: &str, on_demand: &str, function: &
         })
         .collect();
     aws.put_traffic(stream, &points).await;
-    seen.incoming = aws
-        .incoming_metrics(stream, start, start + Duration::minutes(10), 60)
+    let end = start + Duration::minutes(10);
+    seen.incoming = read_metrics(aws, &[stream.to_string()], start, end, 60)
         .await
-        .expect("GetMetricData");
+        .expect("GetMetricData")
+        .remove(stream)
+        .map(|metrics| metrics.incoming)
+        .unwrap_or_default();
 
     // What a missing stream and a missing function answer.
     let missing = format!("{stream}-missing");

@@ -2,12 +2,13 @@
 //! tokio's paused clock, so a fleet of a thousand streams runs in well under a second and the
 //! simulated time is what AWS's quotas would make it.
 
+mod common;
+
 use chrono::{DateTime, Utc};
 use kinesis_autoscaler::aws::fake::{FakeAws, Fault};
 use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS, RECONCILE_SHARE};
 use kinesis_autoscaler::aws::AwsPort;
-use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
-use kinesis_autoscaler::domain::event::{AlarmPair, Direction, Invocation};
+use kinesis_autoscaler::domain::event::Invocation;
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions, CURSOR_TAG};
@@ -22,16 +23,6 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
 }
 
-/// AWS's default quotas enforced on every API of the account (after its set-up).
-fn with_default_quotas(mut fake: FakeAws) -> FakeAws {
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            fake = fake.with_quota(action, per_second);
-        }
-    }
-    fake
-}
-
 fn name(i: usize) -> String {
     format!("fleet-{i:05}")
 }
@@ -44,37 +35,13 @@ async fn fleet(n: usize, drifted: usize) -> FakeAws {
     for i in 0..n {
         let stream = name(i);
         aws.create_stream(&stream, 2);
-        let pair = AlarmPair::new(stream.as_str());
-        let target = AlarmTarget {
-            pair: &pair,
-            stream: &stream,
-            shards: 2,
-            min_shards: settings.min_shards,
-            max_shards: settings.max_shards,
-        };
-        let specs = alarms::build_pair(
-            &settings,
-            &target,
-            Some(TOPIC),
-            &KeptFields::default(),
-            &KeptFields::default(),
-        );
-        for (spec, direction) in [
-            (&specs.scale_up, Direction::Up),
-            (&specs.scale_down, Direction::Down),
-        ] {
-            let tags: Vec<(String, String)> =
-                kinesis_autoscaler::ops::wiring::alarm_tags_for(direction, &pair)
-                    .into_iter()
-                    .collect();
-            aws.put_alarm(spec, &tags).await.expect("set-up");
-        }
+        common::wire(&aws, &settings, &stream, 2).await;
         if i < drifted {
             aws.set_open_shards(&stream, 4);
         }
     }
     aws.clear_calls();
-    with_default_quotas(aws)
+    aws.with_quotas(&DEFAULT_QUOTAS)
 }
 
 #[tokio::test(start_paused = true)]
@@ -140,14 +107,14 @@ async fn a_run_cut_short_by_its_deadline_is_continued_by_the_next() {
     // Every stream drifted: each costs 4 writes (2 PutMetricAlarm, 2 SetAlarmState), paced at
     // the full quota of 3 a second each (a fix is as urgent as a scale event).
     let fake = fleet(240, 240).await;
-    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
+    let autoscaler = Autoscaler::paced(fake, Settings::default(), "autoscaler");
     let mut done: Vec<String> = Vec::new();
     let mut runs = 0;
     loop {
         runs += 1;
         assert!(runs < 20, "the sweep makes no progress");
         autoscaler
-            .aws
+            .limits
             .set_deadline(Some(Instant::now() + Duration::from_secs(120)));
         let started = Instant::now();
         let report = autoscaler
@@ -260,7 +227,8 @@ async fn throttling_anywhere_costs_time_not_a_failed_stream() {
         }
     }
     let aws = Paced::new(fake, RECONCILE_SHARE);
-    aws.set_deadline(Some(Instant::now() + Duration::from_secs(600)));
+    aws.limits()
+        .set_deadline(Some(Instant::now() + Duration::from_secs(600)));
 
     let report = fleet::sweep(
         &aws,
@@ -311,7 +279,7 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
     let fake = fleet(3, 0)
         .await
         .with_reshard_delay(chrono::Duration::seconds(30));
-    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
+    let autoscaler = Autoscaler::paced(fake, Settings::default(), "autoscaler");
     let stream = name(1);
     // Terraform reshards: the stream is UPDATING for 30 s.
     autoscaler
@@ -325,16 +293,13 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
             .expect("understood")
             .expect("ours");
 
-    let (report, ()) = tokio::join!(
-        kinesis_autoscaler::ops::stream_events::handle(&autoscaler, &event, None),
-        async {
-            tokio::time::sleep(Duration::from_secs(12)).await;
-            autoscaler
-                .aws
-                .inner()
-                .advance(chrono::Duration::seconds(30));
-        }
-    );
+    let (report, ()) = tokio::join!(autoscaler.handle_stream_event(&event, None), async {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        autoscaler
+            .aws
+            .inner()
+            .advance(chrono::Duration::seconds(30));
+    });
 
     let reconciled = report.reconcile.expect("a one-stream reconcile");
     assert_eq!(reconciled.streams.len(), 1);
@@ -372,15 +337,16 @@ async fn a_reshard_by_hand_is_healed_by_its_cloudtrail_event_once_the_stream_is_
 async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_asked() {
     let fake = fleet(1, 0).await;
     fake.create_stream("fleet-new", 3);
-    let autoscaler = Autoscaler::new(Paced::new(fake, 1.0), Settings::default(), "autoscaler");
+    let autoscaler = Autoscaler::paced(fake, Settings::default(), "autoscaler");
     let parse = |call: &str, stream: &str| {
         kinesis_autoscaler::domain::fleet_event::parse(&cloudtrail(call, stream))
             .expect("understood")
             .expect("ours")
     };
-    use kinesis_autoscaler::ops::stream_events::handle;
 
-    let off = handle(&autoscaler, &parse("CreateStream", "fleet-new"), None).await;
+    let off = autoscaler
+        .handle_stream_event(&parse("CreateStream", "fleet-new"), None)
+        .await;
     let off = &off.reconcile.expect("report").streams[0];
     assert_eq!(off.verdict, StreamVerdict::Ignored);
     assert!(off
@@ -390,12 +356,9 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
         .contains("auto-wire is off"));
     assert!(autoscaler.aws.inner().alarm("fleet-new-scale-up").is_none());
 
-    let on = handle(
-        &autoscaler,
-        &parse("CreateStream", "fleet-new"),
-        Some(TOPIC),
-    )
-    .await;
+    let on = autoscaler
+        .handle_stream_event(&parse("CreateStream", "fleet-new"), Some(TOPIC))
+        .await;
     assert_eq!(on.reconcile.expect("report").streams[0].fixes.len(), 2);
     let up = autoscaler
         .aws
@@ -406,7 +369,9 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
     assert_eq!(up.spec.alarm_actions, [TOPIC]);
 
     autoscaler.aws.inner().delete_stream(&name(0));
-    let kept = handle(&autoscaler, &parse("DeleteStream", &name(0)), None).await;
+    let kept = autoscaler
+        .handle_stream_event(&parse("DeleteStream", &name(0)), None)
+        .await;
     assert_eq!(
         kept.reconcile.expect("report").streams[0].verdict,
         StreamVerdict::Ignored
@@ -416,7 +381,9 @@ async fn auto_wire_wires_created_streams_and_unwires_deleted_ones_only_when_aske
         .inner()
         .alarm(&format!("{}-scale-up", name(0)))
         .is_some());
-    let removed = handle(&autoscaler, &parse("DeleteStream", &name(0)), Some(TOPIC)).await;
+    let removed = autoscaler
+        .handle_stream_event(&parse("DeleteStream", &name(0)), Some(TOPIC))
+        .await;
     let removed = &removed.reconcile.expect("report").streams[0];
     assert!(removed
         .fixes
@@ -438,7 +405,7 @@ async fn a_fleet_is_wired_by_prefix_and_unwired_a_hundred_alarms_a_call() {
     }
     fake.create_on_demand_stream("orders-ondemand", 1);
     fake.create_stream("clicks", 1);
-    let aws = Paced::new(with_default_quotas(fake), RECONCILE_SHARE);
+    let aws = Paced::new(fake.with_quotas(&DEFAULT_QUOTAS), RECONCILE_SHARE);
     let settings = Settings::default();
     use kinesis_autoscaler::ops::fleet_wiring;
 

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::aws::fake::FakeAws;
-use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS};
+use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS, RECONCILE_SHARE};
 use kinesis_autoscaler::aws::{AwsPort, IncomingPoint};
 use kinesis_autoscaler::domain::event::Invocation;
 use kinesis_autoscaler::domain::history::ReshardHistory;
@@ -27,16 +27,6 @@ fn noon() -> DateTime<Utc> {
 
 fn name(i: usize) -> String {
     format!("fleet-{i:05}")
-}
-
-/// AWS's default quotas enforced on every API of the account (after its set-up).
-fn with_default_quotas(mut fake: FakeAws) -> FakeAws {
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            fake = fake.with_quota(action, per_second);
-        }
-    }
-    fake
 }
 
 /// `need` shards of load per 5-minute period over the two hours before `now`, 1 KB records.
@@ -74,21 +64,22 @@ async fn fleet(n: usize, idle_every: usize, settings: &Settings) -> FakeAws {
         put_load(&aws, &stream, noon(), |_| if idle { 2.5 } else { 0.8 });
     }
     aws.clear_calls();
-    with_default_quotas(aws)
+    aws.with_quotas(&DEFAULT_QUOTAS)
 }
 
 fn autoscaler(fake: FakeAws, settings: Settings) -> Autoscaler<Paced<FakeAws>> {
-    let aws = Paced::new(fake, 1.0);
+    let a = Autoscaler::paced(fake, settings, FUNCTION);
     // The template's 900 s timeout.
-    aws.set_deadline(Some(Instant::now() + std::time::Duration::from_secs(900)));
-    Autoscaler::new(aws, settings, FUNCTION)
+    a.limits
+        .set_deadline(Some(Instant::now() + std::time::Duration::from_secs(900)));
+    a
 }
 
 /// Five minutes on, on both clocks.
 async fn next_tick(a: &Autoscaler<Paced<FakeAws>>, minutes: i64) {
     a.aws.inner().advance(Duration::minutes(minutes));
     tokio::time::advance(std::time::Duration::from_secs(60 * minutes as u64)).await;
-    a.aws
+    a.limits
         .set_deadline(Some(Instant::now() + std::time::Duration::from_secs(900)));
 }
 
@@ -309,7 +300,8 @@ async fn the_sweep_runs_when_stale_and_is_skipped_when_recent() {
         reconcile_interval_mins: 0,
         ..Settings::default()
     };
-    let every = Autoscaler::new(a.aws, every_run, a.function_name);
+    let mut every = a;
+    every.settings = every_run;
     next_tick(&every, 5).await;
     assert!(every
         .handle_invocation(Invocation::Scheduled)
@@ -342,6 +334,28 @@ async fn with_the_upstream_policy_a_tick_between_sweeps_reads_only_the_function(
     assert_eq!(actions, ["GetFunction"]);
 }
 
+/// The run's reads take the reconcile's share of each quota (the rest is the alarms'), and
+/// the process's pacer is back at the full quotas when it returns.
+#[tokio::test(start_paused = true)]
+async fn the_scheduled_run_paces_at_the_reconcile_share_and_gives_it_back() {
+    let settings = Settings::default();
+    let fake = fleet(20, 4, &settings)
+        .await
+        .with_latency(std::time::Duration::from_millis(50));
+    let a = autoscaler(fake, settings);
+    // The pacer's own handle: what it paces by.
+    let pacer = a.aws.limits().clone();
+    assert_eq!(pacer.share(), 1.0);
+    let (report, during) = tokio::join!(a.handle_invocation(Invocation::Scheduled), async {
+        // After the GetFunction that opens the run, among the fleet's reads.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        pacer.share()
+    });
+    assert!(report.reconcile.is_some(), "a sweep ran");
+    assert_eq!(during, RECONCILE_SHARE);
+    assert_eq!(pacer.share(), 1.0, "given back");
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_evaluation_stops_before_the_deadline() {
     let settings = Settings::default();
@@ -353,7 +367,7 @@ async fn the_evaluation_stops_before_the_deadline() {
         .tag_function(FUNCTION, LAST_SWEEP_TAG, "2027-01-15T11:59:00Z")
         .await
         .expect("tagged");
-    a.aws
+    a.limits
         .set_deadline(Some(Instant::now() + std::time::Duration::from_secs(180)));
     let started = Instant::now();
     let report = a.handle_invocation(Invocation::Scheduled).await;

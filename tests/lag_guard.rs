@@ -6,7 +6,7 @@
 
 mod common;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_cloudwatch::types::StandardUnit;
 use chrono::{DateTime, Duration, Utc};
 use common::*;
 use kinesis_autoscaler::aws::fake::FakeAws;
@@ -49,38 +49,19 @@ impl Metrics for AwsClients {
     async fn put_hour(&self, stream: &str, need: f64, lag_mins: f64) {
         let records = need * 1000.0 * 300.0;
         for at in last_hour() {
-            let at = aws_sdk_cloudwatch::primitives::DateTime::from_secs(at.timestamp() + 60);
-            let datum = |name: &str, value: f64, unit| {
-                MetricDatum::builder()
-                    .metric_name(name)
-                    .dimensions(
-                        Dimension::builder()
-                            .name("StreamName")
-                            .value(stream)
-                            .build(),
-                    )
-                    .timestamp(at)
-                    .value(value)
-                    .unit(unit)
-                    .build()
-            };
-            self.cloudwatch
-                .put_metric_data()
-                .namespace("AWS/Kinesis")
-                .metric_data(datum("IncomingRecords", records, StandardUnit::Count))
-                .metric_data(datum(
-                    "IncomingBytes",
-                    records * 1024.0,
-                    StandardUnit::Bytes,
-                ))
-                .metric_data(datum(
+            let at = at + Duration::seconds(60);
+            let datum =
+                |name: &str, value: f64, unit| kinesis_datum(stream, name, at, value, Some(unit));
+            let data = vec![
+                datum("IncomingRecords", records, StandardUnit::Count),
+                datum("IncomingBytes", records * 1024.0, StandardUnit::Bytes),
+                datum(
                     "GetRecords.IteratorAgeMilliseconds",
                     lag_mins * 60_000.0,
                     StandardUnit::Milliseconds,
-                ))
-                .send()
-                .await
-                .expect("PutMetricData");
+                ),
+            ];
+            put_kinesis_metrics(self, data).await;
         }
     }
 }

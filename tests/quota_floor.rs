@@ -10,15 +10,12 @@ use chrono::{DateTime, Duration, Utc};
 use common::alarm_event;
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::paced::{Paced, DEFAULT_QUOTAS, RECONCILE_SHARE};
-use kinesis_autoscaler::aws::AwsPort;
-use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
-use kinesis_autoscaler::domain::event::{parse_invocation_text, AlarmPair, Direction};
+use kinesis_autoscaler::domain::event::parse_invocation_text;
 use kinesis_autoscaler::domain::settings::Settings;
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::fleet::{self, SweepOptions};
 use tokio::time::Instant;
 
-const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:autoscaler";
 /// Concurrent invocations (the template's `MaxConcurrentInvocations`).
 const WORKERS: usize = 10;
 
@@ -38,40 +35,11 @@ async fn account(n: usize, wired_at: impl Fn(usize) -> u32) -> FakeAws {
     for i in 0..n {
         let stream = name(i);
         aws.create_stream(&stream, 2);
-        let pair = AlarmPair::new(stream.as_str());
-        let target = AlarmTarget {
-            pair: &pair,
-            stream: &stream,
-            shards: wired_at(i),
-            min_shards: settings.min_shards,
-            max_shards: settings.max_shards,
-        };
-        let specs = alarms::build_pair(
-            &settings,
-            &target,
-            Some(TOPIC),
-            &KeptFields::default(),
-            &KeptFields::default(),
-        );
-        for (spec, direction) in [
-            (&specs.scale_up, Direction::Up),
-            (&specs.scale_down, Direction::Down),
-        ] {
-            let tags: Vec<(String, String)> =
-                kinesis_autoscaler::ops::wiring::alarm_tags_for(direction, &pair)
-                    .into_iter()
-                    .collect();
-            aws.put_alarm(spec, &tags).await.expect("set-up");
-        }
+        common::wire(&aws, &settings, &stream, wired_at(i)).await;
     }
     aws.clear_calls();
-    let mut aws = aws.with_latency(std::time::Duration::from_millis(20));
-    for (action, per_second) in DEFAULT_QUOTAS {
-        if per_second > 0.0 && action != "lambda" {
-            aws = aws.with_quota(action, per_second);
-        }
-    }
-    aws
+    aws.with_latency(std::time::Duration::from_millis(20))
+        .with_quotas(&DEFAULT_QUOTAS)
 }
 
 /// 60 scale-up events, 10 invocations at a time (each its own process: its own pacer and
@@ -87,11 +55,7 @@ async fn a_burst_of_scale_ups_is_bound_by_its_writes_not_by_describe_limits() {
     let changed_at = t0() - Duration::minutes(1);
     let start = Instant::now();
     let workers = (0..WORKERS).map(|w| {
-        let autoscaler = Autoscaler::new(
-            Paced::new(fake.clone(), 1.0),
-            Settings::default(),
-            "kinesis-autoscaler",
-        );
+        let autoscaler = Autoscaler::paced(fake.clone(), Settings::default(), "kinesis-autoscaler");
         async move {
             for i in (w..EVENTS).step_by(WORKERS) {
                 let stream = name(i);

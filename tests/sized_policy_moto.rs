@@ -4,7 +4,7 @@
 
 mod common;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_cloudwatch::types::StandardUnit;
 use chrono::Utc;
 use common::*;
 use kinesis_autoscaler::domain::event::{Direction, Invocation};
@@ -15,33 +15,26 @@ async fn put_last_hour(aws: &kinesis_autoscaler::aws::AwsClients, stream: &str, 
     let now = Utc::now();
     let end = now.timestamp() - now.timestamp() % 300;
     for i in 1..=12 {
-        let at = aws_sdk_cloudwatch::primitives::DateTime::from_secs(end - 300 * i);
-        let datum = |name: &str, value: f64, unit| {
-            MetricDatum::builder()
-                .metric_name(name)
-                .dimensions(
-                    Dimension::builder()
-                        .name("StreamName")
-                        .value(stream)
-                        .build(),
-                )
-                .timestamp(at)
-                .value(value)
-                .unit(unit)
-                .build()
+        let Some(at) = chrono::DateTime::from_timestamp(end - 300 * i, 0) else {
+            continue;
         };
-        aws.cloudwatch
-            .put_metric_data()
-            .namespace("AWS/Kinesis")
-            .metric_data(datum("IncomingRecords", records, StandardUnit::Count))
-            .metric_data(datum(
+        let data = vec![
+            kinesis_datum(
+                stream,
+                "IncomingRecords",
+                at,
+                records,
+                Some(StandardUnit::Count),
+            ),
+            kinesis_datum(
+                stream,
                 "IncomingBytes",
+                at,
                 records * 1024.0,
-                StandardUnit::Bytes,
-            ))
-            .send()
-            .await
-            .expect("PutMetricData");
+                Some(StandardUnit::Bytes),
+            ),
+        ];
+        put_kinesis_metrics(aws, data).await;
     }
 }
 

@@ -20,15 +20,15 @@
 //! milliseconds.
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FunctionConfiguration, IncomingPoint,
-    IncomingSeries, ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FunctionConfiguration, IncomingSeries,
+    ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
 };
 use crate::domain::alarms::AlarmSpec;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -85,13 +85,77 @@ const BACKOFF_MAX: Duration = Duration::from_secs(8);
 #[derive(Debug)]
 struct Slot {
     per_second: f64,
-    interval: Duration,
-    /// How far ahead of its even spacing a call may go: AWS's quotas are token buckets holding
-    /// one second of calls, so a burst of that many (e.g. one event's two PutMetricAlarm)
-    /// need not be spaced out; only the sustained rate is held to the share.
-    burst_tolerance: Duration,
     /// The theoretical arrival time of the next call (the generic cell rate algorithm).
     next: Option<Instant>,
+}
+
+/// What the run a pacer serves sets besides the quotas: when it must be over (throttled calls
+/// are retried until then; use cases start no stream too close to it) and the share of each
+/// quota its calls may use. A handle: the pacer holds one ([`Paced::limits`]) and the
+/// autoscaler a clone, so that the entry point sets the invocation's deadline, and the
+/// scheduled run its share, where the pacer sees them. Without a pacer only the use cases
+/// read it.
+#[derive(Debug, Clone)]
+pub struct RunLimits(Arc<Mutex<Limits>>);
+
+#[derive(Debug)]
+struct Limits {
+    deadline: Option<Instant>,
+    share: f64,
+}
+
+impl Default for RunLimits {
+    /// No deadline, the full quotas.
+    fn default() -> Self {
+        RunLimits::new(1.0)
+    }
+}
+
+impl RunLimits {
+    /// No deadline, `share` of each quota.
+    pub fn new(share: f64) -> Self {
+        RunLimits(Arc::new(Mutex::new(Limits {
+            deadline: None,
+            share,
+        })))
+    }
+
+    /// When the run must be over (the Lambda invocation's deadline); `None`: no deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        lock(&self.0).deadline
+    }
+
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        lock(&self.0).deadline = deadline;
+    }
+
+    /// The share of each quota the calls from now on may use.
+    pub fn share(&self) -> f64 {
+        lock(&self.0).share
+    }
+
+    /// `share` of each quota until the returned guard is dropped, then the share before.
+    pub fn share_until_dropped(&self, share: f64) -> ShareGuard {
+        let before = std::mem::replace(&mut lock(&self.0).share, share);
+        ShareGuard {
+            limits: self.clone(),
+            before,
+        }
+    }
+}
+
+/// Restores a run's share when dropped ([`RunLimits::share_until_dropped`]).
+#[must_use = "the share is restored when the guard is dropped"]
+#[derive(Debug)]
+pub struct ShareGuard {
+    limits: RunLimits,
+    before: f64,
+}
+
+impl Drop for ShareGuard {
+    fn drop(&mut self) {
+        lock(&self.limits.0).share = self.before;
+    }
 }
 
 /// The spacing of calls at `share` of `per_second`, rounded up to the nanosecond: never faster
@@ -121,7 +185,7 @@ pub struct PacingStats {
 pub struct Paced<P> {
     inner: P,
     slots: HashMap<&'static str, Mutex<Slot>>,
-    deadline: Mutex<Option<Instant>>,
+    limits: RunLimits,
     /// DescribeLimits' last answer and when it came; the lock is held across the read, so
     /// concurrent callers share one.
     headroom: tokio::sync::Mutex<Option<(Instant, AwsResult<u32>)>>,
@@ -153,7 +217,7 @@ fn group(action: &'static str) -> &'static str {
 }
 
 impl<P: AwsPort> Paced<P> {
-    /// Paces every API at `share` of its default quota.
+    /// Paces every API at `share` of its default quota (until [`Paced::limits`] says other).
     pub fn new(inner: P, share: f64) -> Self {
         Self::with_quotas(inner, share, &DEFAULT_QUOTAS)
     }
@@ -169,8 +233,6 @@ impl<P: AwsPort> Paced<P> {
                     *action,
                     Mutex::new(Slot {
                         per_second: *per_second,
-                        interval: interval(*per_second, share_of(action, share)),
-                        burst_tolerance: burst_tolerance(*per_second, share_of(action, share)),
                         next: None,
                     }),
                 )
@@ -179,7 +241,7 @@ impl<P: AwsPort> Paced<P> {
         Paced {
             inner,
             slots,
-            deadline: Mutex::new(None),
+            limits: RunLimits::new(share),
             headroom: tokio::sync::Mutex::new(None),
             stats: Mutex::new(PacingStats::default()),
         }
@@ -189,23 +251,35 @@ impl<P: AwsPort> Paced<P> {
         &self.inner
     }
 
+    /// The run's deadline and share this pacer obeys: a handle to lend the autoscaler.
+    pub fn limits(&self) -> &RunLimits {
+        &self.limits
+    }
+
     pub fn stats(&self) -> PacingStats {
         lock(&self.stats).clone()
     }
 
     /// Waits for the action's next free slot (reserving it).
     async fn pace(&self, action: &'static str) {
-        let Some(slot) = self.slots.get(group(action)) else {
+        let key = group(action);
+        let Some(slot) = self.slots.get(key) else {
             return;
         };
+        let share = share_of(key, self.limits.share());
         let at = {
             let mut slot = lock(slot);
+            // How far ahead of its even spacing a call may go: AWS's quotas are token buckets
+            // holding one second of calls, so a burst of that many (e.g. one event's two
+            // PutMetricAlarm) need not be spaced out; only the sustained rate is held to the
+            // share.
+            let tolerance = burst_tolerance(slot.per_second, share);
             let now = Instant::now();
             let due = slot.next.map_or(now, |next| next.max(now));
-            slot.next = Some(due + slot.interval);
+            slot.next = Some(due + interval(slot.per_second, share));
             // Early by up to the burst tolerance, never before now.
-            if due > now + slot.burst_tolerance {
-                due - slot.burst_tolerance
+            if due > now + tolerance {
+                due - tolerance
             } else {
                 now
             }
@@ -230,7 +304,7 @@ impl<P: AwsPort> Paced<P> {
             *lock(&self.stats).throttled.entry(action).or_default() += 1;
             attempt += 1;
             let backoff = backoff(attempt);
-            let deadline = *lock(&self.deadline);
+            let deadline = self.limits.deadline();
             let out_of_time = match deadline {
                 Some(deadline) => Instant::now() + backoff >= deadline,
                 None => attempt >= ATTEMPTS_WITHOUT_DEADLINE,
@@ -268,23 +342,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl<P: AwsPort> AwsPort for Paced<P> {
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        *lock(&self.deadline)
-    }
-
-    /// Throttled calls are retried until this instant, and no later.
-    fn set_deadline(&self, deadline: Option<Instant>) {
-        *lock(&self.deadline) = deadline;
-    }
-
-    fn set_pacing_share(&self, share: f64) {
-        for (action, slot) in &self.slots {
-            let mut slot = lock(slot);
-            slot.interval = interval(slot.per_second, share_of(action, share));
-            slot.burst_tolerance = burst_tolerance(slot.per_second, share_of(action, share));
-        }
     }
 
     async fn stream_summary(&self, stream: &str) -> AwsResult<StreamSummary> {
@@ -416,19 +473,6 @@ impl<P: AwsPort> AwsPort for Paced<P> {
             .await
     }
 
-    async fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        period_secs: u32,
-    ) -> AwsResult<Vec<IncomingPoint>> {
-        self.run("GetMetricData", || {
-            self.inner.incoming_metrics(stream, start, end, period_secs)
-        })
-        .await
-    }
-
     async fn incoming_metrics_page(
         &self,
         streams: &[String],
@@ -549,6 +593,33 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_run_s_share_paces_its_calls_until_its_guard_is_dropped() {
+        let fake = FakeAws::new(t0()).with_quota("ListTagsForStream", 5.0);
+        fake.create_stream("s", 1);
+        let paced = Paced::new(fake, 1.0);
+        let limits = paced.limits().clone();
+        let timed = |n: usize| {
+            let paced = &paced;
+            async move {
+                let start = Instant::now();
+                for _ in 0..n {
+                    paced.stream_tags("s").await.expect("paced under the quota");
+                }
+                start.elapsed()
+            }
+        };
+        {
+            let _reconcile = limits.share_until_dropped(RECONCILE_SHARE);
+            // As at RECONCILE_SHARE from the start: 9 x 0.4 s after a burst of 2.
+            assert_eq!(timed(11).await, Duration::from_millis(3600));
+        }
+        assert_eq!(limits.share(), 1.0, "restored");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        // 5 a second after a burst of 5: the 11th call 6 x 0.2 s after the first.
+        assert_eq!(timed(11).await, Duration::from_millis(1200));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn one_events_calls_go_out_together_within_the_bucket() {
         let fake = FakeAws::new(t0()).with_quota("ListTagsForStream", 5.0);
         fake.create_stream("s", 1);
@@ -579,7 +650,9 @@ mod tests {
                 .inner()
                 .inject("ListTagsForStream", nth, crate::aws::fake::Fault::Throttle);
         }
-        paced.set_deadline(Some(Instant::now() + Duration::from_secs(5)));
+        paced
+            .limits()
+            .set_deadline(Some(Instant::now() + Duration::from_secs(5)));
         let start = Instant::now();
         let err = paced.stream_tags("s").await.expect_err("out of time");
         assert!(is_throttling(&err));

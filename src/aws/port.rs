@@ -266,15 +266,6 @@ pub trait AwsPort: Send + Sync {
         Utc::now()
     }
 
-    /// When the run must be over (the Lambda invocation's deadline); `None`: no deadline.
-    /// Only the pacing wrapper ([`super::paced::Paced`]) keeps one.
-    fn deadline(&self) -> Option<tokio::time::Instant> {
-        None
-    }
-    fn set_deadline(&self, _deadline: Option<tokio::time::Instant>) {}
-    /// The share of each API's quota the calls from now on may use (pacing wrapper only).
-    fn set_pacing_share(&self, _share: f64) {}
-
     // ---- Kinesis
     fn stream_summary(&self, stream: &str)
         -> impl Future<Output = AwsResult<StreamSummary>> + Send;
@@ -346,14 +337,6 @@ pub trait AwsPort: Send + Sync {
         tags: &[(String, String)],
     ) -> impl Future<Output = AwsResult<()>> + Send;
     fn delete_alarms(&self, names: &[String]) -> impl Future<Output = AwsResult<()>> + Send;
-    /// The stream's incoming traffic per `period_secs` in [start, end), oldest first.
-    fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        period_secs: u32,
-    ) -> impl Future<Output = AwsResult<Vec<IncomingPoint>>> + Send;
     /// One page of the incoming traffic and the iterator age of up to
     /// [`METRIC_STREAMS_PER_CALL`] streams per `period_secs` in [start, end) (one GetMetricData
     /// of [`METRIC_QUERIES_PER_STREAM`] queries a stream); `next` is the NextToken of the page

@@ -7,15 +7,8 @@
 #![recursion_limit = "256"]
 
 fn main() -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
+    let Some(runtime) = kinesis_autoscaler::lambda::runtime() else {
+        return std::process::ExitCode::FAILURE;
     };
     match runtime.block_on(kinesis_autoscaler::lambda::serve()) {
         Ok(()) => std::process::ExitCode::SUCCESS,

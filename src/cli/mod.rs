@@ -1,7 +1,7 @@
 //! The command line: every clap type and every table. The binary calls [`main`]; without a
 //! subcommand inside Lambda it serves events instead.
 
-use crate::aws::{AwsClients, AwsOptions, AwsPort};
+use crate::aws::{AwsClients, AwsOptions};
 use crate::cli::output::{eout, eoutln, out, outln};
 use crate::domain::event;
 use crate::domain::settings::Settings;
@@ -192,15 +192,8 @@ impl Command {
 /// Parses the command line and runs it: the whole binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eoutln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = lambda::runtime() else {
+        return ExitCode::FAILURE;
     };
     let verbose = cli.verbose > 0;
     let context = cli
@@ -330,14 +323,14 @@ async fn handle(path: &PathBuf, aws_args: &AwsArgs) -> anyhow::Result<ExitCode> 
     let invocation =
         event::parse_invocation_text(&text).with_context(|| format!("event {}", path.display()))?;
     // As in the Lambda: paced at the full quotas, DescribeLimits cached.
-    let aws = crate::aws::paced::Paced::new(connect(aws_args, &settings).await?, 1.0);
-    // The template's timeout: throttled calls are retried until then, as in the Lambda.
-    aws.set_deadline(Some(
-        tokio::time::Instant::now() + std::time::Duration::from_secs(900),
-    ));
+    let clients = connect(aws_args, &settings).await?;
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|_| "kinesis-autoscaler-cli".into());
-    let autoscaler = Autoscaler::new(aws, settings, function_name);
+    let autoscaler = Autoscaler::paced(clients, settings, function_name);
+    // The template's timeout: throttled calls are retried until then, as in the Lambda.
+    autoscaler.limits.set_deadline(Some(
+        tokio::time::Instant::now() + std::time::Duration::from_secs(900),
+    ));
     let report = autoscaler.handle_invocation(invocation).await;
     for line in &report.metric_lines {
         eoutln!("{line}");

@@ -17,6 +17,24 @@ pub const TAG_SCALE_ACTION: &str = "ScaleAction";
 pub const TAG_COMPLIMENTARY_ALARM: &str = "ComplimentaryAlarm";
 pub const TAG_LAST_SCALED: &str = "LastScaledTimestamp";
 
+/// When the alarm last resharded, from its [`TAG_LAST_SCALED`] tag: `Ok(None)` when unset or
+/// empty (never); the error says what the tag holds and what it should.
+pub fn last_scaled(
+    alarm_tags: &std::collections::HashMap<String, String>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    match alarm_tags.get(TAG_LAST_SCALED) {
+        None => Ok(None),
+        Some(value) if value.is_empty() => Ok(None),
+        Some(value) => crate::domain::event::parse_alarm_time(value)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "tag {TAG_LAST_SCALED}={value:?} is not of the form 2006-01-02T15:04:05.000+0000"
+                )
+            }),
+    }
+}
+
 /// The scale-down threshold once a stream is at its minimum: usage is never below -1, so the
 /// alarm stays quiet (upstream's convention).
 pub const DISARMED_SCALE_DOWN_THRESHOLD: f64 = -1.0;

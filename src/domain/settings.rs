@@ -256,6 +256,90 @@ struct Env<'a, F: Fn(&str) -> Option<String>> {
 }
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    /// One alarm's variables: its threshold, evaluation periods and datapoints (`names`, in
+    /// that order).
+    fn alarm(
+        &self,
+        names: [&'static str; 3],
+        default: &AlarmSettings,
+        threshold_expected: &str,
+    ) -> Result<AlarmSettings, SettingsError> {
+        let [threshold, periods, datapoints] = names;
+        let positive = |v: &u32| *v >= 1;
+        Ok(AlarmSettings {
+            threshold: self.parse_go(
+                threshold,
+                default.threshold,
+                threshold_expected,
+                |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
+                finite,
+            )?,
+            evaluation_periods: self.parse(
+                periods,
+                default.evaluation_periods,
+                "a whole number of periods, at least 1",
+                positive,
+            )?,
+            datapoints_to_alarm: self.parse(
+                datapoints,
+                default.datapoints_to_alarm,
+                "a whole number of datapoints, at least 1",
+                positive,
+            )?,
+        })
+    }
+
+    /// `THROTTLE_RETRY_MIN_SLEEP`, `_MAX_SLEEP` (whole seconds, upstream's 1 and 3 by default)
+    /// and `_COUNT`.
+    fn throttle_retry(&self, default_count: u32) -> Result<RetrySettings, SettingsError> {
+        let min_sleep: u64 =
+            self.parse("THROTTLE_RETRY_MIN_SLEEP", 1, "whole seconds", |_| true)?;
+        let max_sleep: u64 = self.parse(
+            "THROTTLE_RETRY_MAX_SLEEP",
+            3,
+            "whole seconds, at least 1",
+            |v| *v >= 1,
+        )?;
+        let count = self.parse_go(
+            "THROTTLE_RETRY_COUNT",
+            default_count,
+            "a whole number of retries, at most 100",
+            |v| *v <= 100,
+            |_| true,
+        )?;
+        Ok(RetrySettings {
+            min_sleep: Duration::from_secs(min_sleep),
+            max_sleep: Duration::from_secs(max_sleep),
+            count,
+        })
+    }
+
+    /// `ERROR_METRIC_NAMESPACE`: a custom namespace (the tolerant reading falls back to
+    /// `default` for one CloudWatch would reject).
+    fn metric_namespace(&self, default: &str) -> Result<String, SettingsError> {
+        let namespace = self
+            .raw("ERROR_METRIC_NAMESPACE")
+            .unwrap_or_else(|| default.to_string());
+        if !namespace.starts_with("AWS/") && namespace.len() <= 255 {
+            return Ok(namespace);
+        }
+        let expected = "a custom namespace (CloudWatch rejects names starting with AWS/)";
+        if !self.tolerant {
+            return Err(SettingsError::Invalid {
+                variable: "ERROR_METRIC_NAMESPACE",
+                value: namespace,
+                expected: expected.into(),
+            });
+        }
+        self.fall_back(
+            "ERROR_METRIC_NAMESPACE",
+            namespace,
+            format!("{default} (the default)"),
+            expected.into(),
+        );
+        Ok(default.to_string())
+    }
+
     fn raw(&self, variable: &'static str) -> Option<String> {
         (self.lookup)(variable)
             .map(|v| v.trim().to_string())
@@ -444,48 +528,24 @@ impl Settings {
             // CloudWatch takes any whole number of minutes as a period.
             |v| *v >= 1,
         )?;
-        let scale_up = AlarmSettings {
-            threshold: env.parse_go(
+        let scale_up = env.alarm(
+            [
                 "SCALE_UP_THRESHOLD",
-                d.scale_up.threshold,
-                "a number above 0 and at most 10 (1.0 = 100% of shard capacity)",
-                |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
-                finite,
-            )?,
-            evaluation_periods: env.parse(
                 "SCALE_UP_EVALUATION_PERIOD",
-                d.scale_up.evaluation_periods,
-                "a whole number of periods, at least 1",
-                positive,
-            )?,
-            datapoints_to_alarm: env.parse(
                 "SCALE_UP_DATAPOINTS_REQUIRED",
-                d.scale_up.datapoints_to_alarm,
-                "a whole number of datapoints, at least 1",
-                positive,
-            )?,
-        };
-        let scale_down = AlarmSettings {
-            threshold: env.parse_go(
+            ],
+            &d.scale_up,
+            "a number above 0 and at most 10 (1.0 = 100% of shard capacity)",
+        )?;
+        let scale_down = env.alarm(
+            [
                 "SCALE_DOWN_THRESHOLD",
-                d.scale_down.threshold,
-                "a number above 0 and below SCALE_UP_THRESHOLD",
-                |v: &f64| finite(v) && *v > 0.0 && *v <= MAX_THRESHOLD,
-                finite,
-            )?,
-            evaluation_periods: env.parse(
                 "SCALE_DOWN_EVALUATION_PERIOD",
-                d.scale_down.evaluation_periods,
-                "a whole number of periods, at least 1",
-                positive,
-            )?,
-            datapoints_to_alarm: env.parse(
                 "SCALE_DOWN_DATAPOINTS_REQUIRED",
-                d.scale_down.datapoints_to_alarm,
-                "a whole number of datapoints, at least 1",
-                positive,
-            )?,
-        };
+            ],
+            &d.scale_down,
+            "a number above 0 and below SCALE_UP_THRESHOLD",
+        )?;
         let scale_down_min_iter_age_mins = env.parse(
             "SCALE_DOWN_MIN_ITER_AGE_MINS",
             d.scale_down_min_iter_age_mins,
@@ -507,43 +567,8 @@ impl Settings {
         // Upstream's answer to an unreadable DRY_RUN: the safe side, a dry run.
         let dry_run = env.flag("DRY_RUN", d.dry_run, true)?;
         let discover_consumers = env.flag("DISCOVER_CONSUMERS", d.discover_consumers, false)?;
-        let min_sleep: u64 = env.parse("THROTTLE_RETRY_MIN_SLEEP", 1, "whole seconds", |_| true)?;
-        let max_sleep: u64 = env.parse(
-            "THROTTLE_RETRY_MAX_SLEEP",
-            3,
-            "whole seconds, at least 1",
-            |v| *v >= 1,
-        )?;
-        let count = env.parse_go(
-            "THROTTLE_RETRY_COUNT",
-            d.throttle_retry.count,
-            "a whole number of retries, at most 100",
-            |v| *v <= 100,
-            |_| true,
-        )?;
-        let metric_namespace = env
-            .raw("ERROR_METRIC_NAMESPACE")
-            .unwrap_or_else(|| d.metric_namespace.clone());
-        let expected = "a custom namespace (CloudWatch rejects names starting with AWS/)";
-        let metric_namespace =
-            if metric_namespace.starts_with("AWS/") || metric_namespace.len() > 255 {
-                if !env.tolerant {
-                    return Err(SettingsError::Invalid {
-                        variable: "ERROR_METRIC_NAMESPACE",
-                        value: metric_namespace,
-                        expected: expected.into(),
-                    });
-                }
-                env.fall_back(
-                    "ERROR_METRIC_NAMESPACE",
-                    metric_namespace,
-                    format!("{} (the default)", d.metric_namespace),
-                    expected.into(),
-                );
-                d.metric_namespace.clone()
-            } else {
-                metric_namespace
-            };
+        let throttle_retry = env.throttle_retry(d.throttle_retry.count)?;
+        let metric_namespace = env.metric_namespace(&d.metric_namespace)?;
         let max_reshards_per_day = env.parse(
             "MAX_RESHARDS_PER_DAY",
             d.max_reshards_per_day,
@@ -605,11 +630,7 @@ impl Settings {
             processing_lambda,
             lambdas_per_shard,
             dry_run,
-            throttle_retry: RetrySettings {
-                min_sleep: Duration::from_secs(min_sleep),
-                max_sleep: Duration::from_secs(max_sleep),
-                count,
-            },
+            throttle_retry,
             metric_namespace,
             max_reshards_per_day,
             scale_up_reserve,

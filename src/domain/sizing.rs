@@ -415,151 +415,206 @@ fn shards_for(load: f64, usage: f64) -> u32 {
 /// Decides one evaluation. `asked` is the direction of an alarm that fired, if any: the
 /// move then goes that way or holds, never the other way.
 pub fn decide(input: &Input, asked: Option<Direction>) -> Move {
-    let n = input.shards;
-    let Bounds { min, max } = input.bounds;
-    let budget = input.budget;
-    if !budget.allows_reactive() {
+    if !input.budget.allows_reactive() {
         return Move::Hold(Hold::NoBudget);
     }
-    // Bounds first: a stream outside them is brought back, as far as one call goes.
-    // (The account's headroom may cap `max` below the minimum: then as far as it allows.)
+    if let Some(back_in_bounds) = toward_bounds(input, asked) {
+        return back_in_bounds;
+    }
+    let within = WithinBounds::new(input, asked);
+    if asked != Some(Direction::Down) {
+        if let Some(up) = within.up() {
+            return up;
+        }
+    }
+    within.down()
+}
+
+/// A stream outside its bounds is brought back, as far as one call goes (the account's
+/// headroom may cap `max` below the minimum: then as far as it allows); `None` within them.
+fn toward_bounds(input: &Input, asked: Option<Direction>) -> Option<Move> {
+    let n = input.shards;
+    let Bounds { min, max } = input.bounds;
     let toward_min = min.min(n.saturating_mul(2)).min(max.max(n));
     if n < min && toward_min > n && asked != Some(Direction::Down) {
-        return Move::Reshard {
+        return Some(Move::Reshard {
             to: toward_min,
             why: Reason::BelowMinimum,
-        };
-    }
-    let lagging = || {
-        consumers_behind(
-            input.usage,
-            input.lag_limit_mins,
-            input.params.down_window_mins,
-            input.now,
-        )
-    };
-    if n > max && asked != Some(Direction::Up) {
-        if let Some(age_mins) = lagging() {
-            return Move::Hold(Hold::ConsumersBehind { age_mins });
-        }
-        return Move::Reshard {
-            to: max.max(n.div_ceil(2)),
-            why: Reason::AboveMaximum,
-        };
-    }
-    let (lo, hi) = legal_range(n, input.bounds);
-    let p = &input.params;
-    let u = input.target_usage;
-    let usage = input.usage;
-    let now = input.now;
-    // Windows are measured back from `now`, not from the last datapoint: data that stopped
-    // arriving is missing, not recent.
-    let back = |mins: i64| usage.range(now - Duration::minutes(mins), now);
-    let fresh_mins = FRESH_PERIODS as i64 * usage.period_secs / 60;
-    let recent: Vec<f64> = usage.needs[back(fresh_mins)]
-        .iter()
-        .flatten()
-        .copied()
-        .collect();
-    let capacity = f64::from(n);
-
-    // Up: reactive, may use the reserve.
-    if asked != Some(Direction::Down) {
-        let Some(&last) = recent.last() else {
-            return Move::Hold(if asked.is_some() {
-                Hold::NoData
-            } else {
-                Hold::Fits
-            });
-        };
-        let (peak, _) = usage.level(back(p.up_window_mins), p.up_sustain, 1.0);
-        let peak = peak.unwrap_or(last);
-        let sustained = recent.len() >= p.up_sustain
-            && recent[recent.len() - p.up_sustain..]
-                .iter()
-                .all(|x| *x > p.up_trigger * capacity);
-        if sustained && hi > n {
-            let want = peak.max(last);
-            let mut to = shards_for(want, u).clamp(n + 1, hi);
-            // The day's last call goes as far as it can: a small step now would leave
-            // the stream under-provisioned until the budget frees up.
-            if budget.left() == 1 {
-                to = hi;
-            }
-            return Move::Reshard {
-                to,
-                why: Reason::Load { peak: want },
-            };
-        }
-        if asked == Some(Direction::Up) {
-            return Move::Hold(if hi > n { Hold::Fits } else { Hold::AtBound });
-        }
-        if p.pattern_days > 0 && p.prescale_ahead_mins > 0 && hi > n && budget.allows_elective() {
-            if let Some(level) = usage.recurring(
-                p.pattern_days,
-                p.up_sustain,
-                p.burst_cap,
-                p.pattern_quantile,
-                now,
-                0,
-                p.prescale_ahead_mins,
-            ) {
-                if level > p.up_trigger * capacity {
-                    return Move::Reshard {
-                        to: shards_for(level, u).clamp(n + 1, hi),
-                        why: Reason::Recurring { level },
-                    };
-                }
-            }
-        }
-    }
-
-    // Down: elective, keeps the reserve.
-    if lo >= n {
-        return Move::Hold(if asked.is_some() {
-            Hold::AtBound
-        } else {
-            Hold::Fits
         });
     }
-    if let Some(age_mins) = lagging() {
-        return Move::Hold(Hold::ConsumersBehind { age_mins });
+    if n > max && asked != Some(Direction::Up) {
+        if let Some(age_mins) = lagging(input) {
+            return Some(Move::Hold(Hold::ConsumersBehind { age_mins }));
+        }
+        return Some(Move::Reshard {
+            to: max.max(n.div_ceil(2)),
+            why: Reason::AboveMaximum,
+        });
     }
-    let (peak, coverage) = usage.level(back(p.down_window_mins), p.up_sustain, p.down_quantile);
-    let Some(peak) = peak.filter(|_| coverage >= COVERAGE) else {
-        return Move::Hold(Hold::NoData);
-    };
-    let down_range = back(p.down_window_mins);
-    let (raw_peak, _) = usage.level(down_range.clone(), 1, 1.0);
-    let burst = raw_peak.unwrap_or(0.0).min(p.burst_cap * peak);
-    let mut to = shards_for(peak.max(burst), u).clamp(lo, n);
-    let saving_needed = ((capacity * p.down_min_saving).ceil() as u32).max(1);
-    if to + saving_needed > n {
-        return Move::Hold(Hold::Fits);
+    None
+}
+
+/// The lag guard over the down window ([`consumers_behind`]).
+fn lagging(input: &Input) -> Option<f64> {
+    consumers_behind(
+        input.usage,
+        input.lag_limit_mins,
+        input.params.down_window_mins,
+        input.now,
+    )
+}
+
+/// What the up and the down halves of [`decide`] share, for a stream within its bounds.
+struct WithinBounds<'i, 'a> {
+    input: &'i Input<'a>,
+    asked: Option<Direction>,
+    n: u32,
+    /// The legal targets of one call ([`legal_range`]).
+    lo: u32,
+    hi: u32,
+}
+
+impl<'i, 'a> WithinBounds<'i, 'a> {
+    fn new(input: &'i Input<'a>, asked: Option<Direction>) -> Self {
+        let (lo, hi) = legal_range(input.shards, input.bounds);
+        WithinBounds {
+            input,
+            asked,
+            n: input.shards,
+            lo,
+            hi,
+        }
     }
-    if p.pattern_days > 0 {
-        if let Some(level) = usage.recurring(
+
+    fn capacity(&self) -> f64 {
+        f64::from(self.n)
+    }
+
+    /// The periods of the last `mins` minutes, measured back from `now`, not from the last
+    /// datapoint: data that stopped arriving is missing, not recent.
+    fn back(&self, mins: i64) -> std::ops::Range<usize> {
+        let now = self.input.now;
+        self.input.usage.range(now - Duration::minutes(mins), now)
+    }
+
+    /// The load that recurs each of the last `pattern_days` days over the next `ahead_mins`.
+    fn recurring(&self, ahead_mins: i64) -> Option<f64> {
+        let p = &self.input.params;
+        self.input.usage.recurring(
             p.pattern_days,
             p.up_sustain,
             p.burst_cap,
             p.pattern_quantile,
-            now,
+            self.input.now,
             0,
-            p.hold_ahead_mins,
-        ) {
-            let keep = shards_for(level, u).min(n);
-            if keep + saving_needed > n {
-                return Move::Hold(Hold::RecurringLoad { level });
-            }
-            to = to.max(keep);
+            ahead_mins,
+        )
+    }
+
+    fn shards_for(&self, load: f64) -> u32 {
+        shards_for(load, self.input.target_usage)
+    }
+
+    /// Up: reactive, may use the reserve. `None`: nothing to do upward; look down.
+    fn up(&self) -> Option<Move> {
+        let (input, p, n, hi) = (self.input, &self.input.params, self.n, self.hi);
+        let usage = input.usage;
+        let fresh_mins = FRESH_PERIODS as i64 * usage.period_secs / 60;
+        let recent: Vec<f64> = usage.needs[self.back(fresh_mins)]
+            .iter()
+            .flatten()
+            .copied()
+            .collect();
+        let Some(&last) = recent.last() else {
+            return Some(Move::Hold(if self.asked.is_some() {
+                Hold::NoData
+            } else {
+                Hold::Fits
+            }));
+        };
+        let (peak, _) = usage.level(self.back(p.up_window_mins), p.up_sustain, 1.0);
+        let peak = peak.unwrap_or(last);
+        let sustained = recent.len() >= p.up_sustain
+            && recent[recent.len() - p.up_sustain..]
+                .iter()
+                .all(|x| *x > p.up_trigger * self.capacity());
+        if sustained && hi > n {
+            let want = peak.max(last);
+            // The day's last call goes as far as it can: a small step now would leave the
+            // stream under-provisioned until the budget frees up.
+            let to = if input.budget.left() == 1 {
+                hi
+            } else {
+                self.shards_for(want).clamp(n + 1, hi)
+            };
+            return Some(Move::Reshard {
+                to,
+                why: Reason::Load { peak: want },
+            });
         }
+        if self.asked == Some(Direction::Up) {
+            return Some(Move::Hold(if hi > n { Hold::Fits } else { Hold::AtBound }));
+        }
+        self.prescale()
     }
-    if !budget.allows_elective() {
-        return Move::Hold(Hold::Reserve);
+
+    /// Ahead of a load that recurs at this time of day, when the budget allows an elective call.
+    fn prescale(&self) -> Option<Move> {
+        let (p, n, hi) = (&self.input.params, self.n, self.hi);
+        let elective = p.pattern_days > 0 && p.prescale_ahead_mins > 0;
+        if !elective || hi <= n || !self.input.budget.allows_elective() {
+            return None;
+        }
+        let level = self.recurring(p.prescale_ahead_mins)?;
+        (level > p.up_trigger * self.capacity()).then(|| Move::Reshard {
+            to: self.shards_for(level).clamp(n + 1, hi),
+            why: Reason::Recurring { level },
+        })
     }
-    Move::Reshard {
-        to,
-        why: Reason::Idle { peak },
+
+    /// Down: elective, keeps the reserve.
+    fn down(&self) -> Move {
+        let (input, p, n, lo) = (self.input, &self.input.params, self.n, self.lo);
+        if lo >= n {
+            return Move::Hold(if self.asked.is_some() {
+                Hold::AtBound
+            } else {
+                Hold::Fits
+            });
+        }
+        if let Some(age_mins) = lagging(input) {
+            return Move::Hold(Hold::ConsumersBehind { age_mins });
+        }
+        let down_range = self.back(p.down_window_mins);
+        let (peak, coverage) = input
+            .usage
+            .level(down_range.clone(), p.up_sustain, p.down_quantile);
+        let Some(peak) = peak.filter(|_| coverage >= COVERAGE) else {
+            return Move::Hold(Hold::NoData);
+        };
+        let (raw_peak, _) = input.usage.level(down_range, 1, 1.0);
+        let burst = raw_peak.unwrap_or(0.0).min(p.burst_cap * peak);
+        let mut to = self.shards_for(peak.max(burst)).clamp(lo, n);
+        let saving_needed = ((self.capacity() * p.down_min_saving).ceil() as u32).max(1);
+        if to + saving_needed > n {
+            return Move::Hold(Hold::Fits);
+        }
+        if p.pattern_days > 0 {
+            if let Some(level) = self.recurring(p.hold_ahead_mins) {
+                let keep = self.shards_for(level).min(n);
+                if keep + saving_needed > n {
+                    return Move::Hold(Hold::RecurringLoad { level });
+                }
+                to = to.max(keep);
+            }
+        }
+        if !input.budget.allows_elective() {
+            return Move::Hold(Hold::Reserve);
+        }
+        Move::Reshard {
+            to,
+            why: Reason::Idle { peak },
+        }
     }
 }
 

@@ -12,6 +12,5 @@ pub mod reconcile;
 #[cfg(feature = "cli")]
 pub mod report;
 pub mod status;
-pub mod stream_events;
 pub mod usage;
 pub mod wiring;

@@ -3,15 +3,15 @@
 //! streams are managed at all (those with a `<stream>-scale-up` alarm on their metrics).
 
 use crate::aws::{AwsPort, ExistingAlarm};
-use crate::domain::alarms::{AlarmSpec, AlarmTarget, TAG_LAST_SCALED};
-use crate::domain::event::{self, AlarmPair, Direction, SCALE_UP_SUFFIX};
+use crate::domain::alarms::{self, AlarmSpec, AlarmTarget};
+use crate::domain::event::{AlarmPair, Direction, SCALE_UP_SUFFIX};
 use crate::domain::history::ReshardHistory;
 use crate::domain::policy::{StreamMode, StreamStatus};
 use crate::domain::settings::{tag, Settings};
 use crate::ops::wiring::{desired_pair, same_definition, stream_error, WiringError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// The streams that have a `<stream>-scale-up` alarm watching the stream of that name.
 pub async fn managed_streams(aws: &impl AwsPort) -> Result<Vec<String>, WiringError> {
@@ -95,6 +95,72 @@ fn alarm_status(alarm: &ExistingAlarm) -> AlarmStatus {
     }
 }
 
+/// The last reshard: the history's, else the latest of the alarms' `LastScaledTimestamp`
+/// (an alarm whose tags cannot be read is a problem).
+async fn last_reshard(
+    aws: &impl AwsPort,
+    history: Option<&ReshardHistory>,
+    existing: &HashMap<String, ExistingAlarm>,
+    problems: &mut Vec<String>,
+) -> (Option<DateTime<Utc>>, Option<LastReshardSource>) {
+    if let Some(last) = history.and_then(ReshardHistory::last) {
+        return (Some(last), Some(LastReshardSource::History));
+    }
+    let mut latest = (None, None);
+    for alarm in existing.values() {
+        match aws.alarm_tags(&alarm.arn).await {
+            Ok(alarm_tags) => {
+                // Unreadable: as if unset (`status` reports, the Lambda's gather refuses).
+                let scaled = alarms::last_scaled(&alarm_tags).ok().flatten();
+                if scaled > latest.0 {
+                    latest = (scaled, Some(LastReshardSource::AlarmTag));
+                }
+            }
+            Err(err) => problems.push(err.to_string()),
+        }
+    }
+    latest
+}
+
+/// The alarms of the pair whose definition differs from what `wire` and the Lambda would
+/// write for `target` now.
+fn definition_drift(
+    settings: &Settings,
+    target: &AlarmTarget,
+    existing: &HashMap<String, ExistingAlarm>,
+) -> Vec<String> {
+    let desired = desired_pair(settings, target, None, existing);
+    [&desired.scale_up, &desired.scale_down]
+        .into_iter()
+        .filter(|spec| {
+            existing
+                .get(&spec.name)
+                .is_some_and(|current| !same_definition(&current.spec, spec))
+        })
+        .map(|spec| {
+            format!(
+                "{} differs from what `wire` and the Lambda would write",
+                spec.name
+            )
+        })
+        .collect()
+}
+
+/// The consumer's reserved concurrency (one that cannot be read is a problem).
+async fn reserved_concurrency(
+    aws: &impl AwsPort,
+    function: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<u32> {
+    match aws.function_concurrency(function?).await {
+        Ok(reserved) => reserved,
+        Err(err) => {
+            problems.push(err.to_string());
+            None
+        }
+    }
+}
+
 /// Where one stream stands. A stream that cannot be described is an error; anything else
 /// that cannot be read is reported in `problems`.
 pub async fn stream_status(
@@ -134,27 +200,8 @@ pub async fn stream_status(
         },
     };
 
-    // Last reshard: the history, else the alarms' LastScaledTimestamp.
-    let mut last_reshard = history.as_ref().and_then(ReshardHistory::last);
-    let mut last_reshard_source = last_reshard.map(|_| LastReshardSource::History);
-    if last_reshard.is_none() {
-        for alarm in existing.values() {
-            match aws.alarm_tags(&alarm.arn).await {
-                Ok(alarm_tags) => {
-                    let scaled = alarm_tags
-                        .get(TAG_LAST_SCALED)
-                        .filter(|v| !v.is_empty())
-                        .and_then(|v| event::parse_alarm_time(v));
-                    if scaled > last_reshard {
-                        last_reshard = scaled;
-                        last_reshard_source = Some(LastReshardSource::AlarmTag);
-                    }
-                }
-                Err(err) => problems.push(err.to_string()),
-            }
-        }
-    }
-
+    let (last_reshard, last_reshard_source) =
+        last_reshard(aws, history.as_ref(), &existing, &mut problems).await;
     let scale_up = existing.get(&names[0]).map(alarm_status);
     let scale_down = existing.get(&names[1]).map(alarm_status);
     for (name, status) in [(&names[0], &scale_up), (&names[1], &scale_down)] {
@@ -174,17 +221,7 @@ pub async fn stream_status(
     if let (Some(limits), Some(_), Some(_)) = (&stream_settings, &scale_up, &scale_down) {
         if drift.is_empty() && summary.mode == StreamMode::Provisioned {
             let target = AlarmTarget::for_stream(&pair, stream, summary.open_shards, limits);
-            let desired = desired_pair(settings, &target, None, &existing);
-            for spec in [&desired.scale_up, &desired.scale_down] {
-                if let Some(current) = existing.get(&spec.name) {
-                    if !same_definition(&current.spec, spec) {
-                        drift.push(format!(
-                            "{} differs from what `wire` and the Lambda would write",
-                            spec.name
-                        ));
-                    }
-                }
-            }
+            drift.extend(definition_drift(settings, &target, &existing));
         }
     }
     if !settings.manages(stream) {
@@ -202,16 +239,8 @@ pub async fn stream_status(
     let consumer_function = stream_settings
         .as_ref()
         .and_then(|s| s.consumer_function.clone());
-    let consumer_reserved_concurrency = match &consumer_function {
-        None => None,
-        Some(function) => match aws.function_concurrency(function).await {
-            Ok(reserved) => reserved,
-            Err(err) => {
-                problems.push(err.to_string());
-                None
-            }
-        },
-    };
+    let consumer_reserved_concurrency =
+        reserved_concurrency(aws, consumer_function.as_deref(), &mut problems).await;
     let budget = history.as_ref().map(|h| settings.budget(h, now));
     let policy = settings.policy_for_stream(stream, &tags);
     problems.extend(policy.problems);

@@ -376,17 +376,26 @@ fn draw<DB: DrawingBackend>(
     draw_strip(&strip, outcome, &axis, &columns, &gaps, right).map_err(err)
 }
 
-/// The main chart's axes (a macro: the two y scales are different types).
-macro_rules! main_mesh {
-    ($chart:expr, $axis:expr, $y_desc:expr) => {
+/// The time axis and the look every chart shares; the caller adds its y axis and draws, in
+/// the same statement (a macro: the charts' y scales are different types, and the label
+/// formatter is borrowed for that statement only).
+macro_rules! time_mesh {
+    ($chart:expr, $axis:expr) => {
         $chart
             .configure_mesh()
             .x_labels(10)
             .x_label_formatter(&|x| $axis.format(*x))
-            .y_label_formatter(&|v| shard_label(*v))
-            .y_desc($y_desc)
             .label_style((FONT, LABEL_SIZE))
             .light_line_style(WHITE.mix(0.0))
+    };
+}
+
+/// The main chart's axes.
+macro_rules! main_mesh {
+    ($chart:expr, $axis:expr, $y_desc:expr) => {
+        time_mesh!($chart, $axis)
+            .y_label_formatter(&|v| shard_label(*v))
+            .y_desc($y_desc)
             .draw()
     };
 }
@@ -460,16 +469,11 @@ fn draw_strip<DB: DrawingBackend>(
         .x_label_area_size(44)
         .y_label_area_size(Y_LABELS)
         .build_cartesian_2d(0.0..columns.x_max, 0.0..100.0)?;
-    chart
-        .configure_mesh()
-        .x_labels(10)
+    time_mesh!(chart, axis)
         .y_labels(3)
-        .x_label_formatter(&|x| axis.format(*x))
         .y_label_formatter(&|v| format!("{v:.0}%"))
         .y_desc("throttled")
         .x_desc("time (UTC)")
-        .label_style((FONT, LABEL_SIZE))
-        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let gap_shade = GAP.mix(0.25);
     chart.draw_series(
@@ -486,13 +490,7 @@ fn draw_strip<DB: DrawingBackend>(
         drawn
             .label("records throttled, share per period")
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], THROTTLED.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, LABEL_SIZE))
-            .draw()?;
+        legend(&mut chart)?;
     }
     Ok(())
 }

@@ -10,14 +10,16 @@
 //! `cargo test` reports it as ignored rather than passing it without running it.
 #![allow(dead_code)]
 
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{DateTime, Duration, Utc};
 use kinesis_autoscaler::aws::fake::FakeAws;
 use kinesis_autoscaler::aws::{AwsClients, AwsPort, ExistingAlarm};
 use kinesis_autoscaler::domain::alarms::{self, AlarmTarget, KeptFields};
-use kinesis_autoscaler::domain::event::AlarmPair;
+use kinesis_autoscaler::domain::event::{AlarmPair, Direction};
 use kinesis_autoscaler::domain::settings::{RetrySettings, Settings};
 use kinesis_autoscaler::ops::autoscaler::Autoscaler;
 use kinesis_autoscaler::ops::outcome::InvocationReport;
+use kinesis_autoscaler::ops::wiring::alarm_tags_for;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -337,14 +339,11 @@ pub async fn wire(aws: &impl AwsPort, settings: &Settings, stream: &str, shards:
         &KeptFields::default(),
         &KeptFields::default(),
     );
-    for (spec, direction, partner) in [
-        (&specs.scale_up, "Up", &specs.scale_down.name),
-        (&specs.scale_down, "Down", &specs.scale_up.name),
+    for (spec, direction) in [
+        (&specs.scale_up, Direction::Up),
+        (&specs.scale_down, Direction::Down),
     ] {
-        let tags = [
-            ("ScaleAction".to_string(), direction.to_string()),
-            ("ComplimentaryAlarm".to_string(), partner.clone()),
-        ];
+        let tags: Vec<(String, String)> = alarm_tags_for(direction, &pair).into_iter().collect();
         aws.put_alarm(spec, &tags).await.expect("PutMetricAlarm");
     }
     pair
@@ -539,4 +538,39 @@ async fn create_moto_function(aws: &AwsClients, name: &str) -> String {
         .await
         .expect("CreateFunction");
     out.function_arn().expect("function ARN").to_string()
+}
+
+/// A datapoint of `stream`'s AWS/Kinesis metric `metric` for the period starting at `at`.
+pub fn kinesis_datum(
+    stream: &str,
+    metric: &str,
+    at: DateTime<Utc>,
+    value: f64,
+    unit: Option<StandardUnit>,
+) -> MetricDatum {
+    MetricDatum::builder()
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name("StreamName")
+                .value(stream)
+                .build(),
+        )
+        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            at.timestamp(),
+        ))
+        .value(value)
+        .set_unit(unit)
+        .build()
+}
+
+/// PutMetricData of `data` in the AWS/Kinesis namespace, as Kinesis would publish it.
+pub async fn put_kinesis_metrics(aws: &AwsClients, data: Vec<MetricDatum>) {
+    aws.cloudwatch
+        .put_metric_data()
+        .namespace("AWS/Kinesis")
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .expect("PutMetricData");
 }

@@ -1,8 +1,6 @@
 //! FakeAws's cloudwatch calls (the port's methods delegate here).
 
-use super::super::port::{
-    AwsResult, ExistingAlarm, IncomingMetric, IncomingPoint, IncomingSeries, Page,
-};
+use super::super::port::{AwsResult, ExistingAlarm, IncomingMetric, IncomingSeries, Page};
 use super::*;
 use crate::domain::alarms::AlarmSpec;
 use chrono::{DateTime, Utc};
@@ -148,19 +146,6 @@ pub(super) async fn delete_alarms(fake: &FakeAws, names: &[String]) -> AwsResult
             s.alarms.remove(name);
         }
         Ok(())
-    })
-    .await
-}
-
-pub(super) async fn incoming_metrics(
-    fake: &FakeAws,
-    stream: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    period_secs: u32,
-) -> AwsResult<Vec<IncomingPoint>> {
-    fake.call("GetMetricData", stream, |s| {
-        Ok(s.incoming(stream, start, end, period_secs))
     })
     .await
 }

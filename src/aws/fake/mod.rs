@@ -199,6 +199,18 @@ impl FakeAws {
         self
     }
 
+    /// [`FakeAws::with_quota`] for each `(action, per_second)` of `quotas` (e.g. the pacer's
+    /// `DEFAULT_QUOTAS`); a quota of 0 (not limited) and the pacer's `lambda` group (Lambda's
+    /// actions share it, which the fake does not model) are left out.
+    pub fn with_quotas(mut self, quotas: &[(&'static str, f64)]) -> Self {
+        for &(action, per_second) in quotas {
+            if per_second > 0.0 && action != "lambda" {
+                self = self.with_quota(action, per_second);
+            }
+        }
+        self
+    }
+
     pub fn create_stream(&self, name: &str, shards: u32) {
         self.lock().streams.insert(
             name.to_string(),
@@ -670,16 +682,6 @@ impl AwsPort for FakeAws {
 
     async fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
         cloudwatch::delete_alarms(self, names).await
-    }
-
-    async fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        period_secs: u32,
-    ) -> AwsResult<Vec<IncomingPoint>> {
-        cloudwatch::incoming_metrics(self, stream, start, end, period_secs).await
     }
 
     async fn incoming_metrics_page(

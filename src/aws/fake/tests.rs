@@ -5,6 +5,24 @@ fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time")
 }
 
+/// One stream's traffic as a one-page batched GetMetricData answers it.
+async fn incoming(
+    aws: &FakeAws,
+    stream: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    period_secs: u32,
+) -> Vec<IncomingPoint> {
+    let page = aws
+        .incoming_metrics_page(&[stream.to_string()], start, end, period_secs, None)
+        .await
+        .expect("answers");
+    assert!(page.next.is_none(), "one page");
+    crate::aws::merge_incoming(page.items)
+        .remove(stream)
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn reshards_follow_aws_rules() {
     let aws = FakeAws::new(t0()).with_reshard_delay(Duration::seconds(30));
@@ -180,10 +198,7 @@ async fn a_batched_read_pages_by_datapoints_and_merges_to_the_single_stream_answ
     let merged = crate::aws::merge_incoming(series);
     assert_eq!(merged.len(), per_call);
     for stream in [&streams[0], &streams[117], &streams[per_call - 1]] {
-        let single = aws
-            .incoming_metrics(stream, start, t0(), 300)
-            .await
-            .expect("answers");
+        let single = incoming(&aws, stream, start, t0(), 300).await;
         assert_eq!(merged[stream.as_str()], single, "{stream}");
     }
     let too_many: Vec<String> = (0..=per_call).map(|i| format!("s{i}")).collect();
@@ -206,10 +221,7 @@ async fn incoming_metrics_sum_into_periods_and_skip_the_future() {
             records: 2.0,
         }),
     );
-    let points = aws
-        .incoming_metrics("s", at(0), at(15), 600)
-        .await
-        .expect("answers");
+    let points = incoming(&aws, "s", at(0), at(15), 600).await;
     let sums: Vec<f64> = points.iter().map(|p| p.records).collect();
     assert_eq!(
         sums.iter().sum::<f64>(),

@@ -1,14 +1,13 @@
 //! AwsClients's cloudwatch calls (the port's methods delegate here).
 
 use super::super::port::{
-    AwsError, AwsResult, ExistingAlarm, IncomingMetric, IncomingPoint, IncomingSeries, Page,
-    THROTTLED_METRIC,
+    AwsError, AwsResult, ExistingAlarm, IncomingMetric, IncomingSeries, Page, THROTTLED_METRIC,
 };
 use super::*;
 use crate::domain::alarms::{AlarmSpec, ITERATOR_AGE_METRIC, ITERATOR_AGE_STAT};
 use aws_sdk_cloudwatch::primitives::DateTime as SmithyDateTime;
 use aws_sdk_cloudwatch::types as cw;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 pub(super) async fn describe_alarms(
     clients: &AwsClients,
@@ -206,61 +205,6 @@ pub(super) async fn delete_alarms(clients: &AwsClients, names: &[String]) -> Aws
         .await
         .map(|_| ())
         .map_err(|e| AwsError::from_sdk("DeleteAlarms", &names.join(","), e))
-}
-
-pub(super) async fn incoming_metrics(
-    clients: &AwsClients,
-    stream: &str,
-    start: chrono::DateTime<chrono::Utc>,
-    end: chrono::DateTime<chrono::Utc>,
-    period_secs: u32,
-) -> AwsResult<Vec<IncomingPoint>> {
-    let query = |id: &str, metric: &str| sum_query(id, metric, stream, period_secs);
-    let mut bytes: BTreeMap<i64, f64> = BTreeMap::new();
-    let mut records: BTreeMap<i64, f64> = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = clients
-            .cloudwatch
-            .get_metric_data()
-            .metric_data_queries(query("bytes", "IncomingBytes"))
-            .metric_data_queries(query("records", "IncomingRecords"))
-            .start_time(SmithyDateTime::from_secs(start.timestamp()))
-            .end_time(SmithyDateTime::from_secs(end.timestamp()))
-            .scan_by(cw::ScanBy::TimestampAscending)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetMetricData", stream, e))?;
-        for result in out.metric_data_results() {
-            let into = match result.id() {
-                Some("bytes") => &mut bytes,
-                Some("records") => &mut records,
-                _ => continue,
-            };
-            for (at, value) in result.timestamps().iter().zip(result.values()) {
-                into.insert(at.secs(), *value);
-            }
-        }
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => break,
-        }
-    }
-    // A period is known when either metric has a datapoint there; the other is then 0
-    // (CloudWatch omits a Sum it has no datapoint for only when nothing arrived).
-    let starts: std::collections::BTreeSet<i64> =
-        bytes.keys().chain(records.keys()).copied().collect();
-    Ok(starts
-        .into_iter()
-        .filter_map(|secs| {
-            Some(IncomingPoint {
-                start: chrono::DateTime::from_timestamp(secs, 0)?,
-                bytes: bytes.get(&secs).copied().unwrap_or(0.0),
-                records: records.get(&secs).copied().unwrap_or(0.0),
-            })
-        })
-        .collect())
 }
 
 pub(super) async fn incoming_metrics_page(

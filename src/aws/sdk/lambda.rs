@@ -4,17 +4,25 @@ use super::super::port::{AwsError, AwsResult, FunctionConfiguration, StreamConsu
 use super::*;
 use std::collections::HashMap;
 
-pub(super) async fn function_tags(
+/// GetFunction: the function's tags and configuration (its ARN).
+async fn get_function(
     clients: &AwsClients,
     function: &str,
-) -> AwsResult<HashMap<String, String>> {
-    let out = clients
+) -> AwsResult<aws_sdk_lambda::operation::get_function::GetFunctionOutput> {
+    clients
         .lambda
         .get_function()
         .function_name(function)
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("GetFunction", function, e))?;
+        .map_err(|e| AwsError::from_sdk("GetFunction", function, e))
+}
+
+pub(super) async fn function_tags(
+    clients: &AwsClients,
+    function: &str,
+) -> AwsResult<HashMap<String, String>> {
+    let out = get_function(clients, function).await?;
     Ok(out.tags().cloned().unwrap_or_default())
 }
 
@@ -25,13 +33,7 @@ pub(super) async fn tag_function(
     value: &str,
 ) -> AwsResult<()> {
     // TagResource takes the ARN only.
-    let out = clients
-        .lambda
-        .get_function()
-        .function_name(function)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("GetFunction", function, e))?;
+    let out = get_function(clients, function).await?;
     let arn = out
         .configuration()
         .and_then(|c| c.function_arn())

@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::client::retries::classifiers::{
 use std::collections::HashMap;
 
 use super::port::{
-    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration, IncomingPoint,
+    AwsError, AwsPort, AwsResult, ExistingAlarm, FailureKind, FunctionConfiguration,
     IncomingSeries, ListedStream, Page, StreamConsumer, StreamSummary, TaggedResource,
 };
 use std::time::Duration;
@@ -214,16 +214,6 @@ impl AwsPort for AwsClients {
     }
 
     // ---- Lambda -----------------------------------------------------------------------------
-
-    async fn incoming_metrics(
-        &self,
-        stream: &str,
-        start: chrono::DateTime<chrono::Utc>,
-        end: chrono::DateTime<chrono::Utc>,
-        period_secs: u32,
-    ) -> AwsResult<Vec<IncomingPoint>> {
-        cloudwatch::incoming_metrics(self, stream, start, end, period_secs).await
-    }
 
     async fn incoming_metrics_page(
         &self,

@@ -28,13 +28,6 @@ pub fn observe(
     alarms: &HashMap<String, ExistingAlarm>,
     headroom: Option<u32>,
 ) -> Result<Observed, String> {
-    let stream_settings = settings
-        .for_stream(stream, tags)
-        .map_err(|e| e.to_string())?;
-    let history = match tags.get(tag::RESHARD_HISTORY) {
-        Some(value) => ReshardHistory::parse(stream, value).map_err(|e| e.to_string())?,
-        None => ReshardHistory::default(),
-    };
     let pair = AlarmPair::new(stream);
     let kept = |direction| {
         alarms
@@ -43,20 +36,39 @@ pub fn observe(
             .unwrap_or_default()
     };
     Ok(Observed {
-        stream: StreamState {
-            name: stream.to_string(),
-            status: summary.status,
-            mode: summary.mode,
-            open_shards: summary.open_shards,
-            settings: stream_settings,
-            history,
-        },
+        stream: stream_state(settings, stream, summary, tags)?,
         alarms: AlarmsState {
             last_scaled: None,
             kept_up: kept(Direction::Up),
             kept_down: kept(Direction::Down),
         },
         account_headroom: headroom,
+    })
+}
+
+/// A stream as its record and its tags (its settings, its reshard history) say it is: what an
+/// alarm action and a scheduled evaluation decide from. A tag that cannot be read is the
+/// error.
+pub(super) fn stream_state(
+    settings: &Settings,
+    stream: &str,
+    summary: &StreamSummary,
+    tags: &HashMap<String, String>,
+) -> Result<StreamState, String> {
+    let stream_settings = settings
+        .for_stream(stream, tags)
+        .map_err(|e| e.to_string())?;
+    let history = match tags.get(tag::RESHARD_HISTORY) {
+        Some(value) => ReshardHistory::parse(stream, value).map_err(|e| e.to_string())?,
+        None => ReshardHistory::default(),
+    };
+    Ok(StreamState {
+        name: stream.to_string(),
+        status: summary.status,
+        mode: summary.mode,
+        open_shards: summary.open_shards,
+        settings: stream_settings,
+        history,
     })
 }
 

@@ -3,13 +3,13 @@
 //! stops here unless CloudWatch confirms it (the identity rule, [`confirm`]); a permission the
 //! role lacks (tags, DescribeLimits) degrades instead of failing.
 
+use super::evaluate::stream_state;
 use super::Autoscaler;
 use crate::aws::{AwsError, AwsPort, ExistingAlarm, StreamConsumer};
-use crate::domain::alarms::TAG_LAST_SCALED;
+use crate::domain::alarms;
 use crate::domain::confirm::{self, AlarmOnRecord, Unconfirmed};
 use crate::domain::degraded::Degradation;
-use crate::domain::event::{self, Direction};
-use crate::domain::history::ReshardHistory;
+use crate::domain::event::Direction;
 use crate::domain::policy::{AlarmsState, Observed, StreamState, Trigger};
 use crate::domain::settings::{tag, Settings};
 use std::collections::HashMap;
@@ -129,38 +129,11 @@ impl<P: AwsPort> Autoscaler<P> {
             self.aws.alarm_tags(&alarm_arn).await
         };
         let mut degraded: Vec<Degradation> = headroom_degraded.into_iter().collect();
-        let alarm_tags = match alarm_tags {
-            Err(err) if err.is_denied() => {
-                degraded.push(Degradation::AlarmTagsUnreadable);
-                HashMap::new()
-            }
-            other => other?,
-        };
+        let alarm_tags = alarm_tags_or_none(alarm_tags, &mut degraded)?;
         let summary = summary?;
-        let stream_tags = match stream_tags {
-            Err(err) if err.is_denied() => {
-                degraded.push(Degradation::StreamTagsUnreadable);
-                HashMap::new()
-            }
-            Ok(tags) => {
-                if tags.len() >= STREAM_TAG_LIMIT && !tags.contains_key(tag::RESHARD_HISTORY) {
-                    degraded.push(Degradation::HistoryNoRoom);
-                }
-                tags
-            }
-            Err(err) => return Err(err.into()),
-        };
-
-        let last_scaled = match alarm_tags.get(TAG_LAST_SCALED) {
-            None => None,
-            Some(value) if value.is_empty() => None,
-            Some(value) => Some(event::parse_alarm_time(value).ok_or_else(|| {
-                GatherError::BadTag(format!(
-                    "alarm {}: tag {TAG_LAST_SCALED}={value:?} is not of the form 2006-01-02T15:04:05.000+0000",
-                    trigger.alarm_name
-                ))
-            })?),
-        };
+        let stream_tags = stream_tags_or_none(stream_tags, &mut degraded)?;
+        let last_scaled = alarms::last_scaled(&alarm_tags)
+            .map_err(|why| GatherError::BadTag(format!("alarm {}: {why}", trigger.alarm_name)))?;
         let mut warnings = self
             .settings
             .capped_stream_tags(&trigger.stream, &stream_tags);
@@ -168,26 +141,11 @@ impl<P: AwsPort> Autoscaler<P> {
             .settings
             .policy_for_stream(&trigger.stream, &stream_tags);
         warnings.extend(policy.problems);
-        let mut stream_settings = self
-            .settings
-            .for_stream(&trigger.stream, &stream_tags)
-            .map_err(|e| GatherError::BadTag(e.to_string()))?;
-        let history = match stream_tags.get(tag::RESHARD_HISTORY) {
-            Some(value) => ReshardHistory::parse(&trigger.stream, value)
-                .map_err(|e| GatherError::BadTag(e.to_string()))?,
-            None => ReshardHistory::default(),
-        };
-        let consumers =
-            if self.settings.discover_consumers && stream_settings.consumer_function.is_none() {
-                self.discover_consumers(&alarm_arn, &trigger.stream, &mut degraded)
-                    .await
-            } else {
-                Vec::new()
-            };
-        if let Some(first) = consumers.first() {
-            stream_settings.consumer_function = Some(first.function_arn.clone());
-            stream_settings.lambdas_per_shard = first.parallelization_factor;
-        }
+        let mut stream = stream_state(&self.settings, &trigger.stream, &summary, &stream_tags)
+            .map_err(GatherError::BadTag)?;
+        let consumers = self
+            .adopt_consumers(&mut stream, &alarm_arn, &mut degraded)
+            .await;
         // Each alarm keeps its own actions; a missing one of the pair takes the triggering
         // alarm's (as DescribeAlarms gave them, never the message's topic).
         let kept = |direction| {
@@ -198,14 +156,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 .unwrap_or_default()
         };
         let observed = Observed {
-            stream: StreamState {
-                name: trigger.stream.clone(),
-                status: summary.status,
-                mode: summary.mode,
-                open_shards: summary.open_shards,
-                settings: stream_settings,
-                history,
-            },
+            stream,
             alarms: AlarmsState {
                 last_scaled,
                 kept_up: kept(Direction::Up),
@@ -223,6 +174,27 @@ impl<P: AwsPort> Autoscaler<P> {
             consumers,
             settings: policy.settings,
         })
+    }
+
+    /// DISCOVER_CONSUMERS, for a stream without a consumer tag: its Lambda consumers, the first
+    /// one taken as the stream's consumer.
+    async fn adopt_consumers(
+        &self,
+        stream: &mut StreamState,
+        alarm_arn: &str,
+        degraded: &mut Vec<Degradation>,
+    ) -> Vec<StreamConsumer> {
+        if !self.settings.discover_consumers || stream.settings.consumer_function.is_some() {
+            return Vec::new();
+        }
+        let consumers = self
+            .discover_consumers(alarm_arn, &stream.name, degraded)
+            .await;
+        if let Some(first) = consumers.first() {
+            stream.settings.consumer_function = Some(first.function_arn.clone());
+            stream.settings.lambdas_per_shard = first.parallelization_factor;
+        }
+        consumers
     }
 
     /// The account's shard headroom, asked at most once per invocation (DescribeLimits allows
@@ -311,5 +283,40 @@ impl<P: AwsPort> Autoscaler<P> {
             fitted.push((consumer.function_arn.clone(), wanted));
         }
         fitted
+    }
+}
+
+/// The alarm's tags; none when the role may not read them (reported).
+fn alarm_tags_or_none(
+    read: Result<HashMap<String, String>, AwsError>,
+    degraded: &mut Vec<Degradation>,
+) -> Result<HashMap<String, String>, AwsError> {
+    match read {
+        Err(err) if err.is_denied() => {
+            degraded.push(Degradation::AlarmTagsUnreadable);
+            Ok(HashMap::new())
+        }
+        other => other,
+    }
+}
+
+/// The stream's tags; none when the role may not read them; reported too when the reshard
+/// history would find no room among them.
+fn stream_tags_or_none(
+    read: Result<HashMap<String, String>, AwsError>,
+    degraded: &mut Vec<Degradation>,
+) -> Result<HashMap<String, String>, AwsError> {
+    match read {
+        Err(err) if err.is_denied() => {
+            degraded.push(Degradation::StreamTagsUnreadable);
+            Ok(HashMap::new())
+        }
+        Ok(tags) => {
+            if tags.len() >= STREAM_TAG_LIMIT && !tags.contains_key(tag::RESHARD_HISTORY) {
+                degraded.push(Degradation::HistoryNoRoom);
+            }
+            Ok(tags)
+        }
+        Err(err) => Err(err),
     }
 }

@@ -78,12 +78,12 @@ impl<P: AwsPort> Autoscaler<P> {
         if !sweep && !evaluate {
             return;
         }
-        self.aws.set_pacing_share(RECONCILE_SHARE);
+        // Every read of this run at the reconcile's share, until it returns.
+        let _share = self.limits.share_until_dropped(RECONCILE_SHARE);
         let snapshot = fleet::read_fleet(&self.aws, &self.settings, None).await;
         let snapshot = match snapshot {
             Ok(snapshot) => snapshot,
             Err(err) => {
-                self.aws.set_pacing_share(1.0);
                 tracing::error!(error = %err, "scheduled run: the fleet cannot be read");
                 if sweep {
                     self.report_reconcile(Err(err), report);
@@ -101,7 +101,11 @@ impl<P: AwsPort> Autoscaler<P> {
                 dry_run: self.settings.dry_run,
                 now,
                 start_after: None,
-                deadline: Some(self.aws.deadline().map_or(slice_end, |d| d.min(slice_end))),
+                deadline: Some(
+                    self.limits
+                        .deadline()
+                        .map_or(slice_end, |d| d.min(slice_end)),
+                ),
                 concurrency: DEFAULT_CONCURRENCY,
             };
             let result = fleet::scheduled_sweep(
@@ -134,21 +138,10 @@ impl<P: AwsPort> Autoscaler<P> {
             report.metric_lines.extend(self.tuning_metrics(&tuning));
             report.tuning = Some(tuning);
         }
-        self.aws.set_pacing_share(1.0);
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "scheduled run done"
         );
-    }
-
-    fn metric(&self, name: &str, value: usize) -> String {
-        metrics::emf_line(
-            &self.settings.metric_namespace,
-            &self.function_name,
-            name,
-            value as f64,
-            self.aws.now(),
-        )
     }
 
     /// The sweep's fixes counted in `DRIFT_FIXED`, each stream's shard count for the
@@ -221,7 +214,7 @@ impl<P: AwsPort> Autoscaler<P> {
         known_shards: &HashMap<String, u32>,
         stop_at: Option<Instant>,
     ) -> FleetEvaluation {
-        let deadline = self.aws.deadline();
+        let deadline = self.limits.deadline();
         let too_late = || {
             let now = Instant::now();
             deadline.is_some_and(|d| now + DEADLINE_MARGIN >= d)
@@ -325,34 +318,40 @@ impl<P: AwsPort> Autoscaler<P> {
         shards: u32,
     ) -> StreamEvaluation {
         let now = self.aws.now();
-        let summary = StreamSummary {
-            status: listed.status,
-            mode: listed.mode,
-            open_shards: shards,
-        };
-        let no_tags = HashMap::new();
-        let tags = snapshot.stream_tags.get(stream).unwrap_or(&no_tags);
-        match observe(
-            &self.settings,
-            stream,
-            &summary,
-            tags,
-            &snapshot.alarms,
-            None,
-        ) {
-            Ok(observed) => {
-                let usage = self.usage_of(None, now, &self.settings);
-                let evaluation = schedule::evaluate(
-                    &AlarmPair::new(stream),
-                    &observed,
-                    &usage,
-                    &self.stream_settings(stream, tags),
-                    now,
-                );
-                StreamEvaluation::decided(stream, evaluation)
-            }
+        let summary = listed_summary(listed, shards);
+        match self.decide_from_snapshot(snapshot, stream, &summary, None, None, now) {
+            Ok((evaluation, _)) => StreamEvaluation::decided(stream, evaluation),
             Err(err) => StreamEvaluation::failed(stream, err),
         }
+    }
+
+    /// [`schedule::evaluate`] on what the bulk reads say of a stream (`summary`, its tags and
+    /// alarms in `snapshot`). A tag that cannot be read is the error.
+    fn decide_from_snapshot(
+        &self,
+        snapshot: &FleetSnapshot,
+        stream: &str,
+        summary: &StreamSummary,
+        metrics: Option<&StreamMetrics>,
+        headroom: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<(Evaluation, Usage<'static>), String> {
+        let no_tags = HashMap::new();
+        let tags = snapshot.stream_tags.get(stream).unwrap_or(&no_tags);
+        let observed = observe(
+            &self.settings,
+            stream,
+            summary,
+            tags,
+            &snapshot.alarms,
+            headroom,
+        )?;
+        // The stream's own policy: its tuning and its user's tags over the function's.
+        let settings = self.stream_settings(stream, tags);
+        let usage = self.usage_of(metrics, now, &settings);
+        let pair = AlarmPair::new(stream);
+        let evaluation = schedule::evaluate(&pair, &observed, &usage, &settings, now);
+        Ok((evaluation, usage))
     }
 
     /// One ACTIVE stream decided from the bulk reads; a reshard is decided again from the
@@ -370,28 +369,12 @@ impl<P: AwsPort> Autoscaler<P> {
         headroom: Option<u32>,
         now: DateTime<Utc>,
     ) -> StreamEvaluation {
-        let summary = StreamSummary {
-            status: listed.status,
-            mode: listed.mode,
-            open_shards: shards,
-        };
-        let no_tags = HashMap::new();
-        let tags = snapshot.stream_tags.get(stream).unwrap_or(&no_tags);
-        let observed = match observe(
-            &self.settings,
-            stream,
-            &summary,
-            tags,
-            &snapshot.alarms,
-            headroom,
-        ) {
-            Ok(observed) => observed,
-            Err(err) => return StreamEvaluation::failed(stream, err),
-        };
-        let pair = AlarmPair::new(stream);
-        let settings = self.stream_settings(stream, tags);
-        let usage = self.usage_of(metrics, now, &settings);
-        let evaluation = schedule::evaluate(&pair, &observed, &usage, &settings, now);
+        let summary = listed_summary(listed, shards);
+        let (evaluation, usage) =
+            match self.decide_from_snapshot(snapshot, stream, &summary, metrics, headroom, now) {
+                Ok(decided) => decided,
+                Err(err) => return StreamEvaluation::failed(stream, err),
+            };
         if !matches!(evaluation, Evaluation::Scale { .. }) {
             return StreamEvaluation::decided(stream, evaluation);
         }
@@ -476,5 +459,14 @@ impl<P: AwsPort> Autoscaler<P> {
     ) -> Usage<'static> {
         let none = StreamMetrics::default();
         usage::recent_usage(&self.settings, settings, metrics.unwrap_or(&none), now)
+    }
+}
+
+/// A listed stream's record with its open shard count (ListShards', or the sweep's).
+fn listed_summary(listed: &ListedStream, shards: u32) -> StreamSummary {
+    StreamSummary {
+        status: listed.status,
+        mode: listed.mode,
+        open_shards: shards,
     }
 }

@@ -109,7 +109,7 @@ impl<P: AwsPort> Autoscaler<P> {
         let Some(window) = history_window(now) else {
             return report;
         };
-        let deadline = self.aws.deadline();
+        let deadline = self.limits.deadline();
         let too_late = || {
             let at = Instant::now();
             at >= stop_at || deadline.is_some_and(|d| at + crate::ops::fleet::DEADLINE_MARGIN >= d)
