@@ -227,12 +227,7 @@ async fn the_decision_follows_the_tuned_parameters_and_the_user_tags_win() {
     aws.seed_stream_tag("mine", tag::TARGET_USAGE, "0.9");
     let a = Autoscaler::new(aws.clone(), Settings::default(), FUNCTION);
     let report = tick(&a).await;
-    let to: HashMap<String, u32> = report
-        .alarms
-        .iter()
-        .filter(|o| o.outcome == Outcome::Scaled)
-        .map(|o| (o.stream.clone().unwrap(), o.to.unwrap()))
-        .collect();
+    let to = scaled_to(&report);
     // 3.9 shards at 70% (the global default), at the tuned 50%, at the user's own 90%.
     assert_eq!(to.get("plain"), Some(&6), "{to:?}");
     assert_eq!(to.get("tuned"), Some(&8), "{to:?}");
@@ -254,15 +249,20 @@ async fn a_stream_tuned_to_see_throttled_records_sizes_for_its_demand() {
     aws.seed_stream_tag("seeing", tag::TUNED, &tuned_seeing(0.7, true));
     let a = Autoscaler::new(aws.clone(), Settings::default(), FUNCTION);
     let report = tick(&a).await;
-    let to: HashMap<String, u32> = report
+    let to = scaled_to(&report);
+    // 4 shards at 70% is 6; the demand, 6 shards, at 70% is 9, at most 2N = 8.
+    assert_eq!(to.get("blind"), Some(&6), "{to:?}");
+    assert_eq!(to.get("seeing"), Some(&8), "{to:?}");
+}
+
+/// Each stream the run resharded, and its new count.
+fn scaled_to(report: &InvocationReport) -> HashMap<String, u32> {
+    report
         .alarms
         .iter()
         .filter(|o| o.outcome == Outcome::Scaled)
         .map(|o| (o.stream.clone().unwrap(), o.to.unwrap()))
-        .collect();
-    // 4 shards at 70% is 6; the demand, 6 shards, at 70% is 9, at most 2N = 8.
-    assert_eq!(to.get("blind"), Some(&6), "{to:?}");
-    assert_eq!(to.get("seeing"), Some(&8), "{to:?}");
+        .collect()
 }
 
 /// The tag as the function writes it, through the real SDK and back.

@@ -47,23 +47,12 @@ impl State {
         end: DateTime<Utc>,
         period_secs: u32,
     ) -> Vec<(DateTime<Utc>, f64)> {
-        let period = i64::from(period_secs.max(1));
-        let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
-        for (at, millis) in self
-            .iterator_ages
-            .get(stream)
-            .into_iter()
-            .flat_map(|s| s.range(start..end))
-        {
-            let bucket = buckets
-                .entry(at.timestamp().div_euclid(period) * period)
-                .or_insert(*millis);
-            *bucket = bucket.max(*millis);
-        }
-        buckets
-            .into_iter()
-            .filter_map(|(secs, max)| Some((DateTime::from_timestamp(secs, 0)?, max)))
-            .collect()
+        per_period(
+            self.iterator_ages.get(stream),
+            start..end,
+            period_secs,
+            f64::max,
+        )
     }
 
     /// A stream's stored throttled records, the Sum of each period of `period_secs` in
@@ -75,22 +64,12 @@ impl State {
         end: DateTime<Utc>,
         period_secs: u32,
     ) -> Vec<(DateTime<Utc>, f64)> {
-        let period = i64::from(period_secs.max(1));
-        let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
-        for (at, records) in self
-            .throttled
-            .get(stream)
-            .into_iter()
-            .flat_map(|s| s.range(start..end))
-        {
-            *buckets
-                .entry(at.timestamp().div_euclid(period) * period)
-                .or_default() += records;
-        }
-        buckets
-            .into_iter()
-            .filter_map(|(secs, sum)| Some((DateTime::from_timestamp(secs, 0)?, sum)))
-            .collect()
+        per_period(
+            self.throttled.get(stream),
+            start..end,
+            period_secs,
+            |a, b| a + b,
+        )
     }
 
     /// Completes the reshards whose UPDATING window has passed.
@@ -166,4 +145,26 @@ impl State {
             })
             .sum()
     }
+}
+
+/// The points of `series` in `range`, each period of `period_secs` (from the epoch, as
+/// CloudWatch aligns them) folded into one figure by `fold` (a Statistic: Maximum, Sum).
+fn per_period(
+    series: Option<&BTreeMap<DateTime<Utc>, f64>>,
+    range: std::ops::Range<DateTime<Utc>>,
+    period_secs: u32,
+    fold: impl Fn(f64, f64) -> f64,
+) -> Vec<(DateTime<Utc>, f64)> {
+    let period = i64::from(period_secs.max(1));
+    let mut buckets: BTreeMap<i64, f64> = BTreeMap::new();
+    for (at, value) in series.into_iter().flat_map(|s| s.range(range.clone())) {
+        buckets
+            .entry(at.timestamp().div_euclid(period) * period)
+            .and_modify(|figure| *figure = fold(*figure, *value))
+            .or_insert(*value);
+    }
+    buckets
+        .into_iter()
+        .filter_map(|(secs, figure)| Some((DateTime::from_timestamp(secs, 0)?, figure)))
+        .collect()
 }

@@ -257,15 +257,7 @@ pub fn choose(
 impl<P: AwsPort> Autoscaler<P> {
     /// The run's tuning figures as metrics (one line each), a failed run in the error metric.
     pub(crate) fn tuning_metrics(&self, tuning: &TuningReport) -> Vec<String> {
-        let line = |name: &str, value: usize| {
-            metrics::emf_line(
-                &self.settings.metric_namespace,
-                &self.function_name,
-                name,
-                value as f64,
-                self.aws.now(),
-            )
-        };
+        let line = |name: &str, value: usize| self.metric(name, value);
         let mut lines = vec![
             line(metrics::STREAMS_TUNED_METRIC, tuning.tuned()),
             line(metrics::TUNING_BUDGET_MET_METRIC, tuning.met()),
