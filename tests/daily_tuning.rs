@@ -192,11 +192,11 @@ async fn a_get_metric_data_failure_changes_nothing() {
 
 /// The tuned tag of a sized set at `target_usage`, chosen today.
 fn tuned_at(target_usage: f64) -> String {
-    tuned_seeing(target_usage, false)
+    tuned_with(target_usage, false, 0)
 }
 
-/// The same, seeing the demand behind throttled periods or not.
-fn tuned_seeing(target_usage: f64, see_throttled: bool) -> String {
+/// The same, seeing the demand behind throttled periods or not, on a floor or not (0).
+fn tuned_with(target_usage: f64, see_throttled: bool, floor: u32) -> String {
     let default = candidates()[0];
     let Policy::Sized { mut params, .. } = default.policy else {
         panic!("the default is sized")
@@ -209,6 +209,7 @@ fn tuned_seeing(target_usage: f64, see_throttled: bool) -> String {
         policy: Policy::Sized {
             target_usage,
             params,
+            floor,
         },
         advice: None,
     }
@@ -245,14 +246,33 @@ async fn a_stream_tuned_to_see_throttled_records_sizes_for_its_demand() {
             aws.put_throttled(stream, at, 2.0 * 1000.0 * 300.0);
         }
     }
-    aws.seed_stream_tag("blind", tag::TUNED, &tuned_seeing(0.7, false));
-    aws.seed_stream_tag("seeing", tag::TUNED, &tuned_seeing(0.7, true));
+    aws.seed_stream_tag("blind", tag::TUNED, &tuned_with(0.7, false, 0));
+    aws.seed_stream_tag("seeing", tag::TUNED, &tuned_with(0.7, true, 0));
     let a = Autoscaler::new(aws.clone(), Settings::default(), FUNCTION);
     let report = tick(&a).await;
     let to = scaled_to(&report);
     // 4 shards at 70% is 6; the demand, 6 shards, at 70% is 9, at most 2N = 8.
     assert_eq!(to.get("blind"), Some(&6), "{to:?}");
     assert_eq!(to.get("seeing"), Some(&8), "{to:?}");
+}
+
+#[tokio::test]
+async fn a_stream_tuned_onto_a_floor_is_raised_to_it_unless_its_own_minimum_says_otherwise() {
+    let aws = account(&[("floored", 2), ("mine", 2), ("plain", 2)]).await;
+    // One shard of load on two: nothing to do but for the floor.
+    for stream in ["floored", "mine", "plain"] {
+        put_days(&aws, stream, midnight(), 3, flat);
+    }
+    aws.seed_stream_tag("floored", tag::TUNED, &tuned_with(0.7, false, 6));
+    aws.seed_stream_tag("mine", tag::TUNED, &tuned_with(0.7, false, 6));
+    aws.seed_stream_tag("mine", tag::MIN_SHARDS, "2");
+    let a = Autoscaler::new(aws.clone(), Settings::default(), FUNCTION);
+    let report = tick(&a).await;
+    let to = scaled_to(&report);
+    // Towards the floor of 6, at most 2N at a time; the user's own minimum wins.
+    assert_eq!(to.get("floored"), Some(&4), "{to:?}");
+    assert_eq!(to.get("mine"), None, "{to:?}");
+    assert_eq!(to.get("plain"), None, "{to:?}");
 }
 
 /// Each stream the run resharded, and its new count.
@@ -275,7 +295,7 @@ async fn the_tuned_tag_round_trips_through_kinesis() {
         day: day(midnight()),
         candidate: all[4].name.to_string(),
         met: false,
-        policy: all[4].policy,
+        policy: all[4].policy.with_floor(8),
         advice: Some(kinesis_autoscaler::domain::tuning::Advice {
             budget_fraction: 0.001,
             floor_shards: Some(8),

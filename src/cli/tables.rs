@@ -173,8 +173,17 @@ fn tuned_cell(r: &StreamReport) -> String {
         None => "-".to_string(),
         Some(t) => {
             let usage = match t.policy {
-                crate::domain::tuning::Policy::Sized { target_usage, .. } => {
-                    format!(" {:.0}%", 100.0 * target_usage)
+                crate::domain::tuning::Policy::Sized {
+                    target_usage,
+                    floor,
+                    ..
+                } => {
+                    let on_floor = if floor > 0 {
+                        format!(" floor {floor}")
+                    } else {
+                        String::new()
+                    };
+                    format!(" {:.0}%{on_floor}", 100.0 * target_usage)
                 }
                 crate::domain::tuning::Policy::Upstream => String::new(),
             };

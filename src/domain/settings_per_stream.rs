@@ -35,8 +35,9 @@ impl Settings {
                     }),
             }
         };
-        let min_shards = shard_tag(tag::MIN_SHARDS, self.min_shards)?;
         let max_shards = shard_tag(tag::MAX_SHARDS, self.max_shards)?;
+        let floor = self.tuned_floor(stream, tags).min(max_shards);
+        let min_shards = shard_tag(tag::MIN_SHARDS, self.min_shards.max(floor))?;
         if min_shards > max_shards {
             return Err(tag_error(
                 tag::MIN_SHARDS,
@@ -109,6 +110,24 @@ impl Settings {
             })
             .into_iter()
             .collect()
+    }
+}
+
+impl Settings {
+    /// The floor the daily tuning stood `stream` on (its tag's `min`), where the tuning is
+    /// in force (`SCALING_POLICY=sized`, not pinned to upstream by the stream's tag); 0
+    /// otherwise. A tag that does not parse is reported by [`Settings::policy_for_stream`].
+    fn tuned_floor(&self, stream: &str, tags: &HashMap<String, String>) -> u32 {
+        let pinned = tags
+            .get(tag::SCALING_POLICY)
+            .and_then(|v| v.trim().parse::<ScalingPolicy>().ok())
+            .is_some_and(|p| p == ScalingPolicy::Upstream);
+        if self.scaling_policy != ScalingPolicy::Sized || pinned {
+            return 0;
+        }
+        tags.get(tag::TUNED)
+            .and_then(|value| crate::domain::tuned::TunedTag::parse(stream, value).ok())
+            .map_or(0, |tuned| tuned.policy.floor())
     }
 }
 

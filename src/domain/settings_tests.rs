@@ -274,3 +274,30 @@ fn a_stream_decides_with_its_tuning_and_its_own_tags_win_field_by_field() {
     );
     assert_eq!(p.settings, upstream);
 }
+
+#[test]
+fn the_tuned_floor_raises_the_minimum_unless_the_stream_says_otherwise() {
+    let tuned = "day=2026-12-06 set=careful met=yes usage=0.6 min=8";
+    let with = |extra: &[(&str, &str)]| -> HashMap<String, String> {
+        std::iter::once((tag::TUNED, tuned))
+            .chain(extra.iter().copied())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let s = Settings::default();
+    let min = |s: &Settings, tags| s.for_stream("orders", &tags).unwrap().min_shards;
+    assert_eq!(min(&s, with(&[])), 8);
+    // Never above the stream's maximum; the user's own minimum wins.
+    assert_eq!(min(&s, with(&[(tag::MAX_SHARDS, "6")])), 6);
+    assert_eq!(min(&s, with(&[(tag::MIN_SHARDS, "2")])), 2);
+    // Not where the tuning is not in force, nor from a tag that does not parse.
+    assert_eq!(min(&s, with(&[(tag::SCALING_POLICY, "upstream")])), 1);
+    let upstream = Settings {
+        scaling_policy: ScalingPolicy::Upstream,
+        ..Settings::default()
+    };
+    assert_eq!(min(&upstream, with(&[])), 1);
+    let bad: HashMap<String, String> =
+        [(tag::TUNED.to_string(), format!("{tuned} colour=red"))].into();
+    assert_eq!(min(&s, bad), 1);
+}

@@ -32,7 +32,7 @@ pub struct TunedTag {
 }
 
 /// What a well-formed tag looks like, for errors.
-const EXPECTED: &str = "words key=value: day=YYYY-MM-DD set=NAME met=yes|no, the sized parameters (usage up sustain upwin downwin downq saving burst patdays patq hold pre seen) and optional advice (budget od now floor floorcost), as the daily tuning writes them";
+const EXPECTED: &str = "words key=value: day=YYYY-MM-DD set=NAME met=yes|no, the sized parameters (usage up sustain upwin downwin downq saving burst patdays patq hold pre seen, and min where the set stands on a floor) and optional advice (budget od now floor floorcost), as the daily tuning writes them";
 
 fn yes_no(b: bool) -> &'static str {
     if b {
@@ -54,6 +54,7 @@ impl TunedTag {
         if let Policy::Sized {
             target_usage,
             params: p,
+            floor,
         } = self.policy
         {
             words.extend([
@@ -71,6 +72,9 @@ impl TunedTag {
                 format!("pre={}", p.prescale_ahead_mins),
                 format!("seen={}", yes_no(p.see_throttled)),
             ]);
+            if floor > 0 {
+                words.push(format!("min={floor}"));
+            }
         }
         let base = words.join(" ");
         let Some(a) = &self.advice else {
@@ -102,6 +106,7 @@ impl TunedTag {
         };
         let (mut day, mut candidate, mut met) = (None, None, None);
         let (mut usage, mut params, mut sized) = (None, Params::default(), false);
+        let mut floor = 0_i64;
         let mut advice = AdviceWords::default();
         for word in value.split_whitespace() {
             let (key, text) = word
@@ -144,6 +149,7 @@ impl TunedTag {
                 "patq" => params.pattern_quantile = number()?,
                 "hold" => params.hold_ahead_mins = whole()?,
                 "pre" => params.prescale_ahead_mins = whole()?,
+                "min" => floor = whole()?,
                 "seen" => match text {
                     "yes" => params.see_throttled = true,
                     "no" => params.see_throttled = false,
@@ -165,6 +171,8 @@ impl TunedTag {
             (_, Some(target_usage)) if target_usage > 0.0 && target_usage <= 1.0 => Policy::Sized {
                 target_usage,
                 params,
+                floor: u32::try_from(floor)
+                    .map_err(|_| bad(format!("min={floor} is too large")))?,
             },
             _ => return Err(bad("a sized set needs usage in (0, 1]".into())),
         };
@@ -179,9 +187,9 @@ impl TunedTag {
 }
 
 /// The sized policy's words.
-const SIZED_KEYS: [&str; 13] = [
+const SIZED_KEYS: [&str; 14] = [
     "usage", "up", "sustain", "upwin", "downwin", "downq", "saving", "burst", "patdays", "patq",
-    "hold", "pre", "seen",
+    "hold", "pre", "seen", "min",
 ];
 
 #[derive(Default)]
@@ -214,6 +222,7 @@ pub fn apply_policy(settings: &mut Settings, policy: &Policy) {
         Policy::Sized {
             target_usage,
             params,
+            ..
         } => {
             settings.scaling_policy = ScalingPolicy::Sized;
             settings.target_usage = target_usage;
@@ -247,13 +256,16 @@ mod tests {
             on_demand_monthly_usd: 9_999_999.99,
             chosen_monthly_usd: 1_234_567.89,
         };
-        for candidate in candidates() {
+        let on_floors = candidates()
+            .into_iter()
+            .flat_map(|c| [0, 10_000].map(|floor| (c.name, c.policy.with_floor(floor))));
+        for (name, policy) in on_floors {
             for advice in [None, Some(worst_advice)] {
                 let tuned = TunedTag {
                     day: day(),
-                    candidate: candidate.name.to_string(),
+                    candidate: name.to_string(),
                     met: advice.is_none(),
-                    policy: candidate.policy,
+                    policy,
                     advice,
                 };
                 let value = tuned.render();
@@ -271,7 +283,7 @@ mod tests {
                 let back = TunedTag::parse("s", &value).unwrap();
                 assert_eq!(back.policy, tuned.policy, "{value}");
                 assert_eq!((back.day, back.met), (day(), tuned.met));
-                assert_eq!(back.candidate, candidate.name);
+                assert_eq!(back.candidate, name);
                 let cents = |x: f64| (x * 100.0).round();
                 assert_eq!(
                     back.advice

@@ -81,10 +81,46 @@ pub const TIE_SHARE: f64 = 0.01;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum Policy {
-    /// `SCALING_POLICY=sized` with these parameters.
-    Sized { target_usage: f64, params: Params },
+    /// `SCALING_POLICY=sized` with these parameters, never below `floor` shards (0: no
+    /// floor of its own; the stream's minimum always holds).
+    Sized {
+        target_usage: f64,
+        params: Params,
+        #[serde(skip_serializing_if = "no_floor")]
+        floor: u32,
+    },
     /// `SCALING_POLICY=upstream`: doubling and halving.
     Upstream,
+}
+
+fn no_floor(floor: &u32) -> bool {
+    *floor == 0
+}
+
+impl Policy {
+    /// The same policy standing on `floor` shards (a sized one; upstream's has no floor).
+    pub fn with_floor(self, floor: u32) -> Policy {
+        match self {
+            Policy::Sized {
+                target_usage,
+                params,
+                ..
+            } => Policy::Sized {
+                target_usage,
+                params,
+                floor,
+            },
+            Policy::Upstream => Policy::Upstream,
+        }
+    }
+
+    /// The floor the policy stands on (0: none of its own).
+    pub fn floor(&self) -> u32 {
+        match self {
+            Policy::Sized { floor, .. } => *floor,
+            Policy::Upstream => 0,
+        }
+    }
 }
 
 /// One candidate parameter set, named for status lines, tags and tables.
@@ -106,6 +142,7 @@ pub fn candidates() -> Vec<Candidate> {
         policy: Policy::Sized {
             target_usage,
             params,
+            floor: 0,
         },
     };
     vec![
@@ -258,6 +295,15 @@ fn cheaper(a: &Measured, b: &Measured) -> bool {
 /// history: the default budget is "cheaper and never more throttled".
 pub const UPSTREAM_COST_CAP: f64 = 1.0;
 
+/// The most a candidate meeting `budget` may cost, as a multiple of upstream's on the same
+/// history.
+pub fn cost_cap(budget: ThrottleBudget) -> f64 {
+    match budget {
+        ThrottleBudget::Upstream => UPSTREAM_COST_CAP,
+        ThrottleBudget::Fraction(_) => MAX_COST_VS_UPSTREAM,
+    }
+}
+
 /// Chooses among `measured` (one per candidate, same history); `upstream` is the index of
 /// upstream's candidate, the budget's reference and the fallback's cost ceiling; `incumbent`
 /// the candidate in force. `None` only when `measured` is empty or `upstream` is out of range.
@@ -289,10 +335,7 @@ pub fn choose_against(
 ) -> Option<Choice> {
     measured.get(upstream)?;
     let allowed = allowed_throttled(budget, reference);
-    let cap = match budget {
-        ThrottleBudget::Upstream => UPSTREAM_COST_CAP,
-        ThrottleBudget::Fraction(_) => MAX_COST_VS_UPSTREAM,
-    };
+    let cap = cost_cap(budget);
     let within_at = |i: usize| {
         let m = &measured[i];
         m.throttled_records <= MARGIN * allowed * (1.0 + 1e-9)

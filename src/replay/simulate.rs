@@ -526,8 +526,16 @@ impl Replay {
     }
 
     /// Decides from now on as `policy` does (the walk-forward tuning's daily choice).
+    /// A policy's floor raises the stream's minimum (never above its maximum) until the
+    /// next choice; the settings' own minimum stays the base.
     pub fn retune(&mut self, policy: &crate::domain::tuning::Policy) {
         apply_policy(&mut self.opts.settings, policy);
+        self.limits.min_shards = self
+            .opts
+            .settings
+            .min_shards
+            .max(policy.floor())
+            .min(self.limits.max_shards);
     }
 
     fn set_alarms(&mut self, alarms: AlarmPairSpec) {

@@ -210,9 +210,13 @@ impl<P: AwsPort> Autoscaler<P> {
         stream: &str,
         tags: &HashMap<String, String>,
     ) -> Result<Options, String> {
+        // The stream's own bounds, without the floor the last tuning stood it on: each day's
+        // choice starts from the user's minimum, or a floor could only ever rise.
+        let mut untuned = tags.clone();
+        untuned.remove(tag::TUNED);
         let limits = self
             .settings
-            .for_stream(stream, tags)
+            .for_stream(stream, &untuned)
             .map_err(|e| format!("{e}; settings kept"))?;
         let mut settings = self.settings.clone();
         settings.min_shards = limits.min_shards;
