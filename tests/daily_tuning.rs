@@ -302,6 +302,7 @@ async fn the_tuned_tag_round_trips_through_kinesis() {
             floor_monthly_usd: Some(86.4),
             on_demand_monthly_usd: 123.45,
             chosen_monthly_usd: 43.2,
+            basis: kinesis_autoscaler::domain::tuning::AdviceBasis::History,
         }),
     };
     common::tag_stream(&aws, &stream, tag::TUNED, &chosen.render()).await;

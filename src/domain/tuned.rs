@@ -210,6 +210,7 @@ impl AdviceWords {
             floor_monthly_usd: floor.and(self.floor_cost),
             on_demand_monthly_usd: self.on_demand?,
             chosen_monthly_usd: self.chosen?,
+            basis: crate::domain::tuning::AdviceBasis::History,
         })
     }
 }
@@ -255,6 +256,7 @@ mod tests {
             floor_monthly_usd: Some(108_000.123),
             on_demand_monthly_usd: 9_999_999.99,
             chosen_monthly_usd: 1_234_567.89,
+            basis: crate::domain::tuning::AdviceBasis::History,
         };
         let on_floors = candidates()
             .into_iter()

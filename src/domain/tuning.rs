@@ -412,25 +412,46 @@ pub struct Advice {
     pub on_demand_monthly_usd: f64,
     /// The chosen candidate's own cost, for comparison.
     pub chosen_monthly_usd: f64,
+    /// What the advice was found on.
+    #[serde(default)]
+    pub basis: AdviceBasis,
+}
+
+/// What an [`Advice`] was found on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AdviceBasis {
+    /// The last 14 days, on which no candidate met the budget (the daily tuning's).
+    #[default]
+    History,
+    /// A whole walk-forward replay that missed the budget although its last 14 days met it:
+    /// a miss on days the tuning could not foresee, or had no history for (`simulate`'s).
+    Replay,
 }
 
 impl std::fmt::Display for Advice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no parameter set keeps throttling within {:.3}% of records on this history (now ${:.2}/month); ",
-            100.0 * self.budget_fraction,
-            self.chosen_monthly_usd
-        )?;
+        let budget = 100.0 * self.budget_fraction;
+        let now = self.chosen_monthly_usd;
+        let would = match self.basis {
+            AdviceBasis::History => {
+                write!(f, "no parameter set keeps throttling within {budget:.3}% of records on this history (now ${now:.2}/month); ")?;
+                "would"
+            }
+            AdviceBasis::Replay => {
+                write!(f, "the replay throttled more than {budget:.3}% of records, though its last 14 days met it (the miss is on days the tuning could not foresee or had no history for; now ${now:.2}/month); ")?;
+                "would have"
+            }
+        };
         if let (Some(n), Some(usd)) = (self.floor_shards, self.floor_monthly_usd) {
             write!(
                 f,
-                "a floor of AutoscalerMinShards={n} would, at ${usd:.2}/month; "
+                "a floor of AutoscalerMinShards={n} {would}, at ${usd:.2}/month; "
             )?;
         }
         write!(
             f,
-            "on-demand mode would, at ${:.2}/month",
+            "on-demand mode {would}, at ${:.2}/month",
             self.on_demand_monthly_usd
         )
     }

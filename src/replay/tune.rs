@@ -11,7 +11,7 @@
 //! admitted records plus `WriteProvisionedThroughputExceeded`'s throttled ones, the same
 //! demand in this model (it has no retries).
 
-use crate::domain::tuning::{self, Advice, Candidate, Choice, Measured, Policy};
+use crate::domain::tuning::{self, Advice, AdviceBasis, Candidate, Choice, Measured, Policy};
 pub use crate::domain::tuning::{Tuned, TuningSummary};
 use crate::replay::simulate::{self, apply_policy, Options, Outcome, SimError, Variant};
 use crate::replay::trace::Trace;
@@ -218,7 +218,44 @@ pub fn advise(
         floor_monthly_usd: floor.map(|(_, m)| month(m.cost_usd)),
         on_demand_monthly_usd: month(s.on_demand_cost_usd),
         chosen_monthly_usd: month(s.provisioned_cost_usd),
+        basis: AdviceBasis::History,
     })
+}
+
+/// Where a walk-forward replay as a whole throttled more than its budget allows on the
+/// whole trace (a stated fraction, or the Go Lambda's throttling on it) though the last
+/// tuning met it on its history: what would have met it over the replay, the set in force
+/// at the end on the smallest floor that does ([`smallest_floor`]) and on-demand mode. So a
+/// replay that misses a budget always says so. `None` where the replay kept the budget.
+fn advise_on_replay(
+    trace: &Trace,
+    opts: &Options,
+    outcome: &Outcome,
+    last: &Tuned,
+) -> Result<Option<Advice>, SimError> {
+    let s = &outcome.summary;
+    let reference = measured(&simulate::simulate(
+        trace,
+        &Options {
+            variant: Variant::Upstream,
+            ..candidate_options(opts, &Policy::Upstream, opts.initial_shards)
+        },
+    )?);
+    let allowed = tuning::allowed_throttled(opts.settings.throttle_budget, &reference);
+    if s.records_throttled <= allowed * (1.0 + 1e-9) || s.records_total <= 0.0 {
+        return Ok(None);
+    }
+    let policy = last.candidate.policy.with_floor(0);
+    let floor = smallest_floor(trace, opts, &policy, opts.initial_shards, allowed)?;
+    let month = |usd| monthly(usd, s.periods, s.period_secs);
+    Ok(Some(Advice {
+        budget_fraction: allowed / s.records_total,
+        floor_shards: floor.map(|(n, _)| n),
+        floor_monthly_usd: floor.map(|(_, m)| month(m.cost_usd)),
+        on_demand_monthly_usd: month(s.on_demand_cost_usd),
+        chosen_monthly_usd: month(s.provisioned_cost_usd),
+        basis: AdviceBasis::Replay,
+    }))
 }
 
 /// The rows of `trace` in `[from, to)`.
@@ -246,7 +283,8 @@ pub fn replay(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
 }
 
 /// Replays `trace` tuned walk-forward (see the module's documentation), with the tuning
-/// and, where the last days' tuning met no budget, the advice in the summary.
+/// and, where the last days' tuning met no budget or the replay as a whole missed it, the
+/// advice in the summary.
 pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
     let Some(first) = trace.rows.first().map(|r| r.timestamp) else {
         return simulate::run(trace, opts, |_, _| Ok(()));
@@ -286,9 +324,11 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
     let history = window(trace, end - Duration::days(HISTORY_DAYS), end);
     let shards = Some(outcome.summary.final_shards);
     let last = tune_on(&history, opts, shards, Some(in_force))?;
-    if !last.choice.met {
-        outcome.summary.advice = Some(advise(&history, opts, &last, shards)?);
-    }
+    outcome.summary.advice = if last.choice.met {
+        advise_on_replay(trace, opts, &outcome, &last)?
+    } else {
+        Some(advise(&history, opts, &last, shards)?)
+    };
     summary.last = Some(last);
     // The replay's own label names the last day's settings; the run is the tuning's.
     outcome.summary.variant = format!(
@@ -479,6 +519,37 @@ mod tests {
         let last = out.summary.tuning.unwrap().last.unwrap();
         assert!(!last.choice.met);
         assert!(last.measured.cost_usd <= last.upstream.cost_usd * (1.0 + 1e-9));
+    }
+
+    #[test]
+    fn a_replay_that_misses_a_stated_budget_says_what_would_have_met_it() {
+        // A jump from 1 to 6 shards of load each day at 10:00: the first two days run the
+        // defaults, which throttle at the jump; later days are tuned to meet the budget.
+        let trace = Trace {
+            rows: daily(6, 6.0),
+            period_secs: Some(300),
+        };
+        let mut opts = tuned_opts();
+        opts.settings.throttle_budget = ThrottleBudget::Fraction(0.001);
+        let out = replay(&trace, &opts).unwrap();
+        let s = &out.summary;
+        assert!(s.tuning.as_ref().unwrap().last.as_ref().unwrap().choice.met);
+        assert!(s.records_throttled > 0.001 * s.records_total, "{s:#?}");
+        let advice = s.advice.expect("the miss is said");
+        assert_eq!(advice.basis, AdviceBasis::Replay);
+        assert_eq!(advice.budget_fraction, 0.001);
+        // Above the base's 1 shard, at most the jump's 6 (5.4 shards of load); and the set
+        // in force at the end on that floor, replayed on the whole trace, keeps the budget.
+        let floor = advice.floor_shards.expect("a floor would have met it");
+        assert!((2..=6).contains(&floor), "{floor}");
+        let last = s.tuning.as_ref().unwrap().last.as_ref().unwrap();
+        let mut fixed = candidate_options(&opts, &last.candidate.policy.with_floor(floor), None);
+        fixed.settings.min_shards = floor;
+        let on_floor = simulate::simulate(&trace, &fixed).unwrap().summary;
+        assert!(on_floor.records_throttled <= 0.001 * on_floor.records_total);
+        // A budget the replay kept gets no advice.
+        opts.settings.throttle_budget = ThrottleBudget::Fraction(0.5);
+        assert_eq!(replay(&trace, &opts).unwrap().summary.advice, None);
     }
 
     /// `days` of a daily cycle (2 to 4 shards of load, as `scripts/holdout-traces.py`'s
