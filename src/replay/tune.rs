@@ -246,7 +246,10 @@ fn advise_on_replay(
         return Ok(None);
     }
     let policy = last.candidate.policy.with_floor(0);
-    let floor = smallest_floor(trace, opts, &policy, opts.initial_shards, allowed)?;
+    // A floor at the stream's own minimum is no floor: the set kept all along would have met
+    // it, and the miss is the tuning's switching; only on-demand mode is named then.
+    let floor = smallest_floor(trace, opts, &policy, opts.initial_shards, allowed)?
+        .filter(|(n, _)| *n > opts.settings.min_shards);
     let month = |usd| monthly(usd, s.periods, s.period_secs);
     Ok(Some(Advice {
         budget_fraction: allowed / s.records_total,
