@@ -313,3 +313,50 @@ async fn the_tuned_tag_round_trips_through_kinesis() {
 }
 
 on_emulators!(the_tuned_tag_round_trips_through_kinesis);
+
+/// A ramp: 3 shards of load from 10:00 to 15:00, 2 for the hour after, 1 otherwise.
+fn ramp(minute: i64) -> f64 {
+    match minute {
+        600..900 => 3.0,
+        900..960 => 2.0,
+        _ => 1.0,
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_throttled_less_than_upstream_may_spend_the_difference() {
+    // Two streams with the same demand: "calm" had it all admitted; "stormy" had a fifth
+    // of it refused (WriteProvisionedThroughputExceeded), so it spent more than the Go
+    // Lambda would have and has nothing left to spend.
+    let aws = account(&[("calm", 2), ("stormy", 2)]).await;
+    put_days(&aws, "calm", midnight(), 3, ramp);
+    let start = midnight() - Duration::days(3);
+    let mut admitted = vec![];
+    for p in 0..3 * 288 {
+        let at = start + Duration::minutes(5 * p);
+        let records = ramp((at.timestamp() / 60).rem_euclid(1440)) * 1000.0 * 300.0;
+        admitted.push(IncomingPoint {
+            start: at,
+            bytes: 0.8 * records * 1024.0,
+            records: 0.8 * records,
+        });
+        aws.put_throttled("stormy", at, 0.2 * records);
+    }
+    aws.put_incoming("stormy", &admitted);
+    let a = Autoscaler::new(aws.clone(), Settings::default(), FUNCTION);
+    tick(&a).await;
+    aws.advance(Duration::minutes(5));
+    tick(&a).await;
+    let usage = |stream| match tuned_tag(&aws, stream).expect("tuned").policy {
+        Policy::Sized { target_usage, .. } => target_usage,
+        Policy::Upstream => panic!("{stream}: upstream's policy"),
+    };
+    // The same history, replayed alike: only what each stream spent differs, and the one
+    // with budget left runs its shards fuller.
+    assert!(
+        usage("calm") > usage("stormy"),
+        "{} vs {}",
+        usage("calm"),
+        usage("stormy")
+    );
+}

@@ -248,6 +248,11 @@ impl Replay {
     }
 
     /// The shard count serving the next period.
+    /// Records throttled since the replay's start.
+    pub fn throttled_so_far(&self) -> f64 {
+        self.totals.throttled
+    }
+
     pub fn shards(&self) -> u32 {
         match self.pending {
             Some((from, to)) if from <= self.next_period => to,

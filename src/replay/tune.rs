@@ -47,7 +47,9 @@ fn candidate_options(base: &Options, policy: &Policy, initial: Option<u32>) -> O
     opts
 }
 
-/// Replays every candidate on `history` and chooses by `base.settings.throttle_budget`.
+/// Replays every candidate on `history` and chooses by `base.settings.throttle_budget`;
+/// `throttled_as_run` is what the stream itself throttled on the history (the budget's
+/// unspent part may be spent: [`tuning::unspent`]).
 /// Each replay starts from `initial` shards, the count the stream has when the choice takes
 /// effect (`None`: what the history's first period needs): a candidate is judged from the
 /// state it would take over, so one that cannot leave that state (upstream's doubling and
@@ -57,6 +59,7 @@ pub fn tune_on(
     base: &Options,
     initial: Option<u32>,
     incumbent: Option<&str>,
+    throttled_as_run: Option<f64>,
 ) -> Result<Tuned, SimError> {
     let all = tuning::candidates();
     let upstream = all
@@ -81,12 +84,19 @@ pub fn tune_on(
     )?);
     let incumbent = incumbent.and_then(|name| all.iter().position(|c| c.name == name));
     let budget = base.settings.throttle_budget;
-    let choice = tuning::choose_against(budget, &figures, &reference, upstream, incumbent)
-        .unwrap_or(Choice {
-            index: 0,
-            met: false,
-            allowed_throttled: 0.0,
-        });
+    let choice = tuning::choose_against(
+        budget,
+        &figures,
+        &reference,
+        throttled_as_run,
+        upstream,
+        incumbent,
+    )
+    .unwrap_or(Choice {
+        index: 0,
+        met: false,
+        allowed_throttled: 0.0,
+    });
     let tuned = Tuned {
         candidate: all[choice.index],
         choice,
@@ -302,6 +312,8 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
     // The day before the first, so the first period counts as a day of the defaults.
     let mut day = day_of(first) - 1;
     let mut in_force = "default";
+    // The replay's throttled records at each tuned midnight.
+    let mut totals: Vec<(DateTime<Utc>, f64)> = Vec::new();
     let mut outcome = simulate::run(trace, opts, |replay, at| {
         if day_of(at) == day {
             return Ok(());
@@ -310,7 +322,18 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
         let midnight = DateTime::from_timestamp(day * 86_400, 0).unwrap_or(at);
         if midnight - first >= Duration::days(FIRST_TUNED_DAY) {
             let history = window(trace, midnight - Duration::days(HISTORY_DAYS), midnight);
-            let tuned = tune_on(&history, opts, Some(replay.shards()), Some(in_force))?;
+            // What the stream throttled on the history as it ran: the running total now
+            // less at the history's first midnight (0 before the trace).
+            let from = midnight - Duration::days(HISTORY_DAYS);
+            let before = totals
+                .iter()
+                .rev()
+                .find(|(t, _)| *t <= from)
+                .map_or(0.0, |(_, v)| *v);
+            totals.push((midnight, replay.throttled_so_far()));
+            let had = replay.throttled_so_far() - before;
+            let shards = Some(replay.shards());
+            let tuned = tune_on(&history, opts, shards, Some(in_force), Some(had))?;
             replay.retune(&tuned.candidate.policy);
             in_force = tuned.candidate.name;
             summary.days_tuned += 1;
@@ -326,7 +349,13 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
     let end = trace.rows.last().map_or(first, |r| r.timestamp) + Duration::seconds(1);
     let history = window(trace, end - Duration::days(HISTORY_DAYS), end);
     let shards = Some(outcome.summary.final_shards);
-    let last = tune_on(&history, opts, shards, Some(in_force))?;
+    let had = outcome.summary.records_throttled
+        - totals
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= end - Duration::days(HISTORY_DAYS))
+            .map_or(0.0, |(_, v)| *v);
+    let last = tune_on(&history, opts, shards, Some(in_force), Some(had))?;
     outcome.summary.advice = if last.choice.met {
         advise_on_replay(trace, opts, &outcome, &last)?
     } else {
@@ -598,7 +627,7 @@ mod tests {
             ..Options::new(Settings::default())
         };
         // From 3 shards, the count the sized policy leaves at midnight's base load.
-        let tuned = tune_on(&history, &opts, Some(3), None).unwrap();
+        let tuned = tune_on(&history, &opts, Some(3), None, None).unwrap();
         let floor = tuned.candidate.policy.floor();
         assert!(tuned.choice.met && floor > 0, "{tuned:#?}");
         // Upstream's throttling at no more than its cost, and the same set without its

@@ -161,6 +161,13 @@ impl<P: AwsPort> Autoscaler<P> {
         window: &Window,
         metrics: StreamMetrics,
     ) -> TuningOutcome {
+        // What the stream throttled on the history as it ran (the budget's unspent part).
+        let had: f64 = metrics
+            .throttled
+            .iter()
+            .filter(|(at, _)| *at >= window.start && *at < window.end)
+            .map(|(_, records)| records)
+            .sum();
         let trace = match trace_in(window, metrics) {
             Ok(Some(trace)) => trace,
             Ok(None) => return TuningOutcome::Kept("no datapoints; settings kept".into()),
@@ -183,7 +190,7 @@ impl<P: AwsPort> Autoscaler<P> {
             .and_then(|v| TunedTag::parse(stream, v).ok())
             .map(|t| t.candidate);
         let initial = self.aws.open_shard_count(stream).await.ok();
-        let chosen = choose(&trace, &base, initial, incumbent.as_deref());
+        let chosen = choose(&trace, &base, initial, incumbent.as_deref(), Some(had));
         let tuned = match chosen {
             Ok(tuned) => TunedTag {
                 day: self.aws.now().date_naive(),
@@ -236,14 +243,16 @@ impl<P: AwsPort> Autoscaler<P> {
 }
 
 /// The tuning of `history` as [`tune::simulate_tuned`] makes it each day, and the advice
-/// where the budget is not met (the tag's day is the caller's).
+/// where the budget is not met (the tag's day is the caller's); `throttled_as_run`: the
+/// stream's own `WriteProvisionedThroughputExceeded` records on the history.
 pub fn choose(
     history: &Trace,
     base: &Options,
     initial: Option<u32>,
     incumbent: Option<&str>,
+    throttled_as_run: Option<f64>,
 ) -> Result<TunedTag, crate::replay::options::SimError> {
-    let tuned = tune::tune_on(history, base, initial, incumbent)?;
+    let tuned = tune::tune_on(history, base, initial, incumbent, throttled_as_run)?;
     let advice = if tuned.choice.met {
         None
     } else {
