@@ -188,7 +188,8 @@ fn smallest_floor(
     if top.throttled_records > allowed {
         return Ok(None);
     }
-    let (mut lo, mut found) = (1, (hi, top));
+    // Below the stream's own minimum a floor changes nothing.
+    let (mut lo, mut found) = (base.settings.min_shards.clamp(1, hi), (hi, top));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let out = replay_on(mid)?;
