@@ -296,6 +296,30 @@ pub fn replay(trace: &Trace, opts: &Options) -> Result<Outcome, SimError> {
     }
 }
 
+/// The walk-forward replay's throttled records so far at each UTC midnight, so that what
+/// the stream throttled on a history, as it ran, is a difference of two (the live function
+/// reads it from `WriteProvisionedThroughputExceeded`).
+#[derive(Default)]
+struct Ledger(Vec<(DateTime<Utc>, f64)>);
+
+impl Ledger {
+    fn mark(&mut self, midnight: DateTime<Utc>, throttled_so_far: f64) {
+        self.0.push((midnight, throttled_so_far));
+    }
+
+    /// Records throttled from the last midnight at or before `from` (the replay's start
+    /// before the first) until now, when `throttled_so_far` have been.
+    fn since(&self, from: DateTime<Utc>, throttled_so_far: f64) -> f64 {
+        let before = self
+            .0
+            .iter()
+            .rev()
+            .find(|(midnight, _)| *midnight <= from)
+            .map_or(0.0, |(_, total)| *total);
+        throttled_so_far - before
+    }
+}
+
 /// Replays `trace` tuned walk-forward (see the module's documentation), with the tuning
 /// and, where the last days' tuning met no budget or the replay as a whole missed it, the
 /// advice in the summary.
@@ -313,26 +337,18 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
     // The day before the first, so the first period counts as a day of the defaults.
     let mut day = day_of(first) - 1;
     let mut in_force = "default";
-    // The replay's throttled records at each tuned midnight.
-    let mut totals: Vec<(DateTime<Utc>, f64)> = Vec::new();
+    let mut ledger = Ledger::default();
     let mut outcome = simulate::run(trace, opts, |replay, at| {
         if day_of(at) == day {
             return Ok(());
         }
         day = day_of(at);
         let midnight = DateTime::from_timestamp(day * 86_400, 0).unwrap_or(at);
+        ledger.mark(midnight, replay.throttled_so_far());
         if midnight - first >= Duration::days(FIRST_TUNED_DAY) {
-            let history = window(trace, midnight - Duration::days(HISTORY_DAYS), midnight);
-            // What the stream throttled on the history as it ran: the running total now
-            // less at the history's first midnight (0 before the trace).
             let from = midnight - Duration::days(HISTORY_DAYS);
-            let before = totals
-                .iter()
-                .rev()
-                .find(|(t, _)| *t <= from)
-                .map_or(0.0, |(_, v)| *v);
-            totals.push((midnight, replay.throttled_so_far()));
-            let had = replay.throttled_so_far() - before;
+            let history = window(trace, from, midnight);
+            let had = ledger.since(from, replay.throttled_so_far());
             let shards = Some(replay.shards());
             let tuned = tune_on(&history, opts, shards, Some(in_force), Some(had))?;
             replay.retune(&tuned.candidate.policy);
@@ -348,14 +364,10 @@ pub fn simulate_tuned(trace: &Trace, opts: &Options) -> Result<Outcome, SimError
     })?;
     // What the stream would run next: the tuning on the trace's last days.
     let end = trace.rows.last().map_or(first, |r| r.timestamp) + Duration::seconds(1);
-    let history = window(trace, end - Duration::days(HISTORY_DAYS), end);
+    let from = end - Duration::days(HISTORY_DAYS);
+    let history = window(trace, from, end);
     let shards = Some(outcome.summary.final_shards);
-    let had = outcome.summary.records_throttled
-        - totals
-            .iter()
-            .rev()
-            .find(|(t, _)| *t <= end - Duration::days(HISTORY_DAYS))
-            .map_or(0.0, |(_, v)| *v);
+    let had = ledger.since(from, outcome.summary.records_throttled);
     let last = tune_on(&history, opts, shards, Some(in_force), Some(had))?;
     outcome.summary.advice = if last.choice.met {
         advise_on_replay(trace, opts, &outcome, &last)?
