@@ -30,6 +30,8 @@ pub const TUNING_BUDGET_MET_METRIC: &str = "TUNING_BUDGET_MET";
 pub const TUNING_BUDGET_NOT_MET_METRIC: &str = "TUNING_BUDGET_NOT_MET";
 /// Of those, the streams given advice (a floor or on-demand mode).
 pub const TUNING_ADVICE_METRIC: &str = "TUNING_ADVICE";
+/// Of those that met it, the streams that meet it standing on a tuned floor (`min=N`).
+pub const TUNING_ON_FLOOR_METRIC: &str = "TUNING_ON_FLOOR";
 /// Streams the tuning reached but kept as they were (history too short or unreadable).
 pub const TUNING_KEPT_METRIC: &str = "TUNING_KEPT";
 

@@ -152,6 +152,10 @@ impl TuningReport {
         self.chosen().filter(|t| t.met).count()
     }
 
+    pub fn on_floor(&self) -> usize {
+        self.chosen().filter(|t| t.policy.floor() > 0).count()
+    }
+
     pub fn advised(&self) -> usize {
         self.chosen().filter(|t| t.advice.is_some()).count()
     }
@@ -165,5 +169,40 @@ impl InvocationReport {
     pub fn succeeded(&self) -> bool {
         self.alarms.iter().all(AlarmOutcome::is_success)
             && self.reconcile.as_ref().is_none_or(|r| r.failed() == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tuned::TunedTag;
+    use crate::domain::tuning::candidates;
+
+    #[test]
+    fn the_tuning_figures_count_each_stream_once_by_what_it_was_given() {
+        let tag = |floor: u32, met: bool| {
+            let careful = candidates()[4];
+            TuningOutcome::Tuned(Box::new(TunedTag {
+                day: chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap(),
+                candidate: careful.name.to_string(),
+                met,
+                policy: careful.policy.with_floor(floor),
+                advice: None,
+            }))
+        };
+        let mut report = TuningReport::default();
+        report.push("floored", tag(5, true));
+        report.push("plain", tag(0, true));
+        report.push("unmet", tag(0, false));
+        report.push("short", TuningOutcome::Kept("1.0 days of history".into()));
+        assert_eq!(
+            (
+                report.tuned(),
+                report.met(),
+                report.on_floor(),
+                report.kept()
+            ),
+            (3, 2, 1, 1)
+        );
     }
 }

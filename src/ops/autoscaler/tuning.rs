@@ -279,6 +279,7 @@ impl<P: AwsPort> Autoscaler<P> {
                 tuning.tuned() - tuning.met(),
             ),
             line(metrics::TUNING_ADVICE_METRIC, tuning.advised()),
+            line(metrics::TUNING_ON_FLOOR_METRIC, tuning.on_floor()),
             line(metrics::TUNING_KEPT_METRIC, tuning.kept()),
         ];
         if tuning.streams.is_empty() && tuning.not_reached > 0 {
