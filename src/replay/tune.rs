@@ -37,7 +37,12 @@ fn measured(outcome: &Outcome) -> Measured {
 /// Options that replay `policy` on a history from `initial` shards: no tuning, no timeline;
 /// a policy's floor raises the minimum (and the start) as the live stream's tag does.
 fn candidate_options(base: &Options, policy: &Policy, initial: Option<u32>) -> Options {
-    let floor = policy.floor();
+    options_on_floor(base, policy, initial, policy.floor())
+}
+
+/// [`candidate_options`] standing on `floor` shards whatever the policy (upstream's has no
+/// floor of its own, but `AutoscalerMinShards` holds under it too).
+fn options_on_floor(base: &Options, policy: &Policy, initial: Option<u32>, floor: u32) -> Options {
     let mut opts = Options {
         variant: Variant::Ours,
         keep_timeline: false,
@@ -215,12 +220,7 @@ impl<'a> Floors<'a> {
 
     fn replay(&self, floor: u32) -> Result<Measured, SimError> {
         let policy = self.policy.with_floor(floor);
-        let mut opts = candidate_options(self.base, &policy, self.initial);
-        // The floor as the stream's minimum, whatever the policy (upstream's has no floor
-        // of its own, but `AutoscalerMinShards` holds under it too).
-        opts.settings.min_shards = opts.settings.min_shards.max(floor);
-        opts.settings.max_shards = opts.settings.max_shards.max(floor);
-        opts.initial_shards = opts.initial_shards.map(|n| n.max(floor));
+        let opts = options_on_floor(self.base, &policy, self.initial, floor);
         simulate::simulate(self.history, &opts).map(|out| measured(&out))
     }
 
@@ -657,10 +657,10 @@ mod tests {
         let floor = advice.floor_shards.expect("a floor would have met it");
         assert!((2..=6).contains(&floor), "{floor}");
         let last = s.tuning.as_ref().unwrap().last.as_ref().unwrap();
-        let mut fixed = candidate_options(&opts, &last.candidate.policy.with_floor(floor), None);
-        fixed.settings.min_shards = floor;
-        let on_floor = simulate::simulate(&trace, &fixed).unwrap().summary;
-        assert!(on_floor.records_throttled <= 0.001 * on_floor.records_total);
+        let on_floor = Floors::new(&trace, &opts, last.candidate.policy, None)
+            .replay(floor)
+            .unwrap();
+        assert!(on_floor.throttled_records <= 0.001 * on_floor.records);
         // A budget the replay kept gets no advice.
         opts.settings.throttle_budget = ThrottleBudget::Fraction(0.5);
         assert_eq!(replay(&trace, &opts).unwrap().summary.advice, None);
@@ -698,8 +698,8 @@ mod tests {
         rows
     }
 
-    #[test]
-    fn where_no_set_meets_the_budget_the_fallback_stands_on_the_smallest_affordable_floor() {
+    /// Two weeks of [`bursty`] load, and the default settings without a timeline.
+    fn bursty_fortnight() -> (Trace, Options) {
         let history = Trace {
             rows: bursty(14, 2),
             period_secs: Some(300),
@@ -708,6 +708,12 @@ mod tests {
             keep_timeline: false,
             ..Options::new(Settings::default())
         };
+        (history, opts)
+    }
+
+    #[test]
+    fn where_no_set_meets_the_budget_the_fallback_stands_on_the_smallest_affordable_floor() {
+        let (history, opts) = bursty_fortnight();
         // From 3 shards, the count the sized policy leaves at midnight's base load.
         let tuned = tune_on(&history, &opts, Some(3), None, None).unwrap();
         let floor = tuned.candidate.policy.floor();
@@ -717,12 +723,10 @@ mod tests {
         let allowed = tuned.choice.allowed_throttled;
         assert!(tuned.measured.throttled_records <= allowed);
         assert!(tuned.measured.cost_usd <= tuned.upstream.cost_usd);
+        let floors = Floors::new(&history, &opts, tuned.candidate.policy, Some(3));
         for lower in [0, floor - 1] {
-            let policy = tuned.candidate.policy.with_floor(lower);
-            let mut o = candidate_options(&opts, &policy, Some(3.max(lower)));
-            o.settings.min_shards = lower.max(1);
-            let out = simulate::simulate(&history, &o).unwrap();
-            assert!(out.summary.records_throttled > allowed, "floor {lower}");
+            let out = floors.replay(lower).unwrap();
+            assert!(out.throttled_records > allowed, "floor {lower}");
         }
     }
 
@@ -730,14 +734,7 @@ mod tests {
     fn where_no_affordable_floor_meets_the_budget_the_most_standing_capacity_it_allows_runs() {
         // Random bursts, and a stream so far over its budget (it throttled 1e12 records)
         // that nothing is left: no floor at no more than upstream's cost meets it.
-        let history = Trace {
-            rows: bursty(14, 2),
-            period_secs: Some(300),
-        };
-        let opts = Options {
-            keep_timeline: false,
-            ..Options::new(Settings::default())
-        };
+        let (history, opts) = bursty_fortnight();
         let tuned = tune_on(&history, &opts, Some(3), None, Some(1e12)).unwrap();
         assert_eq!(tuned.choice.allowed_throttled, 0.0);
         let floor = tuned.candidate.policy.floor();
@@ -745,14 +742,9 @@ mod tests {
         let cap = tuned.upstream.cost_usd;
         assert!(tuned.measured.cost_usd <= cap);
         // The largest such floor, and it cuts more throttling than it adds cost.
-        let replay = |floor: u32| {
-            let policy = tuned.candidate.policy.with_floor(floor);
-            measured(
-                &simulate::simulate(&history, &candidate_options(&opts, &policy, Some(3))).unwrap(),
-            )
-        };
-        assert!(replay(floor + 1).cost_usd > cap);
-        assert!(tuned.measured.throttled_records < replay(0).throttled_records);
+        let floors = Floors::new(&history, &opts, tuned.candidate.policy, Some(3));
+        assert!(floors.replay(floor + 1).unwrap().cost_usd > cap);
+        assert!(tuned.measured.throttled_records < floors.replay(0).unwrap().throttled_records);
     }
 
     #[test]
