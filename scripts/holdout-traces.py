@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Writes synthetic ingest traces the sized policy was never tuned on, into the folder given
 (default: a new temporary folder, printed), for `bench-policy --traces DIR`. Usage:
-holdout-traces.py [DIR [SEED_BASE]] (seed base 1000 by default).
+holdout-traces.py [DIR [SEED_BASE [DAYS]]] (seed base 1000, 14 days by default).
 
-Deterministic (fixed seeds), 14 days of 5-minute periods each, 1 KB records:
+Deterministic (fixed seeds), 5-minute periods, 1 KB records:
 - weekly: a daily cycle (1.5 -> 7 shards of load, different ramp times) with quieter
   weekends and 15% log-normal noise;
 - random-walk: a geometric random walk between 0.5 and 20 shards of load;
@@ -37,6 +37,13 @@ def write(folder, name, needs):
 
 def periods():
     return range(DAYS * 86400 // PERIOD)
+
+
+def whole(arg, what):
+    try:
+        return int(arg)
+    except ValueError:
+        sys.exit(f"holdout-traces.py: {what} {arg!r} is not a whole number")
 
 
 def weekly(rng):
@@ -91,10 +98,11 @@ def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="holdout-traces-")
     # The seeds' base: 1000 is the held-out set BENCHMARKS.md measures; others (2000, 3000,
     # 4000) draw the same kinds of traces anew, to see whether a figure holds beyond it.
-    try:
-        base = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    except ValueError:
-        sys.exit(f"holdout-traces.py: seed base {sys.argv[2]!r} is not a whole number")
+    base = whole(sys.argv[2], "seed base") if len(sys.argv) > 2 else 1000
+    global DAYS
+    DAYS = whole(sys.argv[3], "days") if len(sys.argv) > 3 else DAYS
+    if DAYS < 1:
+        sys.exit(f"holdout-traces.py: days {DAYS} is not a positive number")
     os.makedirs(folder, exist_ok=True)
     for seed, (name, make) in enumerate(
         [("weekly", weekly), ("random-walk", random_walk), ("bursty-daily", bursty_daily), ("flat-noisy", flat_noisy)]

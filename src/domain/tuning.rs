@@ -64,10 +64,16 @@ pub const UPSTREAM_FLOOR: f64 = 0.001;
 /// history: beyond it, paying for a floor or on-demand mode is the user's call ([`Advice`]).
 pub const MAX_COST_VS_UPSTREAM: f64 = 1.5;
 
-/// The share of the allowance a candidate may use on the history: the next day is not the
-/// history, and a choice that just fits the history overshoots on the day about as often as
-/// not (measured: BENCHMARKS.md, *Throttling budget*).
-pub const MARGIN: f64 = 1.0;
+/// Under the `upstream` budget, the share of upstream's throttling on the history a set may
+/// have there to be chosen. The cheapest of 11 sets that passes a noisy history passes it
+/// partly by luck, and runs the next days more throttled than it did there. On 20 draws of
+/// bursty-daily (`scripts/bench-bursty-draws.sh`) the tuned replays throttled 1.801% on
+/// average against upstream's 1.750% at the full share, 1.727% at this one (56-day draws:
+/// 1.680% and 1.576%, against 1.729%); 0.8 cost elb-requests 0.82x of upstream's shard-hours
+/// (0.77x here). The 0.1% floor is left whole, so streams that upstream barely throttles keep
+/// their choices (BENCHMARKS.md, *Throttling budget*). A stated budget is the user's rate,
+/// used whole.
+pub const UPSTREAM_SHARE: f64 = 0.85;
 
 /// The candidate in force stays while it meets the budget and costs at most this share more
 /// than the cheapest that does: a switch of policy leaves the stream in a state sized by the
@@ -272,6 +278,17 @@ pub fn allowed_throttled(budget: ThrottleBudget, upstream: &Measured) -> f64 {
     }
 }
 
+/// The throttled records a set may have on the history to be chosen: [`allowed_throttled`],
+/// less the margin [`UPSTREAM_SHARE`] keeps on upstream's own throttling.
+pub fn allowed_on_history(budget: ThrottleBudget, upstream: &Measured) -> f64 {
+    match budget {
+        ThrottleBudget::Upstream => {
+            (UPSTREAM_SHARE * upstream.throttled_records).max(UPSTREAM_FLOOR * upstream.records)
+        }
+        ThrottleBudget::Fraction(_) => allowed_throttled(budget, upstream),
+    }
+}
+
 /// Under the `upstream` budget, the budget's account on the history: what the stream left
 /// unspent there (upstream's throttling less what the stream, as it ran, had), which a choice
 /// may spend on top of [`allowed_throttled`]; or, where the stream throttled more than even
@@ -370,13 +387,13 @@ pub fn choose_against(
     incumbent: Option<usize>,
 ) -> Option<Choice> {
     measured.get(upstream)?;
-    let allowed = (allowed_throttled(budget, reference)
+    let allowed = (allowed_on_history(budget, reference)
         + unspent(budget, reference, throttled_as_run))
     .max(0.0);
     let cap = cost_cap(budget);
     let within_at = |i: usize| {
         let m = &measured[i];
-        m.throttled_records <= MARGIN * allowed * (1.0 + 1e-9)
+        m.throttled_records <= allowed * (1.0 + 1e-9)
             && m.cost_usd <= cap * reference.cost_usd * (1.0 + 1e-9)
     };
     let best = |keep: &dyn Fn(usize) -> bool, better: &dyn Fn(&Measured, &Measured) -> bool| {
@@ -596,6 +613,27 @@ mod tests {
     }
 
     #[test]
+    fn under_upstream_a_set_must_beat_upstreams_throttling_on_the_history_by_the_margin() {
+        // The Go Lambda on the history: 100 at 2,000 throttled. Candidate 0 throttles 1,800,
+        // less than upstream but not by the margin a noisy history needs (1,700 at most);
+        // candidate 1 at 1,600 is chosen, at a higher cost.
+        let measured = [
+            m(1_800.0, 80.0, 3),
+            m(1_600.0, 90.0, 3),
+            m(2_000.0, 100.0, 1),
+        ];
+        let choice = choose(ThrottleBudget::Upstream, &measured, 2, None).unwrap();
+        assert_eq!((choice.index, choice.met), (1, true));
+        // A stated budget is the user's rate, used whole: 0.18% of the 1e6 records admits 0.
+        let choice = choose(ThrottleBudget::Fraction(0.0018), &measured, 2, None).unwrap();
+        assert_eq!((choice.index, choice.met), (0, true));
+        // The 0.1% floor is not cut: where upstream throttled 400, 950 is still within.
+        let measured = [m(950.0, 80.0, 3), m(400.0, 100.0, 1)];
+        let choice = choose(ThrottleBudget::Upstream, &measured, 1, None).unwrap();
+        assert_eq!((choice.index, choice.met), (0, true));
+    }
+
+    #[test]
     fn under_the_upstream_budget_nothing_costlier_than_upstream_is_chosen() {
         // The Go Lambda on the history: 100 at 2,000 throttled. Candidate 0 throttles less
         // but costs 10% more; upstream's policy from the stream's state costs 150. The
@@ -632,16 +670,18 @@ mod tests {
         let choice =
             choose_against(ThrottleBudget::Upstream, &measured, &go, None, 1, None).unwrap();
         assert_eq!((choice.index, choice.met), (0, true));
-        assert_eq!(choice.allowed_throttled, 2_000.0);
+        assert_eq!(choice.allowed_throttled, UPSTREAM_SHARE * 2_000.0);
         let own = choose(ThrottleBudget::Upstream, &measured, 1, None).unwrap();
         assert_eq!(own.index, 1);
     }
 
     #[test]
     fn under_upstream_what_the_stream_left_unspent_is_spent_and_what_it_overspent_paid_back() {
-        // The Go Lambda on the history: 100 at 2,000 throttled. Candidate 0 is cheaper and
-        // throttles 2,900: over upstream's, within it plus the 1,000 the stream left unspent.
-        let measured = [m(2_900.0, 80.0, 3), m(1_000.0, 95.0, 3), m(0.0, 120.0, 0)];
+        // The Go Lambda on the history: 100 at 2,000 throttled, of which a set may have
+        // 1,700 there (UPSTREAM_SHARE). Candidate 0 is cheaper and throttles 2,600: over
+        // upstream's, within the 1,700 plus the 1,000 the stream left unspent.
+        assert_eq!(UPSTREAM_SHARE, 0.85);
+        let measured = [m(2_600.0, 80.0, 3), m(1_000.0, 95.0, 3), m(0.0, 120.0, 0)];
         let go = m(2_000.0, 100.0, 1);
         let pick = |budget, had| {
             choose_against(budget, &measured, &go, had, 2, None)
@@ -649,18 +689,18 @@ mod tests {
                 .unwrap()
         };
         let upstream = ThrottleBudget::Upstream;
-        assert_eq!(pick(upstream, Some(1_000.0)), (0, 3_000.0));
-        // Spent all of it, or unknown: upstream's own throttling is the budget.
-        assert_eq!(pick(upstream, Some(2_000.0)), (1, 2_000.0));
-        assert_eq!(pick(upstream, None), (1, 2_000.0));
+        assert_eq!(pick(upstream, Some(1_000.0)), (0, 2_700.0));
+        // Spent all of it, or unknown: upstream's own throttling, less the margin.
+        assert_eq!(pick(upstream, Some(2_000.0)), (1, 1_700.0));
+        assert_eq!(pick(upstream, None), (1, 1_700.0));
         // Overspent by 500: paid back on the next choice (candidate 1 at 1,000 still fits).
-        assert_eq!(pick(upstream, Some(2_500.0)), (1, 1_500.0));
-        // Overspent by 1,500: nothing fits the 500 left; the least throttled affordable
+        assert_eq!(pick(upstream, Some(2_500.0)), (1, 1_200.0));
+        // Overspent by 1,500: nothing fits the 200 left; the least throttled affordable
         // set runs, unmet.
         let choice = choose_against(upstream, &measured, &go, Some(3_500.0), 2, None).unwrap();
         assert_eq!(
             (choice.index, choice.met, choice.allowed_throttled),
-            (1, false, 500.0)
+            (1, false, 200.0)
         );
         // Upstream's throttling below the floor (0.1% of records): the credit is on
         // upstream's 600, so at most 1,200, and the floor's 1,000 stays the least.
