@@ -67,7 +67,7 @@ pub const MAX_COST_VS_UPSTREAM: f64 = 1.5;
 /// Under the `upstream` budget, the share of upstream's throttling on the history a set may
 /// have there to be chosen. The cheapest of 11 sets that passes a noisy history passes it
 /// partly by luck, and runs the next days more throttled than it did there. On 20 draws of
-/// bursty-daily (`scripts/bench-bursty-draws.sh`) the tuned replays throttled 1.801% on
+/// bursty-daily (`scripts/bench-draws.sh`) the tuned replays throttled 1.801% on
 /// average against upstream's 1.750% at the full share, 1.727% at this one (56-day draws:
 /// 1.680% and 1.576%, against 1.729%); 0.8 cost elb-requests 0.82x of upstream's shard-hours
 /// (0.77x here). The 0.1% floor is left whole, so streams that upstream barely throttles keep

@@ -6,7 +6,7 @@
 # Lambda's own policy started one shard above where the replay starts it
 # (`simulate --scaling-policy upstream --initial-shards N+1`): how far upstream's figure moves
 # with nothing but its starting count, the noise any per-draw comparison carries.
-# Usage: scripts/bench-bursty-draws.sh [DRAWS [DAYS [KIND]]] (20, 14, bursty-daily).
+# Usage: scripts/bench-draws.sh [DRAWS [DAYS [KIND]]] (20, 14, bursty-daily).
 # Extra bench-policy arguments go in BENCH_ARGS (e.g. "--throttle-budget 0.001").
 # Set SKIP_BUILD=1 to replay with the binary already in target/release.
 set -euo pipefail
@@ -25,6 +25,10 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/draws"
 for i in $(seq 1 "$draws"); do
   python3 scripts/holdout-traces.py "$work/one" $((i * 1000)) "$days" >/dev/null
+  if [ ! -f "$work/one/$kind.csv" ]; then
+    echo "bench-draws: KIND '$kind' is not one of: $(cd "$work/one" && ls | sed 's/\.csv$//' | xargs)" >&2
+    exit 2
+  fi
   cp "$work/one/$kind.csv" "$work/draws/$kind-$((i * 1000)).csv"
 done
 echo "==> bench-policy on $draws draws of $kind, $days days each" >&2
@@ -43,7 +47,7 @@ upstream = {r[1].strip(): r for r in rows if r[2].strip() == "upstream Go Lambda
 tuned = sorted((r for r in rows if r[2].strip().startswith("ours tuned")),
                key=lambda r: int(r[1].strip().rsplit("-", 1)[-1]))
 if not tuned:
-    sys.exit("bench-bursty-draws: bench-policy printed no tuned rows")
+    sys.exit("bench-draws: bench-policy printed no tuned rows")
 
 
 def upstream_replay(trace, *extra):
