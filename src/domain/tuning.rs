@@ -291,7 +291,7 @@ pub fn allowed_on_history(budget: ThrottleBudget, upstream: &Measured) -> f64 {
 
 /// Under the `upstream` budget, the budget's account on the history: what the stream left
 /// unspent there (upstream's throttling less what the stream, as it ran, had), which a choice
-/// may spend on top of [`allowed_throttled`]; or, where the stream throttled more than even
+/// may spend on top of [`allowed_on_history`]; or, where the stream throttled more than even
 /// the allowance (the floor included), the overspend as a negative figure, which the next
 /// choice pays back. The budget is upstream's throttling over the stream's life, not over
 /// each window: a choice that passes a noisy history partly by luck (the cheapest of 11 that
@@ -328,7 +328,8 @@ pub struct Choice {
     pub index: usize,
     /// Whether the chosen candidate met the budget on the history.
     pub met: bool,
-    /// Throttled records the budget allowed on the history.
+    /// Throttled records a set could have on the history to be chosen: [`allowed_on_history`]
+    /// with the account ([`unspent`]), never below 0.
     pub allowed_throttled: f64,
 }
 
