@@ -249,7 +249,7 @@ impl Usage<'_> {
         (Some(seen[rank - 1]), coverage)
     }
 
-    /// The load that recurred at this time of day on each of the last [`PATTERN_DAYS`] days
+    /// The load that recurred at this time of day on each of the last [`Params::pattern_days`] days
     /// in the window `[now + from, now + to)`: the smallest of the days' peaks, or `None`
     /// when a day lacks most of its datapoints there.
     #[allow(clippy::too_many_arguments)]

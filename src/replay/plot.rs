@@ -87,7 +87,7 @@ pub fn write(path: &Path, outcome: &Outcome, title: &str) -> Result<(), PlotErro
     write_compared(path, outcome, None, title)
 }
 
-/// [`write`], with `compared`'s provisioned shards drawn beside ours.
+/// [`write`](fn@write), with `compared`'s provisioned shards drawn beside ours.
 pub fn write_compared(
     path: &Path,
     outcome: &Outcome,

@@ -266,7 +266,7 @@ impl<'a> Floors<'a> {
 }
 
 /// What would meet the budget on `history` where `tuned` does not: the smallest floor
-/// (`AutoscalerMinShards`) under which the chosen candidate meets it ([`Floors`]),
+/// (`AutoscalerMinShards`) under which the chosen candidate meets it (`Floors`),
 /// and on-demand mode, both priced from the same replay.
 pub fn advise(
     history: &Trace,

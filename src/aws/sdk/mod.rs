@@ -196,7 +196,7 @@ impl AwsPort for AwsClients {
     }
 
     /// Creates or overwrites an alarm. `tags` apply when the alarm is created (CloudWatch
-    /// ignores them on update; use [`tag_alarm`] there).
+    /// ignores them on update; use [`tag_alarm`](crate::aws::port::AwsPort::tag_alarm) there).
     async fn put_alarm(&self, spec: &AlarmSpec, tags: &[(String, String)]) -> AwsResult<()> {
         cloudwatch::put_alarm(self, spec, tags).await
     }
