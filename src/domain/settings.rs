@@ -733,7 +733,6 @@ pub struct StreamSettings {
 
 #[path = "settings_per_stream.rs"]
 mod per_stream;
-pub use per_stream::StreamPolicy;
 
 #[cfg(test)]
 #[path = "settings_tests.rs"]

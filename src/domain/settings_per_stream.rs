@@ -143,7 +143,7 @@ pub struct StreamPolicy {
 }
 
 impl Settings {
-    /// The settings `stream`'s decisions use, from its tags ([`StreamPolicy`]).
+    /// The settings `stream`'s decisions use, from its tags (`StreamPolicy`).
     pub fn policy_for_stream(&self, stream: &str, tags: &HashMap<String, String>) -> StreamPolicy {
         use crate::domain::tuned::{apply_policy, TunedTag};
         let mut settings = self.clone();
