@@ -268,12 +268,21 @@ impl Measured {
     }
 }
 
+/// Whether `value` is at most `limit`, a figure equal to it up to rounding included (costs
+/// and throttled records are sums over thousands of periods).
+pub fn at_most(value: f64, limit: f64) -> bool {
+    value <= limit * (1.0 + 1e-9)
+}
+
+/// The records the `upstream` budget's floor allows on a history: [`UPSTREAM_FLOOR`] of them.
+fn floor_records(upstream: &Measured) -> f64 {
+    UPSTREAM_FLOOR * upstream.records
+}
+
 /// The throttled records a history may have under `budget`, given upstream's on it.
 pub fn allowed_throttled(budget: ThrottleBudget, upstream: &Measured) -> f64 {
     match budget {
-        ThrottleBudget::Upstream => upstream
-            .throttled_records
-            .max(UPSTREAM_FLOOR * upstream.records),
+        ThrottleBudget::Upstream => upstream.throttled_records.max(floor_records(upstream)),
         ThrottleBudget::Fraction(f) => f * upstream.records,
     }
 }
@@ -283,7 +292,7 @@ pub fn allowed_throttled(budget: ThrottleBudget, upstream: &Measured) -> f64 {
 pub fn allowed_on_history(budget: ThrottleBudget, upstream: &Measured) -> f64 {
     match budget {
         ThrottleBudget::Upstream => {
-            (UPSTREAM_SHARE * upstream.throttled_records).max(UPSTREAM_FLOOR * upstream.records)
+            (UPSTREAM_SHARE * upstream.throttled_records).max(floor_records(upstream))
         }
         ThrottleBudget::Fraction(_) => allowed_throttled(budget, upstream),
     }
@@ -309,8 +318,7 @@ pub fn unspent(budget: ThrottleBudget, reference: &Measured, throttled_as_run: O
             if had < upstream_had {
                 // The credit is on upstream's throttling, not on top of the floor: a stream
                 // is never allowed more than the larger of the two with its credit.
-                let floor = UPSTREAM_FLOOR * reference.records;
-                (2.0 * upstream_had - had).max(floor) - base
+                (2.0 * upstream_had - had).max(floor_records(reference)) - base
             } else if had > base {
                 base - had
             } else {
@@ -394,8 +402,7 @@ pub fn choose_against(
     let cap = cost_cap(budget);
     let within_at = |i: usize| {
         let m = &measured[i];
-        m.throttled_records <= allowed * (1.0 + 1e-9)
-            && m.cost_usd <= cap * reference.cost_usd * (1.0 + 1e-9)
+        at_most(m.throttled_records, allowed) && at_most(m.cost_usd, cap * reference.cost_usd)
     };
     let best = |keep: &dyn Fn(usize) -> bool, better: &dyn Fn(&Measured, &Measured) -> bool| {
         (0..measured.len())
@@ -417,7 +424,7 @@ pub fn choose_against(
             allowed_throttled: allowed,
         });
     }
-    let affordable = |i: usize| measured[i].cost_usd <= reference.cost_usd * (1.0 + 1e-9);
+    let affordable = |i: usize| at_most(measured[i].cost_usd, reference.cost_usd);
     let less_throttled = |a: &Measured, b: &Measured| {
         a.throttled_records < b.throttled_records
             || (a.throttled_records == b.throttled_records && cheaper(a, b))

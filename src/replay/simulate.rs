@@ -247,12 +247,12 @@ impl Replay {
         &self.alarms
     }
 
-    /// The shard count serving the next period.
     /// Records throttled since the replay's start.
     pub fn throttled_so_far(&self) -> f64 {
         self.totals.throttled
     }
 
+    /// The shard count serving the next period.
     pub fn shards(&self) -> u32 {
         match self.pending {
             Some((from, to)) if from <= self.next_period => to,

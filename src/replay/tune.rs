@@ -138,7 +138,7 @@ fn on_a_floor(
     }
     let floors = Floors::new(history, base, policy, initial);
     let cap = tuning::cost_cap(base.settings.throttle_budget) * tuned.upstream.cost_usd;
-    let affordable = |m: &Measured| m.cost_usd <= cap * (1.0 + 1e-9);
+    let affordable = |m: &Measured| tuning::at_most(m.cost_usd, cap);
     let on = |floor: u32, measured: Measured, met: bool| Tuned {
         candidate: Candidate {
             policy: policy.with_floor(floor),
@@ -254,7 +254,7 @@ impl<'a> Floors<'a> {
         while lo <= hi {
             let mid = lo + (hi - lo) / 2;
             let out = self.replay(mid)?;
-            if out.cost_usd <= cap * (1.0 + 1e-9) {
+            if tuning::at_most(out.cost_usd, cap) {
                 found = Some((mid, out));
                 lo = mid + 1;
             } else {
@@ -316,7 +316,7 @@ fn advise_on_replay(
         },
     )?);
     let allowed = tuning::allowed_throttled(opts.settings.throttle_budget, &reference);
-    if s.records_throttled <= allowed * (1.0 + 1e-9) || s.records_total <= 0.0 {
+    if tuning::at_most(s.records_throttled, allowed) || s.records_total <= 0.0 {
         return Ok(None);
     }
     let policy = last.candidate.policy.with_floor(0);
